@@ -1,0 +1,156 @@
+// The Llama-family model description read from GGUF metadata, and the tensor names of its weights.
+import { GgufError } from '../gguf/errors';
+import { optionalNumber, optionalString, requireCount, requireString, type Metadata } from '../gguf/metadata';
+import type { GgufHeader, GgufTensorInfo } from '../gguf/types';
+
+/** `normal`: GGML's adjacent pairs (x[2i], x[2i+1]); `neox`: halves (x[i], x[i + d/2]). */
+export type RopeStyle = 'normal' | 'neox';
+
+export interface ModelConfig {
+  readonly architecture: string;
+  readonly name: string;
+  readonly contextLength: number;
+  /** Residual stream width. */
+  readonly dim: number;
+  readonly nLayers: number;
+  readonly nHeads: number;
+  readonly nKvHeads: number;
+  readonly headDim: number;
+  readonly ffnDim: number;
+  readonly vocabSize: number;
+  readonly normEps: number;
+  readonly ropeBase: number;
+  /** Leading dims of each head that RoPE rotates (usually all of headDim). */
+  readonly ropeDim: number;
+  readonly ropeStyle: RopeStyle;
+  /** Positions are divided by this (linear RoPE scaling); 1 when none. */
+  readonly ropeLinearScale: number;
+  /** Llama 3.1+ per-frequency divisors, in tensor `rope_freqs.weight` (ropeDim / 2 values). */
+  readonly hasRopeFreqs: boolean;
+  /** `output.weight` absent: logits use `token_embd.weight`. */
+  readonly tiedEmbeddings: boolean;
+  /** Qwen2 q/k/v biases. */
+  readonly hasQkvBias: boolean;
+  /** Qwen3 per-head RMSNorm on q and k before RoPE. */
+  readonly hasQkNorm: boolean;
+}
+
+interface ArchitectureTraits {
+  readonly ropeStyle: RopeStyle;
+}
+
+// Architectures whose forward pass is the Llama one (RMSNorm, RoPE, GQA attention, SwiGLU).
+const ARCHITECTURES: Readonly<Record<string, ArchitectureTraits>> = {
+  llama: { ropeStyle: 'normal' },
+  mistral: { ropeStyle: 'normal' },
+  qwen2: { ropeStyle: 'neox' },
+  qwen3: { ropeStyle: 'neox' },
+};
+
+export const SUPPORTED_ARCHITECTURES = Object.keys(ARCHITECTURES);
+
+export const layerTensor = (layer: number, name: string): string => `blk.${layer}.${name}.weight`;
+export const layerBias = (layer: number, name: string): string => `blk.${layer}.${name}.bias`;
+
+function ropeLinearScale(meta: Metadata, arch: string): number {
+  const type = optionalString(meta, `${arch}.rope.scaling.type`) ?? 'none';
+  const factor = optionalNumber(meta, `${arch}.rope.scaling.factor`) ?? optionalNumber(meta, `${arch}.rope.scale_linear`) ?? 1;
+  if (type === 'none' || factor === 1) return 1;
+  if (type === 'linear') return factor;
+  throw new GgufError('unknown-architecture', `RoPE scaling "${type}" is not supported yet (only linear and Llama 3 frequency factors)`);
+}
+
+/** Reads the model description. Throws a GgufError naming the missing key or unsupported architecture. */
+export function readModelConfig(header: GgufHeader): ModelConfig {
+  const meta = header.metadata;
+  const arch = requireString(meta, 'general.architecture');
+  const traits = ARCHITECTURES[arch];
+  if (!traits) {
+    throw new GgufError('unknown-architecture', `architecture "${arch}" is not supported (supported: ${SUPPORTED_ARCHITECTURES.join(', ')})`);
+  }
+  const tensors = new Map(header.tensors.map((t) => [t.name, t]));
+  const dim = requireCount(meta, `${arch}.embedding_length`);
+  const nHeads = requireCount(meta, `${arch}.attention.head_count`);
+  const nKvHeads = optionalNumber(meta, `${arch}.attention.head_count_kv`) ?? nHeads;
+  const headDim = optionalNumber(meta, `${arch}.attention.key_length`) ?? dim / nHeads;
+  const embd = tensors.get('token_embd.weight');
+  const tokens = meta.get('tokenizer.ggml.tokens');
+  const vocabSize =
+    optionalNumber(meta, `${arch}.vocab_size`) ?? embd?.dims[1] ?? (Array.isArray(tokens) ? tokens.length : undefined);
+  if (vocabSize === undefined) throw new GgufError('missing-key', `the model's metadata has no ${arch}.vocab_size`);
+  if (!Number.isInteger(headDim) || nKvHeads < 1 || nHeads % nKvHeads !== 0) {
+    throw new GgufError('corrupt', `inconsistent heads: ${nHeads} query heads, ${nKvHeads} KV heads, head dim ${headDim}`);
+  }
+  const config: ModelConfig = {
+    architecture: arch,
+    name: optionalString(meta, 'general.name') ?? arch,
+    contextLength: requireCount(meta, `${arch}.context_length`),
+    dim,
+    nLayers: requireCount(meta, `${arch}.block_count`),
+    nHeads,
+    nKvHeads,
+    headDim,
+    ffnDim: requireCount(meta, `${arch}.feed_forward_length`),
+    vocabSize,
+    normEps: optionalNumber(meta, `${arch}.attention.layer_norm_rms_epsilon`) ?? 1e-5,
+    ropeBase: optionalNumber(meta, `${arch}.rope.freq_base`) ?? 10000,
+    ropeDim: optionalNumber(meta, `${arch}.rope.dimension_count`) ?? headDim,
+    ropeStyle: traits.ropeStyle,
+    ropeLinearScale: ropeLinearScale(meta, arch),
+    hasRopeFreqs: tensors.has('rope_freqs.weight'),
+    tiedEmbeddings: !tensors.has('output.weight'),
+    hasQkvBias: tensors.has(layerBias(0, 'attn_q')),
+    hasQkNorm: tensors.has(layerTensor(0, 'attn_q_norm')),
+  };
+  checkTensorShapes(config, tensors);
+  return config;
+}
+
+/** Expected ggml dims ([row length, rows]) of every weight the forward pass reads. */
+export function expectedTensorShapes(c: ModelConfig): Map<string, readonly number[]> {
+  const q = c.nHeads * c.headDim;
+  const kv = c.nKvHeads * c.headDim;
+  const shapes = new Map<string, readonly number[]>([
+    ['token_embd.weight', [c.dim, c.vocabSize]],
+    ['output_norm.weight', [c.dim]],
+  ]);
+  if (!c.tiedEmbeddings) shapes.set('output.weight', [c.dim, c.vocabSize]);
+  if (c.hasRopeFreqs) shapes.set('rope_freqs.weight', [c.ropeDim / 2]);
+  for (let l = 0; l < c.nLayers; l++) {
+    shapes.set(layerTensor(l, 'attn_norm'), [c.dim]);
+    shapes.set(layerTensor(l, 'attn_q'), [c.dim, q]);
+    shapes.set(layerTensor(l, 'attn_k'), [c.dim, kv]);
+    shapes.set(layerTensor(l, 'attn_v'), [c.dim, kv]);
+    shapes.set(layerTensor(l, 'attn_output'), [q, c.dim]);
+    shapes.set(layerTensor(l, 'ffn_norm'), [c.dim]);
+    shapes.set(layerTensor(l, 'ffn_gate'), [c.dim, c.ffnDim]);
+    shapes.set(layerTensor(l, 'ffn_up'), [c.dim, c.ffnDim]);
+    shapes.set(layerTensor(l, 'ffn_down'), [c.ffnDim, c.dim]);
+    if (c.hasQkvBias) {
+      shapes.set(layerBias(l, 'attn_q'), [q]);
+      shapes.set(layerBias(l, 'attn_k'), [kv]);
+      shapes.set(layerBias(l, 'attn_v'), [kv]);
+    }
+    if (c.hasQkNorm) {
+      shapes.set(layerTensor(l, 'attn_q_norm'), [c.headDim]);
+      shapes.set(layerTensor(l, 'attn_k_norm'), [c.headDim]);
+    }
+  }
+  return shapes;
+}
+
+function checkTensorShapes(c: ModelConfig, tensors: ReadonlyMap<string, GgufTensorInfo>): void {
+  for (const [name, dims] of expectedTensorShapes(c)) {
+    const t = tensors.get(name);
+    if (!t) throw new GgufError('missing-tensor', `the model has no tensor ${name}`);
+    const same = t.dims.length === dims.length && t.dims.every((d, i) => d === dims[i]);
+    if (!same) {
+      throw new GgufError('bad-shape', `tensor ${name} has shape [${t.dims.join(', ')}], expected [${dims.join(', ')}] from the metadata`);
+    }
+  }
+}
+
+/** Number of parameters, counted from the tensor infos. */
+export function parameterCount(header: GgufHeader): number {
+  return header.tensors.reduce((n, t) => n + t.elementCount, 0);
+}

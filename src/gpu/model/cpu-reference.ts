@@ -1,0 +1,185 @@
+// A plain f32 Llama forward pass with a contiguous KV cache, in the manner of llama2.c's run.c.
+// It is the oracle the GPU kernels and engine are tested against, not the product path: weights are
+// dequantized to f32 in host memory, and every matvec accumulates in double precision.
+import type { GgufFile } from '../gguf/reader';
+import { dequantize } from '../quant';
+import { layerBias, layerTensor, readModelConfig, type ModelConfig } from './config';
+
+/** f32 weights by tensor name; matrices are row-major (rows, row length) as in GGUF. */
+export type CpuWeights = ReadonlyMap<string, Float32Array>;
+
+export async function loadCpuWeights(file: GgufFile): Promise<CpuWeights> {
+  const out = new Map<string, Float32Array>();
+  for (const t of file.header.tensors) {
+    out.set(t.name, dequantize(t.type, await file.tensorBytes(t), t.elementCount, undefined, t.name));
+  }
+  return out;
+}
+
+/** out(rows) = W(rows, cols) @ x(cols). */
+export function matvec(out: Float32Array, w: Float32Array, x: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) s += w[base + c]! * x[c]!;
+    out[r] = s;
+  }
+}
+
+/** out = x / rms(x) * weight, over `n` elements starting at `offset`. */
+export function rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, eps: number, offset = 0, n = weight.length): void {
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += x[offset + i]! * x[offset + i]!;
+  const scale = 1 / Math.sqrt(ss / n + eps);
+  for (let i = 0; i < n; i++) out[offset + i] = x[offset + i]! * scale * weight[i]!;
+}
+
+/** Rotates one head (headDim values at `offset`) in place for position `pos`. */
+export function ropeHead(v: Float32Array, offset: number, pos: number, c: ModelConfig, freqFactors?: Float32Array): void {
+  const half = c.ropeDim / 2;
+  const p = pos / c.ropeLinearScale;
+  for (let i = 0; i < half; i++) {
+    const theta = (p * Math.pow(c.ropeBase, (-2 * i) / c.ropeDim)) / (freqFactors ? freqFactors[i]! : 1);
+    const cos = Math.cos(theta);
+    const sin = Math.sin(theta);
+    const a = c.ropeStyle === 'normal' ? offset + 2 * i : offset + i;
+    const b = c.ropeStyle === 'normal' ? a + 1 : a + half;
+    const x0 = v[a]!;
+    const x1 = v[b]!;
+    v[a] = x0 * cos - x1 * sin;
+    v[b] = x0 * sin + x1 * cos;
+  }
+}
+
+/** In place: x = softmax(x[0..n)). */
+export function softmax(x: Float32Array, n = x.length): void {
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) max = Math.max(max, x[i]!);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    x[i] = Math.exp(x[i]! - max);
+    sum += x[i]!;
+  }
+  for (let i = 0; i < n; i++) x[i] = x[i]! / sum;
+}
+
+const silu = (x: number): number => x / (1 + Math.exp(-x));
+
+export class CpuReferenceModel {
+  // Scratch activations, named as in run.c.
+  private readonly x: Float32Array; // (dim) residual stream
+  private readonly xb: Float32Array; // (max(dim, q)) normed input / attention output
+  private readonly xb2: Float32Array; // (dim)
+  private readonly q: Float32Array; // (nHeads * headDim)
+  private readonly hb: Float32Array; // (ffnDim)
+  private readonly hb2: Float32Array; // (ffnDim)
+  private readonly att: Float32Array; // (contextLength)
+  private readonly logits: Float32Array; // (vocabSize)
+  private readonly keyCache: Float32Array[]; // per layer: (contextLength, nKvHeads * headDim)
+  private readonly valueCache: Float32Array[]; // per layer: (contextLength, nKvHeads * headDim)
+
+  constructor(
+    readonly config: ModelConfig,
+    private readonly w: CpuWeights,
+  ) {
+    const c = config;
+    const qDim = c.nHeads * c.headDim;
+    const kvDim = c.nKvHeads * c.headDim;
+    this.x = new Float32Array(c.dim);
+    this.xb = new Float32Array(Math.max(c.dim, qDim));
+    this.xb2 = new Float32Array(c.dim);
+    this.q = new Float32Array(qDim);
+    this.hb = new Float32Array(c.ffnDim);
+    this.hb2 = new Float32Array(c.ffnDim);
+    this.att = new Float32Array(c.contextLength);
+    this.logits = new Float32Array(c.vocabSize);
+    this.keyCache = Array.from({ length: c.nLayers }, () => new Float32Array(c.contextLength * kvDim));
+    this.valueCache = Array.from({ length: c.nLayers }, () => new Float32Array(c.contextLength * kvDim));
+  }
+
+  static async load(file: GgufFile): Promise<CpuReferenceModel> {
+    return new CpuReferenceModel(readModelConfig(file.header), await loadCpuWeights(file));
+  }
+
+  private weight(name: string): Float32Array {
+    const t = this.w.get(name);
+    if (!t) throw new Error(`CPU reference: weight ${name} not loaded`);
+    return t;
+  }
+
+  /** Runs token `token` at position `pos` (all earlier positions must have run) and returns the logits. */
+  forward(token: number, pos: number): Float32Array {
+    const c = this.config;
+    if (pos >= c.contextLength) throw new RangeError(`position ${pos} is past the context length ${c.contextLength}`);
+    this.x.set(this.weight('token_embd.weight').subarray(token * c.dim, (token + 1) * c.dim));
+    for (let l = 0; l < c.nLayers; l++) {
+      this.attention(l, pos);
+      this.feedForward(l);
+    }
+    rmsNorm(this.x, this.x, this.weight('output_norm.weight'), c.normEps);
+    const out = this.weight(c.tiedEmbeddings ? 'token_embd.weight' : 'output.weight');
+    matvec(this.logits, out, this.x, c.vocabSize, c.dim);
+    return this.logits;
+  }
+
+  private attention(l: number, pos: number): void {
+    const c = this.config;
+    const kvDim = c.nKvHeads * c.headDim;
+    const qDim = c.nHeads * c.headDim;
+    const k = this.keyCache[l]!.subarray(pos * kvDim, (pos + 1) * kvDim);
+    const v = this.valueCache[l]!.subarray(pos * kvDim, (pos + 1) * kvDim);
+    rmsNorm(this.xb, this.x, this.weight(layerTensor(l, 'attn_norm')), c.normEps);
+    matvec(this.q, this.weight(layerTensor(l, 'attn_q')), this.xb, qDim, c.dim);
+    matvec(k, this.weight(layerTensor(l, 'attn_k')), this.xb, kvDim, c.dim);
+    matvec(v, this.weight(layerTensor(l, 'attn_v')), this.xb, kvDim, c.dim);
+    if (c.hasQkvBias) {
+      addInPlace(this.q, this.weight(layerBias(l, 'attn_q')));
+      addInPlace(k, this.weight(layerBias(l, 'attn_k')));
+      addInPlace(v, this.weight(layerBias(l, 'attn_v')));
+    }
+    const freqs = c.hasRopeFreqs ? this.weight('rope_freqs.weight') : undefined;
+    for (let h = 0; h < c.nHeads; h++) {
+      if (c.hasQkNorm) rmsNorm(this.q, this.q, this.weight(layerTensor(l, 'attn_q_norm')), c.normEps, h * c.headDim);
+      ropeHead(this.q, h * c.headDim, pos, c, freqs);
+    }
+    for (let h = 0; h < c.nKvHeads; h++) {
+      if (c.hasQkNorm) rmsNorm(k, k, this.weight(layerTensor(l, 'attn_k_norm')), c.normEps, h * c.headDim);
+      ropeHead(k, h * c.headDim, pos, c, freqs);
+    }
+    this.xb.fill(0, 0, qDim);
+    const group = c.nHeads / c.nKvHeads;
+    const scale = 1 / Math.sqrt(c.headDim);
+    for (let h = 0; h < c.nHeads; h++) {
+      const kvOff = Math.floor(h / group) * c.headDim;
+      for (let t = 0; t <= pos; t++) {
+        let s = 0;
+        for (let i = 0; i < c.headDim; i++) s += this.q[h * c.headDim + i]! * this.keyCache[l]![t * kvDim + kvOff + i]!;
+        this.att[t] = s * scale;
+      }
+      softmax(this.att, pos + 1);
+      for (let t = 0; t <= pos; t++) {
+        const a = this.att[t]!;
+        for (let i = 0; i < c.headDim; i++) {
+          this.xb[h * c.headDim + i] = this.xb[h * c.headDim + i]! + a * this.valueCache[l]![t * kvDim + kvOff + i]!;
+        }
+      }
+    }
+    matvec(this.xb2, this.weight(layerTensor(l, 'attn_output')), this.xb.subarray(0, qDim), c.dim, qDim);
+    addInPlace(this.x, this.xb2);
+  }
+
+  private feedForward(l: number): void {
+    const c = this.config;
+    rmsNorm(this.xb, this.x, this.weight(layerTensor(l, 'ffn_norm')), c.normEps);
+    const xb = this.xb.subarray(0, c.dim);
+    matvec(this.hb, this.weight(layerTensor(l, 'ffn_gate')), xb, c.ffnDim, c.dim);
+    matvec(this.hb2, this.weight(layerTensor(l, 'ffn_up')), xb, c.ffnDim, c.dim);
+    for (let i = 0; i < c.ffnDim; i++) this.hb[i] = silu(this.hb[i]!) * this.hb2[i]!;
+    matvec(this.xb2, this.weight(layerTensor(l, 'ffn_down')), this.hb, c.dim, c.ffnDim);
+    addInPlace(this.x, this.xb2);
+  }
+}
+
+function addInPlace(a: Float32Array, b: Float32Array): void {
+  for (let i = 0; i < a.length; i++) a[i] = a[i]! + b[i]!;
+}

@@ -1,0 +1,7 @@
+import type { KvChatApi } from '../shared/api';
+
+declare global {
+  interface Window {
+    readonly kvchat: KvChatApi;
+  }
+}
