@@ -73,7 +73,8 @@ function firstMismatch(a: Float32Array, b: Float32Array): number {
 function describeMismatch(a: Float32Array, b: Float32Array, i: number): string {
   if (i < 0) return 'identical';
   const hex = (v: number | undefined): string => (v ?? 0).toString(16).padStart(8, '0');
-  return `first mismatch at ${i} (row ${Math.floor(i / COLS)}, col ${i % COLS}): got ${a[i]} (0x${hex(bitsOf(a)[i])}), ggml ${b[i]} (0x${hex(bitsOf(b)[i])})`;
+  const where = `first mismatch at ${i} (row ${Math.floor(i / COLS)}, col ${i % COLS})`;
+  return `${where}: got ${a[i]} (0x${hex(bitsOf(a)[i])}), ggml ${b[i]} (0x${hex(bitsOf(b)[i])})`;
 }
 
 function maxAbs(a: Float32Array): number {

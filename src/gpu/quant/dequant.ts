@@ -1,5 +1,8 @@
 // CPU reference for ggml tensor formats: bit-exact dequantization and a row-at-a-time matvec.
 // This is the oracle the GPU kernels and the CPU reference forward pass are checked against.
+// Why a GPU kernel can match it exactly: in every format here each product of an f16 scale (11 significant bits)
+// with integer sub-scales and quants needs at most 24 bits, so it is exact in f32 in any order; the only rounding
+// is the one add or subtract of a min (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K), and fma(d1, q, -m1) rounds the same way.
 import { GgufError } from '../gguf/errors';
 import { blockGeometry, GgmlType, ggmlTypeName, type BlockGeometry } from '../gguf/types';
 import type { RowDecoder } from './decoder';
