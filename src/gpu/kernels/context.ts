@@ -13,11 +13,25 @@ export class KernelContext {
   readonly caps: DeviceCapabilities;
   readonly pipelines: PipelineCache;
   private readonly uniforms = new Map<string, GPUBuffer>();
+  private firstError: string | undefined;
 
   constructor(readonly gpu: GpuContext) {
     this.device = gpu.device;
     this.caps = gpu.caps;
     this.pipelines = new PipelineCache(gpu.device);
+    // A shader that fails to compile or a bad binding must fail loudly, not read back zeros.
+    this.device.addEventListener('uncapturederror', (e) => {
+      this.firstError ??= (e as GPUUncapturedErrorEvent).error.message;
+    });
+  }
+
+  /** Throws the first WebGPU error seen since the last check (validation, out of memory, shader compile). */
+  checkErrors(): void {
+    const err = this.firstError;
+    if (err !== undefined) {
+      this.firstError = undefined;
+      throw new Error(`WebGPU error: ${err}`);
+    }
   }
 
   /** A storage buffer of `bytes` (rounded up to 4), zero-filled. */
@@ -71,6 +85,7 @@ export class KernelContext {
     await staging.mapAsync(1 /* GPUMapMode.READ */);
     const copy = staging.getMappedRange().slice(0, bytes);
     staging.destroy();
+    this.checkErrors();
     return copy;
   }
 

@@ -5,6 +5,8 @@ export type DefineValue = number | boolean | string;
 export type Defines = Readonly<Record<string, DefineValue>>;
 
 function truthy(expr: string, defines: Defines): boolean {
+  if (expr.includes('||')) return expr.split('||').some((part) => truthy(part, defines));
+  if (expr.includes('&&')) return expr.split('&&').every((part) => truthy(part, defines));
   const e = expr.trim();
   if (e.startsWith('!')) return !truthy(e.slice(1), defines);
   const eq = /^(\w+)\s*(==|!=)\s*(\w+)$/.exec(e);

@@ -1,0 +1,64 @@
+// Quantized matvec / matmul: Y(T, R) (+)= X(T, K) @ W(R, K)^T with W in its GGUF block format.
+import type { KernelContext } from './context';
+import matmulSource from './matmul.wgsl?raw';
+import quantSource from './quant.wgsl?raw';
+import { dispatch, grid, preprocess } from './shader';
+import { isScalarType, wgslTypeName, type WeightTensor } from './weights';
+
+const WG = 64;
+
+export interface MatmulOptions {
+  /** Y += result (fused residual add). */
+  readonly accumulate?: boolean;
+  /** (R) f32 added to every output row. */
+  readonly bias?: GPUBuffer;
+  /** Elements between consecutive tokens' rows in Y; defaults to R. */
+  readonly yStride?: number;
+}
+
+/** Threads per row: enough to cover the row's 32-element chunks, a power of two up to the workgroup size. */
+export function threadsPerRow(cols: number): number {
+  const chunks = Math.max(1, Math.floor(cols / 32));
+  let tpr = 1;
+  while (tpr * 2 <= Math.min(chunks, WG)) tpr *= 2;
+  return tpr;
+}
+
+/** Tokens decoded per weight chunk: 1 for decode, more for prefill / batched decode. */
+export function tokenTile(tokens: number): number {
+  if (tokens <= 1) return 1;
+  if (tokens <= 4) return 4;
+  return 8;
+}
+
+function pipeline(ctx: KernelContext, w: WeightTensor, tTile: number, tpr: number, opts: MatmulOptions): GPUComputePipeline {
+  const scalar = isScalarType(w.type);
+  const key = { family: 'matmul', wtype: w.type, tTile, tpr, accumulate: !!opts.accumulate, bias: !!opts.bias };
+  return ctx.pipelines.get(key, () => ({
+    code: preprocess(
+      matmulSource,
+      { WTYPE: wgslTypeName(w.type), WG: `${WG}u`, TPR: `${tpr}u`, T_TILE: `${tTile}u`, ACCUMULATE: !!opts.accumulate, BIAS: !!opts.bias, SCALAR: scalar },
+      { quant: quantSource },
+    ),
+    entryPoint: 'main',
+  }));
+}
+
+/** Records Y (+)= X @ W^T for `tokens` rows of X (each K = w.cols floats) into `pass`. */
+export function encodeMatmul(ctx: KernelContext, pass: GPUComputePassEncoder, w: WeightTensor, x: GPUBuffer, y: GPUBuffer, tokens: number, opts: MatmulOptions = {}): void {
+  if (w.cols % 4 !== 0 || (!isScalarType(w.type) && w.cols % 32 !== 0)) {
+    throw new Error(`matmul: ${w.name} row length ${w.cols} is not supported (multiple of 32, or of 4 for float types)`);
+  }
+  const tTile = tokenTile(tokens);
+  const tpr = threadsPerRow(w.cols);
+  const rowsPerWg = WG / tpr;
+  const p = pipeline(ctx, w, tTile, tpr, opts);
+  const yStride = opts.yStride ?? w.rows;
+  for (const part of w.parts) {
+    const rowTiles = Math.ceil(part.rows / rowsPerWg);
+    const params = ctx.uniform([w.cols, part.rows, tokens, w.rowBytes, part.firstRow, yStride, rowTiles, 0]);
+    const buffers: GPUBuffer[] = [params, part.buffer, x, y];
+    if (opts.bias) buffers.push(opts.bias);
+    dispatch(pass, ctx.device, p, buffers, grid(rowTiles * Math.ceil(tokens / tTile), ctx.caps.maxComputeWorkgroupsPerDimension));
+  }
+}

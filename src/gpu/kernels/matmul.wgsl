@@ -1,0 +1,96 @@
+// Y(T, R) = X(T, K) @ W(R, K)^T for a GGUF weight W read as raw blocks and decoded in registers.
+// Decode is T = 1 (matvec); prefill and batched decode tile T_TILE tokens per workgroup so that each decoded
+// weight chunk serves T_TILE tokens. TPR threads share a row (they split its 32-element chunks), WG / TPR rows
+// per workgroup; partial sums are reduced in workgroup memory.
+// Defines: WTYPE, WG, TPR, T_TILE, ACCUMULATE (Y += result, for residual adds), BIAS (adds B[r]),
+// SCALAR (F32/F16/BF16: row length need only be a multiple of 4).
+
+struct Params {
+  k: u32,          // row length (elements)
+  r: u32,          // rows (outputs per token)
+  t: u32,          // tokens
+  row_bytes: u32,  // bytes of one weight row
+  first_row: u32,  // rows of this weight part start at this output index (weights split across bindings)
+  y_stride: u32,   // elements between consecutive tokens' outputs in Y
+  row_tiles: u32,  // workgroups along R
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> W: array<u32>;
+@group(0) @binding(2) var<storage, read> X: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+#if BIAS
+@group(0) @binding(4) var<storage, read> B: array<f32>;
+#endif
+
+#include "quant"
+
+const ROWS = WG / TPR;
+var<workgroup> partial: array<f32, WG * T_TILE>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let tile = wid.x + wid.y * nwg.x;
+  let row_tile = tile % P.row_tiles;
+  let tok0 = (tile / P.row_tiles) * T_TILE;
+  if (tok0 >= P.t) { return; }
+  let lane = lid % TPR;
+  let r = row_tile * ROWS + lid / TPR;
+  let live = r < P.r;
+  let row_byte = r * P.row_bytes;
+  let chunks = P.k / 32u;
+  let k4 = P.k / 4u;
+
+  var acc: array<f32, T_TILE>;
+  if (live) {
+    for (var c = lane; c < chunks; c += TPR) {
+      let w = dequant_chunk(row_byte, c);
+      for (var t = 0u; t < T_TILE; t++) {
+        if (tok0 + t < P.t) {
+          let xo = (tok0 + t) * k4 + c * 8u;
+          var s = 0.0;
+          for (var i = 0u; i < 8u; i++) {
+            s += dot(vec4<f32>(w[4u * i], w[4u * i + 1u], w[4u * i + 2u], w[4u * i + 3u]), X[xo + i]);
+          }
+          acc[t] += s;
+        }
+      }
+    }
+#if SCALAR
+    // Row lengths that are not a multiple of 32 (F32/F16/BF16 only): the tail element by element.
+    for (var i = chunks * 32u + lane; i < P.k; i += TPR) {
+      let w = dequant_elem(row_byte, i);
+      for (var t = 0u; t < T_TILE; t++) {
+        if (tok0 + t < P.t) {
+          let xi = (tok0 + t) * P.k + i;
+          acc[t] += w * X[xi / 4u][xi % 4u];
+        }
+      }
+    }
+#endif
+  }
+  for (var t = 0u; t < T_TILE; t++) { partial[t * WG + lid] = acc[t]; }
+  workgroupBarrier();
+  for (var stride = TPR / 2u; stride > 0u; stride /= 2u) {
+    if (lane < stride) {
+      for (var t = 0u; t < T_TILE; t++) { partial[t * WG + lid] += partial[t * WG + lid + stride]; }
+    }
+    workgroupBarrier();
+  }
+  if (lane == 0u && live) {
+    for (var t = 0u; t < T_TILE; t++) {
+      if (tok0 + t < P.t) {
+        var y = partial[t * WG + lid];
+#if BIAS
+        y += B[P.first_row + r];
+#endif
+        let yi = (tok0 + t) * P.y_stride + P.first_row + r;
+#if ACCUMULATE
+        y += Y[yi];
+#endif
+        Y[yi] = y;
+      }
+    }
+  }
+}

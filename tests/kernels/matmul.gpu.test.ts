@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { GgmlType, ggmlTypeName } from '../../src/gpu/gguf/types';
+import { KernelContext } from '../../src/gpu/kernels/context';
+import { encodeMatmul } from '../../src/gpu/kernels/matmul';
+import { uploadWeight } from '../../src/gpu/kernels/weights';
+import { matvecRows } from '../../src/gpu/quant';
+import { testDevice } from '../helpers/gpu';
+import { openModel } from '../helpers/shared';
+
+const TYPES = ['f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q4_K', 'q5_K', 'q6_K'];
+const vectors = openModel('quant-testvectors.gguf');
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    return (s / 2 ** 32) * 2 - 1;
+  };
+}
+
+/** CPU oracle: Y (tokens, rows) from the f64-accumulated matvec of each token's row of X. */
+function cpuMatmul(type: number, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, tokens: number): Float32Array {
+  const y = new Float32Array(tokens * rows);
+  for (let t = 0; t < tokens; t++) y.set(matvecRows(type, bytes, rows, cols, x.subarray(t * cols, (t + 1) * cols)), t * rows);
+  return y;
+}
+
+/** max |a - b| / max |b|: the normalized error the bounds below are stated in. */
+function normalizedError(a: Float32Array, b: Float32Array): number {
+  let err = 0;
+  let scale = 1e-30;
+  for (let i = 0; i < b.length; i++) {
+    err = Math.max(err, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return err / scale;
+}
+
+async function gpuMatmul(ctx: KernelContext, type: number, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, tokens: number, init?: Float32Array, bias?: Float32Array): Promise<Float32Array> {
+  const w = uploadWeight(ctx, 'w', type, bytes, rows, cols);
+  const xb = ctx.upload(x, 'x');
+  const yb = init ? ctx.upload(init, 'y') : ctx.storage(tokens * rows * 4, 'y');
+  const bb = bias ? ctx.upload(bias, 'bias') : undefined;
+  ctx.run((pass) => encodeMatmul(ctx, pass, w, xb, yb, tokens, { accumulate: !!init, ...(bb ? { bias: bb } : {}) }));
+  return new Float32Array(await ctx.read(yb, tokens * rows * 4));
+}
+
+describe('quantized matmul kernel vs the CPU matvec', () => {
+  for (const name of TYPES) {
+    it(`${name}: decode (T=1) and tiled prefill (T=3, 8, 11) within 1e-5 normalized`, async () => {
+      const ctx = new KernelContext(await testDevice());
+      const info = vectors.requireTensor(`w.${name}`);
+      const bytes = await vectors.tensorBytes(info);
+      const [cols, rows] = info.dims as [number, number];
+      for (const tokens of [1, 3, 8, 11]) {
+        const r = rng(tokens);
+        const x = Float32Array.from({ length: tokens * cols }, r);
+        const got = await gpuMatmul(ctx, info.type, bytes, rows, cols, x, tokens);
+        const want = cpuMatmul(info.type, bytes, rows, cols, x, tokens);
+        expect(normalizedError(got, want), `${name} T=${tokens}`).toBeLessThan(1e-5);
+      }
+    });
+  }
+
+  it('q8_0 on the shared vector x matches y.q8_0.deq64', async () => {
+    const ctx = new KernelContext(await testDevice());
+    const info = vectors.requireTensor('w.q8_0');
+    const x = new Float32Array((await vectors.tensorBytes(vectors.requireTensor('x'))).slice().buffer);
+    const want = new Float32Array((await vectors.tensorBytes(vectors.requireTensor('y.q8_0.deq64'))).slice().buffer);
+    const got = await gpuMatmul(ctx, info.type, await vectors.tensorBytes(info), 64, 512, x, 1);
+    expect(normalizedError(got, want)).toBeLessThan(1e-5);
+  });
+
+  it('accumulates into Y and adds a bias', async () => {
+    const ctx = new KernelContext(await testDevice());
+    const info = vectors.requireTensor('w.q4_K');
+    const bytes = await vectors.tensorBytes(info);
+    const r = rng(7);
+    const tokens = 5;
+    const x = Float32Array.from({ length: tokens * 512 }, r);
+    const init = Float32Array.from({ length: tokens * 64 }, r);
+    const bias = Float32Array.from({ length: 64 }, r);
+    const got = await gpuMatmul(ctx, info.type, bytes, 64, 512, x, tokens, init, bias);
+    const want = cpuMatmul(info.type, bytes, 64, 512, x, tokens).map((v, i) => v + init[i]! + bias[i % 64]!);
+    expect(normalizedError(got, want)).toBeLessThan(1e-5);
+  });
+
+  it('F16 rows not a multiple of 32 (stories260K-Q8_0 ffn_down, 172 wide)', async () => {
+    const ctx = new KernelContext(await testDevice());
+    const m = openModel('stories260K-Q8_0.gguf');
+    const info = m.requireTensor('blk.0.ffn_down.weight');
+    expect(ggmlTypeName(info.type)).toBe('F16');
+    const [cols, rows] = info.dims as [number, number];
+    const bytes = await m.tensorBytes(info);
+    for (const tokens of [1, 6]) {
+      const x = Float32Array.from({ length: tokens * cols }, rng(3));
+      const got = await gpuMatmul(ctx, info.type, bytes, rows, cols, x, tokens);
+      expect(normalizedError(got, cpuMatmul(info.type, bytes, rows, cols, x, tokens))).toBeLessThan(1e-5);
+    }
+  });
+
+  it('splits a tensor larger than one storage binding into row ranges', async () => {
+    const gpu = await testDevice();
+    const small = new KernelContext({ ...gpu, caps: { ...gpu.caps, maxStorageBufferBindingSize: 34 * 16 * 10 + 8 } });
+    const info = vectors.requireTensor('w.q8_0');
+    const bytes = await vectors.tensorBytes(info);
+    const w = uploadWeight(small, 'w', info.type, bytes, 64, 512);
+    expect(w.parts.length).toBe(7);
+    const x = Float32Array.from({ length: 2 * 512 }, rng(9));
+    const got = await gpuMatmul(small, info.type, bytes, 64, 512, x, 2);
+    expect(normalizedError(got, cpuMatmul(info.type, bytes, 64, 512, x, 2))).toBeLessThan(1e-5);
+  });
+
+  it('refuses a type the GPU cannot decode, naming tensor and type', async () => {
+    const ctx = new KernelContext(await testDevice());
+    const info = vectors.requireTensor('w.q2_K');
+    expect(() => uploadWeight(ctx, 'blk.0.ffn_up.weight', GgmlType.Q2_K, new Uint8Array(info.byteSize), 64, 512)).toThrow(/blk\.0\.ffn_up\.weight is Q2_K/);
+  });
+});
