@@ -1,0 +1,126 @@
+// A model's weights on the device: matrices in their GGUF block formats, norms and biases as f32.
+import type { GgufFile } from '../gguf/reader';
+import { GgmlType } from '../gguf/types';
+import type { KernelContext } from '../kernels/context';
+import { checkGpuType, destroyWeight, uploadWeight, type WeightTensor } from '../kernels/weights';
+import { dequantize } from '../quant';
+import { layerBias, layerTensor, type ModelConfig } from './config';
+
+export interface LayerWeights {
+  readonly attnNorm: GPUBuffer; // (dim) f32
+  readonly wq: WeightTensor; // (nHeads * headDim, dim)
+  readonly wk: WeightTensor; // (nKvHeads * headDim, dim)
+  readonly wv: WeightTensor; // (nKvHeads * headDim, dim)
+  readonly wo: WeightTensor; // (dim, nHeads * headDim)
+  readonly bq?: GPUBuffer; // (nHeads * headDim) f32, Qwen2
+  readonly bk?: GPUBuffer; // (nKvHeads * headDim) f32
+  readonly bv?: GPUBuffer; // (nKvHeads * headDim) f32
+  readonly qNorm?: GPUBuffer; // (headDim) f32, Qwen3
+  readonly kNorm?: GPUBuffer; // (headDim) f32
+  readonly ffnNorm: GPUBuffer; // (dim) f32
+  readonly wGate: WeightTensor; // (ffnDim, dim)
+  readonly wUp: WeightTensor; // (ffnDim, dim)
+  readonly wDown: WeightTensor; // (dim, ffnDim)
+}
+
+export interface GpuWeights {
+  readonly embedding: WeightTensor; // (vocab, dim)
+  readonly layers: readonly LayerWeights[];
+  readonly outputNorm: GPUBuffer; // (dim) f32
+  readonly output: WeightTensor; // (vocab, dim); the embedding itself when tied
+  /** Llama 3 RoPE frequency divisors (ropeDim / 2), read on the host for the angle table. */
+  readonly ropeFreqs?: Float32Array;
+  /** Bytes of weights on the device. */
+  readonly bytes: number;
+}
+
+export interface LoadProgress {
+  readonly tensorsDone: number;
+  readonly tensorsTotal: number;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+}
+
+/** Checks that every matrix has a type the GPU decodes before anything is uploaded. */
+export function checkWeightTypes(file: GgufFile, config: ModelConfig): void {
+  const matrices = ['token_embd.weight', ...(config.tiedEmbeddings ? [] : ['output.weight'])];
+  for (let l = 0; l < config.nLayers; l++) {
+    for (const n of ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down']) matrices.push(layerTensor(l, n));
+  }
+  for (const name of matrices) checkGpuType(name, file.requireTensor(name).type);
+}
+
+export async function loadGpuWeights(ctx: KernelContext, file: GgufFile, config: ModelConfig, onProgress?: (p: LoadProgress) => void): Promise<GpuWeights> {
+  checkWeightTypes(file, config);
+  const uploaded: WeightTensor[] = [];
+  const vectors: GPUBuffer[] = [];
+  const total = file.header.tensors.length;
+  const bytesTotal = file.header.tensors.reduce((n, t) => n + t.byteSize, 0);
+  let done = 0;
+  let bytesDone = 0;
+  const tick = (bytes: number): void => {
+    done++;
+    bytesDone += bytes;
+    onProgress?.({ tensorsDone: done, tensorsTotal: total, bytesDone, bytesTotal });
+  };
+  const matrix = async (name: string): Promise<WeightTensor> => {
+    const t = file.requireTensor(name);
+    const w = uploadWeight(ctx, name, t.type, await file.tensorBytes(t), t.dims[1] ?? 1, t.dims[0]!);
+    uploaded.push(w);
+    tick(t.byteSize);
+    return w;
+  };
+  // Norm weights and biases are tiny: stored as f32 whatever their file type.
+  const vector = async (name: string): Promise<GPUBuffer> => {
+    const t = file.requireTensor(name);
+    const values = t.type === GgmlType.F32 ? new Float32Array((await file.tensorBytes(t)).slice().buffer) : dequantize(t.type, await file.tensorBytes(t), t.elementCount, undefined, name);
+    const b = ctx.upload(values, name);
+    vectors.push(b);
+    tick(t.byteSize);
+    return b;
+  };
+  try {
+    const embedding = await matrix('token_embd.weight');
+    const layers: LayerWeights[] = [];
+    for (let l = 0; l < config.nLayers; l++) {
+      layers.push({
+        attnNorm: await vector(layerTensor(l, 'attn_norm')),
+        wq: await matrix(layerTensor(l, 'attn_q')),
+        wk: await matrix(layerTensor(l, 'attn_k')),
+        wv: await matrix(layerTensor(l, 'attn_v')),
+        wo: await matrix(layerTensor(l, 'attn_output')),
+        ...(config.hasQkvBias
+          ? { bq: await vector(layerBias(l, 'attn_q')), bk: await vector(layerBias(l, 'attn_k')), bv: await vector(layerBias(l, 'attn_v')) }
+          : {}),
+        ...(config.hasQkNorm ? { qNorm: await vector(layerTensor(l, 'attn_q_norm')), kNorm: await vector(layerTensor(l, 'attn_k_norm')) } : {}),
+        ffnNorm: await vector(layerTensor(l, 'ffn_norm')),
+        wGate: await matrix(layerTensor(l, 'ffn_gate')),
+        wUp: await matrix(layerTensor(l, 'ffn_up')),
+        wDown: await matrix(layerTensor(l, 'ffn_down')),
+      });
+    }
+    const outputNorm = await vector('output_norm.weight');
+    const output = config.tiedEmbeddings ? embedding : await matrix('output.weight');
+    let ropeFreqs: Float32Array | undefined;
+    if (config.hasRopeFreqs) {
+      const t = file.requireTensor('rope_freqs.weight');
+      ropeFreqs = dequantize(t.type, await file.tensorBytes(t), t.elementCount, undefined, t.name);
+    }
+    const bytes = uploaded.reduce((n, w) => n + w.rows * w.rowBytes, 0) + vectors.reduce((n, b) => n + b.size, 0);
+    return { embedding, layers, outputNorm, output, bytes, ...(ropeFreqs ? { ropeFreqs } : {}) };
+  } catch (e) {
+    uploaded.forEach(destroyWeight);
+    vectors.forEach((b) => b.destroy());
+    throw e;
+  }
+}
+
+export function destroyGpuWeights(w: GpuWeights): void {
+  destroyWeight(w.embedding);
+  if (w.output !== w.embedding) destroyWeight(w.output);
+  w.outputNorm.destroy();
+  for (const l of w.layers) {
+    for (const m of [l.wq, l.wk, l.wv, l.wo, l.wGate, l.wUp, l.wDown]) destroyWeight(m);
+    for (const b of [l.attnNorm, l.ffnNorm, l.bq, l.bk, l.bv, l.qNorm, l.kNorm]) b?.destroy();
+  }
+}
