@@ -1,0 +1,7 @@
+export { tokenizerFromGguf, Tokenizer } from './tokenizer';
+export type { DecodeOptions, EncodeOptions, PieceOptions } from './tokenizer';
+export { StreamingDecoder } from './streaming-decoder';
+export type { StreamingDecodeOptions } from './streaming-decoder';
+export { renderChatTemplate, chatFormatOf } from './chat-template';
+export type { ChatFormat, ChatMessage, ChatRole, RenderOptions } from './chat-template';
+export { ChatTemplateError, TokenizerError } from './errors';
