@@ -118,7 +118,7 @@ class Cursor {
   }
 }
 
-const utf8 = new TextDecoder('utf-8');
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 function readString(c: Cursor, what: string): string {
   const len = c.u64(`length of ${what}`);
@@ -282,7 +282,8 @@ function parseHeader(bytes: Uint8Array, fileSize: number): GgufHeader {
   for (let i = 0; i < tensorCount; i++) raw.push(readTensorInfo(c, i));
 
   const alignValue = metadata.get('general.alignment') ?? DEFAULT_ALIGNMENT;
-  if (typeof alignValue !== 'number' || alignValue < 1 || (alignValue & (alignValue - 1)) !== 0 || alignValue > 1 << 20) {
+  const badAlignment = typeof alignValue !== 'number' || !Number.isInteger(alignValue) || alignValue < 1 || alignValue > 1 << 20;
+  if (badAlignment || (alignValue & (alignValue - 1)) !== 0) {
     throw new GgufError('corrupt', `general.alignment is ${String(alignValue)}, not a power of two`);
   }
   const dataOffset = alignUp(c.pos, alignValue);
@@ -318,6 +319,10 @@ export async function readGgufHeader(source: ByteSource, firstRead = 1 << 20): P
   let length = Math.min(source.size, firstRead);
   for (;;) {
     const prefix = await source.read(0, length);
+    // A short read (the file shrank after its size was taken) would otherwise re-read the same prefix forever.
+    if (prefix.byteLength < length) {
+      throw new GgufError('truncated', `read ${prefix.byteLength} of ${length} header bytes: the file is shorter than its ${source.size}-byte size`);
+    }
     try {
       return parseHeader(prefix, source.size);
     } catch (e) {
