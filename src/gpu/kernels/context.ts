@@ -42,7 +42,7 @@ export class KernelContext {
   /** A storage buffer holding `data` (padded to a multiple of 4 bytes). */
   upload(data: ArrayBufferView, label: string): GPUBuffer {
     const buf = this.storage(data.byteLength, label);
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     if (bytes.byteLength % 4 === 0) {
       this.device.queue.writeBuffer(buf, 0, bytes);
     } else {
