@@ -1,0 +1,135 @@
+// The SQLite tier of the paged KV cache: block bytes keyed by their chained content hash, and each
+// conversation's block table (logical position -> block hash). Only storage lives here; the engine decides
+// what to swap. A conversation's table may name only blocks already stored (foreign key), so a table read
+// back never points at bytes that are not on disk.
+import type { Db } from './database';
+import { now, writeTransaction } from './database';
+import { notFound as conversationNotFound } from './conversations';
+import { StoreError } from './errors';
+
+/** How the block's bytes are laid out (dtype, layers, KV heads, head dim, tokens...): JSON, engine-defined. */
+export type KvBlockLayout = Readonly<Record<string, unknown>>;
+
+export interface KvBlock {
+  readonly hash: string;
+  readonly modelFingerprint: string;
+  readonly layout: KvBlockLayout;
+  /** Of `bytes`; the engine checks it before a block is used. */
+  readonly checksum: string;
+  readonly bytes: Uint8Array;
+}
+
+export interface StoredKvBlock extends KvBlock {
+  readonly createdAt: number;
+  readonly lastUsedAt: number;
+}
+
+interface KvBlockRow {
+  hash: string;
+  model_fingerprint: string;
+  layout: string;
+  checksum: string;
+  bytes: Buffer;
+  created_at: number;
+  last_used_at: number;
+}
+
+const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+export class KvBlockStore {
+  constructor(private readonly db: Db) {}
+
+  /** Stores blocks in one transaction. A hash already stored keeps its bytes (same hash, same content). */
+  putBlocks(blocks: readonly KvBlock[]): void {
+    const insert = this.db.prepare(
+      `INSERT INTO kv_blocks (hash, model_fingerprint, layout, checksum, bytes, created_at, last_used_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(hash) DO UPDATE SET last_used_at = excluded.last_used_at`,
+    );
+    writeTransaction(this.db, () => {
+      const t = now();
+      for (const b of blocks) {
+        insert.run(b.hash, b.modelFingerprint, JSON.stringify(b.layout), b.checksum, asBuffer(b.bytes), t, t);
+      }
+    });
+  }
+
+  /** The stored blocks among `hashes` (absent ones are simply missing from the map); marks them used. */
+  getBlocks(hashes: readonly string[]): Map<string, StoredKvBlock> {
+    const select = this.db.prepare('SELECT * FROM kv_blocks WHERE hash = ?');
+    const touch = this.db.prepare('UPDATE kv_blocks SET last_used_at = ? WHERE hash = ?');
+    return writeTransaction(this.db, () => {
+      const t = now();
+      const out = new Map<string, StoredKvBlock>();
+      for (const hash of hashes) {
+        const r = select.get(hash) as KvBlockRow | undefined;
+        if (!r || out.has(hash)) continue;
+        touch.run(t, hash);
+        out.set(hash, {
+          hash: r.hash,
+          modelFingerprint: r.model_fingerprint,
+          layout: JSON.parse(r.layout) as KvBlockLayout,
+          checksum: r.checksum,
+          bytes: r.bytes,
+          createdAt: r.created_at,
+          lastUsedAt: t,
+        });
+      }
+      return out;
+    });
+  }
+
+  /** Replaces the conversation's block table: `hashes[i]` is logical block i. Every hash must be stored. */
+  setConversationBlocks(conversationId: number, hashes: readonly string[]): void {
+    const insert = this.db.prepare('INSERT INTO conversation_kv (conversation_id, position, block_hash) VALUES (?, ?, ?)');
+    const exists = this.db.prepare('SELECT 1 FROM kv_blocks WHERE hash = ?');
+    writeTransaction(this.db, () => {
+      if (!this.db.prepare('SELECT 1 FROM conversations WHERE id = ?').get(conversationId)) throw conversationNotFound(conversationId);
+      this.db.prepare('DELETE FROM conversation_kv WHERE conversation_id = ?').run(conversationId);
+      hashes.forEach((hash, position) => {
+        if (!exists.get(hash)) {
+          throw new StoreError('kv-unknown-block', `KV block ${hash} (position ${position}) is not stored; store a block before naming it in a block table`);
+        }
+        insert.run(conversationId, position, hash);
+      });
+    });
+  }
+
+  /** The conversation's block table, logical block 0 first. */
+  conversationBlocks(conversationId: number): string[] {
+    return this.db
+      .prepare('SELECT block_hash FROM conversation_kv WHERE conversation_id = ? ORDER BY position')
+      .pluck()
+      .all(conversationId) as string[];
+  }
+
+  /** Removes every block of a model (and the block-table entries naming them). Returns how many. */
+  deleteModelBlocks(modelFingerprint: string): number {
+    return writeTransaction(this.db, () => this.db.prepare('DELETE FROM kv_blocks WHERE model_fingerprint = ?').run(modelFingerprint).changes);
+  }
+
+  /** Removes blocks found unusable (checksum mismatch). Returns how many were stored. */
+  deleteBlocks(hashes: readonly string[]): number {
+    const del = this.db.prepare('DELETE FROM kv_blocks WHERE hash = ?');
+    return writeTransaction(this.db, () => hashes.reduce((n, h) => n + del.run(h).changes, 0));
+  }
+
+  /** Deletes the blocks no conversation's block table names. Returns how many. */
+  garbageCollect(): number {
+    return writeTransaction(
+      this.db,
+      () =>
+        this.db.prepare('DELETE FROM kv_blocks WHERE NOT EXISTS (SELECT 1 FROM conversation_kv ck WHERE ck.block_hash = kv_blocks.hash)').run()
+          .changes,
+    );
+  }
+
+  /** Stored blocks and their bytes in total. */
+  usage(): { blocks: number; bytes: number } {
+    const r = this.db.prepare('SELECT count(*) AS blocks, coalesce(sum(length(bytes)), 0) AS bytes FROM kv_blocks').get() as {
+      blocks: number;
+      bytes: number;
+    };
+    return r;
+  }
+}

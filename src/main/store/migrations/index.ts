@@ -1,0 +1,11 @@
+// Every schema migration, in order. A new one is a new numbered file appended here; never edit a shipped one.
+import { initial } from './001_initial';
+import { search } from './002_search';
+import { kvBlocks } from './003_kv_blocks';
+import type { Migration } from './types';
+
+export type { Migration } from './types';
+
+export const MIGRATIONS: readonly Migration[] = [initial, search, kvBlocks];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
