@@ -3,7 +3,7 @@
 // and a busy timeout so a second connection waits for a lock instead of failing at once.
 import Database from 'better-sqlite3';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations';
-import { StoreError } from './errors';
+import { rethrowBusy, StoreError } from './errors';
 
 export type Db = Database.Database;
 
@@ -86,6 +86,8 @@ export function durably<T>(db: Db, body: () => T): T {
   db.pragma('synchronous = FULL');
   try {
     return db.transaction(body).immediate();
+  } catch (e) {
+    return rethrowBusy(e, 'save');
   } finally {
     db.pragma('synchronous = NORMAL');
   }
@@ -93,7 +95,11 @@ export function durably<T>(db: Db, body: () => T): T {
 
 /** A write transaction taken at once (BEGIN IMMEDIATE), so a busy database waits up front, never mid-way. */
 export function writeTransaction<T>(db: Db, body: () => T): T {
-  return db.transaction(body).immediate();
+  try {
+    return db.transaction(body).immediate();
+  } catch (e) {
+    return rethrowBusy(e, 'save');
+  }
 }
 
 export function now(): number {
