@@ -1,0 +1,144 @@
+// npm run -s generate -- --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--top-k K]
+//   [--top-p P] [--min-p P] [--repeat-penalty R] [--reference] [--json]
+// Positions count like llama2.c's -n: prompt and generated tokens together take at most N positions (and at
+// most the model's context); generation also stops at an end-of-generation token.
+import { Engine } from '../gpu/engine/engine';
+import { sampleCpu } from '../gpu/engine/sampler-cpu';
+import { normalizeSamplingParams, type SamplingParams } from '../gpu/engine/sampling-params';
+import type { GgufFile } from '../gpu/gguf/reader';
+import { readModelConfig } from '../gpu/model/config';
+import { CpuReferenceModel } from '../gpu/model/cpu-reference';
+import { StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../gpu/tokenizer';
+import { Args, runMain, UsageError } from './args';
+import { openGgufFile } from './file-source';
+import { acquireNodeDevice } from './node-gpu';
+
+interface Generation {
+  readonly tokens: number[];
+  readonly stopReason: string;
+  readonly prefillMs: number;
+  readonly decodeMs: number;
+  readonly device: string;
+}
+
+interface Run {
+  readonly file: GgufFile;
+  readonly prompt: readonly number[];
+  readonly maxNew: number;
+  readonly sampling: SamplingParams;
+  readonly stop: ReadonlySet<number>;
+  readonly onToken: (t: number) => void;
+}
+
+async function generateReference(r: Run): Promise<Generation> {
+  const model = await CpuReferenceModel.load(r.file);
+  const started = performance.now();
+  const tokens: number[] = [];
+  const recent: number[] = [];
+  let pos = 0;
+  for (; pos < r.prompt.length - 1; pos++) model.forward(r.prompt[pos]!, pos);
+  let next = r.prompt[r.prompt.length - 1]!;
+  let firstAt = 0;
+  let stopReason = 'max-tokens';
+  while (tokens.length < r.maxNew) {
+    const tok = sampleCpu(model.forward(next, pos++), recent, r.sampling, tokens.length);
+    firstAt ||= performance.now();
+    tokens.push(tok);
+    recent.push(tok);
+    if (recent.length > r.sampling.repetitionWindow) recent.shift();
+    r.onToken(tok);
+    if (r.stop.has(tok)) {
+      stopReason = 'eos';
+      break;
+    }
+    next = tok;
+  }
+  const end = performance.now();
+  return { tokens, stopReason, prefillMs: firstAt - started, decodeMs: end - firstAt, device: 'cpu-reference (f32)' };
+}
+
+async function generateGpu(r: Run): Promise<Generation> {
+  const gpu = await acquireNodeDevice();
+  const engine = await Engine.load(gpu, r.file, { maxSeqs: 1 });
+  try {
+    const seq = engine.createSequence();
+    let firstAt = 0;
+    const started = performance.now();
+    const result = await engine.generate(seq, r.prompt, {
+      maxNewTokens: r.maxNew,
+      sampling: r.sampling,
+      stopTokens: r.stop,
+      onToken: (t) => {
+        firstAt ||= performance.now();
+        r.onToken(t);
+      },
+    });
+    const end = performance.now();
+    return { tokens: result.tokens, stopReason: result.stopReason, prefillMs: firstAt - started, decodeMs: end - firstAt, device: `webgpu: ${gpu.adapterDescription}` };
+  } finally {
+    engine.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  const args = new Args(process.argv.slice(2), new Set(['json', 'reference']), new Set(['model', 'prompt', 'max-tokens', 'temperature', 'seed', 'top-k', 'top-p', 'min-p', 'repeat-penalty']));
+  const json = args.flag('json');
+  const { file, close } = await openGgufFile(args.required('model'));
+  try {
+    const config = readModelConfig(file.header);
+    const tokenizer: Tokenizer = tokenizerFromGguf(file.metadata);
+    const promptText = args.string('prompt') ?? '';
+    const prompt = tokenizer.encode(promptText);
+    if (prompt.length === 0) throw new UsageError('the prompt is empty and the model adds no BOS token');
+    const positions = Math.min(args.number('max-tokens', config.contextLength, (n) => Number.isInteger(n) && n > 0, 'a positive whole number'), config.contextLength);
+    const maxNew = positions - prompt.length + 1;
+    if (maxNew < 1) throw new UsageError(`the prompt takes ${prompt.length} tokens, more than the ${positions} positions allowed`);
+    const sampling = normalizeSamplingParams({
+      temperature: args.number('temperature', 0.8),
+      seed: args.number('seed', Date.now() % 2 ** 31, Number.isInteger, 'a whole number'),
+      topK: args.number('top-k', 40),
+      topP: args.number('top-p', 0.95),
+      minP: args.number('min-p', 0.05),
+      repetitionPenalty: args.number('repeat-penalty', 1),
+    });
+    const decoder = new StreamingDecoder(tokenizer, { continuation: true });
+    const stream = (t: number): void => {
+      if (!json) process.stdout.write(decoder.push(t));
+    };
+    if (!json) process.stdout.write(promptText);
+    const run: Run = { file, prompt, maxNew, sampling, stop: tokenizer.endOfGeneration, onToken: stream };
+    const g = args.flag('reference') ? await generateReference(run) : await generateGpu(run);
+    const text = tokenizer.decode(g.tokens, { continuation: true });
+    const decoded = Math.max(0, g.tokens.length - 1);
+    if (json) {
+      process.stdout.write(
+        `${JSON.stringify({
+          model: config.name,
+          backend: args.flag('reference') ? 'reference' : 'webgpu',
+          device: g.device,
+          prompt: promptText,
+          prompt_tokens: prompt,
+          generated_tokens: g.tokens,
+          text,
+          stop_reason: g.stopReason,
+          sampling,
+          timings: {
+            prefill_ms: round(g.prefillMs),
+            decode_ms: round(g.decodeMs),
+            prefill_tokens_per_s: round((prompt.length / g.prefillMs) * 1000),
+            decode_tokens_per_s: round(decoded > 0 ? (decoded / g.decodeMs) * 1000 : 0),
+          },
+        })}\n`,
+      );
+    } else {
+      process.stdout.write(`${decoder.flush()}\n`);
+      process.stderr.write(`\n[${g.device}] ${prompt.length} prompt tokens, ${g.tokens.length} generated (${g.stopReason}); ${((decoded / g.decodeMs) * 1000).toFixed(1)} tokens/s\n`);
+    }
+  } finally {
+    await close();
+  }
+}
+
+const round = (x: number): number => Math.round(x * 100) / 100;
+
+runMain(main);

@@ -1,0 +1,316 @@
+// The generation engine: model weights and the paged KV pool on one device, sequences with block tables, and a
+// scheduler that batches every running request into each step (continuous batching: requests join and leave
+// between steps). Each step reads back only the sampled token ids.
+import type { GpuContext } from '../device';
+import { GpuError } from '../device';
+import type { GgufFile } from '../gguf/reader';
+import { KernelContext } from '../kernels/context';
+import { GpuSampler } from '../kernels/sampling';
+import { BlockManager, KvCapacityError } from '../kv/block-manager';
+import { KV_BLOCK_TOKENS, layerBlockBytes, type KvDtype, type KvLayout } from '../kv/layout';
+import { KvPool } from '../kv/pool';
+import { readModelConfig, type ModelConfig } from '../model/config';
+import { ForwardPass, type StepPlan, type StepToken } from '../model/forward';
+import { destroyGpuWeights, loadGpuWeights, type GpuWeights, type LoadProgress } from '../model/gpu-weights';
+import { normalizeSamplingParams, type SamplingParams } from './sampling-params';
+
+export interface EngineOptions {
+  /** Most sequences decoded together in one step. */
+  readonly maxSeqs?: number;
+  /** Most tokens in one step (a prompt is prefilled in chunks of this size). */
+  readonly maxBatchTokens?: number;
+  /** KV pool size in 16-token blocks; default: every sequence at full context, as far as the device allows. */
+  readonly kvBlocks?: number;
+  readonly kvDtype?: KvDtype;
+  readonly onProgress?: (p: LoadProgress) => void;
+}
+
+export type StopReason = 'eos' | 'max-tokens' | 'context' | 'aborted';
+
+export interface GenerateOptions {
+  /** Most new tokens to sample. */
+  readonly maxNewTokens: number;
+  readonly sampling?: Partial<SamplingParams>;
+  /** Token ids that end generation (included in the output). Default: none. */
+  readonly stopTokens?: ReadonlySet<number>;
+  readonly onToken?: (token: number) => void;
+  readonly signal?: AbortSignal;
+  /** Capture the logits of the first sampled position (tests compare them with references). */
+  readonly captureFirstLogits?: boolean;
+}
+
+export interface GenerateResult {
+  readonly tokens: number[];
+  readonly stopReason: StopReason;
+  readonly promptTokens: number;
+  readonly firstLogits?: Float32Array;
+  /** Milliseconds from the call to the first sampled token, and of the whole call. */
+  readonly timeToFirstTokenMs: number;
+  readonly totalMs: number;
+}
+
+interface SequenceState {
+  /** Tokens whose K/V are in the pool, positions 0..computed-1. */
+  computed: number;
+  /** Tokens appended but not yet run through the model (a sampled token waits here for the next step). */
+  pending: number[];
+  busy: boolean;
+}
+
+interface Request {
+  readonly seq: number;
+  readonly opts: GenerateOptions;
+  readonly sampling: SamplingParams;
+  readonly started: number;
+  readonly generated: number[];
+  readonly recent: number[];
+  firstTokenAt: number;
+  firstLogits?: Float32Array;
+  resolve: (r: GenerateResult) => void;
+  reject: (e: unknown) => void;
+  promptTokens: number;
+}
+
+const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+export class Engine {
+  readonly ctx: KernelContext;
+  readonly maxSeqs: number;
+  readonly maxBatchTokens: number;
+  private readonly blocks: BlockManager;
+  private readonly forward: ForwardPass;
+  private readonly sampler: GpuSampler;
+  private readonly sequences = new Map<number, SequenceState>();
+  private readonly queue: Request[] = [];
+  private nextSeqId = 1;
+  private running: Promise<void> | undefined;
+
+  private constructor(
+    gpu: GpuContext,
+    readonly config: ModelConfig,
+    private readonly weights: GpuWeights,
+    readonly pool: KvPool,
+    opts: Required<Pick<EngineOptions, 'maxSeqs' | 'maxBatchTokens'>>,
+    ctx: KernelContext,
+  ) {
+    this.ctx = ctx;
+    this.maxSeqs = opts.maxSeqs;
+    this.maxBatchTokens = opts.maxBatchTokens;
+    this.blocks = new BlockManager(pool.blocks);
+    const maxBlocksPerSeq = Math.ceil(config.contextLength / KV_BLOCK_TOKENS);
+    this.forward = new ForwardPass(ctx, config, weights, pool, { maxTokens: opts.maxBatchTokens, maxSeqs: opts.maxSeqs, maxBlocksPerSeq });
+    this.sampler = new GpuSampler(ctx, opts.maxSeqs, config.vocabSize);
+    void gpu;
+  }
+
+  /** Loads a GGUF model onto the device; fails with a clear error before uploading what cannot fit. */
+  static async load(gpu: GpuContext, file: GgufFile, opts: EngineOptions = {}): Promise<Engine> {
+    const config = readModelConfig(file.header);
+    const ctx = new KernelContext(gpu);
+    const maxSeqs = opts.maxSeqs ?? 8;
+    const maxBatchTokens = opts.maxBatchTokens ?? 128;
+    const layout: KvLayout = { nLayers: config.nLayers, nKvHeads: config.nKvHeads, headDim: config.headDim, dtype: opts.kvDtype ?? 'f32' };
+    const fullContext = Math.ceil(config.contextLength / KV_BLOCK_TOKENS);
+    const wanted = opts.kvBlocks ?? fullContext * Math.min(maxSeqs, 4);
+    const kvBlocks = Math.min(wanted, KvPool.maxBlocks(ctx, layout));
+    if (kvBlocks < Math.ceil(maxBatchTokens / KV_BLOCK_TOKENS) + 1) {
+      throw new GpuError('limit-exceeded', `this GPU's maxStorageBufferBindingSize (${gpu.caps.maxStorageBufferBindingSize}) holds only ${kvBlocks} KV blocks of ${layerBlockBytes(layout)} bytes`);
+    }
+    gpu.device.pushErrorScope('out-of-memory');
+    const weights = await loadGpuWeights(ctx, file, config, opts.onProgress);
+    const pool = new KvPool(ctx, layout, kvBlocks);
+    const oom = await gpu.device.popErrorScope();
+    if (oom) {
+      destroyGpuWeights(weights);
+      pool.destroy();
+      throw new GpuError('limit-exceeded', `the model (${(weights.bytes / 2 ** 20).toFixed(0)} MiB of weights) and its KV cache do not fit in this GPU's memory: ${oom.message}`);
+    }
+    return new Engine(gpu, config, weights, pool, { maxSeqs, maxBatchTokens }, ctx);
+  }
+
+  createSequence(): number {
+    const id = this.nextSeqId++;
+    this.blocks.addSequence(id);
+    this.sequences.set(id, { computed: 0, pending: [], busy: false });
+    return id;
+  }
+
+  /** Tokens of the sequence, computed or pending. */
+  sequenceLength(seq: number): number {
+    const s = this.state(seq);
+    return s.computed + s.pending.length;
+  }
+
+  releaseSequence(seq: number): void {
+    const s = this.state(seq);
+    if (s.busy) throw new Error(`sequence ${seq} is generating; abort it first`);
+    this.blocks.removeSequence(seq);
+    this.sequences.delete(seq);
+  }
+
+  get freeKvBlocks(): number {
+    return this.blocks.freeBlocks;
+  }
+
+  /**
+   * Appends `prompt` to the sequence and samples up to `maxNewTokens` tokens. Runs batched with every other
+   * request in flight. The last sampled token stays pending in the sequence, so a later call continues from it.
+   */
+  generate(seq: number, prompt: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
+    const s = this.state(seq);
+    if (s.busy) return Promise.reject(new Error(`sequence ${seq} is already generating`));
+    for (const t of prompt) {
+      if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize) return Promise.reject(new RangeError(`token ${t} is outside the vocabulary (0..${this.config.vocabSize - 1})`));
+    }
+    s.pending.push(...prompt);
+    if (s.pending.length === 0) return Promise.reject(new Error('nothing to run: the prompt is empty and the sequence has no pending token'));
+    if (s.computed + s.pending.length > this.config.contextLength) {
+      s.pending.length -= prompt.length;
+      return Promise.reject(new RangeError(`the prompt needs ${s.computed + s.pending.length + prompt.length} positions; the model's context is ${this.config.contextLength}`));
+    }
+    s.busy = true;
+    return new Promise<GenerateResult>((resolve, reject) => {
+      this.queue.push({
+        seq,
+        opts,
+        sampling: normalizeSamplingParams(opts.sampling ?? {}),
+        started: now(),
+        generated: [],
+        recent: [],
+        firstTokenAt: 0,
+        resolve,
+        reject,
+        promptTokens: s.pending.length,
+      });
+      this.running ??= this.loop().finally(() => (this.running = undefined));
+    });
+  }
+
+  private state(seq: number): SequenceState {
+    const s = this.sequences.get(seq);
+    if (!s) throw new Error(`no sequence ${seq}`);
+    return s;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.queue.length > 0) {
+      try {
+        await this.step();
+      } catch (e) {
+        for (const r of this.queue.splice(0)) this.finish(r, undefined, e);
+      }
+    }
+  }
+
+  /** Picks this step's tokens: every request's pending tokens, a prompt chunk at most maxBatchTokens in all. */
+  private plan(): { plan: StepPlan; requests: Request[]; sampled: Request[] } {
+    const tokens: StepToken[] = [];
+    const tables: number[][] = [];
+    const requests: Request[] = [];
+    const sampled: Request[] = [];
+    const logitRows: number[] = [];
+    // Decoding requests (one pending token) first, so a long prompt never stalls them.
+    const order = [...this.queue].sort((a, b) => this.state(a.seq).pending.length - this.state(b.seq).pending.length);
+    for (const r of order) {
+      if (requests.length >= this.maxSeqs || tokens.length >= this.maxBatchTokens) break;
+      const s = this.state(r.seq);
+      const n = Math.min(s.pending.length, this.maxBatchTokens - tokens.length);
+      const end = s.computed + n;
+      try {
+        for (const c of this.blocks.reserve(r.seq, end, s.computed)) this.copyBlock(c.src, c.dst);
+      } catch (e) {
+        if (e instanceof KvCapacityError && requests.length > 0) break; // wait for others to finish
+        throw e;
+      }
+      const slot = tables.length;
+      tables.push([...this.blocks.table(r.seq)]);
+      for (let i = 0; i < n; i++) tokens.push({ slot, token: s.pending[i]!, pos: s.computed + i });
+      requests.push(r);
+      if (n === s.pending.length) {
+        logitRows.push(tokens.length - 1);
+        sampled.push(r);
+      }
+    }
+    return { plan: { tokens, tables, logitRows }, requests, sampled };
+  }
+
+  private async step(): Promise<void> {
+    for (const r of this.queue.filter((q) => q.opts.signal?.aborted)) this.finish(r, 'aborted');
+    if (this.queue.length === 0) return;
+    const { plan, requests, sampled } = this.plan();
+    this.forward.writeInputs(plan);
+    const rows = sampled.map((r) => ({ params: r.sampling, recent: r.recent, step: r.generated.length }));
+    const enc = this.ctx.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    this.forward.encode(pass, plan);
+    if (rows.length > 0) this.sampler.encode(pass, this.forward.logits, rows);
+    pass.end();
+    this.ctx.device.queue.submit([enc.finish()]);
+    const capture = sampled.findIndex((r) => r.opts.captureFirstLogits && r.generated.length === 0);
+    const [ids, logits] = await Promise.all([
+      rows.length > 0 ? this.sampler.read(rows.length) : Promise.resolve(new Uint32Array(0)),
+      capture >= 0 ? this.ctx.read(this.forward.logits, this.config.vocabSize * 4, capture * this.config.vocabSize * 4) : Promise.resolve(undefined),
+    ]);
+    this.ctx.checkErrors();
+    const perSlot = new Array<number>(requests.length).fill(0);
+    for (const t of plan.tokens) perSlot[t.slot]!++;
+    requests.forEach((r, slot) => {
+      const s = this.state(r.seq);
+      s.computed += perSlot[slot]!;
+      s.pending.splice(0, perSlot[slot]!);
+    });
+    sampled.forEach((r, i) => this.accept(r, ids[i]!, i === capture ? new Float32Array(logits!) : undefined));
+  }
+
+  private accept(r: Request, token: number, logits: Float32Array | undefined): void {
+    const s = this.state(r.seq);
+    if (r.generated.length === 0) {
+      r.firstTokenAt = now();
+      if (logits) r.firstLogits = logits;
+    }
+    r.generated.push(token);
+    r.recent.push(token);
+    if (r.recent.length > r.sampling.repetitionWindow) r.recent.shift();
+    s.pending.push(token);
+    r.opts.onToken?.(token);
+    if (r.opts.stopTokens?.has(token)) this.finish(r, 'eos');
+    else if (r.generated.length >= r.opts.maxNewTokens) this.finish(r, 'max-tokens');
+    else if (s.computed + s.pending.length > this.config.contextLength) this.finish(r, 'context');
+    else if (r.opts.signal?.aborted) this.finish(r, 'aborted');
+  }
+
+  private finish(r: Request, reason: StopReason | undefined, error?: unknown): void {
+    const i = this.queue.indexOf(r);
+    if (i >= 0) this.queue.splice(i, 1);
+    const s = this.sequences.get(r.seq);
+    if (s) s.busy = false;
+    if (reason === undefined) {
+      r.reject(error);
+      return;
+    }
+    const end = now();
+    r.resolve({
+      tokens: r.generated,
+      stopReason: reason,
+      promptTokens: r.promptTokens,
+      timeToFirstTokenMs: (r.firstTokenAt || end) - r.started,
+      totalMs: end - r.started,
+      ...(r.firstLogits ? { firstLogits: r.firstLogits } : {}),
+    });
+  }
+
+  /** Copies one physical block in every layer (copy-on-write of a shared block). */
+  private copyBlock(src: number, dst: number): void {
+    const bytes = layerBlockBytes(this.pool.layout);
+    const enc = this.ctx.device.createCommandEncoder();
+    for (const layer of this.pool.layers) enc.copyBufferToBuffer(layer, src * bytes, layer, dst * bytes, bytes);
+    this.ctx.device.queue.submit([enc.finish()]);
+  }
+
+  destroy(): void {
+    this.forward.destroy();
+    this.pool.destroy();
+    destroyGpuWeights(this.weights);
+    this.sampler.destroy();
+  }
+}
