@@ -78,7 +78,7 @@ export function readModelConfig(header: GgufHeader): ModelConfig {
   const vocabSize =
     optionalNumber(meta, `${arch}.vocab_size`) ?? embd?.dims[1] ?? (Array.isArray(tokens) ? tokens.length : undefined);
   if (vocabSize === undefined) throw new GgufError('missing-key', `the model's metadata has no ${arch}.vocab_size`);
-  if (!Number.isInteger(headDim) || nKvHeads < 1 || nHeads % nKvHeads !== 0) {
+  if (!Number.isInteger(headDim) || headDim < 1 || !Number.isInteger(nKvHeads) || nKvHeads < 1 || nHeads % nKvHeads !== 0) {
     throw new GgufError('corrupt', `inconsistent heads: ${nHeads} query heads, ${nKvHeads} KV heads, head dim ${headDim}`);
   }
   const config: ModelConfig = {
@@ -108,39 +108,41 @@ export function readModelConfig(header: GgufHeader): ModelConfig {
 
 /** Expected ggml dims ([row length, rows]) of every weight the forward pass reads. */
 export function expectedTensorShapes(c: ModelConfig): Map<string, readonly number[]> {
+  return new Map(tensorShapes(c));
+}
+
+function* tensorShapes(c: ModelConfig): Generator<[string, readonly number[]]> {
   const q = c.nHeads * c.headDim;
   const kv = c.nKvHeads * c.headDim;
-  const shapes = new Map<string, readonly number[]>([
-    ['token_embd.weight', [c.dim, c.vocabSize]],
-    ['output_norm.weight', [c.dim]],
-  ]);
-  if (!c.tiedEmbeddings) shapes.set('output.weight', [c.dim, c.vocabSize]);
-  if (c.hasRopeFreqs) shapes.set('rope_freqs.weight', [c.ropeDim / 2]);
+  yield ['token_embd.weight', [c.dim, c.vocabSize]];
+  yield ['output_norm.weight', [c.dim]];
+  if (!c.tiedEmbeddings) yield ['output.weight', [c.dim, c.vocabSize]];
+  if (c.hasRopeFreqs) yield ['rope_freqs.weight', [c.ropeDim / 2]];
   for (let l = 0; l < c.nLayers; l++) {
-    shapes.set(layerTensor(l, 'attn_norm'), [c.dim]);
-    shapes.set(layerTensor(l, 'attn_q'), [c.dim, q]);
-    shapes.set(layerTensor(l, 'attn_k'), [c.dim, kv]);
-    shapes.set(layerTensor(l, 'attn_v'), [c.dim, kv]);
-    shapes.set(layerTensor(l, 'attn_output'), [q, c.dim]);
-    shapes.set(layerTensor(l, 'ffn_norm'), [c.dim]);
-    shapes.set(layerTensor(l, 'ffn_gate'), [c.dim, c.ffnDim]);
-    shapes.set(layerTensor(l, 'ffn_up'), [c.dim, c.ffnDim]);
-    shapes.set(layerTensor(l, 'ffn_down'), [c.ffnDim, c.dim]);
+    yield [layerTensor(l, 'attn_norm'), [c.dim]];
+    yield [layerTensor(l, 'attn_q'), [c.dim, q]];
+    yield [layerTensor(l, 'attn_k'), [c.dim, kv]];
+    yield [layerTensor(l, 'attn_v'), [c.dim, kv]];
+    yield [layerTensor(l, 'attn_output'), [q, c.dim]];
+    yield [layerTensor(l, 'ffn_norm'), [c.dim]];
+    yield [layerTensor(l, 'ffn_gate'), [c.dim, c.ffnDim]];
+    yield [layerTensor(l, 'ffn_up'), [c.dim, c.ffnDim]];
+    yield [layerTensor(l, 'ffn_down'), [c.ffnDim, c.dim]];
     if (c.hasQkvBias) {
-      shapes.set(layerBias(l, 'attn_q'), [q]);
-      shapes.set(layerBias(l, 'attn_k'), [kv]);
-      shapes.set(layerBias(l, 'attn_v'), [kv]);
+      yield [layerBias(l, 'attn_q'), [q]];
+      yield [layerBias(l, 'attn_k'), [kv]];
+      yield [layerBias(l, 'attn_v'), [kv]];
     }
     if (c.hasQkNorm) {
-      shapes.set(layerTensor(l, 'attn_q_norm'), [c.headDim]);
-      shapes.set(layerTensor(l, 'attn_k_norm'), [c.headDim]);
+      yield [layerTensor(l, 'attn_q_norm'), [c.headDim]];
+      yield [layerTensor(l, 'attn_k_norm'), [c.headDim]];
     }
   }
-  return shapes;
 }
 
 function checkTensorShapes(c: ModelConfig, tensors: ReadonlyMap<string, GgufTensorInfo>): void {
-  for (const [name, dims] of expectedTensorShapes(c)) {
+  // Lazily: a corrupt block_count (up to 2^32) fails at the first absent layer instead of building billions of names.
+  for (const [name, dims] of tensorShapes(c)) {
     const t = tensors.get(name);
     if (!t) throw new GgufError('missing-tensor', `the model has no tensor ${name}`);
     const same = t.dims.length === dims.length && t.dims.every((d, i) => d === dims[i]);
