@@ -1,0 +1,288 @@
+// The model library: GGUF files the user imported, checked with the engine's reader before anything is saved,
+// named by a streaming SHA-256 fingerprint, referenced where they are or copied into the app's models folder.
+// A model whose file went missing or changed is marked unavailable and never served to the engine.
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { basename, extname, join, relative, resolve, isAbsolute } from 'node:path';
+import type { ModelDetails, ModelImportProgress, ModelInfo, ModelVerification } from '../../shared/api';
+import { GgufError } from '../../gpu/gguf/errors';
+import { now, writeTransaction, type Db } from '../store/database';
+import { KvBlockStore } from '../store/kv-store';
+import { ModelLibraryError } from './errors';
+import { copyWithFingerprint, fingerprintFile } from './fingerprint';
+import { inspectModelFile, type ModelFacts } from './gguf-info';
+
+export interface ImportOptions {
+  /** Copy into the models folder (true) or reference the file where it is (false). */
+  readonly copy: boolean;
+  /** Defaults to the file name without `.gguf`. */
+  readonly name?: string;
+  readonly onProgress?: (progress: ModelImportProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface ServedFile {
+  readonly path: string;
+  /** Bytes. */
+  readonly size: number;
+  readonly fingerprint: string;
+}
+
+interface ModelRow {
+  id: string;
+  name: string;
+  path: string;
+  fingerprint: string;
+  size: number;
+  mtime_ms: number;
+  architecture: string;
+  parameter_count: number;
+  quantization: string;
+  context_length: number;
+  metadata: string;
+  stored_in_place: 0 | 1;
+  added_at: number;
+  available: 0 | 1;
+}
+
+function toModelInfo(r: ModelRow): ModelInfo {
+  return {
+    id: r.id,
+    name: r.name,
+    path: r.path,
+    fingerprint: r.fingerprint,
+    size: r.size,
+    architecture: r.architecture,
+    parameterCount: r.parameter_count,
+    quantization: r.quantization,
+    contextLength: r.context_length,
+    details: JSON.parse(r.metadata) as ModelDetails,
+    storedInPlace: r.stored_in_place === 1,
+    addedAt: r.added_at,
+    available: r.available === 1,
+  };
+}
+
+const mtimeOf = (s: Stats): number => Math.trunc(s.mtimeMs);
+const sameFile = (r: ModelRow, s: Stats): boolean => s.size === r.size && mtimeOf(s) === r.mtime_ms;
+
+async function statFile(path: string): Promise<Stats> {
+  let s: Stats;
+  try {
+    s = await stat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ModelLibraryError('file-not-found', `There is no file at ${path}`, { cause: e });
+    throw new ModelLibraryError('file-not-found', `Cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!s.isFile()) throw new ModelLibraryError('not-a-file', `${path} is a folder or device, not a model file`);
+  return s;
+}
+
+export class ModelLibrary {
+  private readonly kv: KvBlockStore;
+
+  constructor(
+    readonly db: Db,
+    /** Where copied models live (the app's user-data models folder). */
+    readonly modelsDir: string,
+  ) {
+    this.kv = new KvBlockStore(db);
+  }
+
+  /**
+   * Validates the file's header (the engine's GGUF reader), fingerprints it (and the copy, when copying) and
+   * records it. Nothing is saved for a file the engine cannot run.
+   */
+  async importModel(path: string, options: ImportOptions): Promise<ModelInfo> {
+    const source = resolve(path);
+    const before = await statFile(source);
+    const facts = await this.inspect(source);
+    const progress = (phase: ModelImportProgress['phase']) => (bytesDone: number, bytesTotal: number) =>
+      options.onProgress?.({ phase, bytesDone, bytesTotal });
+
+    let stored = source;
+    let fingerprint: string;
+    if (options.copy) {
+      await mkdir(this.modelsDir, { recursive: true });
+      stored = join(this.modelsDir, `${randomUUID()}.gguf`);
+      fingerprint = await this.copyVerified(source, stored, before.size, progress, options.signal);
+    } else {
+      fingerprint = await fingerprintFile(source, before.size, progress('fingerprint'), options.signal);
+    }
+    try {
+      const after = await statFile(source);
+      if (!sameFile({ size: before.size, mtime_ms: mtimeOf(before) } as ModelRow, after)) {
+        throw new ModelLibraryError('file-changed', `${source} changed while it was being imported; try again once it is complete`);
+      }
+      const storedStat = options.copy ? await statFile(stored) : after;
+      const name = (options.name ?? basename(source, extname(source))).trim() || facts.details.displayName;
+      return this.record({ name, path: stored, fingerprint, size: storedStat.size, mtimeMs: mtimeOf(storedStat), inPlace: !options.copy, facts });
+    } catch (e) {
+      if (options.copy) await rm(stored, { force: true });
+      throw e;
+    }
+  }
+
+  listModels(): ModelInfo[] {
+    return (this.db.prepare('SELECT * FROM models ORDER BY added_at DESC, name').all() as ModelRow[]).map(toModelInfo);
+  }
+
+  getModel(id: string): ModelInfo {
+    return toModelInfo(this.row(id));
+  }
+
+  findByFingerprint(fingerprint: string): ModelInfo | undefined {
+    const r = this.db.prepare('SELECT * FROM models WHERE fingerprint = ?').get(fingerprint) as ModelRow | undefined;
+    return r && toModelInfo(r);
+  }
+
+  renameModel(id: string, name: string): ModelInfo {
+    const clean = name.replace(/\s+/g, ' ').trim();
+    if (clean === '') throw new ModelLibraryError('invalid-name', 'A model name cannot be empty');
+    return writeTransaction(this.db, () => {
+      this.row(id);
+      this.db.prepare('UPDATE models SET name = ? WHERE id = ?').run(clean, id);
+      return this.getModel(id);
+    });
+  }
+
+  /**
+   * Removes the model and its persisted KV blocks; a copy in the models folder is deleted too, a file referenced
+   * in place never is. `confirm` must be true (the UI asks the user first). Returns how many KV blocks went.
+   */
+  async deleteModel(id: string, options: { confirm: boolean }): Promise<{ kvBlocksDeleted: number }> {
+    if (options.confirm !== true) {
+      throw new ModelLibraryError('confirmation-required', 'Deleting a model needs the user’s confirmation');
+    }
+    const { row, kvBlocksDeleted } = writeTransaction(this.db, () => {
+      const r = this.row(id);
+      const n = this.kv.deleteModelBlocks(r.fingerprint);
+      this.db.prepare('DELETE FROM models WHERE id = ?').run(id);
+      return { row: r, kvBlocksDeleted: n };
+    });
+    if (row.stored_in_place === 0 && this.isOurCopy(row.path)) await rm(row.path, { force: true });
+    return { kvBlocksDeleted };
+  }
+
+  /**
+   * Checks the file is still the one imported: missing -> unavailable; size or mtime changed -> fingerprinted
+   * again, unavailable unless the bytes are identical. A model whose file is back as it was becomes available.
+   */
+  async verifyModel(id: string, onProgress?: (p: ModelImportProgress) => void): Promise<ModelVerification> {
+    const r = this.row(id);
+    let s: Stats;
+    try {
+      s = await statFile(r.path);
+    } catch {
+      return this.setAvailability(id, false, 'missing');
+    }
+    if (sameFile(r, s)) return this.setAvailability(id, true, null);
+    const fingerprint = await fingerprintFile(r.path, s.size, (bytesDone, bytesTotal) => onProgress?.({ phase: 'verify', bytesDone, bytesTotal }));
+    if (fingerprint !== r.fingerprint) return this.setAvailability(id, false, 'changed');
+    this.db.prepare('UPDATE models SET mtime_ms = ? WHERE id = ?').run(mtimeOf(s), id);
+    return this.setAvailability(id, true, null);
+  }
+
+  /**
+   * The file to serve to the engine. A quick check (size and mtime as recorded) runs on every request; a file
+   * that changed is marked unavailable at once, so changed bytes never reach the engine.
+   */
+  async servedFile(id: string): Promise<ServedFile> {
+    const r = this.row(id);
+    const unavailable = () =>
+      new ModelLibraryError('model-unavailable', `The file of model "${r.name}" (${r.path}) is missing or changed since import; verify it in the library`);
+    if (r.available === 0) throw unavailable();
+    let s: Stats;
+    try {
+      s = await statFile(r.path);
+    } catch {
+      this.setAvailability(id, false, 'missing');
+      throw unavailable();
+    }
+    if (!sameFile(r, s)) {
+      this.setAvailability(id, false, 'changed');
+      throw unavailable();
+    }
+    return { path: r.path, size: r.size, fingerprint: r.fingerprint };
+  }
+
+  private async inspect(path: string): Promise<ModelFacts> {
+    try {
+      return await inspectModelFile(path);
+    } catch (e) {
+      if (e instanceof GgufError) {
+        throw new ModelLibraryError('invalid-model', `${basename(path)} cannot be used as a model: ${e.message}`, { cause: e });
+      }
+      throw new ModelLibraryError('invalid-model', `${basename(path)} could not be read: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Copies through a temporary name, then checks the copy's own fingerprint against the original's. */
+  private async copyVerified(
+    source: string,
+    dest: string,
+    size: number,
+    progress: (phase: ModelImportProgress['phase']) => (done: number, total: number) => void,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
+    const partial = `${dest}.partial`;
+    try {
+      const original = await copyWithFingerprint(source, partial, size, progress('copy'), signal);
+      const copied = await fingerprintFile(partial, size, progress('verify'), signal);
+      if (copied !== original) {
+        throw new ModelLibraryError('copy-failed', `The copy of ${basename(source)} differs from the original (disk error?); nothing was imported`);
+      }
+      await rename(partial, dest);
+      return original;
+    } catch (e) {
+      await rm(partial, { force: true });
+      if (e instanceof ModelLibraryError || (e as Error).name === 'AbortError') throw e;
+      throw new ModelLibraryError('copy-failed', `Could not copy ${basename(source)} into ${this.modelsDir}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Inserts the model, or re-links an unavailable model with the same bytes to its new file. */
+  private record(m: { name: string; path: string; fingerprint: string; size: number; mtimeMs: number; inPlace: boolean; facts: ModelFacts }): ModelInfo {
+    return writeTransaction(this.db, () => {
+      const existing = this.db.prepare('SELECT * FROM models WHERE fingerprint = ?').get(m.fingerprint) as ModelRow | undefined;
+      if (existing?.available === 1) {
+        throw new ModelLibraryError('duplicate', `This model is already in the library as "${existing.name}"`);
+      }
+      if (existing) {
+        this.db
+          .prepare('UPDATE models SET path = ?, size = ?, mtime_ms = ?, stored_in_place = ?, available = 1 WHERE id = ?')
+          .run(m.path, m.size, m.mtimeMs, m.inPlace ? 1 : 0, existing.id);
+        return this.getModel(existing.id);
+      }
+      const id = randomUUID();
+      this.db
+        .prepare(
+          `INSERT INTO models (id, name, path, fingerprint, size, mtime_ms, architecture, parameter_count, quantization,
+                               context_length, metadata, stored_in_place, added_at, available)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+        )
+        .run(
+          id, m.name, m.path, m.fingerprint, m.size, m.mtimeMs, m.facts.architecture, m.facts.parameterCount,
+          m.facts.quantization, m.facts.contextLength, JSON.stringify(m.facts.details), m.inPlace ? 1 : 0, now(),
+        );
+      return this.getModel(id);
+    });
+  }
+
+  private setAvailability(id: string, available: boolean, problem: ModelVerification['problem']): ModelVerification {
+    this.db.prepare('UPDATE models SET available = ? WHERE id = ?').run(available ? 1 : 0, id);
+    return { model: this.getModel(id), problem };
+  }
+
+  private row(id: string): ModelRow {
+    const r = this.db.prepare('SELECT * FROM models WHERE id = ?').get(id) as ModelRow | undefined;
+    if (!r) throw new ModelLibraryError('model-not-found', `No model with id ${id} is in the library`);
+    return r;
+  }
+
+  private isOurCopy(path: string): boolean {
+    const rel = relative(resolve(this.modelsDir), resolve(path));
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  }
+}
