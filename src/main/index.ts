@@ -1,7 +1,13 @@
-// Electron main: app lifecycle, one window, the IPC handlers. Kept thin: the services it wires up are plain
-// Node modules tested without Electron.
-import { app, BrowserWindow } from 'electron';
+// Electron main: app lifecycle, one window, the model protocol and the IPC handlers. Kept thin: the services
+// it wires up (store, model library, API handlers, Range handler) are plain Node modules tested without Electron.
+import { app, BrowserWindow, dialog, protocol } from 'electron';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { MODEL_URL_SCHEME } from '../shared/api';
+import { createApiHandlers, openApiServices } from './api-handlers';
 import { registerIpcHandlers } from './ipc';
+import { ensureDefaultModel } from './models/default-model';
+import { handleModelRequest } from './models/model-protocol';
 import { createMainWindow, installContentSecurityPolicy } from './window';
 
 const rendererUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
@@ -10,13 +16,77 @@ const rendererUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefi
 app.commandLine.appendSwitch('enable-unsafe-webgpu');
 if (process.platform === 'linux') app.commandLine.appendSwitch('enable-features', 'Vulkan');
 
+// Models are fetched by the engine's worker with Range requests and streamed: the scheme must be registered
+// before the app is ready.
+protocol.registerSchemesAsPrivileged([
+  { scheme: MODEL_URL_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } },
+]);
+
 app.on('web-contents-created', (_event, contents) => {
   contents.on('will-attach-webview', (event) => event.preventDefault());
 });
 
+/** In development, the Electron build of better-sqlite3 from scripts/native-deps.mjs; packaged apps ship their own. */
+function electronSqliteBinding(): string | undefined {
+  if (app.isPackaged) return undefined;
+  const path = join(app.getAppPath(), '.native', `electron-${process.versions.electron}`, 'better_sqlite3.node');
+  return existsSync(path) ? path : undefined;
+}
+
+async function pickModelFile(): Promise<string | null> {
+  const parent = BrowserWindow.getFocusedWindow();
+  const options: Electron.OpenDialogOptions = {
+    title: 'Import a model',
+    properties: ['openFile'],
+    filters: [
+      { name: 'GGUF models', extensions: ['gguf'] },
+      { name: 'All files', extensions: ['*'] },
+    ],
+  };
+  const result = parent ? await dialog.showOpenDialog(parent, options) : await dialog.showOpenDialog(options);
+  return result.canceled ? null : (result.filePaths[0] ?? null);
+}
+
+function openServices(): ReturnType<typeof openApiServices> | null {
+  const userData = app.getPath('userData');
+  try {
+    return openApiServices({
+      databaseFile: join(userData, 'kvchat.sqlite'),
+      modelsDir: join(userData, 'models'),
+      nativeBinding: electronSqliteBinding(),
+      pickModelFile,
+      appInfo: () => ({
+        name: app.getName(),
+        version: app.getVersion(),
+        platform: process.platform,
+        electron: process.versions.electron ?? '',
+        chrome: process.versions.chrome ?? '',
+      }),
+    });
+  } catch (e) {
+    // A database from a newer KVChat, or an unreadable file: say so, change nothing, quit.
+    dialog.showErrorBox('KVChat cannot open its conversations', (e as Error).message);
+    return null;
+  }
+}
+
 void app.whenReady().then(() => {
+  const services = openServices();
+  if (!services) {
+    app.quit();
+    return;
+  }
+  app.on('will-quit', () => services.db.close());
+
+  protocol.handle(MODEL_URL_SCHEME, async (request) => {
+    const r = await handleModelRequest(services.library, { url: request.url, method: request.method, headers: request.headers });
+    return new Response(r.body, { status: r.status, headers: r.headers });
+  });
+  const resourcesDir = app.isPackaged ? process.resourcesPath : join(app.getAppPath(), 'resources');
+  ensureDefaultModel(services.library, resourcesDir).catch((e: unknown) => console.error('KVChat: could not register the bundled model', e));
+
   installContentSecurityPolicy(rendererUrl !== undefined);
-  registerIpcHandlers();
+  registerIpcHandlers(createApiHandlers(services));
   createMainWindow(rendererUrl);
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createMainWindow(rendererUrl);

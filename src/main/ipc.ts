@@ -1,38 +1,26 @@
-// Registers one validated handler per API channel. Handlers return ApiResult values, never throw across IPC.
-import { app, ipcMain, type IpcMainInvokeEvent } from 'electron';
-import { CHANNELS, type ApiResult, type AppInfo } from '../shared/api';
-
-export function toApiError(e: unknown): { ok: false; error: { code: string; message: string } } {
-  const err = e as { code?: unknown; message?: unknown };
-  const code = typeof err?.code === 'string' ? err.code : 'internal';
-  const message = typeof err?.message === 'string' ? err.message : String(e);
-  return { ok: false, error: { code, message } };
-}
-
-async function handled<T>(body: () => T | Promise<T>): Promise<ApiResult<T>> {
-  try {
-    return { ok: true, value: await body() };
-  } catch (e) {
-    return toApiError(e);
-  }
-}
+// Registers one handler per API channel: only our window's main frame may call; the payload is parsed with
+// zod and the handler run by invokeApi (api-handlers.ts), which answers with an ApiResult and never throws.
+import { ipcMain, type IpcMainInvokeEvent } from 'electron';
+import { CHANNELS, type ApiResult } from '../shared/api';
+import { invokeApi, throttleProgress, type ApiHandlers } from './api-handlers';
+import { API_SCHEMAS, type ApiMethod } from './api-schemas';
 
 /** Only our own window's main frame may call the API. */
 function fromOurWindow(event: IpcMainInvokeEvent): boolean {
   return event.senderFrame !== null && event.senderFrame === event.sender.mainFrame;
 }
 
-export function registerIpcHandlers(): void {
-  ipcMain.handle(CHANNELS.getAppInfo, (event) =>
-    handled<AppInfo>(() => {
-      if (!fromOurWindow(event)) throw Object.assign(new Error('request from an unknown frame'), { code: 'forbidden' });
-      return {
-        name: app.getName(),
-        version: app.getVersion(),
-        platform: process.platform,
-        electron: process.versions.electron ?? '',
-        chrome: process.versions.chrome ?? '',
-      };
-    }),
-  );
+const refused = (code: string, message: string): ApiResult<never> => ({ ok: false, error: { code, message } });
+
+export function registerIpcHandlers(handlers: ApiHandlers): void {
+  for (const method of Object.keys(API_SCHEMAS) as ApiMethod[]) {
+    ipcMain.handle(CHANNELS[method], (event, ...args: unknown[]) => {
+      if (!fromOurWindow(event)) return refused('forbidden', 'request from an unknown frame');
+      if (args.length > 1) return refused('invalid-request', `Invalid request to ${method}: one payload expected, got ${args.length}`);
+      const onImportProgress = throttleProgress((progress) => {
+        if (!event.sender.isDestroyed()) event.sender.send(CHANNELS.onModelImportProgress, progress);
+      });
+      return invokeApi(handlers, method, args[0], { onImportProgress });
+    });
+  }
 }

@@ -1,9 +1,40 @@
-// The only surface between the sandboxed renderer and main: one typed method per operation.
-import { contextBridge, ipcRenderer } from 'electron';
-import { CHANNELS, type KvChatApi } from '../shared/api';
+// The only surface between the sandboxed renderer and main: one typed method per operation. Paths never come
+// from the renderer's own code: a dropped File is turned into its path here (webUtils), a picked one in main.
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
+import { CHANNELS, type KvChatApi, type ModelImportProgress } from '../shared/api';
 
 const api: KvChatApi = {
   getAppInfo: () => ipcRenderer.invoke(CHANNELS.getAppInfo),
+
+  listModels: () => ipcRenderer.invoke(CHANNELS.listModels),
+  pickAndImportModel: (options) => ipcRenderer.invoke(CHANNELS.pickAndImportModel, { copy: options?.copy }),
+  importDroppedModel: (file, options) => {
+    const path = webUtils.getPathForFile(file);
+    if (!path) return Promise.resolve({ ok: false, error: { code: 'not-a-file', message: 'Only a model file from your disk can be imported' } });
+    return ipcRenderer.invoke(CHANNELS.importDroppedModel, { path, copy: options?.copy });
+  },
+  onModelImportProgress: (listener) => {
+    const relay = (_event: IpcRendererEvent, progress: ModelImportProgress) => listener(progress);
+    ipcRenderer.on(CHANNELS.onModelImportProgress, relay);
+    return () => {
+      ipcRenderer.removeListener(CHANNELS.onModelImportProgress, relay);
+    };
+  },
+  renameModel: (request) => ipcRenderer.invoke(CHANNELS.renameModel, request),
+  deleteModel: (request) => ipcRenderer.invoke(CHANNELS.deleteModel, request),
+  verifyModel: (request) => ipcRenderer.invoke(CHANNELS.verifyModel, request),
+
+  listConversations: () => ipcRenderer.invoke(CHANNELS.listConversations),
+  createConversation: (request) => ipcRenderer.invoke(CHANNELS.createConversation, request),
+  renameConversation: (request) => ipcRenderer.invoke(CHANNELS.renameConversation, request),
+  deleteConversation: (request) => ipcRenderer.invoke(CHANNELS.deleteConversation, request),
+  updateConversationSettings: (request) => ipcRenderer.invoke(CHANNELS.updateConversationSettings, request),
+
+  getMessages: (request) => ipcRenderer.invoke(CHANNELS.getMessages, request),
+  selectBranch: (request) => ipcRenderer.invoke(CHANNELS.selectBranch, request),
+  appendMessage: (request) => ipcRenderer.invoke(CHANNELS.appendMessage, request),
+  updateMessage: (request) => ipcRenderer.invoke(CHANNELS.updateMessage, request),
+  searchMessages: (request) => ipcRenderer.invoke(CHANNELS.searchMessages, request),
 };
 
 contextBridge.exposeInMainWorld('kvchat', api);

@@ -1,5 +1,6 @@
 // The typed contract between the renderer and main: one named method per operation, one channel each.
-// The preload implements `KvChatApi` with ipcRenderer.invoke; main registers a validated handler per channel.
+// The preload implements `KvChatApi` with ipcRenderer.invoke; main validates every payload (src/main/api-schemas.ts)
+// and answers with an ApiResult. The renderer gets no file system access and no SQL: only these verbs.
 
 export interface AppInfo {
   readonly name: string;
@@ -17,10 +18,246 @@ export interface ApiError {
 
 export type ApiResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ApiError };
 
-export interface KvChatApi {
-  getAppInfo(): Promise<ApiResult<AppInfo>>;
+// ---- Models ----
+
+/** What the library learned from a model's GGUF header when it was imported. */
+export interface ModelDetails {
+  readonly displayName: string;
+  readonly dim: number;
+  readonly nLayers: number;
+  readonly nHeads: number;
+  readonly nKvHeads: number;
+  readonly headDim: number;
+  readonly ffnDim: number;
+  readonly vocabSize: number;
+  readonly ropeBase: number;
+  readonly tiedEmbeddings: boolean;
+  readonly hasChatTemplate: boolean;
+  readonly ggufVersion: number;
+  readonly tensorCount: number;
 }
 
+export interface ModelInfo {
+  /** A UUID; also the host of the model's URL, `kvchat-model://<id>`. */
+  readonly id: string;
+  readonly name: string;
+  /** Where the file is: the user's own file (storedInPlace) or the copy in the app's models folder. */
+  readonly path: string;
+  /** SHA-256 of the whole file, hex. */
+  readonly fingerprint: string;
+  /** Bytes. */
+  readonly size: number;
+  readonly architecture: string;
+  readonly parameterCount: number;
+  /** `Q4_0`, `Q4_K_M`, `F16`, ... */
+  readonly quantization: string;
+  /** Tokens. */
+  readonly contextLength: number;
+  readonly details: ModelDetails;
+  readonly storedInPlace: boolean;
+  /** Milliseconds since the epoch. */
+  readonly addedAt: number;
+  /** False when the file went missing or changed since import: such a model is never loaded. */
+  readonly available: boolean;
+}
+
+export interface ModelImportOptions {
+  /** Copy the file into the app's models folder (true) or reference it where it is (false). */
+  readonly copy: boolean;
+}
+
+export interface ModelImportProgress {
+  readonly phase: 'fingerprint' | 'copy' | 'verify';
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+}
+
+export interface ModelVerification {
+  readonly model: ModelInfo;
+  /** null when the file is as imported; otherwise why the model is now unavailable. */
+  readonly problem: null | 'missing' | 'changed';
+}
+
+export const MODEL_URL_SCHEME = 'kvchat-model';
+export const modelUrl = (id: string): string => `${MODEL_URL_SCHEME}://${id}`;
+
+// ---- Conversations and messages ----
+
+export interface GenerationSettings {
+  readonly temperature: number;
+  readonly topP: number;
+  /** 0: no top-k cut. */
+  readonly topK: number;
+  readonly minP: number;
+  readonly repeatPenalty: number;
+  /** Tokens per answer. */
+  readonly maxTokens: number;
+  /** null: a fresh random seed per answer. */
+  readonly seed: number | null;
+}
+
+export const DEFAULT_GENERATION_SETTINGS: GenerationSettings = {
+  temperature: 0.8,
+  topP: 0.95,
+  topK: 40,
+  minP: 0.05,
+  repeatPenalty: 1.1,
+  maxTokens: 512,
+  seed: null,
+};
+
+export interface Conversation {
+  readonly id: number;
+  readonly title: string;
+  readonly modelId: string | null;
+  readonly systemPrompt: string;
+  readonly settings: GenerationSettings;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export type MessageRole = 'system' | 'user' | 'assistant';
+export type MessageStatus = 'complete' | 'incomplete' | 'error';
+
+/** How an answer was produced; every field optional (a user message has none). */
+export interface MessageStats {
+  readonly tokensPerSecond?: number;
+  /** Milliseconds from send to the first token. */
+  readonly timeToFirstTokenMs?: number;
+  readonly promptTokens?: number;
+  readonly generatedTokens?: number;
+  /** Where the conversation's KV cache came from when this answer started. */
+  readonly resumeSource?: 'gpu' | 'ram' | 'disk' | 'prefill';
+  /** Tokens recomputed by prefill on resume. */
+  readonly recomputedTokens?: number;
+  readonly stopReason?: 'eos' | 'max-tokens' | 'cancelled' | 'error';
+  readonly errorMessage?: string;
+}
+
+export interface Message {
+  readonly id: number;
+  readonly conversationId: number;
+  /** null for a first message; edits and regenerations are siblings under the same parent. */
+  readonly parentId: number | null;
+  readonly role: MessageRole;
+  readonly content: string;
+  readonly tokenCount: number | null;
+  readonly stats: MessageStats;
+  readonly status: MessageStatus;
+  readonly createdAt: number;
+}
+
+/** A message on the active path, with the ids of its siblings (itself included, oldest first) for "< 2/3 >". */
+export interface ThreadMessage extends Message {
+  readonly siblingIds: readonly number[];
+}
+
+/** The active branch of a conversation, root first. */
+export interface ConversationThread {
+  readonly conversationId: number;
+  readonly activeLeafId: number | null;
+  readonly messages: readonly ThreadMessage[];
+}
+
+/** A piece of a search snippet; `match` pieces are the words that matched. */
+export interface SnippetPart {
+  readonly text: string;
+  readonly match: boolean;
+}
+
+export interface SearchHit {
+  readonly conversationId: number;
+  readonly conversationTitle: string;
+  /** null when the conversation's title matched. */
+  readonly messageId: number | null;
+  readonly role: MessageRole | null;
+  readonly snippet: readonly SnippetPart[];
+  readonly createdAt: number;
+}
+
+// ---- Payloads (validated in main by src/main/api-schemas.ts) ----
+
+export interface CreateConversationRequest {
+  readonly title?: string;
+  readonly modelId?: string | null;
+  readonly systemPrompt?: string;
+  readonly settings?: Partial<GenerationSettings>;
+}
+
+export interface UpdateConversationSettingsRequest {
+  readonly id: number;
+  readonly settings?: Partial<GenerationSettings>;
+  readonly systemPrompt?: string;
+  readonly modelId?: string | null;
+}
+
+export interface AppendMessageRequest {
+  readonly conversationId: number;
+  readonly parentId: number | null;
+  readonly role: MessageRole;
+  readonly content: string;
+  readonly status?: MessageStatus;
+  readonly tokenCount?: number | null;
+  readonly stats?: MessageStats;
+}
+
+export interface UpdateMessageRequest {
+  readonly id: number;
+  readonly content?: string;
+  readonly status?: MessageStatus;
+  readonly tokenCount?: number | null;
+  readonly stats?: MessageStats;
+}
+
+export interface KvChatApi {
+  getAppInfo(): Promise<ApiResult<AppInfo>>;
+
+  listModels(): Promise<ApiResult<ModelInfo[]>>;
+  /** Opens the OS file dialog in main; null when the user cancels. */
+  pickAndImportModel(options: ModelImportOptions): Promise<ApiResult<ModelInfo | null>>;
+  /** A file dropped on the window; the preload turns it into a path (webUtils.getPathForFile). */
+  importDroppedModel(file: File, options: ModelImportOptions): Promise<ApiResult<ModelInfo>>;
+  /** Progress of the import in flight; returns the unsubscribe function. */
+  onModelImportProgress(listener: (progress: ModelImportProgress) => void): () => void;
+  renameModel(request: { readonly id: string; readonly name: string }): Promise<ApiResult<ModelInfo>>;
+  /** `confirm` must be true: the UI asks the user first. Removes the model's persisted KV blocks too. */
+  deleteModel(request: { readonly id: string; readonly confirm: true }): Promise<ApiResult<void>>;
+  verifyModel(request: { readonly id: string }): Promise<ApiResult<ModelVerification>>;
+
+  listConversations(): Promise<ApiResult<Conversation[]>>;
+  createConversation(request: CreateConversationRequest): Promise<ApiResult<Conversation>>;
+  renameConversation(request: { readonly id: number; readonly title: string }): Promise<ApiResult<Conversation>>;
+  deleteConversation(request: { readonly id: number }): Promise<ApiResult<void>>;
+  updateConversationSettings(request: UpdateConversationSettingsRequest): Promise<ApiResult<Conversation>>;
+
+  getMessages(request: { readonly conversationId: number }): Promise<ApiResult<ConversationThread>>;
+  /** Makes the newest leaf under `messageId` the active branch. */
+  selectBranch(request: { readonly conversationId: number; readonly messageId: number }): Promise<ApiResult<ConversationThread>>;
+  /** Returns the new message's id once it is on disk. */
+  appendMessage(request: AppendMessageRequest): Promise<ApiResult<number>>;
+  updateMessage(request: UpdateMessageRequest): Promise<ApiResult<Message>>;
+  searchMessages(request: { readonly query: string; readonly limit?: number }): Promise<ApiResult<SearchHit[]>>;
+}
+
+/** The single channel table: every API method's IPC channel (an event channel for `on...` methods). */
 export const CHANNELS = {
   getAppInfo: 'app:get-info',
+  listModels: 'models:list',
+  pickAndImportModel: 'models:pick-and-import',
+  importDroppedModel: 'models:import-dropped',
+  onModelImportProgress: 'models:import-progress',
+  renameModel: 'models:rename',
+  deleteModel: 'models:delete',
+  verifyModel: 'models:verify',
+  listConversations: 'conversations:list',
+  createConversation: 'conversations:create',
+  renameConversation: 'conversations:rename',
+  deleteConversation: 'conversations:delete',
+  updateConversationSettings: 'conversations:update-settings',
+  getMessages: 'messages:get',
+  selectBranch: 'messages:select-branch',
+  appendMessage: 'messages:append',
+  updateMessage: 'messages:update',
+  searchMessages: 'messages:search',
 } as const satisfies Record<keyof KvChatApi, string>;

@@ -56,6 +56,11 @@ function settingsFromJson(text: string): GenerationSettings {
   };
 }
 
+/** The keys of a partial update that carry a value (an IPC payload may hold explicit undefined). */
+export function definedOnly<T extends object>(partial: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(partial ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 function toConversation(r: ConversationRow): Conversation {
   return {
     id: r.id,
@@ -88,7 +93,7 @@ export class ConversationRepository {
     return writeTransaction(this.db, () => {
       const modelId = c.modelId ?? null;
       this.requireModel(modelId);
-      const settings = { ...DEFAULT_GENERATION_SETTINGS, ...c.settings };
+      const settings = { ...DEFAULT_GENERATION_SETTINGS, ...definedOnly(c.settings) };
       const t = now();
       const { lastInsertRowid } = this.db
         .prepare(
@@ -131,7 +136,7 @@ export class ConversationRepository {
     return writeTransaction(this.db, () => {
       const current = this.getConversation(id);
       if (changes.modelId !== undefined) this.requireModel(changes.modelId);
-      const settings = { ...current.settings, ...changes.settings };
+      const settings = { ...current.settings, ...definedOnly(changes.settings) };
       this.db
         .prepare('UPDATE conversations SET settings = ?, system_prompt = ?, model_id = ?, updated_at = ? WHERE id = ?')
         .run(

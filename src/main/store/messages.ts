@@ -10,7 +10,7 @@ import type {
   MessageStatus,
   ThreadMessage,
 } from '../../shared/api';
-import { notFound as conversationNotFound } from './conversations';
+import { definedOnly, notFound as conversationNotFound } from './conversations';
 import { durably, now, writeTransaction, type Db } from './database';
 import { StoreError } from './errors';
 
@@ -105,7 +105,7 @@ export class MessageRepository {
         m.role,
         m.content,
         m.tokenCount ?? null,
-        JSON.stringify(m.stats ?? {}),
+        JSON.stringify(definedOnly(m.stats)),
         m.status ?? 'complete',
         t,
       );
@@ -123,7 +123,7 @@ export class MessageRepository {
     const write = changes.status !== undefined ? durably : writeTransaction;
     return write(this.db, () => {
       const current = this.getMessage(id);
-      const stats = changes.stats ? { ...current.stats, ...changes.stats } : current.stats;
+      const stats = { ...current.stats, ...definedOnly(changes.stats) };
       this.db
         .prepare('UPDATE messages SET content = ?, status = ?, token_count = ?, stats = ? WHERE id = ?')
         .run(

@@ -1,0 +1,134 @@
+// The logic behind every API channel, as plain functions of already-validated payloads: testable without
+// Electron. ipc.ts only checks the sender, and calls `invokeApi` (which parses the payload, then the handler).
+import type { ApiError, ApiResult, AppInfo, KvChatApi, ModelImportProgress } from '../shared/api';
+import { GgufError } from '../gpu/gguf/errors';
+import { ApiInputError, parsePayload, type ApiMethod, type ApiPayload } from './api-schemas';
+import { ModelLibraryError } from './models/errors';
+import { ModelLibrary } from './models/library';
+import { ConversationRepository } from './store/conversations';
+import { openDatabase, type Db } from './store/database';
+import { StoreError } from './store/errors';
+import { MessageRepository } from './store/messages';
+import { MessageSearch } from './store/search';
+
+export interface ApiServices {
+  readonly appInfo: () => AppInfo;
+  readonly library: ModelLibrary;
+  readonly conversations: ConversationRepository;
+  readonly messages: MessageRepository;
+  readonly search: MessageSearch;
+  /** Opens the OS open-file dialog for a model; null when the user cancels. */
+  readonly pickModelFile: () => Promise<string | null>;
+}
+
+export interface OpenServicesOptions {
+  /** The SQLite file (created on first start). */
+  readonly databaseFile: string;
+  /** Where copied models go. */
+  readonly modelsDir: string;
+  /** better_sqlite3.node built for the running Electron, when it is not the one in node_modules. */
+  readonly nativeBinding?: string;
+  readonly appInfo: () => AppInfo;
+  readonly pickModelFile: () => Promise<string | null>;
+}
+
+/** Opens (and migrates) the database and builds every service on it. */
+export function openApiServices(o: OpenServicesOptions): ApiServices & { readonly db: Db } {
+  const db = openDatabase(o.databaseFile, o.nativeBinding ? { nativeBinding: o.nativeBinding } : {});
+  return {
+    db,
+    appInfo: o.appInfo,
+    pickModelFile: o.pickModelFile,
+    library: new ModelLibrary(db, o.modelsDir),
+    conversations: new ConversationRepository(db),
+    messages: new MessageRepository(db),
+    search: new MessageSearch(db),
+  };
+}
+
+/** What a handler may need about the call itself. */
+export interface CallContext {
+  readonly onImportProgress?: (progress: ModelImportProgress) => void;
+}
+
+/** The value an API method resolves to on success. */
+export type ApiValue<M extends ApiMethod> = Awaited<ReturnType<KvChatApi[M]>> extends ApiResult<infer T> ? T : never;
+
+export type ApiHandlers = {
+  readonly [M in ApiMethod]: (payload: ApiPayload<M>, context: CallContext) => ApiValue<M> | Promise<ApiValue<M>>;
+};
+
+export function createApiHandlers(s: ApiServices): ApiHandlers {
+  const importFrom = (path: string, copy: boolean, ctx: CallContext) =>
+    s.library.importModel(path, { copy, ...(ctx.onImportProgress ? { onProgress: ctx.onImportProgress } : {}) });
+  return {
+    getAppInfo: () => s.appInfo(),
+
+    listModels: () => s.library.listModels(),
+    pickAndImportModel: async ({ copy }, ctx) => {
+      const path = await s.pickModelFile();
+      return path === null ? null : importFrom(path, copy, ctx);
+    },
+    importDroppedModel: ({ path, copy }, ctx) => importFrom(path, copy, ctx),
+    renameModel: ({ id, name }) => s.library.renameModel(id, name),
+    deleteModel: async ({ id, confirm }) => {
+      await s.library.deleteModel(id, { confirm });
+    },
+    verifyModel: ({ id }) => s.library.verifyModel(id),
+
+    listConversations: () => s.conversations.listConversations(),
+    createConversation: (request) => s.conversations.createConversation(request),
+    renameConversation: ({ id, title }) => s.conversations.renameConversation(id, title),
+    deleteConversation: ({ id }) => s.conversations.deleteConversation(id),
+    updateConversationSettings: ({ id, ...changes }) => s.conversations.updateSettings(id, changes),
+
+    getMessages: ({ conversationId }) => s.messages.thread(conversationId),
+    selectBranch: ({ conversationId, messageId }) => s.messages.selectBranch(conversationId, messageId),
+    appendMessage: (request) => s.messages.appendMessage(request),
+    updateMessage: ({ id, ...changes }) => s.messages.updateMessage(id, changes),
+    searchMessages: ({ query, limit }) => s.search.searchMessages(query, limit),
+  };
+}
+
+const USER_FACING = [StoreError, ModelLibraryError, ApiInputError, GgufError];
+
+/** Our typed errors cross with their code and message; anything else is an internal error, logged here. */
+export function toApiError(e: unknown): { readonly ok: false; readonly error: ApiError } {
+  if (USER_FACING.some((type) => e instanceof type)) {
+    const err = e as Error & { code: string };
+    return { ok: false, error: { code: err.code, message: err.message } };
+  }
+  console.error('KVChat API: unexpected error', e);
+  const message = e instanceof Error ? e.message : String(e);
+  return { ok: false, error: { code: 'internal', message: `Something went wrong inside KVChat: ${message}` } };
+}
+
+/** Validates `raw` for `method`, runs its handler, and answers with an ApiResult; never throws. */
+export async function invokeApi<M extends ApiMethod>(
+  handlers: ApiHandlers,
+  method: M,
+  raw: unknown,
+  context: CallContext = {},
+): Promise<ApiResult<ApiValue<M>>> {
+  try {
+    const payload = parsePayload(method, raw);
+    const handler = handlers[method] as (p: ApiPayload<M>, c: CallContext) => ApiValue<M> | Promise<ApiValue<M>>;
+    return { ok: true, value: await handler(payload, context) };
+  } catch (e) {
+    return toApiError(e);
+  }
+}
+
+/** At most one progress event per `intervalMs`, but always the last of each phase (100% is never dropped). */
+export function throttleProgress(send: (p: ModelImportProgress) => void, intervalMs = 100): (p: ModelImportProgress) => void {
+  let last = 0;
+  let phase: string | undefined;
+  return (p) => {
+    const t = Date.now();
+    if (p.phase !== phase || p.bytesDone >= p.bytesTotal || t - last >= intervalMs) {
+      phase = p.phase;
+      last = t;
+      send(p);
+    }
+  };
+}

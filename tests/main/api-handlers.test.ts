@@ -1,0 +1,166 @@
+// The API behind the IPC channels, without Electron: every payload is validated (wrong types, unknown or
+// missing fields, oversized strings -> 'invalid-request' naming the field), valid calls round-trip through
+// the real store and library, and typed errors cross as { code, message }.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CHANNELS, DEFAULT_GENERATION_SETTINGS, type ApiResult, type ModelImportProgress } from '../../src/shared/api';
+import { createApiHandlers, invokeApi, openApiServices, throttleProgress, toApiError } from '../../src/main/api-handlers';
+import { API_SCHEMAS, LIMITS, type ApiMethod } from '../../src/main/api-schemas';
+import { closeLater, sharedModel, tempDir } from './helpers/temp';
+
+function api(picked: string | null = sharedModel('stories260K.gguf')) {
+  const dir = tempDir();
+  const services = openApiServices({
+    databaseFile: join(dir, 'kvchat.sqlite'),
+    modelsDir: join(dir, 'models'),
+    appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: 'linux', electron: '', chrome: '' }),
+    pickModelFile: async () => picked,
+  });
+  closeLater(services.db);
+  const handlers = createApiHandlers(services);
+  const call = <M extends ApiMethod>(method: M, payload?: unknown, onImportProgress?: (p: ModelImportProgress) => void) =>
+    invokeApi(handlers, method, payload, onImportProgress ? { onImportProgress } : {});
+  return { call, services };
+}
+
+function ok<T>(r: ApiResult<T>): T {
+  if (!r.ok) throw new Error(`expected ok, got ${r.error.code}: ${r.error.message}`);
+  return r.value;
+}
+
+function failed<T>(r: ApiResult<T>): { code: string; message: string } {
+  if (r.ok) throw new Error(`expected an error, got ${JSON.stringify(r.value)}`);
+  return r.error;
+}
+
+describe('payload validation', () => {
+  it.each<[ApiMethod, unknown, RegExp]>([
+    ['renameConversation', { id: '1', title: 'x' }, /^Invalid request to renameConversation: id: Invalid input: expected number, received string$/],
+    ['renameConversation', { id: 1 }, /title: Invalid input: expected string, received undefined/],
+    ['renameConversation', { id: 1, title: 'x', admin: true }, /Unrecognized key: "admin"/],
+    ['renameConversation', { id: 1, title: '   ' }, /title: must not be empty/],
+    ['renameConversation', { id: 1, title: 'x'.repeat(LIMITS.title + 1) }, /title: Too big: expected string to have <=200 characters/],
+    ['deleteConversation', { id: -3 }, /id: Too small/],
+    ['deleteConversation', { id: 1.5 }, /id: Invalid input: expected int/],
+    ['deleteConversation', null, /expected object, received null/],
+    ['deleteConversation', [1], /expected object, received array/],
+    ['listConversations', { sneaky: 1 }, /Invalid request to listConversations: takes no payload/],
+    ['appendMessage', { conversationId: 1, parentId: null, role: 'root', content: 'x' }, /role: Invalid option/],
+    ['appendMessage', { conversationId: 1, parentId: null, role: 'user', content: 'x'.repeat(LIMITS.content + 1) }, /content: Too big/],
+    ['appendMessage', { conversationId: 1, role: 'user', content: 'x' }, /parentId: Invalid input/],
+    ['updateMessage', { id: 1, stats: { tokensPerSecond: -1 } }, /stats\.tokensPerSecond: Too small/],
+    ['updateMessage', { id: 1, stats: { gpuSecrets: 'x' } }, /Unrecognized key: "gpuSecrets"/],
+    ['updateConversationSettings', { id: 1, settings: { temperature: 'hot' } }, /settings\.temperature: Invalid input: expected number/],
+    ['updateConversationSettings', { id: 1, settings: { topP: 0 } }, /settings\.topP: Too small/],
+    ['updateConversationSettings', { id: 1, settings: { seed: 2 ** 40 } }, /settings\.seed: Too big/],
+    ['searchMessages', { query: 'q'.repeat(LIMITS.query + 1) }, /query: Too big/],
+    ['renameModel', { id: 'not-a-uuid', name: 'x' }, /id: must be a model id/],
+    ['deleteModel', { id: '123e4567-e89b-42d3-a456-426614174000', confirm: false }, /confirm: must be true: ask the user first/],
+    ['deleteModel', { id: '123e4567-e89b-42d3-a456-426614174000' }, /confirm: must be true/],
+    ['importDroppedModel', { path: 'models/relative.gguf', copy: true }, /path: must be an absolute file path/],
+    ['importDroppedModel', { path: '/tmp/a\0b.gguf', copy: true }, /path: must be an absolute file path/],
+    ['pickAndImportModel', { copy: 'yes' }, /copy: Invalid input: expected boolean/],
+  ])('%s(%j) is refused', async (method, payload, message) => {
+    const { call } = api();
+    const error = failed(await call(method, payload));
+    expect(error.code).toBe('invalid-request');
+    expect(error.message).toMatch(message);
+  });
+
+  it('keeps the message short for a hostile payload and echoes no values', async () => {
+    const { call } = api();
+    const huge = 'x'.repeat(5_000_000);
+    const error = failed(await call('createConversation', { title: huge, systemPrompt: huge, [huge.slice(0, 10_000)]: 1 }));
+    expect(error.code).toBe('invalid-request');
+    expect(error.message.length).toBeLessThanOrEqual(500);
+  });
+
+  it('has one schema per invoke channel, and CHANNELS names each once', () => {
+    const invokeMethods = Object.keys(CHANNELS).filter((m) => m !== 'onModelImportProgress').sort();
+    expect(Object.keys(API_SCHEMAS).sort()).toEqual(invokeMethods);
+    expect(new Set(Object.values(CHANNELS)).size).toBe(Object.keys(CHANNELS).length);
+  });
+});
+
+describe('round trips', () => {
+  it('conversations: create, list, rename, settings, delete', async () => {
+    const { call } = api();
+    const c = ok(await call('createConversation', { title: 'Bedtime', settings: { temperature: 0 }, systemPrompt: 'Be kind.' }));
+    expect(c).toMatchObject({ title: 'Bedtime', systemPrompt: 'Be kind.', settings: { ...DEFAULT_GENERATION_SETTINGS, temperature: 0 } });
+    expect(ok(await call('listConversations')).map((x) => x.id)).toEqual([c.id]);
+    expect(ok(await call('renameConversation', { id: c.id, title: 'Stories' })).title).toBe('Stories');
+    const u = ok(await call('updateConversationSettings', { id: c.id, settings: { topK: 5, temperature: undefined } }));
+    expect(u.settings).toMatchObject({ topK: 5, temperature: 0 });
+    expect(ok(await call('deleteConversation', { id: c.id }))).toBeUndefined();
+    expect(failed(await call('deleteConversation', { id: c.id }))).toEqual({ code: 'conversation-not-found', message: `Conversation ${c.id} does not exist (it may have been deleted)` });
+  });
+
+  it('messages: append, stream an answer, branch, select, search', async () => {
+    const { call } = api();
+    const c = ok(await call('createConversation', {}));
+    const q = ok(await call('appendMessage', { conversationId: c.id, parentId: null, role: 'user', content: 'Tell me about owls' }));
+    const a = ok(await call('appendMessage', { conversationId: c.id, parentId: q, role: 'assistant', content: '', status: 'incomplete' }));
+    ok(await call('updateMessage', { id: a, content: 'Owls hunt at night.' }));
+    const done = ok(await call('updateMessage', { id: a, status: 'complete', tokenCount: 6, stats: { tokensPerSecond: 120, resumeSource: 'prefill' } }));
+    expect(done).toMatchObject({ content: 'Owls hunt at night.', status: 'complete', stats: { tokensPerSecond: 120 } });
+    const b = ok(await call('appendMessage', { conversationId: c.id, parentId: q, role: 'assistant', content: 'Owls are birds.' }));
+    const thread = ok(await call('getMessages', { conversationId: c.id }));
+    expect(thread.messages.map((m) => m.id)).toEqual([q, b]);
+    expect(thread.messages[1]!.siblingIds).toEqual([a, b]);
+    expect(ok(await call('selectBranch', { conversationId: c.id, messageId: a })).activeLeafId).toBe(a);
+    const hits = ok(await call('searchMessages', { query: 'owls night' }));
+    expect(hits.map((h) => h.messageId)).toEqual([a]);
+    expect(ok(await call('searchMessages', { query: '" AND (', limit: 5 }))).toEqual([]);
+    expect(failed(await call('appendMessage', { conversationId: c.id, parentId: 999, role: 'user', content: 'x' })).code).toBe('invalid-parent');
+  });
+
+  it('models: pick and import with progress, rename, verify, delete; a bad file is a readable error', async () => {
+    const { call } = api();
+    const progress: ModelImportProgress[] = [];
+    const m = ok(await call('pickAndImportModel', { copy: true }, (p) => progress.push(p)));
+    expect(m).toMatchObject({ architecture: 'llama', storedInPlace: false });
+    expect(progress.map((p) => p.phase)).toEqual(expect.arrayContaining(['copy', 'verify']));
+    expect(ok(await call('listModels')).map((x) => x.id)).toEqual([m!.id]);
+    expect(ok(await call('renameModel', { id: m!.id, name: 'Tiny' })).name).toBe('Tiny');
+    expect(ok(await call('verifyModel', { id: m!.id })).problem).toBeNull();
+    const dropped = failed(await call('importDroppedModel', { path: sharedModel('quant-testvectors.gguf'), copy: false }));
+    expect(dropped).toEqual({
+      code: 'invalid-model',
+      message: expect.stringMatching(/^quant-testvectors\.gguf cannot be used as a model: architecture "testvectors" is not supported/),
+    });
+    const duplicate = failed(await call('importDroppedModel', { path: sharedModel('stories260K.gguf'), copy: false }));
+    expect(duplicate).toEqual({ code: 'duplicate', message: 'This model is already in the library as "Tiny"' });
+    expect(ok(await call('deleteModel', { id: m!.id, confirm: true }))).toBeUndefined();
+    expect(ok(await call('listModels'))).toEqual([]);
+  });
+
+  it('a cancelled dialog imports nothing', async () => {
+    const { call } = api(null);
+    expect(ok(await call('pickAndImportModel', { copy: false }))).toBeNull();
+    expect(ok(await call('listModels'))).toEqual([]);
+  });
+
+  it('the app info', async () => {
+    expect(ok(await api().call('getAppInfo'))).toMatchObject({ name: 'KVChat' });
+  });
+});
+
+describe('errors and progress', () => {
+  it('an unexpected error crosses as internal, without its stack', () => {
+    const quiet = console.error;
+    console.error = () => {};
+    try {
+      expect(toApiError(new TypeError('x is undefined'))).toEqual({ ok: false, error: { code: 'internal', message: 'Something went wrong inside KVChat: x is undefined' } });
+    } finally {
+      console.error = quiet;
+    }
+  });
+
+  it('progress is throttled but every phase change and the end come through', () => {
+    const sent: ModelImportProgress[] = [];
+    const send = throttleProgress((p) => sent.push(p), 10_000);
+    for (let i = 1; i <= 100; i++) send({ phase: 'copy', bytesDone: i, bytesTotal: 100 });
+    send({ phase: 'verify', bytesDone: 1, bytesTotal: 100 });
+    expect(sent.map((p) => `${p.phase}:${p.bytesDone}`)).toEqual(['copy:1', 'copy:100', 'verify:1']);
+  });
+});
