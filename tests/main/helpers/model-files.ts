@@ -1,5 +1,5 @@
 // Model files for the library tests: temp copies of the shared models and deliberately broken ones.
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { sharedModel } from './temp';
@@ -9,6 +9,7 @@ export const sha256 = (path: string): string => createHash('sha256').update(read
 export function copyOf(name: string, dir: string, as = name): string {
   const to = join(dir, as);
   copyFileSync(sharedModel(name), to);
+  chmodSync(to, 0o644); // the shared models are read-only; tests modify their copies
   return to;
 }
 
