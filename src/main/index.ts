@@ -8,6 +8,7 @@ import { createApiHandlers, openApiServices } from './api-handlers';
 import { registerIpcHandlers } from './ipc';
 import { ensureDefaultModel } from './models/default-model';
 import { handleModelRequest } from './models/model-protocol';
+import { appDataPaths } from './paths';
 import { createMainWindow, installContentSecurityPolicy } from './window';
 
 const rendererUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
@@ -48,11 +49,11 @@ async function pickModelFile(): Promise<string | null> {
 }
 
 function openServices(): ReturnType<typeof openApiServices> | null {
-  const userData = app.getPath('userData');
+  const paths = appDataPaths(app);
   try {
     return openApiServices({
-      databaseFile: join(userData, 'kvchat.sqlite'),
-      modelsDir: join(userData, 'models'),
+      databaseFile: paths.database,
+      modelsDir: paths.models,
       nativeBinding: electronSqliteBinding(),
       pickModelFile,
       appInfo: () => ({
