@@ -115,6 +115,23 @@ export class PipelineCache {
   }
 }
 
+// Bind groups are cached per pipeline and exact buffer set: a decode step re-binds the same weights,
+// activations and pool buffers hundreds of times, and creating them anew each time costs CPU time per dispatch.
+const bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 1;
+const bindGroups = new WeakMap<GPUComputePipeline, Map<string, GPUBindGroup>>();
+const MAX_CACHED_PER_PIPELINE = 4096;
+
+function bindingKey(b: GPUBuffer | GPUBufferBinding): string {
+  const buffer = 'buffer' in b ? b.buffer : b;
+  let id = bufferIds.get(buffer);
+  if (id === undefined) {
+    id = nextBufferId++;
+    bufferIds.set(buffer, id);
+  }
+  return 'buffer' in b ? `${id}@${b.offset ?? 0}+${b.size ?? ''}` : `${id}`;
+}
+
 /** Binds `buffers` to bindings 0..n-1 of group 0 and records one dispatch. */
 export function dispatch(
   pass: GPUComputePassEncoder,
@@ -123,8 +140,19 @@ export function dispatch(
   buffers: readonly (GPUBuffer | GPUBufferBinding)[],
   workgroups: readonly [number, number?, number?],
 ): void {
-  const entries = buffers.map((b, binding) => ({ binding, resource: 'buffer' in b ? b : { buffer: b } }));
-  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+  let cache = bindGroups.get(pipeline);
+  if (!cache) {
+    cache = new Map();
+    bindGroups.set(pipeline, cache);
+  }
+  const key = buffers.map(bindingKey).join(',');
+  let bindGroup = cache.get(key);
+  if (!bindGroup) {
+    const entries = buffers.map((b, binding) => ({ binding, resource: 'buffer' in b ? b : { buffer: b } }));
+    bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    if (cache.size >= MAX_CACHED_PER_PIPELINE) cache.clear();
+    cache.set(key, bindGroup);
+  }
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup);
   pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
