@@ -8,28 +8,38 @@ export const COPY_DST = 0x08;
 export const UNIFORM = 0x40;
 export const MAP_READ = 0x01;
 
+// A shader that fails to compile or a bad binding must fail loudly, not read back zeros: the first uncaptured
+// error of each device is kept until a KernelContext checks.
+const deviceErrors = new WeakMap<GPUDevice, { first: string | undefined }>();
+
+function watchErrors(device: GPUDevice): void {
+  if (deviceErrors.has(device)) return;
+  const state = { first: undefined as string | undefined };
+  deviceErrors.set(device, state);
+  device.addEventListener('uncapturederror', (e) => {
+    state.first ??= (e as GPUUncapturedErrorEvent).error.message;
+  });
+}
+
 export class KernelContext {
   readonly device: GPUDevice;
   readonly caps: DeviceCapabilities;
   readonly pipelines: PipelineCache;
   private readonly uniforms = new Map<string, GPUBuffer>();
-  private firstError: string | undefined;
 
   constructor(readonly gpu: GpuContext) {
     this.device = gpu.device;
     this.caps = gpu.caps;
     this.pipelines = new PipelineCache(gpu.device);
-    // A shader that fails to compile or a bad binding must fail loudly, not read back zeros.
-    this.device.addEventListener('uncapturederror', (e) => {
-      this.firstError ??= (e as GPUUncapturedErrorEvent).error.message;
-    });
+    watchErrors(this.device);
   }
 
-  /** Throws the first WebGPU error seen since the last check (validation, out of memory, shader compile). */
+  /** Throws the first WebGPU error seen on the device since the last check (validation, out of memory, shader compile). */
   checkErrors(): void {
-    const err = this.firstError;
+    const state = deviceErrors.get(this.device)!;
+    const err = state.first;
     if (err !== undefined) {
-      this.firstError = undefined;
+      state.first = undefined;
       throw new Error(`WebGPU error: ${err}`);
     }
   }

@@ -27,8 +27,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row_byte = (tok - P.first_row) * P.row_bytes;
   let chunks = P.dim / 32u;
   for (var c = lid; c < chunks; c += 64u) {
-    let v = dequant_chunk(row_byte, c);
-    for (var i = 0u; i < 32u; i++) { Y[t * P.dim + c * 32u + i] = v[i]; }
+    let h = chunk_header(row_byte, c);
+    for (var i = 0u; i < 8u; i++) {
+      let v = chunk_quad(h, i);
+      let y = t * P.dim + c * 32u + i * 4u;
+      Y[y] = v.x;
+      Y[y + 1u] = v.y;
+      Y[y + 2u] = v.z;
+      Y[y + 3u] = v.w;
+    }
   }
 #if SCALAR
   for (var i = chunks * 32u + lid; i < P.dim; i += 64u) { Y[t * P.dim + i] = dequant_elem(row_byte, i); }

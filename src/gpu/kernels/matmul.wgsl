@@ -45,17 +45,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc: array<f32, T_TILE>;
   if (live) {
     for (var c = lane; c < chunks; c += TPR) {
-      let w = dequant_chunk(row_byte, c);
-      for (var t = 0u; t < T_TILE; t++) {
-        if (tok0 + t < P.t) {
-          let xo = (tok0 + t) * k4 + c * 8u;
-          var s = 0.0;
-          for (var i = 0u; i < 8u; i++) {
-            s += dot(vec4<f32>(w[4u * i], w[4u * i + 1u], w[4u * i + 2u], w[4u * i + 3u]), X[xo + i]);
-          }
-          acc[t] += s;
+      let h = chunk_header(row_byte, c);
+#if T_TILE == 1u
+      let xo = tok0 * k4 + c * 8u;
+      var s = 0.0;
+      for (var i = 0u; i < 8u; i++) { s += dot(chunk_quad(h, i), X[xo + i]); }
+      acc[0] += s;
+#else
+      for (var i = 0u; i < 8u; i++) {
+        let w = chunk_quad(h, i);
+        for (var t = 0u; t < T_TILE; t++) {
+          acc[t] += dot(w, X[min(tok0 + t, P.t - 1u) * k4 + c * 8u + i]);
         }
       }
+#endif
     }
 #if SCALAR
     // Row lengths that are not a multiple of 32 (F32/F16/BF16 only): the tail element by element.

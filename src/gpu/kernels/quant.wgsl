@@ -1,7 +1,8 @@
 // GGUF block decoding in registers, shared by every kernel that reads weights (matmul, embedding lookup).
 // The includer declares `W: array<u32>` holding a tensor's raw GGUF bytes (rows back to back) and defines WTYPE.
-// `dequant_chunk(row_byte, c)` returns the 32 values of the c-th 32-element chunk of the row starting at byte
-// row_byte, bit for bit as ggml's dequantize_row_* (every product there is exact in f32).
+// A row is read in chunks of 32 elements: `chunk_header(row_byte, c)` loads the chunk's scales once, and
+// `chunk_quad(h, i)` decodes elements 4i..4i+3 of it (i < 8) with ggml's own arithmetic (dequantize_row_*),
+// in straight-line code: no per-thread arrays, which GPU and CPU compilers alike turn into slow local memory.
 
 // Little-endian loads at any byte offset (buffers are padded by at least one word past the last tensor byte).
 fn ld_u32(o: u32) -> u32 {
@@ -20,152 +21,104 @@ fn ld_u8(o: u32) -> u32 {
 fn ld_f16(o: u32) -> f32 {
   return unpack2x16float(ld_u16(o)).x;
 }
-fn byte_of(word: u32, k: u32) -> u32 {
-  return (word >> (k * 8u)) & 0xffu;
+// The four bytes of a word as unsigned values, then shifted and masked to `bits` bits.
+fn nibbles(w: u32, shift: u32, mask: u32) -> vec4<u32> {
+  return (vec4<u32>(w, w >> 8u, w >> 16u, w >> 24u) >> vec4<u32>(shift)) & vec4<u32>(mask);
+}
+fn bytes_i8(w: u32) -> vec4<f32> {
+  let s = i32(w);
+  return vec4<f32>(f32(extractBits(s, 0u, 8u)), f32(extractBits(s, 8u, 8u)), f32(extractBits(s, 16u, 8u)), f32(extractBits(s, 24u, 8u)));
+}
+
+struct Chunk {
+  o: u32,      // byte offset of the chunk's block
+  d: f32,      // scale
+  m: f32,      // offset or second scale, per format
+  aux: u32,    // format-specific (sub-block index, high bits)
 }
 
 #if WTYPE == F32
-const BLOCK_ELEMS = 1u;
-const BLOCK_BYTES = 4u;
-fn dequant_chunk(row_byte: u32, c: u32) -> array<f32, 32> {
-  var v: array<f32, 32>;
-  let w0 = (row_byte >> 2u) + c * 32u;
-  for (var i = 0u; i < 32u; i++) { v[i] = bitcast<f32>(W[w0 + i]); }
-  return v;
+fn chunk_header(row_byte: u32, c: u32) -> Chunk { return Chunk(row_byte + c * 128u, 1.0, 0.0, 0u); }
+fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
+  let w = (h.o >> 2u) + i * 4u;
+  return vec4<f32>(bitcast<f32>(W[w]), bitcast<f32>(W[w + 1u]), bitcast<f32>(W[w + 2u]), bitcast<f32>(W[w + 3u]));
 }
-fn dequant_elem(row_byte: u32, i: u32) -> f32 {
-  return bitcast<f32>(W[(row_byte >> 2u) + i]);
-}
+fn dequant_elem(row_byte: u32, i: u32) -> f32 { return bitcast<f32>(W[(row_byte >> 2u) + i]); }
 #elif WTYPE == F16
-const BLOCK_ELEMS = 1u;
-const BLOCK_BYTES = 2u;
-fn dequant_chunk(row_byte: u32, c: u32) -> array<f32, 32> {
-  var v: array<f32, 32>;
-  let o = row_byte + c * 64u;
-  for (var i = 0u; i < 16u; i++) {
-    let p = unpack2x16float(ld_u32(o + i * 4u));
-    v[2u * i] = p.x;
-    v[2u * i + 1u] = p.y;
-  }
-  return v;
+fn chunk_header(row_byte: u32, c: u32) -> Chunk { return Chunk(row_byte + c * 64u, 1.0, 0.0, 0u); }
+fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
+  return vec4<f32>(unpack2x16float(ld_u32(h.o + i * 8u)), unpack2x16float(ld_u32(h.o + i * 8u + 4u)));
 }
-fn dequant_elem(row_byte: u32, i: u32) -> f32 {
-  return ld_f16(row_byte + i * 2u);
-}
+fn dequant_elem(row_byte: u32, i: u32) -> f32 { return ld_f16(row_byte + i * 2u); }
 #elif WTYPE == BF16
-const BLOCK_ELEMS = 1u;
-const BLOCK_BYTES = 2u;
-fn dequant_chunk(row_byte: u32, c: u32) -> array<f32, 32> {
-  var v: array<f32, 32>;
-  let o = row_byte + c * 64u;
-  for (var i = 0u; i < 16u; i++) {
-    let w = ld_u32(o + i * 4u);
-    v[2u * i] = bitcast<f32>(w << 16u);
-    v[2u * i + 1u] = bitcast<f32>(w & 0xffff0000u);
-  }
-  return v;
+fn chunk_header(row_byte: u32, c: u32) -> Chunk { return Chunk(row_byte + c * 64u, 1.0, 0.0, 0u); }
+fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
+  let a = ld_u32(h.o + i * 8u);
+  let b = ld_u32(h.o + i * 8u + 4u);
+  return vec4<f32>(bitcast<f32>(a << 16u), bitcast<f32>(a & 0xffff0000u), bitcast<f32>(b << 16u), bitcast<f32>(b & 0xffff0000u));
 }
-fn dequant_elem(row_byte: u32, i: u32) -> f32 {
-  return bitcast<f32>(ld_u16(row_byte + i * 2u) << 16u);
-}
+fn dequant_elem(row_byte: u32, i: u32) -> f32 { return bitcast<f32>(ld_u16(row_byte + i * 2u) << 16u); }
 #elif WTYPE == Q8_0
-// block: d f16, qs[32] i8 (34 bytes)
-const BLOCK_ELEMS = 32u;
-const BLOCK_BYTES = 34u;
-fn dequant_chunk(row_byte: u32, c: u32) -> array<f32, 32> {
-  var v: array<f32, 32>;
+// block: d f16, qs[32] i8 (34 bytes); value d * q
+fn chunk_header(row_byte: u32, c: u32) -> Chunk {
   let o = row_byte + c * 34u;
-  let d = ld_f16(o);
-  for (var i = 0u; i < 8u; i++) {
-    let w = i32(ld_u32(o + 2u + i * 4u));
-    for (var k = 0u; k < 4u; k++) { v[i * 4u + k] = d * f32(extractBits(w, k * 8u, 8u)); }
-  }
-  return v;
+  return Chunk(o, ld_f16(o), 0.0, 0u);
 }
+fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> { return h.d * bytes_i8(ld_u32(h.o + 2u + i * 4u)); }
 #elif WTYPE == Q4_0
-// block: d f16, qs[16] (low nibbles: elements 0..15, high: 16..31), value d * (q - 8) (18 bytes)
-const BLOCK_ELEMS = 32u;
-const BLOCK_BYTES = 18u;
-fn dequant_chunk(row_byte: u32, c: u32) -> array<f32, 32> {
-  var v: array<f32, 32>;
+// block: d f16, qs[16]: low nibbles are elements 0..15, high nibbles 16..31; value d * (q - 8) (18 bytes)
+fn chunk_header(row_byte: u32, c: u32) -> Chunk {
   let o = row_byte + c * 18u;
-  let d = ld_f16(o);
-  for (var i = 0u; i < 4u; i++) {
-    let w = ld_u32(o + 2u + i * 4u);
-    for (var k = 0u; k < 4u; k++) {
-      let b = byte_of(w, k);
-      v[i * 4u + k] = d * (f32(b & 0xfu) - 8.0);
-      v[i * 4u + k + 16u] = d * (f32(b >> 4u) - 8.0);
-    }
-  }
-  return v;
+  return Chunk(o, ld_f16(o), 0.0, 0u);
+}
+fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
+  let q = nibbles(ld_u32(h.o + 2u + (i % 4u) * 4u), (i / 4u) * 4u, 0xfu);
+  return h.d * (vec4<f32>(q) - 8.0);
 }
 #elif WTYPE == Q4_1
-// block: d f16, m f16, qs[16], value d * q + m (20 bytes)
-const BLOCK_ELEMS = 32u;
-const BLOCK_BYTES = 20u;
-fn dequant_chunk(row_byte: u32, c: u32) -> array<f32, 32> {
-  var v: array<f32, 32>;
+// block: d f16, m f16, qs[16]; value q * d + m (20 bytes)
+fn chunk_header(row_byte: u32, c: u32) -> Chunk {
   let o = row_byte + c * 20u;
-  let d = ld_f16(o);
-  let m = ld_f16(o + 2u);
-  for (var i = 0u; i < 4u; i++) {
-    let w = ld_u32(o + 4u + i * 4u);
-    for (var k = 0u; k < 4u; k++) {
-      let b = byte_of(w, k);
-      v[i * 4u + k] = f32(b & 0xfu) * d + m;
-      v[i * 4u + k + 16u] = f32(b >> 4u) * d + m;
-    }
-  }
-  return v;
+  return Chunk(o, ld_f16(o), ld_f16(o + 2u), 0u);
 }
-#elif WTYPE == Q5_0
-// block: d f16, qh u32 (5th bits), qs[16], value d * (q - 16) (22 bytes)
-const BLOCK_ELEMS = 32u;
+fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
+  let q = nibbles(ld_u32(h.o + 4u + (i % 4u) * 4u), (i / 4u) * 4u, 0xfu);
+  return vec4<f32>(q) * h.d + h.m;
+}
+#elif WTYPE == Q5_0 || WTYPE == Q5_1
+// Q5_0 block: d f16, qh u32, qs[16]; value d * (q - 16) (22 bytes). Q5_1: d, m f16, qh, qs; q * d + m (24 bytes).
+// Element j < 16 takes bit j of qh as its 5th bit, element j + 16 bit j + 12 shifted down (ggml's layout).
+#if WTYPE == Q5_0
+const QH_AT = 2u;
 const BLOCK_BYTES = 22u;
-fn dequant_chunk(row_byte: u32, c: u32) -> array<f32, 32> {
-  var v: array<f32, 32>;
-  let o = row_byte + c * 22u;
-  let d = ld_f16(o);
-  let qh = ld_u32(o + 2u);
-  for (var i = 0u; i < 4u; i++) {
-    let w = ld_u32(o + 6u + i * 4u);
-    for (var k = 0u; k < 4u; k++) {
-      let j = i * 4u + k;
-      let b = byte_of(w, k);
-      let h0 = ((qh >> j) << 4u) & 0x10u;
-      let h1 = (qh >> (j + 12u)) & 0x10u;
-      v[j] = d * (f32((b & 0xfu) | h0) - 16.0);
-      v[j + 16u] = d * (f32((b >> 4u) | h1) - 16.0);
-    }
-  }
-  return v;
-}
-#elif WTYPE == Q5_1
-// block: d f16, m f16, qh u32, qs[16], value d * q + m (24 bytes)
-const BLOCK_ELEMS = 32u;
+#else
+const QH_AT = 4u;
 const BLOCK_BYTES = 24u;
-fn dequant_chunk(row_byte: u32, c: u32) -> array<f32, 32> {
-  var v: array<f32, 32>;
-  let o = row_byte + c * 24u;
-  let d = ld_f16(o);
-  let m = ld_f16(o + 2u);
-  let qh = ld_u32(o + 4u);
-  for (var i = 0u; i < 4u; i++) {
-    let w = ld_u32(o + 8u + i * 4u);
-    for (var k = 0u; k < 4u; k++) {
-      let j = i * 4u + k;
-      let b = byte_of(w, k);
-      let h0 = ((qh >> j) << 4u) & 0x10u;
-      let h1 = (qh >> (j + 12u)) & 0x10u;
-      v[j] = f32((b & 0xfu) | h0) * d + m;
-      v[j + 16u] = f32((b >> 4u) | h1) * d + m;
-    }
-  }
-  return v;
+#endif
+fn chunk_header(row_byte: u32, c: u32) -> Chunk {
+  let o = row_byte + c * BLOCK_BYTES;
+#if WTYPE == Q5_0
+  return Chunk(o, ld_f16(o), 0.0, ld_u32(o + 2u));
+#else
+  return Chunk(o, ld_f16(o), ld_f16(o + 2u), ld_u32(o + 4u));
+#endif
+}
+fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
+  let j = (i % 4u) * 4u;
+  let high = i / 4u;
+  let lo = nibbles(ld_u32(h.o + QH_AT + 4u + j), high * 4u, 0xfu);
+  let bits = (vec4<u32>(h.aux) >> (vec4<u32>(j) + vec4<u32>(0u, 1u, 2u, 3u) + vec4<u32>(high * 16u))) & vec4<u32>(1u);
+  let q = vec4<f32>(lo | (bits << vec4<u32>(4u)));
+#if WTYPE == Q5_0
+  return h.d * (q - 16.0);
+#else
+  return q * h.d + h.m;
+#endif
 }
 #elif WTYPE == Q4_K || WTYPE == Q5_K
-// 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes at `o` (ggml's get_scale_min_k4).
+// Super-block of 256 in 8 sub-blocks of 32, each with a 6-bit scale and min (ggml's get_scale_min_k4):
+// Q4_K: d, dmin f16, scales[12], qs[128] (144 bytes); Q5_K adds qh[32] before qs (176 bytes).
+// Sub-block s reads nibble s % 2 of qs[32 * (s / 2) + l]; value (d * sc) * q - (dmin * m).
 fn scale_min_k4(o: u32, j: u32) -> vec2<f32> {
   if (j < 4u) {
     return vec2<f32>(f32(ld_u8(o + j) & 63u), f32(ld_u8(o + j + 4u) & 63u));
@@ -174,79 +127,46 @@ fn scale_min_k4(o: u32, j: u32) -> vec2<f32> {
   let mn = (ld_u8(o + j + 4u) >> 4u) | ((ld_u8(o + j) >> 6u) << 4u);
   return vec2<f32>(f32(sc), f32(mn));
 }
-const BLOCK_ELEMS = 256u;
 #if WTYPE == Q4_K
-// super-block: d f16, dmin f16, scales[12], qs[128]; sub-block s uses nibble s%2 of qs[32*(s/2) ..] (144 bytes)
 const BLOCK_BYTES = 144u;
-fn dequant_chunk(row_byte: u32, c: u32) -> array<f32, 32> {
-  var v: array<f32, 32>;
-  let o = row_byte + (c / 8u) * 144u;
-  let s = c % 8u;
-  let d = ld_f16(o);
-  let dmin = ld_f16(o + 2u);
-  let sm = scale_min_k4(o + 4u, s);
-  let d1 = d * sm.x;
-  let m1 = dmin * sm.y;
-  let q = o + 16u + (s / 2u) * 32u;
-  let shift = (s % 2u) * 4u;
-  for (var i = 0u; i < 8u; i++) {
-    let w = ld_u32(q + i * 4u);
-    for (var k = 0u; k < 4u; k++) { v[i * 4u + k] = d1 * f32((byte_of(w, k) >> shift) & 0xfu) - m1; }
-  }
-  return v;
-}
+const QS_AT = 16u;
 #else
-// super-block: d f16, dmin f16, scales[12], qh[32], qs[128]; the 5th bit of sub-block s is bit s of qh[l] (176 bytes)
 const BLOCK_BYTES = 176u;
-fn dequant_chunk(row_byte: u32, c: u32) -> array<f32, 32> {
-  var v: array<f32, 32>;
-  let o = row_byte + (c / 8u) * 176u;
-  let s = c % 8u;
-  let d = ld_f16(o);
-  let dmin = ld_f16(o + 2u);
-  let sm = scale_min_k4(o + 4u, s);
-  let d1 = d * sm.x;
-  let m1 = dmin * sm.y;
-  let q = o + 48u + (s / 2u) * 32u;
-  let shift = (s % 2u) * 4u;
-  for (var i = 0u; i < 8u; i++) {
-    let w = ld_u32(q + i * 4u);
-    let h = ld_u32(o + 16u + i * 4u);
-    for (var k = 0u; k < 4u; k++) {
-      let hi = ((byte_of(h, k) >> s) & 1u) << 4u;
-      v[i * 4u + k] = d1 * f32(((byte_of(w, k) >> shift) & 0xfu) | hi) - m1;
-    }
-  }
-  return v;
-}
+const QS_AT = 48u;
 #endif
+fn chunk_header(row_byte: u32, c: u32) -> Chunk {
+  let o = row_byte + (c / 8u) * BLOCK_BYTES;
+  let s = c % 8u;
+  let sm = scale_min_k4(o + 4u, s);
+  return Chunk(o, ld_f16(o) * sm.x, ld_f16(o + 2u) * sm.y, s);
+}
+fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
+  let s = h.aux;
+  var q = nibbles(ld_u32(h.o + QS_AT + (s / 2u) * 32u + i * 4u), (s % 2u) * 4u, 0xfu);
+#if WTYPE == Q5_K
+  q = q | (nibbles(ld_u32(h.o + 16u + i * 4u), s, 1u) << vec4<u32>(4u));
+#endif
+  return h.d * vec4<f32>(q) - h.m;
+}
 #elif WTYPE == Q6_K
-// super-block: ql[128], qh[64], scales[16] i8, d f16 (210 bytes). Sub-block s: half h = s/4, quarter k = s%4;
-// low 4 bits from ql[64h + 32(k%2) + l] (nibble k/2), high 2 bits from qh[32h + l] >> 2k, scale sc[8h + 2k + l/16].
-const BLOCK_ELEMS = 256u;
-const BLOCK_BYTES = 210u;
-fn dequant_chunk(row_byte: u32, c: u32) -> array<f32, 32> {
-  var v: array<f32, 32>;
+// Super-block: ql[128], qh[64], scales[16] i8, d f16 (210 bytes). Sub-block s: half = s / 4, k = s % 4: low 4 bits
+// from ql[64 half + 32 (k % 2) + l] (nibble k / 2), high 2 bits from qh[32 half + l] >> 2k, scale
+// sc[8 half + 2k + l / 16]; value (d * sc) * (q - 32).
+fn chunk_header(row_byte: u32, c: u32) -> Chunk {
   let o = row_byte + (c / 8u) * 210u;
   let s = c % 8u;
-  let h = s / 4u;
+  let half = s / 4u;
   let k = s % 4u;
   let d = ld_f16(o + 208u);
-  let sc0 = d * f32(extractBits(i32(ld_u8(o + 192u + 8u * h + 2u * k)), 0u, 8u));
-  let sc1 = d * f32(extractBits(i32(ld_u8(o + 192u + 8u * h + 2u * k + 1u)), 0u, 8u));
-  let ql = o + 64u * h + 32u * (k % 2u);
-  let qh = o + 128u + 32u * h;
-  let lshift = (k / 2u) * 4u;
-  let hshift = 2u * k;
-  for (var i = 0u; i < 8u; i++) {
-    let wl = ld_u32(ql + i * 4u);
-    let wh = ld_u32(qh + i * 4u);
-    let sc = select(sc1, sc0, i < 4u);
-    for (var b = 0u; b < 4u; b++) {
-      let q = i32(((byte_of(wl, b) >> lshift) & 0xfu) | (((byte_of(wh, b) >> hshift) & 3u) << 4u)) - 32;
-      v[i * 4u + b] = sc * f32(q);
-    }
-  }
-  return v;
+  let sc = o + 192u + 8u * half + 2u * k;
+  return Chunk(o, d * f32(extractBits(i32(ld_u8(sc)), 0u, 8u)), d * f32(extractBits(i32(ld_u8(sc + 1u)), 0u, 8u)), s);
+}
+fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
+  let half = h.aux / 4u;
+  let k = h.aux % 4u;
+  let lo = nibbles(ld_u32(h.o + 64u * half + 32u * (k % 2u) + i * 4u), (k / 2u) * 4u, 0xfu);
+  let hi = nibbles(ld_u32(h.o + 128u + 32u * half + i * 4u), 2u * k, 3u);
+  let q = vec4<f32>(vec4<i32>(lo | (hi << vec4<u32>(4u))) - vec4<i32>(32));
+  return select(h.m, h.d, i < 4u) * q;
 }
 #endif
