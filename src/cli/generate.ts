@@ -1,17 +1,21 @@
 // npm run -s generate -- --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--top-k K]
 //   [--top-p P] [--min-p P] [--repeat-penalty R] [--reference] [--json]
+//   [--session DB --conversation NAME [--chat]]
 // Positions count like llama2.c's -n: prompt and generated tokens together take at most N positions (and at
-// most the model's context); generation also stops at an end-of-generation token.
+// most the model's context); generation also stops at an end-of-generation token. With --session the prompt
+// continues a stored conversation (raw text unless --chat) and N caps the new tokens.
 import { Engine } from '../gpu/engine/engine';
 import { sampleCpu } from '../gpu/engine/sampler-cpu';
 import { normalizeSamplingParams, type SamplingParams } from '../gpu/engine/sampling-params';
 import type { GgufFile } from '../gpu/gguf/reader';
 import { readModelConfig } from '../gpu/model/config';
 import { CpuReferenceModel } from '../gpu/model/cpu-reference';
-import { StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../gpu/tokenizer';
+import { renderChatTemplate, StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../gpu/tokenizer';
+import type { ResumeResult } from '../gpu/engine/resume';
 import { Args, runMain, UsageError } from './args';
 import { openGgufFile } from './file-source';
 import { acquireNodeDevice } from './node-gpu';
+import { CliSession, type StoredConversation } from './session';
 
 interface Generation {
   readonly tokens: number[];
@@ -19,6 +23,7 @@ interface Generation {
   readonly prefillMs: number;
   readonly decodeMs: number;
   readonly device: string;
+  readonly resume?: ResumeResult;
 }
 
 interface Run {
@@ -28,6 +33,8 @@ interface Run {
   readonly sampling: SamplingParams;
   readonly stop: ReadonlySet<number>;
   readonly onToken: (t: number) => void;
+  /** Session mode: the stored conversation and how to save the exchange. */
+  readonly session?: { readonly store: CliSession; readonly conversation: StoredConversation; readonly promptText: string; readonly tokenizer: Tokenizer };
 }
 
 async function generateReference(r: Run): Promise<Generation> {
@@ -62,9 +69,16 @@ async function generateGpu(r: Run): Promise<Generation> {
   const engine = await Engine.load(gpu, r.file, { maxSeqs: 1 });
   try {
     const seq = engine.createSequence();
-    let firstAt = 0;
     const started = performance.now();
-    const result = await engine.generate(seq, r.prompt, {
+    let prefix: number[] = [];
+    let resume: ResumeResult | undefined;
+    if (r.session) {
+      const history = r.session.conversation.history;
+      resume = await r.session.store.resume(engine, seq, r.session.conversation);
+      prefix = history.slice(resume.reusedTokens);
+    }
+    let firstAt = 0;
+    const result = await engine.generate(seq, [...prefix, ...r.prompt], {
       maxNewTokens: r.maxNew,
       sampling: r.sampling,
       stopTokens: r.stop,
@@ -74,25 +88,48 @@ async function generateGpu(r: Run): Promise<Generation> {
       },
     });
     const end = performance.now();
-    return { tokens: result.tokens, stopReason: result.stopReason, prefillMs: firstAt - started, decodeMs: end - firstAt, device: `webgpu: ${gpu.adapterDescription}` };
+    if (r.session) {
+      const answer = r.session.tokenizer.decode(result.tokens, { continuation: true });
+      await r.session.store.save(engine, seq, r.session.conversation, r.session.promptText, answer, { tokens: result.tokens.length, stopReason: result.stopReason });
+    }
+    return {
+      tokens: result.tokens,
+      stopReason: result.stopReason,
+      prefillMs: firstAt - started,
+      decodeMs: end - firstAt,
+      device: `webgpu: ${gpu.adapterDescription}`,
+      ...(resume ? { resume } : {}),
+    };
   } finally {
     engine.destroy();
   }
 }
 
 async function main(): Promise<void> {
-  const args = new Args(process.argv.slice(2), new Set(['json', 'reference']), new Set(['model', 'prompt', 'max-tokens', 'temperature', 'seed', 'top-k', 'top-p', 'min-p', 'repeat-penalty']));
+  const args = new Args(
+    process.argv.slice(2),
+    new Set(['json', 'reference', 'chat']),
+    new Set(['model', 'prompt', 'max-tokens', 'temperature', 'seed', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'session', 'conversation']),
+  );
   const json = args.flag('json');
-  const { file, close } = await openGgufFile(args.required('model'));
+  const modelPath = args.required('model');
+  const sessionPath = args.string('session');
+  if ((sessionPath === undefined) !== (args.string('conversation') === undefined)) throw new UsageError('--session and --conversation go together');
+  if (sessionPath !== undefined && args.flag('reference')) throw new UsageError('--reference keeps no session');
+  const { file, close } = await openGgufFile(modelPath);
+  const store = sessionPath !== undefined ? await CliSession.open(sessionPath, modelPath) : undefined;
   try {
     const config = readModelConfig(file.header);
     const tokenizer: Tokenizer = tokenizerFromGguf(file.metadata);
     const promptText = args.string('prompt') ?? '';
-    const prompt = tokenizer.encode(promptText);
-    if (prompt.length === 0) throw new UsageError('the prompt is empty and the model adds no BOS token');
-    const positions = Math.min(args.number('max-tokens', config.contextLength, (n) => Number.isInteger(n) && n > 0, 'a positive whole number'), config.contextLength);
-    const maxNew = positions - prompt.length + 1;
-    if (maxNew < 1) throw new UsageError(`the prompt takes ${prompt.length} tokens, more than the ${positions} positions allowed`);
+    const conversation = store?.conversation(args.required('conversation'));
+    const history = conversation?.history ?? [];
+    const prompt = encodePrompt(tokenizer, file, promptText, history.length === 0, args.flag('chat'));
+    if (prompt.length + history.length === 0) throw new UsageError('the prompt is empty and the model adds no BOS token');
+    const cap = args.number('max-tokens', config.contextLength, (n) => Number.isInteger(n) && n > 0, 'a positive whole number');
+    const used = history.length + prompt.length;
+    const maxNew = conversation ? Math.min(cap, config.contextLength - used + 1) : Math.min(cap, config.contextLength) - prompt.length + 1;
+    if (maxNew < 1) throw new UsageError(`the prompt takes ${used} tokens; the model's context is ${config.contextLength} and ${cap} positions were allowed`);
     const sampling = normalizeSamplingParams({
       temperature: args.number('temperature', 0.8),
       seed: args.number('seed', Date.now() % 2 ** 31, Number.isInteger, 'a whole number'),
@@ -106,7 +143,15 @@ async function main(): Promise<void> {
       if (!json) process.stdout.write(decoder.push(t));
     };
     if (!json) process.stdout.write(promptText);
-    const run: Run = { file, prompt, maxNew, sampling, stop: tokenizer.endOfGeneration, onToken: stream };
+    const run: Run = {
+      file,
+      prompt,
+      maxNew,
+      sampling,
+      stop: tokenizer.endOfGeneration,
+      onToken: stream,
+      ...(store && conversation ? { session: { store, conversation, promptText, tokenizer } } : {}),
+    };
     const g = args.flag('reference') ? await generateReference(run) : await generateGpu(run);
     const text = tokenizer.decode(g.tokens, { continuation: true });
     const decoded = Math.max(0, g.tokens.length - 1);
@@ -121,6 +166,9 @@ async function main(): Promise<void> {
           generated_tokens: g.tokens,
           text,
           stop_reason: g.stopReason,
+          ...(g.resume
+            ? { resume_source: g.resume.source, resume_ms: round(g.resume.ms), reused_tokens: g.resume.reusedTokens, history_tokens: history.length }
+            : {}),
           sampling,
           timings: {
             prefill_ms: round(g.prefillMs),
@@ -135,8 +183,17 @@ async function main(): Promise<void> {
       process.stderr.write(`\n[${g.device}] ${prompt.length} prompt tokens, ${g.tokens.length} generated (${g.stopReason}); ${((decoded / g.decodeMs) * 1000).toFixed(1)} tokens/s\n`);
     }
   } finally {
+    store?.close();
     await close();
   }
+}
+
+/** The prompt's tokens: raw text continues the conversation; --chat wraps it as a user turn in the model's template. */
+function encodePrompt(tokenizer: Tokenizer, file: GgufFile, text: string, first: boolean, chat: boolean): number[] {
+  if (!chat) return tokenizer.encode(text, first ? {} : { addBos: false });
+  const rendered = renderChatTemplate(file.metadata, [{ role: 'user', content: text }], { addGenerationPrompt: true });
+  const startsWithBos = tokenizer.bos !== undefined && rendered.startsWith(tokenizer.tokenText(tokenizer.bos));
+  return tokenizer.encode(rendered, { parseSpecial: true, addBos: first && !startsWithBos });
 }
 
 const round = (x: number): number => Math.round(x * 100) / 100;

@@ -9,6 +9,7 @@ import { GpuSampler } from '../kernels/sampling';
 import { BlockManager, KvCapacityError } from '../kv/block-manager';
 import { KV_BLOCK_TOKENS, layerBlockBytes, type KvDtype, type KvLayout } from '../kv/layout';
 import { KvPool } from '../kv/pool';
+import { readBlocks, writeBlocks } from '../kv/swap';
 import { readModelConfig, type ModelConfig } from '../model/config';
 import { ForwardPass, type StepPlan, type StepToken } from '../model/forward';
 import { destroyGpuWeights, loadGpuWeights, type GpuWeights, type LoadProgress } from '../model/gpu-weights';
@@ -52,6 +53,8 @@ export interface GenerateResult {
 interface SequenceState {
   /** Tokens whose K/V are in the pool, positions 0..computed-1. */
   computed: number;
+  /** Their ids (block hashes and persistence need them). */
+  readonly tokens: number[];
   /** Tokens appended but not yet run through the model (a sampled token waits here for the next step). */
   pending: number[];
   busy: boolean;
@@ -131,7 +134,7 @@ export class Engine {
   createSequence(): number {
     const id = this.nextSeqId++;
     this.blocks.addSequence(id);
-    this.sequences.set(id, { computed: 0, pending: [], busy: false });
+    this.sequences.set(id, { computed: 0, tokens: [], pending: [], busy: false });
     return id;
   }
 
@@ -146,6 +149,35 @@ export class Engine {
     if (s.busy) throw new Error(`sequence ${seq} is generating; abort it first`);
     this.blocks.removeSequence(seq);
     this.sequences.delete(seq);
+  }
+
+  /** Token ids whose K/V are in the pool, then those appended but not yet run. */
+  sequenceTokens(seq: number): { readonly computed: readonly number[]; readonly pending: readonly number[] } {
+    const s = this.state(seq);
+    return { computed: s.tokens, pending: s.pending };
+  }
+
+  /**
+   * Gives an empty sequence the K/V of `tokens`' first `blocks.length` full blocks from stored bytes (a resumed
+   * conversation): those positions are never recomputed. The bytes were checked against this model's layout.
+   */
+  restoreBlocks(seq: number, tokens: readonly number[], blocks: readonly Uint8Array[]): void {
+    const s = this.state(seq);
+    if (s.busy || s.computed > 0 || s.pending.length > 0) throw new Error(`sequence ${seq} is not empty; restore blocks into a new sequence`);
+    const n = blocks.length * KV_BLOCK_TOKENS;
+    if (tokens.length < n) throw new RangeError(`${blocks.length} blocks need ${n} tokens, got ${tokens.length}`);
+    this.blocks.reserve(seq, n, 0);
+    const table = this.blocks.table(seq);
+    writeBlocks(this.ctx, this.pool, blocks.map((bytes, i) => ({ slot: table[i]!, bytes })));
+    s.computed = n;
+    s.tokens.push(...tokens.slice(0, n));
+  }
+
+  /** The bytes of the sequence's full blocks [from, computed / 16), for persisting. */
+  exportBlocks(seq: number, from = 0): Promise<Uint8Array[]> {
+    const s = this.state(seq);
+    const full = Math.floor(s.computed / KV_BLOCK_TOKENS);
+    return readBlocks(this.ctx, this.pool, this.blocks.table(seq).slice(from, full));
   }
 
   get freeKvBlocks(): number {
@@ -257,7 +289,7 @@ export class Engine {
     requests.forEach((r, slot) => {
       const s = this.state(r.seq);
       s.computed += perSlot[slot]!;
-      s.pending.splice(0, perSlot[slot]!);
+      s.tokens.push(...s.pending.splice(0, perSlot[slot]!));
     });
     sampled.forEach((r, i) => this.accept(r, ids[i]!, i === capture ? new Float32Array(logits!) : undefined));
   }

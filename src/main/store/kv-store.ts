@@ -132,4 +132,34 @@ export class KvBlockStore {
     };
     return r;
   }
+
+  /** Which of `hashes` are stored (without reading their bytes). */
+  storedHashes(hashes: readonly string[]): Set<string> {
+    const has = this.db.prepare('SELECT 1 FROM kv_blocks WHERE hash = ?').pluck();
+    return new Set(hashes.filter((h) => has.get(h) !== undefined));
+  }
+
+  /** Saves the conversation's exact token history (u32 ids) and how many of them the engine had computed. */
+  setConversationTokens(conversationId: number, modelFingerprint: string, tokens: readonly number[], computed: number): void {
+    const bytes = Buffer.from(Uint32Array.from(tokens).buffer);
+    writeTransaction(this.db, () => {
+      if (!this.db.prepare('SELECT 1 FROM conversations WHERE id = ?').get(conversationId)) throw conversationNotFound(conversationId);
+      this.db
+        .prepare(
+          `INSERT INTO conversation_tokens (conversation_id, model_fingerprint, tokens, computed, updated_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT(conversation_id) DO UPDATE SET model_fingerprint = excluded.model_fingerprint, tokens = excluded.tokens,
+             computed = excluded.computed, updated_at = excluded.updated_at`,
+        )
+        .run(conversationId, modelFingerprint, bytes, computed, now());
+    });
+  }
+
+  conversationTokens(conversationId: number): { modelFingerprint: string; tokens: number[]; computed: number } | undefined {
+    const row = this.db.prepare('SELECT model_fingerprint, tokens, computed FROM conversation_tokens WHERE conversation_id = ?').get(conversationId) as
+      | { model_fingerprint: string; tokens: Buffer; computed: number }
+      | undefined;
+    if (!row) return undefined;
+    const copy = new Uint8Array(row.tokens);
+    return { modelFingerprint: row.model_fingerprint, tokens: Array.from(new Uint32Array(copy.buffer, 0, copy.byteLength >>> 2)), computed: row.computed };
+  }
 }

@@ -1,0 +1,74 @@
+// Generate, persist the conversation's KV blocks to a real SQLite file, close it, reopen it in a fresh engine and
+// continue: the tokens equal an uninterrupted run's exactly, and the KV came from disk.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Engine } from '../../src/gpu/engine/engine';
+import { persistSequence, resumeFromStore } from '../../src/gpu/engine/resume';
+import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
+import { ConversationRepository } from '../../src/main/store/conversations';
+import { openDatabase } from '../../src/main/store/database';
+import { KvBlockStore } from '../../src/main/store/kv-store';
+import { testDevice } from '../helpers/gpu';
+import { openModel } from '../helpers/shared';
+
+const FINGERPRINT = 'test-fingerprint-tinystories-656k';
+
+describe('KV persistence and resume', () => {
+  it('a conversation resumed from SQLite in a new engine continues exactly as an uninterrupted one', async () => {
+    const file = openModel('TinyStories-656K.gguf');
+    const tok = tokenizerFromGguf(file.metadata);
+    const first = tok.encode('Once upon a time, there was a little dog named Max who loved to run in the park.');
+    const second = tok.encode(' One day, Max saw a big red ball', { addBos: false });
+    const gpu = await testDevice();
+
+    const uninterrupted = await Engine.load(gpu, file, { maxSeqs: 1 });
+    const u = uninterrupted.createSequence();
+    const a1 = await uninterrupted.generate(u, first, { maxNewTokens: 20 });
+    const a2 = await uninterrupted.generate(u, second, { maxNewTokens: 20 });
+    uninterrupted.destroy();
+
+    const dbPath = join(mkdtempSync(join(tmpdir(), 'kvchat-resume-')), 'store.sqlite');
+    let db = openDatabase(dbPath);
+    const conversation = new ConversationRepository(db).createConversation({ title: 'story' }).id;
+    const before = await Engine.load(gpu, file, { maxSeqs: 1 });
+    const b = before.createSequence();
+    const b1 = await before.generate(b, first, { maxNewTokens: 20 });
+    expect(b1.tokens).toEqual(a1.tokens);
+    const store = new KvBlockStore(db);
+    const { hashes, written } = await persistSequence(before, b, FINGERPRINT, store);
+    expect(written).toBe(hashes.length);
+    expect(hashes.length).toBe(Math.floor(before.sequenceTokens(b).computed.length / 16));
+    const { computed, pending } = before.sequenceTokens(b);
+    store.setConversationTokens(conversation, FINGERPRINT, [...computed, ...pending], computed.length);
+    store.setConversationBlocks(conversation, hashes);
+    before.destroy();
+    db.close();
+
+    db = openDatabase(dbPath);
+    const reopened = new KvBlockStore(db);
+    const history = reopened.conversationTokens(conversation)!;
+    const after = await Engine.load(gpu, file, { maxSeqs: 1 });
+    const c = after.createSequence();
+    const resumed = await resumeFromStore(after, c, FINGERPRINT, history.tokens, reopened);
+    expect(resumed.source).toBe('disk');
+    expect(resumed.reusedTokens).toBe(hashes.length * 16);
+    const c2 = await after.generate(c, [...history.tokens.slice(resumed.reusedTokens), ...second], { maxNewTokens: 20 });
+    expect(c2.tokens).toEqual(a2.tokens);
+    after.destroy();
+
+    // A block whose bytes no longer match their checksum is never used: the history is recomputed instead.
+    db.prepare("UPDATE kv_blocks SET checksum = 'bad' WHERE hash = ?").run(hashes[0]);
+    const again = await Engine.load(gpu, file, { maxSeqs: 1 });
+    const d = again.createSequence();
+    const refused = await resumeFromStore(again, d, FINGERPRINT, history.tokens, reopened);
+    expect(refused).toMatchObject({ source: 'recompute', reusedTokens: 0, rejectedBlocks: 1 });
+    expect((await again.generate(d, [...history.tokens, ...second], { maxNewTokens: 20 })).tokens).toEqual(a2.tokens);
+    // Another model's blocks are not found at all.
+    const other = await resumeFromStore(again, again.createSequence(), 'another-model', history.tokens, reopened);
+    expect(other).toMatchObject({ source: 'recompute', reusedTokens: 0 });
+    again.destroy();
+    db.close();
+  });
+});
