@@ -1,0 +1,269 @@
+// Attention over the paged KV cache: GQA flash-decode with split-K (+ merge), tiled causal prefill, and the
+// naive three-pass baseline the benchmarks compare against. WGSL in attention.wgsl, one VARIANT per entry.
+import type { KernelContext } from './context';
+import source from './attention.wgsl?raw';
+import { checkBinding, checkBindingBytes, checkHeadDim, checkTokens, checkWorkgroup, workgroupGrid, type PagedKvShape } from './kv-append';
+import { dispatch, preprocess, type Defines, type KernelKey } from './shader';
+
+export interface PagedAttentionShape extends PagedKvShape {
+  readonly nHeads: number; // query heads; a multiple of nKvHeads, head h reads kv head floor(h / (nHeads / nKvHeads))
+}
+
+export interface PagedAttentionBuffers {
+  readonly q: GPUBuffer; // (nTokens, nHeads * headDim) f32, RoPE applied
+  readonly pool: GPUBuffer; // one layer's pool: (blocks, 2, nKvHeads, 16, headDim) dtype
+  readonly blockTables: GPUBuffer; // (nSeqs, maxBlocksPerSeq) u32: logical block -> physical block
+  readonly tokenSeq: GPUBuffer; // (nTokens) u32: row of the block table
+  readonly tokenPos: GPUBuffer; // (nTokens) u32: position; the token attends to keys 0 ..= pos of its sequence
+  readonly o: GPUBuffer; // (nTokens, nHeads * headDim) f32, written
+}
+
+export interface FlashDecodeOptions {
+  readonly nTokens: number;
+  /** Largest tokenPos + 1 among the tokens: sets the split count (each token still walks its own context). */
+  readonly maxContext: number;
+  /** Forces the split count (tests, benchmarks); otherwise `chooseDecodeSplits`. */
+  readonly splits?: number;
+  /** Score scale; 1 / sqrt(headDim) when absent. */
+  readonly scale?: number;
+}
+
+export interface FlashDecodePlan {
+  readonly splits: number;
+  /** Query heads sharing one pass over a KV head's blocks (the group, or a part of it past 8 heads). */
+  readonly headTile: number;
+  readonly workgroups: number;
+}
+
+export interface PrefillOptions {
+  readonly nTokens: number;
+  readonly scale?: number;
+  /** Keys staged in workgroup memory per step; 16 (a whole block) where the device's workgroup memory allows. */
+  readonly keyTile?: 8 | 16;
+}
+
+export interface NaiveAttentionOptions {
+  readonly nTokens: number;
+  /** Columns of the score matrix: at least every token's pos + 1. */
+  readonly maxContext: number;
+  readonly scale?: number;
+  /** (nTokens, nHeads, maxContext) f32 scratch; a shared one is kept per context when absent. */
+  readonly scores?: GPUBuffer;
+}
+
+const KEYS_PER_SPLIT = 256; // fewer keys per workgroup than this and the merge costs more than the split gains
+const TARGET_WORKGROUPS = 256; // enough workgroups in flight to cover a laptop GPU's cores several times
+const MAX_SPLITS = 64;
+const MAX_HEAD_TILE = 8; // query heads per decode workgroup: registers (acc) and workgroup memory grow with it
+const THREADS = 128; // target invocations per attention workgroup
+
+/**
+ * Splits of each token's context in flash-decode: one per KEYS_PER_SPLIT keys at most, and only as many as it
+ * takes to reach TARGET_WORKGROUPS workgroups (batched decode of many tokens needs none).
+ */
+export function chooseDecodeSplits(maxContext: number, baseWorkgroups: number): number {
+  const byKeys = Math.ceil(maxContext / KEYS_PER_SPLIT);
+  const byOccupancy = Math.ceil(TARGET_WORKGROUPS / Math.max(1, baseWorkgroups));
+  return Math.max(1, Math.min(byKeys, byOccupancy, MAX_SPLITS));
+}
+
+interface DecodeLayout {
+  readonly headTile: number;
+  readonly headTiles: number;
+  readonly lanes: number; // threads per key in the score phase
+  readonly slots: number; // key slots in the value phase
+  readonly invocations: number;
+  readonly sharedBytes: number;
+}
+
+function decodeLayout(headDim: number, group: number): DecodeLayout {
+  const d4 = headDim / 4;
+  const headTiles = Math.ceil(group / MAX_HEAD_TILE);
+  const headTile = Math.ceil(group / headTiles);
+  const lanes = Math.min(THREADS / 16, d4);
+  const invocations = 16 * lanes;
+  const slots = Math.min(16, Math.floor(invocations / d4));
+  const sharedBytes = 4 * (headTile * headDim + headTile * 16 * (lanes + 3) + 3 * headTile + 4 * invocations + 16 + 2);
+  return { headTile, headTiles, lanes, slots, invocations, sharedBytes };
+}
+
+interface PrefillLayout {
+  readonly lanes: number; // threads per query row
+  readonly chunks: number; // vec4 of q / acc per thread
+  readonly rows: number; // query rows (token, head) per workgroup
+  readonly invocations: number;
+  readonly sharedBytes: number;
+}
+
+function prefillLayout(headDim: number, keyTile: number): PrefillLayout {
+  const d4 = headDim / 4;
+  const lanes = Math.max(1, Math.min(8, Math.floor(d4 / 4)));
+  const rows = Math.floor(THREADS / lanes);
+  const invocations = rows * lanes;
+  const sharedBytes = 4 * (2 * keyTile * headDim + (lanes > 1 ? keyTile * invocations + rows * keyTile : 0) + 2);
+  return { lanes, chunks: Math.ceil(d4 / lanes), rows, invocations, sharedBytes };
+}
+
+function checkShape(kernel: string, shape: PagedAttentionShape): number {
+  checkHeadDim(kernel, shape.headDim);
+  const { nHeads, nKvHeads } = shape;
+  if (!Number.isInteger(nKvHeads) || nKvHeads < 1 || !Number.isInteger(nHeads) || nHeads % nKvHeads !== 0) {
+    throw new Error(`${kernel}: nHeads ${nHeads} is not a positive multiple of nKvHeads ${nKvHeads}`);
+  }
+  return nHeads / nKvHeads;
+}
+
+function checkBuffers(ctx: KernelContext, kernel: string, shape: PagedAttentionShape, bufs: PagedAttentionBuffers, nTokens: number): void {
+  checkTokens(ctx, kernel, shape, bufs.blockTables, bufs.tokenSeq, bufs.tokenPos, nTokens);
+  const rowBytes = shape.nHeads * shape.headDim * 4;
+  checkBinding(ctx, kernel, 'q', bufs.q, nTokens * rowBytes);
+  checkBinding(ctx, kernel, 'o', bufs.o, nTokens * rowBytes);
+  checkBinding(ctx, kernel, 'pool', bufs.pool, 0);
+}
+
+function pipeline(ctx: KernelContext, key: KernelKey, defines: Defines): GPUComputePipeline {
+  return ctx.pipelines.get(key, () => ({ code: preprocess(source, defines), entryPoint: 'main' }));
+}
+
+// Scratch buffers shared by every call on a context: dispatches in a pass run in order, so one set serves all layers.
+const scratchByContext = new WeakMap<KernelContext, Map<string, GPUBuffer>>();
+
+function scratch(ctx: KernelContext, name: string, bytes: number): GPUBufferBinding {
+  let buffers = scratchByContext.get(ctx);
+  if (!buffers) scratchByContext.set(ctx, (buffers = new Map()));
+  const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+  let buffer = buffers.get(name);
+  if (!buffer || buffer.size < size) {
+    // The old buffer may still be named by recorded, unsubmitted work: it is left to the garbage collector.
+    buffer = ctx.storage(Math.max(size, (buffer?.size ?? 0) * 2), `attention.${name}`);
+    buffers.set(name, buffer);
+  }
+  return { buffer, size };
+}
+
+/**
+ * Records GQA flash-decode: each token attends to keys 0 ..= tokenPos[t] of its sequence (any tokens, any
+ * sequences: a batched decode step). One workgroup per (token, kv head, head tile, split) reads each K/V block of
+ * its range once for the tile's query heads; with more than one split, a merge pass combines the partial
+ * (max, sum, acc) into o.
+ */
+export function flashDecodeGqa(ctx: KernelContext, pass: GPUComputePassEncoder, shape: PagedAttentionShape, bufs: PagedAttentionBuffers, opts: FlashDecodeOptions): FlashDecodePlan {
+  const kernel = 'flashDecodeGqa';
+  const group = checkShape(kernel, shape);
+  const { nTokens } = opts;
+  checkBuffers(ctx, kernel, shape, bufs, nTokens);
+  const layout = decodeLayout(shape.headDim, group);
+  checkWorkgroup(ctx, kernel, layout.invocations, layout.sharedBytes);
+  const base = nTokens * shape.nKvHeads * layout.headTiles;
+  const splits = opts.splits ?? chooseDecodeSplits(opts.maxContext, base);
+  if (!Number.isInteger(splits) || splits < 1) throw new Error(`${kernel}: splits must be a positive integer, got ${splits}`);
+  const d4 = shape.headDim / 4;
+  const defines: Defines = {
+    VARIANT: 'decode',
+    POOL: true,
+    KV_F16: shape.dtype === 'f16',
+    D4: `${d4}u`,
+    GROUP: `${group}u`,
+    HEAD_TILE: `${layout.headTile}u`,
+    LANES: `${layout.lanes}u`,
+    SLOTS: `${layout.slots}u`,
+  };
+  const key = { family: 'attention', variant: 'flash-decode', headDim: shape.headDim, group, dtype: shape.dtype };
+  const [x, y] = workgroupGrid(ctx, kernel, base * splits);
+  const scale = opts.scale ?? 1 / Math.sqrt(shape.headDim);
+  const direct = splits === 1; // one split writes o itself; the scratch bindings are then unused
+  const params = ctx.uniform([nTokens, shape.nKvHeads, shape.maxBlocksPerSeq, splits, x, { f32: scale }, direct ? 1 : 0]);
+  const rows = nTokens * shape.nHeads;
+  const accBytes = direct ? 16 : rows * splits * shape.headDim * 4;
+  checkBindingBytes(ctx, kernel, 'split scratch (nTokens, nHeads, splits, headDim)', accBytes);
+  const acc = scratch(ctx, 'decode.acc', accBytes);
+  const ml = scratch(ctx, 'decode.ml', direct ? 16 : rows * splits * 8);
+  const decode = pipeline(ctx, key, defines);
+  dispatch(pass, ctx.device, decode, [bufs.q, bufs.pool, bufs.blockTables, bufs.tokenSeq, bufs.tokenPos, bufs.o, acc, ml, params], [x, y]);
+  if (!direct) {
+    const merge = pipeline(ctx, { family: 'attention', variant: 'flash-decode-merge', headDim: shape.headDim }, { VARIANT: 'merge', D4: `${d4}u` });
+    const [mx, my] = workgroupGrid(ctx, `${kernel} (merge)`, Math.ceil((rows * d4) / 64));
+    dispatch(pass, ctx.device, merge, [acc, ml, bufs.o, ctx.uniform([rows, splits, mx])], [mx, my]);
+  }
+  return { splits, headTile: layout.headTile, workgroups: base * splits };
+}
+
+/**
+ * Records causal attention for prompt tokens whose K/V are already in the pool: token t attends to keys
+ * 0 ..= tokenPos[t] of sequence tokenSeq[t]. Workgroups take tiles of consecutive (token, query head) rows of one
+ * kv head and stage each K/V block once per tile. Built for a prompt chunk (consecutive positions of one
+ * sequence, one pass over the blocks per tile); tokens of several sequences, in any order, are also correct: a
+ * tile walks the blocks of each sequence among its tokens in turn.
+ */
+export function prefillAttention(ctx: KernelContext, pass: GPUComputePassEncoder, shape: PagedAttentionShape, bufs: PagedAttentionBuffers, opts: PrefillOptions): void {
+  const kernel = 'prefillAttention';
+  const group = checkShape(kernel, shape);
+  const { nTokens } = opts;
+  checkBuffers(ctx, kernel, shape, bufs, nTokens);
+  let keyTile = opts.keyTile ?? 16;
+  let layout = prefillLayout(shape.headDim, keyTile);
+  if (opts.keyTile === undefined && layout.sharedBytes > ctx.caps.maxComputeWorkgroupStorageSize) {
+    keyTile = 8;
+    layout = prefillLayout(shape.headDim, keyTile);
+  }
+  checkWorkgroup(ctx, kernel, layout.invocations, layout.sharedBytes);
+  const defines: Defines = {
+    VARIANT: 'prefill',
+    POOL: true,
+    KV_F16: shape.dtype === 'f16',
+    D4: `${shape.headDim / 4}u`,
+    GROUP: `${group}u`,
+    ROWS: `${layout.rows}u`,
+    LANES: `${layout.lanes}u`,
+    SPLIT_ROWS: layout.lanes > 1,
+    CHUNKS: `${layout.chunks}u`,
+    KEY_TILE: `${keyTile}u`,
+  };
+  const key = { family: 'attention', variant: 'prefill', headDim: shape.headDim, group, dtype: shape.dtype, keyTile };
+  const tiles = Math.ceil((nTokens * group) / layout.rows);
+  const [x, y] = workgroupGrid(ctx, kernel, tiles * shape.nKvHeads);
+  const scale = opts.scale ?? 1 / Math.sqrt(shape.headDim);
+  const params = ctx.uniform([nTokens, shape.nKvHeads, shape.maxBlocksPerSeq, tiles, x, { f32: scale }]);
+  dispatch(pass, ctx.device, pipeline(ctx, key, defines), [bufs.q, bufs.pool, bufs.blockTables, bufs.tokenSeq, bufs.tokenPos, bufs.o, params], [x, y]);
+}
+
+/**
+ * Records the baseline: all scores to a (nTokens, nHeads, maxContext) buffer, softmax in place, weighted sum of
+ * V; every query head on its own. Same inputs and result as flashDecodeGqa / prefillAttention.
+ */
+export function naiveAttention(ctx: KernelContext, pass: GPUComputePassEncoder, shape: PagedAttentionShape, bufs: PagedAttentionBuffers, opts: NaiveAttentionOptions): void {
+  const kernel = 'naiveAttention';
+  const group = checkShape(kernel, shape);
+  const { nTokens, maxContext } = opts;
+  checkBuffers(ctx, kernel, shape, bufs, nTokens);
+  if (!Number.isInteger(maxContext) || maxContext < 1) throw new Error(`${kernel}: maxContext must be a positive integer, got ${maxContext}`);
+  const rows = nTokens * shape.nHeads;
+  const scoreBytes = rows * maxContext * 4;
+  checkBindingBytes(ctx, kernel, 'scores (nTokens, nHeads, maxContext)', scoreBytes);
+  let scores: GPUBufferBinding;
+  if (opts.scores) {
+    checkBinding(ctx, kernel, 'scores', opts.scores, scoreBytes);
+    scores = { buffer: opts.scores, size: scoreBytes };
+  } else {
+    scores = scratch(ctx, 'naive.scores', scoreBytes);
+  }
+  const d4 = shape.headDim / 4;
+  const common = { POOL: true, KV_F16: shape.dtype === 'f16', D4: `${d4}u`, GROUP: `${group}u` };
+  const keyOf = (variant: string): KernelKey => ({ family: 'attention', variant, headDim: shape.headDim, group, dtype: shape.dtype });
+  const scale = opts.scale ?? 1 / Math.sqrt(shape.headDim);
+  const { blockTables, tokenSeq, tokenPos } = bufs;
+
+  const [sx, sy] = workgroupGrid(ctx, kernel, Math.ceil((rows * maxContext) / 64));
+  const scoreParams = ctx.uniform([nTokens, shape.nKvHeads, shape.maxBlocksPerSeq, maxContext, sx, { f32: scale }]);
+  const scorePipe = pipeline(ctx, keyOf('naive-scores'), { ...common, VARIANT: 'naive_scores' });
+  dispatch(pass, ctx.device, scorePipe, [bufs.q, bufs.pool, blockTables, tokenSeq, tokenPos, scores, scoreParams], [sx, sy]);
+
+  const [mx, my] = workgroupGrid(ctx, kernel, rows);
+  const softmaxPipe = pipeline(ctx, { family: 'attention', variant: 'naive-softmax' }, { VARIANT: 'naive_softmax' });
+  dispatch(pass, ctx.device, softmaxPipe, [tokenPos, scores, ctx.uniform([rows, shape.nHeads, maxContext, mx])], [mx, my]);
+
+  const [vx, vy] = workgroupGrid(ctx, kernel, Math.ceil((rows * d4) / 64));
+  const sumParams = ctx.uniform([nTokens, shape.nKvHeads, shape.maxBlocksPerSeq, maxContext, vx]);
+  const sumPipe = pipeline(ctx, keyOf('naive-sum'), { ...common, VARIANT: 'naive_sum' });
+  dispatch(pass, ctx.device, sumPipe, [bufs.pool, blockTables, tokenSeq, tokenPos, scores, bufs.o, sumParams], [vx, vy]);
+}
