@@ -3,14 +3,17 @@
 // run: the device's own streaming bandwidth (a copy kernel), and naive three-pass attention.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { acquireNodeDevice } from '../src/cli/node-gpu';
 import { openGgufFile } from '../src/cli/file-source';
 import { Engine } from '../src/gpu/engine/engine';
 import { GgmlType, ggmlTypeName } from '../src/gpu/gguf/types';
 import { flashDecodeGqa, naiveAttention, type PagedAttentionShape } from '../src/gpu/kernels/attention';
 import { KernelContext } from '../src/gpu/kernels/context';
-import { KV_BLOCK_TOKENS, layerBlockBytes, type KvLayout } from '../src/gpu/kv/layout';
+import { blockBytes, KV_BLOCK_TOKENS, layerBlockBytes, type KvLayout } from '../src/gpu/kv/layout';
+import { persistSequence, resumeFromStore } from '../src/gpu/engine/resume';
+import { openDatabase } from '../src/main/store/database';
+import { KvBlockStore } from '../src/main/store/kv-store';
 import { SHAPES, syntheticModel } from './synthetic';
 
 const args = new Set(process.argv.slice(2));
@@ -145,6 +148,55 @@ async function attentionBenchmark(ctx: KernelContext, context: number): Promise<
   return { flash_ms: round(flash, 4), naive_ms: round(naive, 4), speedup: round(naive / flash, 3) };
 }
 
+interface ResumeFigures {
+  readonly context: number;
+  readonly recompute_ms: number;
+  readonly swap_in_ms: number;
+  readonly resume_speedup: number;
+  readonly resume_mb_per_s: number;
+  readonly bytes: number;
+}
+
+/**
+ * A `context`-token conversation resumed two ways in the same run: recomputing it (prefill) versus swapping its KV
+ * blocks in from a real SQLite file (read, check, upload), each followed by the same next token.
+ */
+async function resumeBenchmark(gpuCtx: Awaited<ReturnType<typeof acquireNodeDevice>>, path: string, context: number): Promise<ResumeFigures> {
+  const { file, close } = await openGgufFile(path);
+  const dbPath = join(await mkdtemp(join(tmpdir(), 'kvchat-bench-resume-')), 'store.sqlite');
+  const db = openDatabase(dbPath);
+  try {
+    const engine = await Engine.load(gpuCtx, file, { maxSeqs: 1, maxBatchTokens: 256, kvBlocks: Math.ceil(context / KV_BLOCK_TOKENS) * 2 + 4 });
+    const history = Array.from({ length: context }, (_, i) => 3 + ((i * 7919) % (engine.config.vocabSize - 3)));
+    const store = new KvBlockStore(db);
+    const fingerprint = `bench-${engine.config.name}`;
+    const t0 = performance.now();
+    const a = engine.createSequence();
+    await engine.generate(a, history, { maxNewTokens: 1 });
+    const recompute = performance.now() - t0;
+    await persistSequence(engine, a, fingerprint, store);
+    engine.releaseSequence(a);
+    const t1 = performance.now();
+    const b = engine.createSequence();
+    const r = await resumeFromStore(engine, b, fingerprint, history, store);
+    await engine.generate(b, history.slice(r.reusedTokens), { maxNewTokens: 1 });
+    const swapIn = performance.now() - t1;
+    const bytes = (r.reusedTokens / KV_BLOCK_TOKENS) * blockBytes(engine.pool.layout);
+    engine.destroy();
+    return {
+      context,
+      recompute_ms: round(recompute),
+      swap_in_ms: round(swapIn),
+      resume_speedup: round(recompute / swapIn, 2),
+      resume_mb_per_s: round(bytes / 1e6 / (r.ms / 1000), 1),
+      bytes,
+    };
+  } finally {
+    db.close();
+    await close();
+  }
+}
+
 const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 async function main(): Promise<void> {
@@ -170,6 +222,13 @@ async function main(): Promise<void> {
     flash[context] = await attentionBenchmark(ctx, context);
     log(`attention @${context}: flash-decode ${flash[context]!.flash_ms} ms vs naive ${flash[context]!.naive_ms} ms (${flash[context]!.speedup}x)`);
   }
+  const resume: ResumeFigures[] = [];
+  const resumeModel = await syntheticModel(dir, quick ? SHAPES.tiny! : SHAPES['135M']!, GgmlType.Q8_0);
+  for (const context of quick ? [1024] : [1024, 4096, 16384]) {
+    const r = await resumeBenchmark(gpu, resumeModel, context);
+    log(`resume @${context}: swap-in ${r.swap_in_ms} ms vs recompute ${r.recompute_ms} ms (${r.resume_speedup}x), ${r.resume_mb_per_s} MB/s`);
+    resume.push(r);
+  }
   const first = decode[0]!;
   const result = {
     device: gpu.adapterDescription,
@@ -179,8 +238,11 @@ async function main(): Promise<void> {
     decode_tokens_per_s: first.decode_tokens_per_s,
     decode_bandwidth_fraction: first.decode_bandwidth_fraction,
     flash_decode_speedup: Object.fromEntries(Object.entries(flash).map(([k, v]) => [k, v.speedup])),
+    resume_speedup: Object.fromEntries(resume.map((r) => [r.context, r.resume_speedup])),
+    resume_mb_per_s: Object.fromEntries(resume.map((r) => [r.context, r.resume_mb_per_s])),
     decode,
     attention: flash,
+    resume,
   };
   const out = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1] : undefined;
   if (out) await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);

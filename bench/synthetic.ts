@@ -22,7 +22,7 @@ export interface SyntheticShape {
 
 /** SmolLM-135M's shape (GQA 3:1, head dim 64) and Llama-3.2-1B's (GQA 4:1, head dim 64), with a 32K vocabulary. */
 export const SHAPES: Record<string, SyntheticShape> = {
-  '135M': { name: 'synthetic-135M', dim: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, context: 8192 },
+  '135M': { name: 'synthetic-135M', dim: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, context: 16384 },
   '1B': { name: 'synthetic-1B', dim: 2048, layers: 16, heads: 32, kvHeads: 8, ffn: 8192, context: 16384 },
   // Quick runs on a CPU driver: the 135M geometry with fewer layers.
   tiny: { name: 'synthetic-tiny', dim: 576, layers: 4, heads: 9, kvHeads: 3, ffn: 1536, context: 4096 },
