@@ -16,6 +16,22 @@ function setup() {
 }
 
 describe('KvBlockStore', () => {
+  it('keeps a conversation\'s exact token history and tells which hashes are stored', () => {
+    const { kv, conversations } = setup();
+    const id = conversations.createConversation({ title: 't' }).id;
+    expect(kv.conversationTokens(id)).toBeUndefined();
+    const tokens = [1, 403, 407, 4294967295, 0];
+    kv.setConversationTokens(id, 'model-a', tokens, 4);
+    expect(kv.conversationTokens(id)).toEqual({ modelFingerprint: 'model-a', tokens, computed: 4 });
+    kv.setConversationTokens(id, 'model-a', [1, 2], 1);
+    expect(kv.conversationTokens(id)).toEqual({ modelFingerprint: 'model-a', tokens: [1, 2], computed: 1 });
+    expect(() => kv.setConversationTokens(999, 'model-a', [1], 1)).toThrow(/999/);
+    kv.putBlocks([block('s1'), block('s2')]);
+    expect([...kv.storedHashes(['s2', 'nope', 's1'])]).toEqual(['s2', 's1']);
+    conversations.deleteConversation(id);
+    expect(kv.conversationTokens(id)).toBeUndefined();
+  });
+
   it('puts blocks in one transaction and gets them back byte for byte', () => {
     const { kv } = setup();
     const blocks = [block('h1'), block('h2'), block('h3', 'model-a', 4096)];

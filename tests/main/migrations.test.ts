@@ -65,6 +65,13 @@ describe('migrations', () => {
     expect(tables(db)).toEqual(expect.arrayContaining(['kv_blocks', 'conversation_kv']));
   });
 
+  it('004 adds conversation token histories', () => {
+    const db = closeLater(new Database(databaseAt(3)));
+    expect(tables(db)).not.toContain('conversation_tokens');
+    migrate(db, 4);
+    expect(tables(db)).toContain('conversation_tokens');
+  });
+
   it.each(MIGRATIONS.map((m) => m.version).filter((v) => v < LATEST_SCHEMA_VERSION))(
     'a database at version %i opens at the latest version with its rows',
     (version) => {
@@ -93,7 +100,7 @@ describe('migrations', () => {
     })();
     expect(err).toBeInstanceOf(StoreError);
     expect((err as StoreError).code).toBe('database-too-new');
-    expect((err as StoreError).message).toMatch(/newer version of KVChat .*schema version 4.*knows up to 3/);
+    expect((err as StoreError).message).toMatch(new RegExp(`newer version of KVChat .*schema version ${LATEST_SCHEMA_VERSION + 1}.*knows up to ${LATEST_SCHEMA_VERSION}`));
     const after = closeLater(new Database(file));
     expect(schemaVersion(after)).toBe(LATEST_SCHEMA_VERSION + 1);
     expect(tables(after)).toEqual(['from_the_future']);
