@@ -53,7 +53,7 @@ const wants = (name) => only.length === 0 || only.includes(name);
 
 if (wants('unit')) run('unit+gpu (SwiftShader, f32 path)', [], { VK_ICD_FILENAMES: SWIFTSHADER });
 if (wants('f16')) {
-  if (existsSync(LAVAPIPE)) run('gpu (lavapipe, f16 path)', ['tests/**/*.gpu.test.ts'], { VK_ICD_FILENAMES: LAVAPIPE });
+  if (existsSync(LAVAPIPE)) run('gpu (lavapipe, f16 path)', ['.gpu.test.ts'], { VK_ICD_FILENAMES: LAVAPIPE });
   else console.log(`\n(skipping the f16 run: ${LAVAPIPE} not installed; scripts/install-system-deps.sh installs it)`);
 }
 if (wants('e2e') && existsSync(join(root, 'tests', 'e2e')) && readdirSync(join(root, 'tests', 'e2e')).some((f) => f.endsWith('.test.ts'))) {

@@ -75,4 +75,18 @@ describe('WebGPU engine batching', () => {
       engine.destroy();
     }
   });
+
+  it('a request queued the moment another finishes still runs (no stranded request between loop turns)', { timeout: 30_000 }, async () => {
+    const file = openModel('stories260K.gguf');
+    const engine = await Engine.load(await testDevice(), file, { maxSeqs: 2 });
+    try {
+      const prompt = tokenizerFromGguf(file.metadata).encode('Once upon a time');
+      // Each request starts in the microtasks right after the previous one resolves, with no timer in between.
+      const runs: number[][] = [];
+      for (let i = 0; i < 4; i++) runs.push((await greedy(engine, prompt, 3)).tokens);
+      expect(runs.every((r) => r.length === 3 && r.join() === runs[0]!.join())).toBe(true);
+    } finally {
+      engine.destroy();
+    }
+  });
 });

@@ -214,7 +214,7 @@ export class Engine {
         reject,
         promptTokens: s.pending.length,
       });
-      this.running ??= this.loop().finally(() => (this.running = undefined));
+      this.running ??= this.loop();
     });
   }
 
@@ -224,13 +224,22 @@ export class Engine {
     return s;
   }
 
+  /**
+   * Steps until the queue is empty. `running` is cleared in the same turn as the final empty-queue check, so a
+   * request queued at any later moment starts a new loop (clearing it in a `.finally` callback a few microtasks
+   * later would strand a request that arrives in between).
+   */
   private async loop(): Promise<void> {
-    while (this.queue.length > 0) {
-      try {
-        await this.step();
-      } catch (e) {
-        for (const r of this.queue.splice(0)) this.finish(r, undefined, e);
+    try {
+      while (this.queue.length > 0) {
+        try {
+          await this.step();
+        } catch (e) {
+          for (const r of this.queue.splice(0)) this.finish(r, undefined, e);
+        }
       }
+    } finally {
+      this.running = undefined;
     }
   }
 
