@@ -44,6 +44,8 @@ export interface GenerateResult {
   readonly tokens: number[];
   readonly stopReason: StopReason;
   readonly promptTokens: number;
+  /** Prompt tokens whose K/V came from cached blocks (a shared prefix) instead of being computed. */
+  readonly cachedTokens: number;
   readonly firstLogits?: Float32Array;
   /** Milliseconds from the call to the first sampled token, and of the whole call. */
   readonly timeToFirstTokenMs: number;
@@ -72,6 +74,7 @@ interface Request {
   resolve: (r: GenerateResult) => void;
   reject: (e: unknown) => void;
   promptTokens: number;
+  cachedTokens: number;
 }
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
@@ -213,6 +216,7 @@ export class Engine {
         resolve,
         reject,
         promptTokens: s.pending.length,
+        cachedTokens: 0,
       });
       this.running ??= this.loop();
     });
@@ -334,6 +338,7 @@ export class Engine {
       tokens: r.generated,
       stopReason: reason,
       promptTokens: r.promptTokens,
+      cachedTokens: r.cachedTokens,
       timeToFirstTokenMs: (r.firstTokenAt || end) - r.started,
       totalMs: end - r.started,
       ...(r.firstLogits ? { firstLogits: r.firstLogits } : {}),
