@@ -1,6 +1,6 @@
 // The logic behind every API channel, as plain functions of already-validated payloads: testable without
 // Electron. ipc.ts only checks the sender, and calls `invokeApi` (which parses the payload, then the handler).
-import type { ApiError, ApiResult, AppInfo, KvChatApi, ModelImportProgress } from '../shared/api';
+import { bytesToTokens, modelUrl, tokensToBytes, type ApiError, type ApiResult, type AppInfo, type KvBlockRecord, type KvChatApi, type ModelImportProgress } from '../shared/api';
 import { GgufError } from '../gpu/gguf/errors';
 import { ApiInputError, parsePayload, type ApiMethod, type ApiPayload } from './api-schemas';
 import { ModelLibraryError } from './models/errors';
@@ -8,6 +8,7 @@ import { ModelLibrary } from './models/library';
 import { ConversationRepository } from './store/conversations';
 import { openDatabase, type Db } from './store/database';
 import { StoreError } from './store/errors';
+import { KvBlockStore, type StoredKvBlock } from './store/kv-store';
 import { MessageRepository } from './store/messages';
 import { MessageSearch } from './store/search';
 
@@ -17,6 +18,9 @@ export interface ApiServices {
   readonly conversations: ConversationRepository;
   readonly messages: MessageRepository;
   readonly search: MessageSearch;
+  readonly kv: KvBlockStore;
+  /** The URL the renderer's engine reads a model from; default `kvchat-model://<id>` (a test host serves HTTP). */
+  readonly modelUrl?: (id: string) => string;
   /** Opens the OS open-file dialog for a model; null when the user cancels. */
   readonly pickModelFile: () => Promise<string | null>;
 }
@@ -43,6 +47,7 @@ export function openApiServices(o: OpenServicesOptions): ApiServices & { readonl
     conversations: new ConversationRepository(db),
     messages: new MessageRepository(db),
     search: new MessageSearch(db),
+    kv: new KvBlockStore(db),
   };
 }
 
@@ -87,7 +92,32 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
     appendMessage: (request) => s.messages.appendMessage(request),
     updateMessage: ({ id, ...changes }) => s.messages.updateMessage(id, changes),
     searchMessages: ({ query, limit }) => s.search.searchMessages(query, limit),
+
+    getModelUrl: async ({ id }) => {
+      await s.library.servedFile(id); // a clear error for an unknown or unavailable model
+      return (s.modelUrl ?? modelUrl)(id);
+    },
+    getKvBlocks: ({ hashes }) => [...s.kv.getBlocks(hashes).values()].map(toKvRecord),
+    getStoredKvHashes: ({ hashes }) => [...s.kv.storedHashes(hashes)],
+    putKvBlocks: ({ blocks }) => s.kv.putBlocks(blocks),
+    getConversationKv: ({ conversationId }) => {
+      s.conversations.getConversation(conversationId); // unknown conversation: a typed not-found error
+      const kv = s.kv.conversationTokens(conversationId);
+      return kv ? { modelFingerprint: kv.modelFingerprint, tokens: tokensToBytes(kv.tokens), computed: kv.computed } : null;
+    },
+    saveConversationKv: ({ conversationId, modelFingerprint, tokens, computed, blockHashes }) => {
+      const ids = bytesToTokens(tokens);
+      if (computed > ids.length) throw new ApiInputError(`Invalid request to saveConversationKv: computed (${computed}) exceeds the ${ids.length} tokens`);
+      s.kv.setConversationTokens(conversationId, modelFingerprint, ids, computed);
+      s.kv.setConversationBlocks(conversationId, blockHashes);
+    },
+    getKvUsage: () => s.kv.usage(),
   };
+}
+
+/** Only the fields the API promises, with the bytes as a plain Uint8Array view (not a Node Buffer). */
+function toKvRecord(b: StoredKvBlock): KvBlockRecord {
+  return { hash: b.hash, modelFingerprint: b.modelFingerprint, layout: b.layout, checksum: b.checksum, bytes: new Uint8Array(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength) };
 }
 
 const USER_FACING = [StoreError, ModelLibraryError, ApiInputError, GgufError];

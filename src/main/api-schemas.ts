@@ -13,6 +13,14 @@ export const LIMITS = {
   path: 4096,
   searchResults: 200,
   errorMessage: 2000,
+  /** Block hashes in one KV call: a 128K-token conversation has 8192 blocks. */
+  kvHashes: 16_384,
+  /** Blocks written in one call (the engine persists in batches). */
+  kvBlocks: 4096,
+  /** Bytes of one KV block (a large model's 16 tokens in f32: well under this). */
+  kvBlockBytes: 64 * 2 ** 20,
+  /** Tokens in one conversation's history. */
+  kvTokens: 4 * 2 ** 20,
 } as const;
 
 const rowId = z.int().min(1);
@@ -52,6 +60,17 @@ const absolutePath = z
   .min(1)
   .max(LIMITS.path)
   .refine((p) => !p.includes('\0') && (p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\')), 'must be an absolute file path');
+
+const blockHash = z.string().regex(/^[0-9a-f]{8,128}$/, 'must be a hex block hash');
+const bytes = (max: number) =>
+  z.instanceof(Uint8Array, { message: 'must be bytes (Uint8Array)' }).refine((b) => b.byteLength <= max, `must be at most ${max} bytes`);
+const kvBlock = z.strictObject({
+  hash: blockHash,
+  modelFingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 fingerprint'),
+  layout: z.record(z.string(), z.unknown()),
+  checksum: z.string().min(1).max(128),
+  bytes: bytes(LIMITS.kvBlockBytes),
+});
 
 const noPayload = z.undefined({ message: 'takes no payload' });
 
@@ -99,6 +118,19 @@ export const API_SCHEMAS = {
     stats: messageStats.optional(),
   }),
   searchMessages: z.strictObject({ query: z.string().max(LIMITS.query), limit: z.int().min(1).max(LIMITS.searchResults).optional() }),
+  getModelUrl: z.strictObject({ id: modelId }),
+  getKvBlocks: z.strictObject({ hashes: z.array(blockHash).max(LIMITS.kvHashes) }),
+  getStoredKvHashes: z.strictObject({ hashes: z.array(blockHash).max(LIMITS.kvHashes) }),
+  putKvBlocks: z.strictObject({ blocks: z.array(kvBlock).max(LIMITS.kvBlocks) }),
+  getConversationKv: z.strictObject({ conversationId: rowId }),
+  saveConversationKv: z.strictObject({
+    conversationId: rowId,
+    modelFingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 fingerprint'),
+    tokens: bytes(LIMITS.kvTokens * 4).refine((b) => b.byteLength % 4 === 0, 'must hold whole u32 token ids'),
+    computed: z.int().min(0),
+    blockHashes: z.array(blockHash).max(LIMITS.kvHashes),
+  }),
+  getKvUsage: noPayload,
 } as const satisfies Record<Exclude<keyof KvChatApi, 'onModelImportProgress'>, z.ZodType>;
 
 export type ApiMethod = keyof typeof API_SCHEMAS;

@@ -35,6 +35,15 @@ const api: KvChatApi = {
   appendMessage: (request) => ipcRenderer.invoke(CHANNELS.appendMessage, request),
   updateMessage: (request) => ipcRenderer.invoke(CHANNELS.updateMessage, request),
   searchMessages: (request) => ipcRenderer.invoke(CHANNELS.searchMessages, request),
+
+  getModelUrl: (request) => ipcRenderer.invoke(CHANNELS.getModelUrl, request),
+  // KV bytes are Uint8Arrays: structured clone copies them as binary, never as JSON arrays.
+  getKvBlocks: (request) => ipcRenderer.invoke(CHANNELS.getKvBlocks, request),
+  getStoredKvHashes: (request) => ipcRenderer.invoke(CHANNELS.getStoredKvHashes, request),
+  putKvBlocks: (request) => ipcRenderer.invoke(CHANNELS.putKvBlocks, request),
+  getConversationKv: (request) => ipcRenderer.invoke(CHANNELS.getConversationKv, request),
+  saveConversationKv: (request) => ipcRenderer.invoke(CHANNELS.saveConversationKv, request),
+  getKvUsage: () => ipcRenderer.invoke(CHANNELS.getKvUsage),
 };
 
 contextBridge.exposeInMainWorld('kvchat', api);

@@ -210,6 +210,53 @@ export interface UpdateMessageRequest {
   readonly stats?: MessageStats;
 }
 
+// ---- KV cache persistence (the SQLite tier; bytes cross as Uint8Array, never as JSON arrays) ----
+
+/** One persisted KV block: 16 tokens of K and V for every layer, named by its chained content hash. */
+export interface KvBlockRecord {
+  readonly hash: string;
+  readonly modelFingerprint: string;
+  /** Engine-defined layout (dtype, layers, heads...), checked before the bytes are used. */
+  readonly layout: Readonly<Record<string, unknown>>;
+  readonly checksum: string;
+  readonly bytes: Uint8Array;
+}
+
+/** A conversation's exact token history as the engine last computed it. */
+export interface ConversationKv {
+  readonly modelFingerprint: string;
+  /** u32 little-endian token ids. */
+  readonly tokens: Uint8Array;
+  /** How many leading tokens had K/V computed (the rest were pending). */
+  readonly computed: number;
+}
+
+export interface SaveConversationKvRequest extends ConversationKv {
+  readonly conversationId: number;
+  /** Logical block i -> the hash of a stored block. */
+  readonly blockHashes: readonly string[];
+}
+
+export interface KvUsage {
+  readonly blocks: number;
+  readonly bytes: number;
+}
+
+/** u32 token ids <-> their little-endian bytes (the wire and storage form of a token history). */
+export function tokensToBytes(tokens: readonly number[]): Uint8Array {
+  const out = new Uint8Array(tokens.length * 4);
+  const view = new DataView(out.buffer);
+  tokens.forEach((t, i) => view.setUint32(i * 4, t, true));
+  return out;
+}
+
+export function bytesToTokens(bytes: Uint8Array): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: number[] = [];
+  for (let i = 0; i + 4 <= bytes.byteLength; i += 4) out.push(view.getUint32(i, true));
+  return out;
+}
+
 export interface KvChatApi {
   getAppInfo(): Promise<ApiResult<AppInfo>>;
 
@@ -238,6 +285,18 @@ export interface KvChatApi {
   appendMessage(request: AppendMessageRequest): Promise<ApiResult<number>>;
   updateMessage(request: UpdateMessageRequest): Promise<ApiResult<Message>>;
   searchMessages(request: { readonly query: string; readonly limit?: number }): Promise<ApiResult<SearchHit[]>>;
+
+  /** Where the engine fetches the model's bytes with Range requests (`kvchat-model://<id>` in the app). */
+  getModelUrl(request: { readonly id: string }): Promise<ApiResult<string>>;
+  /** The stored blocks among `hashes`; absent ones are simply missing. */
+  getKvBlocks(request: { readonly hashes: readonly string[] }): Promise<ApiResult<KvBlockRecord[]>>;
+  /** Which of `hashes` are stored, without their bytes. */
+  getStoredKvHashes(request: { readonly hashes: readonly string[] }): Promise<ApiResult<string[]>>;
+  putKvBlocks(request: { readonly blocks: readonly KvBlockRecord[] }): Promise<ApiResult<void>>;
+  /** null when the conversation never ran through the engine. */
+  getConversationKv(request: { readonly conversationId: number }): Promise<ApiResult<ConversationKv | null>>;
+  saveConversationKv(request: SaveConversationKvRequest): Promise<ApiResult<void>>;
+  getKvUsage(): Promise<ApiResult<KvUsage>>;
 }
 
 /** The single channel table: every API method's IPC channel (an event channel for `on...` methods). */
@@ -260,4 +319,11 @@ export const CHANNELS = {
   appendMessage: 'messages:append',
   updateMessage: 'messages:update',
   searchMessages: 'messages:search',
+  getModelUrl: 'models:url',
+  getKvBlocks: 'kv:get-blocks',
+  getStoredKvHashes: 'kv:stored-hashes',
+  putKvBlocks: 'kv:put-blocks',
+  getConversationKv: 'kv:get-conversation',
+  saveConversationKv: 'kv:save-conversation',
+  getKvUsage: 'kv:usage',
 } as const satisfies Record<keyof KvChatApi, string>;

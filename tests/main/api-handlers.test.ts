@@ -3,7 +3,7 @@
 // the real store and library, and typed errors cross as { code, message }.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CHANNELS, DEFAULT_GENERATION_SETTINGS, type ApiResult, type ModelImportProgress } from '../../src/shared/api';
+import { bytesToTokens, CHANNELS, DEFAULT_GENERATION_SETTINGS, tokensToBytes, type ApiResult, type ModelImportProgress } from '../../src/shared/api';
 import { createApiHandlers, invokeApi, openApiServices, throttleProgress, toApiError } from '../../src/main/api-handlers';
 import { API_SCHEMAS, LIMITS, type ApiMethod } from '../../src/main/api-schemas';
 import { closeLater, sharedModel, tempDir } from './helpers/temp';
@@ -162,5 +162,58 @@ describe('errors and progress', () => {
     for (let i = 1; i <= 100; i++) send({ phase: 'copy', bytesDone: i, bytesTotal: 100 });
     send({ phase: 'verify', bytesDone: 1, bytesTotal: 100 });
     expect(sent.map((p) => `${p.phase}:${p.bytesDone}`)).toEqual(['copy:1', 'copy:100', 'verify:1']);
+  });
+});
+
+describe('KV cache through the API (binary payloads)', () => {
+  const fp = 'ab'.repeat(32);
+  const block = (hash: string, fill: number) => ({ hash, modelFingerprint: fp, layout: { key: 'f32:5x4x8' }, checksum: `c${fill}`, bytes: new Uint8Array(64).fill(fill) });
+
+  it('puts blocks, reports which are stored, reads their bytes back as Uint8Array', async () => {
+    const { call } = api();
+    ok(await call('putKvBlocks', { blocks: [block('aa11aa11', 1), block('bb22bb22', 2)] }));
+    expect(ok(await call('getStoredKvHashes', { hashes: ['aa11aa11', 'cc33cc33', 'bb22bb22'] })).sort()).toEqual(['aa11aa11', 'bb22bb22']);
+    const got = ok(await call('getKvBlocks', { hashes: ['bb22bb22', 'cc33cc33'] }));
+    expect(got).toHaveLength(1);
+    expect(got[0]!.bytes).toBeInstanceOf(Uint8Array);
+    expect(Buffer.isBuffer(got[0]!.bytes)).toBe(false);
+    expect([...got[0]!.bytes]).toEqual(new Array(64).fill(2));
+    expect(got[0]).toMatchObject({ hash: 'bb22bb22', modelFingerprint: fp, layout: { key: 'f32:5x4x8' }, checksum: 'c2' });
+    expect(ok(await call('getKvUsage'))).toEqual({ blocks: 2, bytes: 128 });
+  });
+
+  it("saves a conversation's token history and block table; reads the tokens back as u32 bytes", async () => {
+    const { call } = api();
+    const c = ok(await call('createConversation', {}));
+    expect(ok(await call('getConversationKv', { conversationId: c.id }))).toBeNull();
+    ok(await call('putKvBlocks', { blocks: [block('aa11aa11', 1)] }));
+    const tokens = tokensToBytes([1, 403, 70000, 2 ** 32 - 1]);
+    ok(await call('saveConversationKv', { conversationId: c.id, modelFingerprint: fp, tokens, computed: 3, blockHashes: ['aa11aa11'] }));
+    const kv = ok(await call('getConversationKv', { conversationId: c.id }))!;
+    expect(kv.modelFingerprint).toBe(fp);
+    expect(kv.computed).toBe(3);
+    expect(bytesToTokens(kv.tokens)).toEqual([1, 403, 70000, 2 ** 32 - 1]);
+  });
+
+  it('refuses JSON-encoded arrays, unknown blocks in a table, and unknown conversations with typed errors', async () => {
+    const { call } = api();
+    const c = ok(await call('createConversation', {}));
+    expect(failed(await call('putKvBlocks', { blocks: [{ ...block('aa11aa11', 1), bytes: [1, 2, 3] }] })).message).toMatch(/bytes: must be bytes/);
+    expect(failed(await call('saveConversationKv', { conversationId: c.id, modelFingerprint: fp, tokens: new Uint8Array(5), computed: 0, blockHashes: [] })).message).toMatch(
+      /tokens: must hold whole u32 token ids/,
+    );
+    expect(failed(await call('saveConversationKv', { conversationId: c.id, modelFingerprint: fp, tokens: tokensToBytes([1]), computed: 0, blockHashes: ['dd44dd44'] })).code).toBe(
+      'kv-unknown-block',
+    );
+    expect(failed(await call('saveConversationKv', { conversationId: c.id, modelFingerprint: fp, tokens: tokensToBytes([1]), computed: 2, blockHashes: [] })).message).toMatch(/computed/);
+    expect(failed(await call('getConversationKv', { conversationId: 999 })).code).toMatch(/not-found/);
+    expect(failed(await call('getKvBlocks', { hashes: ['not hex'] })).message).toMatch(/hashes\.0: must be a hex block hash/);
+  });
+
+  it('gives the model URL of a known model only', async () => {
+    const { call } = api();
+    const m = ok(await call('pickAndImportModel', { copy: false }))!;
+    expect(ok(await call('getModelUrl', { id: m.id }))).toBe(`kvchat-model://${m.id}`);
+    expect(failed(await call('getModelUrl', { id: '123e4567-e89b-42d3-a456-426614174000' })).code).toMatch(/not-found|unknown/);
   });
 });
