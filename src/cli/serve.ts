@@ -1,0 +1,51 @@
+// npm run -s serve -- --model FILE [--port N] [--host H] [--api-key K]
+// An OpenAI-compatible server (/v1/models, /v1/completions, /v1/chat/completions) over one engine on this
+// machine's GPU. Binds 127.0.0.1 unless --host says otherwise; with --api-key every request needs
+// "Authorization: Bearer K". Runs until SIGINT/SIGTERM.
+import { basename } from 'node:path';
+import { Engine } from '../gpu/engine/engine';
+import { tokenizerFromGguf } from '../gpu/tokenizer';
+import { startOpenAiServer } from '../server';
+import { Args, runMain, UsageError } from './args';
+import { openGgufFile } from './file-source';
+import { acquireNodeDevice } from './node-gpu';
+
+const DEFAULT_PORT = 8080;
+
+async function main(): Promise<void> {
+  const args = new Args(process.argv.slice(2), new Set(), new Set(['model', 'port', 'host', 'api-key']));
+  const modelPath = args.required('model');
+  const port = args.number('port', DEFAULT_PORT, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number (0 picks a free one)');
+  const host = args.string('host') ?? '127.0.0.1';
+  const apiKey = args.string('api-key');
+  if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('--api-key must not be empty');
+
+  const gpu = await acquireNodeDevice();
+  const { file, close } = await openGgufFile(modelPath);
+  let engine: Engine;
+  try {
+    // Weights are on the device once loaded: the file is not read again.
+    engine = await Engine.load(gpu, file, {});
+  } finally {
+    await close();
+  }
+  const server = await startOpenAiServer({
+    engine,
+    tokenizer: tokenizerFromGguf(file.metadata),
+    metadata: file.metadata,
+    modelId: basename(modelPath).replace(/\.gguf$/i, ''),
+    host,
+    port,
+    ...(apiKey !== undefined ? { apiKey } : {}),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`KVChat OpenAI-compatible server for ${basename(modelPath)} on ${server.url}/v1 (webgpu: ${gpu.adapterDescription})\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await server.close();
+  engine.destroy();
+}
+
+runMain(main);

@@ -1,0 +1,129 @@
+// One request's generation on the shared engine: admission by KV blocks, a sequence of its own (released after,
+// whatever happens), tokens decoded to text as they come and checked against the stop strings. The streaming and
+// the non-streaming response are built from the same text pieces, so they always agree.
+import type { Engine, StopReason } from '../gpu/engine/engine';
+import type { SamplingParams } from '../gpu/engine/sampling-params';
+import { StreamingDecoder, type Tokenizer } from '../gpu/tokenizer';
+import { KvAdmission, worstCaseBlocks } from './kv-admission';
+import { StopStringMatcher } from './stop-strings';
+
+export interface GenerationJob {
+  readonly prompt: readonly number[];
+  readonly maxNewTokens: number;
+  readonly sampling: Partial<SamplingParams>;
+  readonly stop: readonly string[];
+  /** Aborted when the client goes away or the server shuts down. */
+  readonly signal: AbortSignal;
+  /** Each piece of output text as soon as it is certain (not part of a possible stop string). */
+  readonly onText?: (text: string) => void;
+}
+
+export type FinishReason = 'stop' | 'length';
+
+export interface GenerationOutcome {
+  readonly text: string;
+  /** undefined: the job's signal aborted it (nobody is left to answer). */
+  readonly finishReason: FinishReason | undefined;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly cachedTokens: number;
+}
+
+export interface GenerationContext {
+  readonly engine: Engine;
+  readonly tokenizer: Tokenizer;
+  readonly admission: KvAdmission;
+}
+
+/** Turns sampled tokens into output text, ending the generation through `stopNow` when a stop string shows up. */
+class OutputText {
+  private readonly decoder: StreamingDecoder;
+  private readonly matcher: StopStringMatcher;
+  private readonly pieces: string[] = [];
+
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    stops: readonly string[],
+    private readonly onText: ((text: string) => void) | undefined,
+    private readonly stopNow: () => void,
+  ) {
+    // The output continues the prompt: the first token keeps its leading space, as the CLI prints it.
+    this.decoder = new StreamingDecoder(tokenizer, { continuation: true });
+    this.matcher = new StopStringMatcher(stops);
+  }
+
+  get stoppedByString(): boolean {
+    return this.matcher.stopped;
+  }
+
+  get text(): string {
+    return this.pieces.join('');
+  }
+
+  token(id: number): void {
+    if (this.matcher.stopped || this.tokenizer.endOfGeneration.has(id)) return;
+    this.scan(this.decoder.push(id));
+  }
+
+  /** Generation is over: a character left unfinished and text held back for a stop string come out now. */
+  end(): void {
+    if (this.matcher.stopped) return;
+    this.scan(this.decoder.flush());
+    this.emit(this.matcher.flush());
+  }
+
+  private scan(piece: string): void {
+    const { text, stopped } = this.matcher.push(piece);
+    this.emit(text);
+    if (stopped) this.stopNow();
+  }
+
+  private emit(text: string): void {
+    if (text.length === 0) return;
+    this.pieces.push(text);
+    this.onText?.(text);
+  }
+}
+
+function finishReasonOf(stopReason: StopReason, stoppedByString: boolean): FinishReason | undefined {
+  if (stoppedByString || stopReason === 'eos') return 'stop';
+  if (stopReason === 'max-tokens' || stopReason === 'context') return 'length';
+  return undefined;
+}
+
+export async function runGeneration(ctx: GenerationContext, job: GenerationJob): Promise<GenerationOutcome> {
+  const blocks = worstCaseBlocks(job.prompt.length, job.maxNewTokens);
+  await ctx.admission.acquire(blocks, job.signal);
+  // One signal for the engine: the client's, or ours once a stop string has been found.
+  const stop = new AbortController();
+  const onClientAbort = (): void => stop.abort(job.signal.reason);
+  job.signal.addEventListener('abort', onClientAbort, { once: true });
+  const seq = ctx.engine.createSequence();
+  let callbackError: unknown;
+  const output = new OutputText(ctx.tokenizer, job.stop, job.onText, () => stop.abort());
+  try {
+    const result = await ctx.engine.generate(seq, job.prompt, {
+      maxNewTokens: job.maxNewTokens,
+      sampling: job.sampling,
+      stopTokens: ctx.tokenizer.endOfGeneration,
+      signal: stop.signal,
+      // Runs inside the engine's step: a throw here would fail every request in the batch, so it ends only this one.
+      onToken: (t) => {
+        try {
+          output.token(t);
+        } catch (e) {
+          callbackError ??= e;
+          stop.abort(e);
+        }
+      },
+    });
+    if (callbackError !== undefined) throw callbackError;
+    const finishReason = finishReasonOf(result.stopReason, output.stoppedByString);
+    if (finishReason !== undefined) output.end();
+    return { text: output.text, finishReason, promptTokens: job.prompt.length, completionTokens: result.tokens.length, cachedTokens: result.cachedTokens };
+  } finally {
+    job.signal.removeEventListener('abort', onClientAbort);
+    ctx.engine.releaseSequence(seq);
+    ctx.admission.release(blocks);
+  }
+}

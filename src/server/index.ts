@@ -1,0 +1,6 @@
+// The local OpenAI-compatible server: start it over a loaded Engine from the CLI (src/cli/serve.ts), the Electron
+// main process or a test.
+export { startOpenAiServer, DEFAULT_MAX_BODY_BYTES } from './server';
+export type { OpenAiServer, OpenAiServerOptions } from './server';
+export { ApiError } from './errors';
+export type { OpenAiErrorBody } from './errors';

@@ -1,0 +1,40 @@
+// Prompt tokens and the new-token budget, by the same rules as the CLI's `generate` (src/cli/generate.ts), so a
+// greedy request gives exactly what the CLI prints for the same prompt:
+// - raw text is encoded with the model's own BOS rule (tokenizer.ggml.add_bos_token);
+// - a chat is rendered by the model's template, special tokens parsed, BOS added unless the template wrote it;
+// - prompt and generated tokens together take at most contextLength + 1 positions (the last sampled token is
+//   never run through the model), llama2.c's -n rule.
+import type { Metadata } from '../gpu/gguf/metadata';
+import { ChatTemplateError, renderChatTemplate, type ChatMessage, type Tokenizer } from '../gpu/tokenizer';
+import { badRequest, contextLengthExceeded } from './errors';
+import type { CompletionPrompt } from './schemas';
+
+export function completionPromptTokens(tokenizer: Tokenizer, prompt: CompletionPrompt): number[] {
+  if ('text' in prompt) return tokenizer.encode(prompt.text, {});
+  const bad = prompt.tokens.find((t) => t >= tokenizer.vocabSize);
+  if (bad !== undefined) throw badRequest(`Token ${bad} in 'prompt' is outside the model's vocabulary (0..${tokenizer.vocabSize - 1}).`, 'invalid_value', 'prompt');
+  return [...prompt.tokens];
+}
+
+export function chatPromptTokens(tokenizer: Tokenizer, metadata: Metadata, messages: readonly ChatMessage[]): number[] {
+  let rendered: string;
+  try {
+    rendered = renderChatTemplate(metadata, messages, { addGenerationPrompt: true });
+  } catch (e) {
+    // A template refuses some conversations (roles out of order, a system message it has no place for).
+    if (e instanceof ChatTemplateError) throw badRequest(e.message, 'invalid_messages', 'messages');
+    throw e;
+  }
+  const startsWithBos = tokenizer.bos !== undefined && rendered.startsWith(tokenizer.tokenText(tokenizer.bos));
+  return tokenizer.encode(rendered, { parseSpecial: true, addBos: !startsWithBos });
+}
+
+/** Most new tokens for a prompt: what the client allows, cut to what the context leaves. */
+export function newTokenBudget(promptLength: number, contextLength: number, maxTokens: number | undefined, param: string): number {
+  if (promptLength === 0) throw badRequest(`The '${param}' is empty and this model adds no BOS token: there is nothing to continue.`, 'invalid_value', param);
+  if (promptLength > contextLength) {
+    throw contextLengthExceeded(`This model's maximum context length is ${contextLength} tokens; the ${param} take ${promptLength}.`, param);
+  }
+  const room = contextLength - promptLength + 1;
+  return Math.min(maxTokens ?? room, room);
+}

@@ -1,0 +1,230 @@
+// The OpenAI-compatible HTTP server over one loaded Engine (Node's http module, no framework). Every request gets a
+// sequence of its own on the shared engine, so concurrent requests are decoded together in the engine's batches.
+// Anything a client sends wrong becomes an OpenAI error object with its status; the server keeps serving.
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Engine } from '../gpu/engine/engine';
+import type { Metadata } from '../gpu/gguf/metadata';
+import type { Tokenizer } from '../gpu/tokenizer';
+import { methodNotAllowed, modelNotFound, routeNotFound, toApiError, unauthorized } from './errors';
+import { runGeneration, type GenerationContext, type GenerationJob, type GenerationOutcome } from './generation';
+import { readJsonBody, sendError, sendJson, SseStream } from './http-io';
+import { KvAdmission } from './kv-admission';
+import { chatPromptTokens, completionPromptTokens, newTokenBudget } from './prompt';
+import { chatChunk, chatResponse, completionChunk, completionResponse, modelObject, usageChunk, type ResponseMeta } from './responses';
+import { parseChatRequest, parseCompletionRequest, type GenerationRequest } from './schemas';
+
+/** Large enough for a long conversation; a body past it is refused (413) before it is parsed. */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 2 ** 20;
+
+export interface OpenAiServerOptions {
+  readonly engine: Engine;
+  readonly tokenizer: Tokenizer;
+  /** The model file's metadata: its chat template and special tokens. */
+  readonly metadata: Metadata;
+  /** The name clients use in `model`; any other name is a 404. */
+  readonly modelId: string;
+  /** Default 127.0.0.1: only this machine can connect. */
+  readonly host?: string;
+  /** Default 0: any free port (read it from the result). */
+  readonly port?: number;
+  /** When set, every request needs `Authorization: Bearer <apiKey>`. */
+  readonly apiKey?: string;
+  readonly maxBodyBytes?: number;
+  /** KV blocks this server's requests may hold together; default the engine's whole pool. */
+  readonly kvBlocks?: number;
+  /** One line per finished request. */
+  readonly log?: (line: string) => void;
+}
+
+export interface OpenAiServer {
+  /** `http://host:port`, without /v1. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** Stops listening, aborts requests in flight and waits until their sequences are released. */
+  close(): Promise<void>;
+}
+
+interface Call {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** The path's parameter, e.g. the model id of /v1/models/{id}. */
+  readonly param: string | undefined;
+  /** Aborts when the client disconnects or the server closes. */
+  readonly signal: AbortSignal;
+}
+
+type Handler = (call: Call) => Promise<void>;
+
+interface Route {
+  readonly pattern: RegExp;
+  readonly methods: Readonly<Record<string, Handler>>;
+}
+
+type Endpoint = 'completion' | 'chat';
+
+/** What both endpoints need once their body is parsed: the prompt's tokens and the request's settings. */
+interface PreparedRequest {
+  readonly endpoint: Endpoint;
+  readonly request: GenerationRequest;
+  readonly prompt: number[];
+}
+
+class OpenAiHttpApi {
+  private readonly generation: GenerationContext;
+  private readonly started = Math.floor(Date.now() / 1000);
+  private readonly keyDigest: Buffer | undefined;
+  private readonly routes: readonly Route[];
+
+  constructor(private readonly opts: OpenAiServerOptions) {
+    const admission = new KvAdmission(opts.kvBlocks ?? opts.engine.pool.blocks);
+    this.generation = { engine: opts.engine, tokenizer: opts.tokenizer, admission };
+    this.keyDigest = opts.apiKey === undefined ? undefined : digest(opts.apiKey);
+    this.routes = [
+      { pattern: /^\/v1\/models$/, methods: { GET: async (c) => this.listModels(c) } },
+      { pattern: /^\/v1\/models\/([^/]+)$/, methods: { GET: async (c) => this.getModel(c) } },
+      { pattern: /^\/v1\/completions$/, methods: { POST: async (c) => this.generate(c, await this.prepareCompletion(c)) } },
+      { pattern: /^\/v1\/chat\/completions$/, methods: { POST: async (c) => this.generate(c, await this.prepareChat(c)) } },
+    ];
+  }
+
+  /** Finds the handler for a request, or throws the 401/404/405 it deserves. */
+  resolve(req: IncomingMessage): { handler: Handler; param: string | undefined } {
+    const method = req.method ?? 'GET';
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+    if (!this.authorized(req)) throw unauthorized();
+    for (const route of this.routes) {
+      const m = route.pattern.exec(path);
+      if (!m) continue;
+      const handler = route.methods[method];
+      if (!handler) throw methodNotAllowed(method, path, Object.keys(route.methods));
+      return { handler, param: m[1] === undefined ? undefined : decodeURIComponent(m[1]) };
+    }
+    throw routeNotFound(method, path);
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    if (!this.keyDigest) return true;
+    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+    // Digests have equal lengths, so the comparison takes the same time whatever the key sent.
+    return m !== null && timingSafeEqual(digest(m[1]!.trim()), this.keyDigest);
+  }
+
+  private listModels(c: Call): void {
+    sendJson(c.res, 200, { object: 'list', data: [modelObject(this.opts.modelId, this.started)] });
+  }
+
+  private getModel(c: Call): void {
+    if (c.param !== this.opts.modelId) throw modelNotFound(c.param ?? '', this.opts.modelId);
+    sendJson(c.res, 200, modelObject(this.opts.modelId, this.started));
+  }
+
+  private async prepareCompletion(c: Call): Promise<PreparedRequest> {
+    const request = parseCompletionRequest(await this.body(c));
+    this.checkModel(request);
+    return { endpoint: 'completion', request, prompt: completionPromptTokens(this.opts.tokenizer, request.prompt) };
+  }
+
+  private async prepareChat(c: Call): Promise<PreparedRequest> {
+    const request = parseChatRequest(await this.body(c));
+    this.checkModel(request);
+    return { endpoint: 'chat', request, prompt: chatPromptTokens(this.opts.tokenizer, this.opts.metadata, request.messages) };
+  }
+
+  private body(c: Call): Promise<unknown> {
+    return readJsonBody(c.req, this.opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+  }
+
+  private checkModel(request: GenerationRequest): void {
+    if (request.model !== undefined && request.model !== this.opts.modelId) throw modelNotFound(request.model, this.opts.modelId);
+  }
+
+  private async generate(c: Call, p: PreparedRequest): Promise<void> {
+    const contextLength = this.opts.engine.config.contextLength;
+    const maxNewTokens = newTokenBudget(p.prompt.length, contextLength, p.request.maxTokens, p.endpoint === 'chat' ? 'messages' : 'prompt');
+    const meta: ResponseMeta = { id: `${p.endpoint === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: this.opts.modelId };
+    const job: GenerationJob = { prompt: p.prompt, maxNewTokens, sampling: p.request.sampling, stop: p.request.stop, signal: c.signal };
+    if (p.request.stream) return this.stream(c, p, meta, job);
+    const outcome = await runGeneration(this.generation, job);
+    if (outcome.finishReason === undefined) return; // the client left
+    sendJson(c.res, 200, p.endpoint === 'chat' ? chatResponse(meta, outcome) : completionResponse(meta, outcome));
+  }
+
+  private async stream(c: Call, p: PreparedRequest, meta: ResponseMeta, job: GenerationJob): Promise<void> {
+    const chat = p.endpoint === 'chat';
+    const sse = new SseStream(c.res);
+    if (chat) sse.send(chatChunk(meta, { role: 'assistant', content: '' }, null));
+    const onText = (text: string): void => sse.send(chat ? chatChunk(meta, { content: text }, null) : completionChunk(meta, text, null));
+    let outcome: GenerationOutcome;
+    try {
+      outcome = await runGeneration(this.generation, { ...job, onText });
+    } catch (e) {
+      return sse.fail(toApiError(e));
+    }
+    if (outcome.finishReason === undefined) return; // the client left
+    sse.send(chat ? chatChunk(meta, {}, outcome.finishReason) : completionChunk(meta, '', outcome.finishReason));
+    if (p.request.includeUsage) sse.send(usageChunk(meta, chat ? 'chat.completion.chunk' : 'text_completion', outcome));
+    sse.done();
+  }
+}
+
+const hasBody = (req: IncomingMessage): boolean => req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+
+const digest = (key: string): Buffer => createHash('sha256').update(key).digest();
+
+async function serve(api: OpenAiHttpApi, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  try {
+    const { handler, param } = api.resolve(req);
+    await handler({ req, res, param, signal });
+  } catch (e) {
+    if (res.headersSent) {
+      if (!res.writableEnded) res.end();
+      return;
+    }
+    // A request whose body was not read to the end (a 413, a 401) cannot share its connection with the next one.
+    sendError(res, toApiError(e), hasBody(req) && !req.readableEnded);
+  }
+}
+
+export function startOpenAiServer(opts: OpenAiServerOptions): Promise<OpenAiServer> {
+  const api = new OpenAiHttpApi(opts);
+  const shutdown = new AbortController();
+  const inFlight = new Set<Promise<void>>();
+  const server = createServer((req, res) => {
+    const began = performance.now();
+    const client = new AbortController();
+    const onShutdown = (): void => client.abort(new Error('the server is shutting down'));
+    shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+    // 'close' before the response finished: the client disconnected.
+    res.on('close', () => {
+      shutdown.signal.removeEventListener('abort', onShutdown);
+      if (!res.writableFinished) client.abort(new Error('the client disconnected'));
+      opts.log?.(`${req.method} ${req.url} ${res.writableFinished ? res.statusCode : 'disconnected'} ${(performance.now() - began).toFixed(0)} ms`);
+    });
+    const done = serve(api, req, res, client.signal).finally(() => inFlight.delete(done));
+    inFlight.add(done);
+  });
+  const host = opts.host ?? '127.0.0.1';
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      const { port } = server.address() as AddressInfo;
+      const urlHost = host.includes(':') ? `[${host}]` : host;
+      resolve({
+        url: `http://${urlHost}:${port}`,
+        host,
+        port,
+        close: async () => {
+          const closed = new Promise<void>((r) => server.close(() => r()));
+          shutdown.abort();
+          await Promise.allSettled([...inFlight]);
+          server.closeAllConnections();
+          await closed;
+        },
+      });
+    });
+  });
+}
