@@ -166,16 +166,17 @@ async function resumeBenchmark(gpuCtx: Awaited<ReturnType<typeof acquireNodeDevi
   const dbPath = join(await mkdtemp(join(tmpdir(), 'kvchat-bench-resume-')), 'store.sqlite');
   const db = openDatabase(dbPath);
   try {
-    const engine = await Engine.load(gpuCtx, file, { maxSeqs: 1, maxBatchTokens: 256, kvBlocks: Math.ceil(context / KV_BLOCK_TOKENS) * 2 + 4 });
+    const fingerprint = `bench-${path}`;
+    const engine = await Engine.load(gpuCtx, file, { maxSeqs: 1, maxBatchTokens: 256, kvBlocks: Math.ceil(context / KV_BLOCK_TOKENS) * 2 + 4, modelFingerprint: fingerprint });
     const history = Array.from({ length: context }, (_, i) => 3 + ((i * 7919) % (engine.config.vocabSize - 3)));
     const store = new KvBlockStore(db);
-    const fingerprint = `bench-${engine.config.name}`;
     const t0 = performance.now();
     const a = engine.createSequence();
     await engine.generate(a, history, { maxNewTokens: 1 });
     const recompute = performance.now() - t0;
     await persistSequence(engine, a, fingerprint, store);
     engine.releaseSequence(a);
+    engine.clearKvCache(); // the blocks must come from SQLite, not from the GPU pool's or RAM's cache
     const t1 = performance.now();
     const b = engine.createSequence();
     const r = await resumeFromStore(engine, b, fingerprint, history, store);
@@ -249,7 +250,9 @@ async function main(): Promise<void> {
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-main().then(
+// --peer: our engine against llama.cpp on the same device and files (bench/peer).
+const entry = args.has('--peer') ? import('./peer/run').then((m) => m.runPeerBench(process.argv.slice(2))) : main();
+entry.then(
   () => process.exit(0),
   (e: unknown) => {
     process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);

@@ -66,7 +66,8 @@ async function generateReference(r: Run): Promise<Generation> {
 
 async function generateGpu(r: Run): Promise<Generation> {
   const gpu = await acquireNodeDevice();
-  const engine = await Engine.load(gpu, r.file, { maxSeqs: 1 });
+  // In session mode KV blocks are named by the model file's fingerprint, so stored ones are found again.
+  const engine = await Engine.load(gpu, r.file, { maxSeqs: 1, ...(r.session ? { modelFingerprint: r.session.store.modelFingerprint } : {}) });
   try {
     const seq = engine.createSequence();
     const started = performance.now();

@@ -32,7 +32,7 @@ describe('KV persistence and resume', () => {
     const dbPath = join(mkdtempSync(join(tmpdir(), 'kvchat-resume-')), 'store.sqlite');
     let db = openDatabase(dbPath);
     const conversation = new ConversationRepository(db).createConversation({ title: 'story' }).id;
-    const before = await Engine.load(gpu, file, { maxSeqs: 1 });
+    const before = await Engine.load(gpu, file, { maxSeqs: 1, modelFingerprint: FINGERPRINT });
     const b = before.createSequence();
     const b1 = await before.generate(b, first, { maxNewTokens: 20 });
     expect(b1.tokens).toEqual(a1.tokens);
@@ -49,7 +49,7 @@ describe('KV persistence and resume', () => {
     db = openDatabase(dbPath);
     const reopened = new KvBlockStore(db);
     const history = reopened.conversationTokens(conversation)!;
-    const after = await Engine.load(gpu, file, { maxSeqs: 1 });
+    const after = await Engine.load(gpu, file, { maxSeqs: 1, modelFingerprint: FINGERPRINT });
     const c = after.createSequence();
     const resumed = await resumeFromStore(after, c, FINGERPRINT, history.tokens, reopened);
     expect(resumed.source).toBe('disk');
@@ -60,15 +60,17 @@ describe('KV persistence and resume', () => {
 
     // A block whose bytes no longer match their checksum is never used: the history is recomputed instead.
     db.prepare("UPDATE kv_blocks SET checksum = 'bad' WHERE hash = ?").run(hashes[0]);
-    const again = await Engine.load(gpu, file, { maxSeqs: 1 });
+    const again = await Engine.load(gpu, file, { maxSeqs: 1, modelFingerprint: FINGERPRINT });
     const d = again.createSequence();
     const refused = await resumeFromStore(again, d, FINGERPRINT, history.tokens, reopened);
     expect(refused).toMatchObject({ source: 'recompute', reusedTokens: 0, rejectedBlocks: 1 });
     expect((await again.generate(d, [...history.tokens, ...second], { maxNewTokens: 20 })).tokens).toEqual(a2.tokens);
-    // Another model's blocks are not found at all.
-    const other = await resumeFromStore(again, again.createSequence(), 'another-model', history.tokens, reopened);
-    expect(other).toMatchObject({ source: 'recompute', reusedTokens: 0 });
     again.destroy();
+    // Another model's engine does not find these blocks at all (their names include the model's fingerprint).
+    const otherEngine = await Engine.load(gpu, file, { maxSeqs: 1, modelFingerprint: 'another-model' });
+    const other = await resumeFromStore(otherEngine, otherEngine.createSequence(), 'another-model', history.tokens, reopened);
+    expect(other).toMatchObject({ source: 'recompute', reusedTokens: 0, rejectedBlocks: 0 });
+    otherEngine.destroy();
     db.close();
   });
 });

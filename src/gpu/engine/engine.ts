@@ -6,7 +6,8 @@ import { GpuError } from '../device';
 import type { GgufFile } from '../gguf/reader';
 import { KernelContext } from '../kernels/context';
 import { GpuSampler } from '../kernels/sampling';
-import { BlockManager, KvCapacityError } from '../kv/block-manager';
+import { KvCapacityError } from '../kv/block-manager';
+import { KvCache, type KvBlockStoreLike, type KvStats, type PrefixMatch } from '../kv/cache';
 import { KV_BLOCK_TOKENS, layerBlockBytes, type KvDtype, type KvLayout } from '../kv/layout';
 import { KvPool } from '../kv/pool';
 import { readBlocks, writeBlocks } from '../kv/swap';
@@ -24,6 +25,34 @@ export interface EngineOptions {
   readonly kvBlocks?: number;
   readonly kvDtype?: KvDtype;
   readonly onProgress?: (p: LoadProgress) => void;
+  /**
+   * Names the model in KV block hashes. Blocks kept across processes (RAM spills to `store`, resumed
+   * conversations) are only found again under the same name: pass the model file's content fingerprint.
+   */
+  readonly modelFingerprint?: string;
+  /** Share cached full blocks between sequences with equal prefixes (default true). */
+  readonly prefixCache?: boolean;
+  /** Host RAM for KV blocks evicted from the GPU pool (default 256 MiB; 0 disables the tier). */
+  readonly ramBytes?: number;
+  /** The last KV tier (the app's SQLite store): RAM overflows go here, and prefix matches look here last. */
+  readonly kvStore?: KvBlockStoreLike;
+}
+
+/**
+ * What happens when a sequence reaches the model's context length (as LM Studio offers). `truncate-middle` keeps
+ * the first `keepTokens` (the system prompt) and drops the oldest tokens after them; `rolling-window` keeps only
+ * the latest tokens (and the first `keepTokens`, e.g. BOS). Both free half of what is not kept, reuse every block
+ * still valid (those wholly inside the kept head) and recompute the rest.
+ */
+export type ContextPolicy = { readonly kind: 'stop' } | { readonly kind: 'truncate-middle'; readonly keepTokens: number } | { readonly kind: 'rolling-window'; readonly keepTokens?: number };
+
+export interface ContextShift {
+  readonly policy: ContextPolicy['kind'];
+  /** Tokens removed from the sequence, after the first `keptHead`. */
+  readonly droppedTokens: number;
+  readonly keptHead: number;
+  /** Tokens whose K/V was recomputed because their positions moved. */
+  readonly recomputedTokens: number;
 }
 
 export type StopReason = 'eos' | 'max-tokens' | 'context' | 'aborted';
@@ -38,6 +67,8 @@ export interface GenerateOptions {
   readonly signal?: AbortSignal;
   /** Capture the logits of the first sampled position (tests compare them with references). */
   readonly captureFirstLogits?: boolean;
+  /** At the context length: stop (default), or shift the context and go on. */
+  readonly contextPolicy?: ContextPolicy;
 }
 
 export interface GenerateResult {
@@ -46,6 +77,10 @@ export interface GenerateResult {
   readonly promptTokens: number;
   /** Prompt tokens whose K/V came from cached blocks (a shared prefix) instead of being computed. */
   readonly cachedTokens: number;
+  /** Where a new sequence's prefix came from (GPU pool, RAM, disk) when the prefix cache was consulted. */
+  readonly prefix?: PrefixMatch & { readonly ms: number };
+  /** Context shifts applied under a truncate-middle or rolling-window policy, in order. */
+  readonly contextShifts: readonly ContextShift[];
   readonly firstLogits?: Float32Array;
   /** Milliseconds from the call to the first sampled token, and of the whole call. */
   readonly timeToFirstTokenMs: number;
@@ -75,6 +110,10 @@ interface Request {
   reject: (e: unknown) => void;
   promptTokens: number;
   cachedTokens: number;
+  /** A new sequence: look its prompt's prefix up in the cache before the first step. */
+  matchPrefix: boolean;
+  prefix?: PrefixMatch & { readonly ms: number };
+  readonly contextShifts: ContextShift[];
 }
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
@@ -83,12 +122,13 @@ export class Engine {
   readonly ctx: KernelContext;
   readonly maxSeqs: number;
   readonly maxBatchTokens: number;
-  private readonly blocks: BlockManager;
+  readonly kv: KvCache;
   private readonly forward: ForwardPass;
   private readonly sampler: GpuSampler;
   private readonly sequences = new Map<number, SequenceState>();
   private readonly queue: Request[] = [];
   private nextSeqId = 1;
+  private readonly prefixCache: boolean;
   private running: Promise<void> | undefined;
 
   private constructor(
@@ -96,13 +136,27 @@ export class Engine {
     readonly config: ModelConfig,
     private readonly weights: GpuWeights,
     readonly pool: KvPool,
-    opts: Required<Pick<EngineOptions, 'maxSeqs' | 'maxBatchTokens'>>,
+    opts: Required<Pick<EngineOptions, 'maxSeqs' | 'maxBatchTokens' | 'prefixCache' | 'ramBytes' | 'modelFingerprint'>> & Pick<EngineOptions, 'kvStore'>,
     ctx: KernelContext,
   ) {
     this.ctx = ctx;
     this.maxSeqs = opts.maxSeqs;
     this.maxBatchTokens = opts.maxBatchTokens;
-    this.blocks = new BlockManager(pool.blocks);
+    this.prefixCache = opts.prefixCache;
+    this.kv = new KvCache({
+      numBlocks: pool.blocks,
+      layout: pool.layout,
+      modelFingerprint: opts.modelFingerprint,
+      ramBytes: opts.ramBytes,
+      ...(opts.kvStore ? { store: opts.kvStore } : {}),
+      io: {
+        copy: (copies) => {
+          for (const c of copies) this.copyBlock(c.src, c.dst);
+        },
+        readOut: (slots) => readBlocks(ctx, pool, slots),
+        writeIn: (blocks) => writeBlocks(ctx, pool, blocks),
+      },
+    });
     const maxBlocksPerSeq = Math.ceil(config.contextLength / KV_BLOCK_TOKENS);
     this.forward = new ForwardPass(ctx, config, weights, pool, { maxTokens: opts.maxBatchTokens, maxSeqs: opts.maxSeqs, maxBlocksPerSeq });
     this.sampler = new GpuSampler(ctx, opts.maxSeqs, config.vocabSize);
@@ -131,12 +185,20 @@ export class Engine {
       pool.destroy();
       throw new GpuError('limit-exceeded', `the model (${(weights.bytes / 2 ** 20).toFixed(0)} MiB of weights) and its KV cache do not fit in this GPU's memory: ${oom.message}`);
     }
-    return new Engine(gpu, config, weights, pool, { maxSeqs, maxBatchTokens }, ctx);
+    if (opts.kvStore && !opts.modelFingerprint) throw new Error('a KV store needs the model file\'s fingerprint (EngineOptions.modelFingerprint)');
+    return new Engine(gpu, config, weights, pool, {
+      maxSeqs,
+      maxBatchTokens,
+      prefixCache: opts.prefixCache ?? true,
+      ramBytes: opts.ramBytes ?? 256 * 2 ** 20,
+      modelFingerprint: opts.modelFingerprint ?? `local:${config.architecture}:${file.header.tensors.length}:${file.header.dataOffset}`,
+      ...(opts.kvStore ? { kvStore: opts.kvStore } : {}),
+    }, ctx);
   }
 
   createSequence(): number {
     const id = this.nextSeqId++;
-    this.blocks.addSequence(id);
+    this.kv.addSequence(id);
     this.sequences.set(id, { computed: 0, tokens: [], pending: [], busy: false });
     return id;
   }
@@ -150,7 +212,7 @@ export class Engine {
   releaseSequence(seq: number): void {
     const s = this.state(seq);
     if (s.busy) throw new Error(`sequence ${seq} is generating; abort it first`);
-    this.blocks.removeSequence(seq);
+    this.kv.removeSequence(seq);
     this.sequences.delete(seq);
   }
 
@@ -169,22 +231,48 @@ export class Engine {
     if (s.busy || s.computed > 0 || s.pending.length > 0) throw new Error(`sequence ${seq} is not empty; restore blocks into a new sequence`);
     const n = blocks.length * KV_BLOCK_TOKENS;
     if (tokens.length < n) throw new RangeError(`${blocks.length} blocks need ${n} tokens, got ${tokens.length}`);
-    this.blocks.reserve(seq, n, 0);
-    const table = this.blocks.table(seq);
+    this.kv.reserve(seq, n, 0);
+    const table = this.kv.blocks.table(seq);
     writeBlocks(this.ctx, this.pool, blocks.map((bytes, i) => ({ slot: table[i]!, bytes })));
     s.computed = n;
     s.tokens.push(...tokens.slice(0, n));
+    this.kv.commit(seq, s.tokens);
+  }
+
+  /**
+   * Gives the empty sequence `seq` the K/V of the longest prefix of `tokens` (whole blocks) that any cache tier
+   * holds: the GPU pool, host RAM, or `store` (default: the engine's kvStore). The caller then generates the rest.
+   */
+  async resumePrefix(seq: number, tokens: readonly number[], store?: KvBlockStoreLike): Promise<PrefixMatch> {
+    const s = this.state(seq);
+    if (s.busy || s.computed > 0 || s.pending.length > 0) throw new Error(`sequence ${seq} is not empty; resume into a new sequence`);
+    const m = await this.kv.matchPrefix(seq, tokens, Math.floor(tokens.length / KV_BLOCK_TOKENS), store ?? this.kv.store);
+    s.computed = m.tokens;
+    s.tokens.push(...tokens.slice(0, m.tokens));
+    return m;
   }
 
   /** The bytes of the sequence's full blocks [from, computed / 16), for persisting. */
   exportBlocks(seq: number, from = 0): Promise<Uint8Array[]> {
     const s = this.state(seq);
     const full = Math.floor(s.computed / KV_BLOCK_TOKENS);
-    return readBlocks(this.ctx, this.pool, this.blocks.table(seq).slice(from, full));
+    return readBlocks(this.ctx, this.pool, this.kv.blocks.table(seq).slice(from, full));
   }
 
+  /** Forgets every cached block of no sequence, in the GPU pool and in RAM (the store keeps its copies). */
+  clearKvCache(): void {
+    for (const e of this.kv.blocks.evictIdle()) this.kv.ram.delete(e.hash);
+    this.kv.ram.clear();
+  }
+
+  /** KV blocks a new sequence can take now: free ones and idle cached ones (evicted on demand). */
   get freeKvBlocks(): number {
-    return this.blocks.freeBlocks;
+    return this.kv.blocks.freeBlocks;
+  }
+
+  /** The KV cache's figures and each GPU block's state (0 free, 1 used, 2 shared, 3 cached), for the UI. */
+  kvSnapshot(): KvStats & { readonly states: Uint8Array } {
+    return { ...this.kv.stats(), states: this.kv.blockStates() };
   }
 
   /**
@@ -197,11 +285,20 @@ export class Engine {
     for (const t of prompt) {
       if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize) return Promise.reject(new RangeError(`token ${t} is outside the vocabulary (0..${this.config.vocabSize - 1})`));
     }
+    const policy = opts.contextPolicy ?? { kind: 'stop' };
+    if (policy.kind !== 'stop' && (!Number.isInteger(policy.keepTokens ?? 0) || (policy.keepTokens ?? 0) < 0 || (policy.keepTokens ?? 0) >= this.config.contextLength / 2)) {
+      return Promise.reject(new RangeError(`keepTokens must be an integer from 0 to half the context (${this.config.contextLength / 2})`));
+    }
     s.pending.push(...prompt);
     if (s.pending.length === 0) return Promise.reject(new Error('nothing to run: the prompt is empty and the sequence has no pending token'));
+    const shifts: ContextShift[] = [];
     if (s.computed + s.pending.length > this.config.contextLength) {
-      s.pending.length -= prompt.length;
-      return Promise.reject(new RangeError(`the prompt needs ${s.computed + s.pending.length + prompt.length} positions; the model's context is ${this.config.contextLength}`));
+      const needed = s.computed + s.pending.length;
+      if (policy.kind !== 'stop') shifts.push(this.shiftContext(s, seq, policy));
+      if (s.computed + s.pending.length > this.config.contextLength) {
+        s.pending.length -= prompt.length;
+        return Promise.reject(new RangeError(`the prompt needs ${needed} positions; the model's context is ${this.config.contextLength}`));
+      }
     }
     s.busy = true;
     return new Promise<GenerateResult>((resolve, reject) => {
@@ -217,6 +314,8 @@ export class Engine {
         reject,
         promptTokens: s.pending.length,
         cachedTokens: 0,
+        matchPrefix: this.prefixCache && s.computed === 0 && s.tokens.length === 0,
+        contextShifts: shifts,
       });
       this.running ??= this.loop();
     });
@@ -262,13 +361,13 @@ export class Engine {
       const n = Math.min(s.pending.length, this.maxBatchTokens - tokens.length);
       const end = s.computed + n;
       try {
-        for (const c of this.blocks.reserve(r.seq, end, s.computed)) this.copyBlock(c.src, c.dst);
+        this.kv.reserve(r.seq, end, s.computed);
       } catch (e) {
         if (e instanceof KvCapacityError && requests.length > 0) break; // wait for others to finish
         throw e;
       }
       const slot = tables.length;
-      tables.push([...this.blocks.table(r.seq)]);
+      tables.push([...this.kv.blocks.table(r.seq)]);
       for (let i = 0; i < n; i++) tokens.push({ slot, token: s.pending[i]!, pos: s.computed + i });
       requests.push(r);
       if (n === s.pending.length) {
@@ -281,6 +380,7 @@ export class Engine {
 
   private async step(): Promise<void> {
     for (const r of this.queue.filter((q) => q.opts.signal?.aborted)) this.finish(r, 'aborted');
+    for (const r of this.queue.filter((q) => q.matchPrefix)) await this.matchPrefix(r);
     if (this.queue.length === 0) return;
     const { plan, requests, sampled } = this.plan();
     this.forward.writeInputs(plan);
@@ -303,6 +403,7 @@ export class Engine {
       const s = this.state(r.seq);
       s.computed += perSlot[slot]!;
       s.tokens.push(...s.pending.splice(0, perSlot[slot]!));
+      this.kv.commit(r.seq, s.tokens);
     });
     sampled.forEach((r, i) => this.accept(r, ids[i]!, i === capture ? new Float32Array(logits!) : undefined));
   }
@@ -320,8 +421,48 @@ export class Engine {
     r.opts.onToken?.(token);
     if (r.opts.stopTokens?.has(token)) this.finish(r, 'eos');
     else if (r.generated.length >= r.opts.maxNewTokens) this.finish(r, 'max-tokens');
-    else if (s.computed + s.pending.length > this.config.contextLength) this.finish(r, 'context');
     else if (r.opts.signal?.aborted) this.finish(r, 'aborted');
+    else if (s.computed + s.pending.length > this.config.contextLength) {
+      const policy = r.opts.contextPolicy ?? { kind: 'stop' };
+      if (policy.kind === 'stop') this.finish(r, 'context');
+      else r.contextShifts.push(this.shiftContext(s, r.seq, policy));
+    }
+  }
+
+  /**
+   * Looks a new sequence's prompt up in the KV cache tiers before its first step; what is found is not computed.
+   * At least the prompt's last token is always run, since its logits are needed.
+   */
+  private async matchPrefix(r: Request): Promise<void> {
+    r.matchPrefix = false;
+    const s = this.state(r.seq);
+    const started = now();
+    const m = await this.kv.matchPrefix(r.seq, s.pending, Math.floor((s.pending.length - 1) / KV_BLOCK_TOKENS));
+    s.computed = m.tokens;
+    s.tokens.push(...s.pending.splice(0, m.tokens));
+    r.cachedTokens = m.tokens;
+    r.prefix = { ...m, ms: now() - started };
+  }
+
+  /**
+   * Makes room under a truncate-middle or rolling-window policy: keeps the head, drops half of the rest (oldest
+   * first), keeps the K/V of the blocks wholly inside the head (their positions do not move) and queues every
+   * later kept token for recomputation at its new position.
+   */
+  private shiftContext(s: SequenceState, seq: number, policy: Exclude<ContextPolicy, { kind: 'stop' }>): ContextShift {
+    const all = [...s.tokens, ...s.pending];
+    const keep = Math.min(policy.keepTokens ?? 0, all.length);
+    const rest = all.length - keep;
+    // Half of the context after the head is freed (llama.cpp's context shift), more if the input alone needs it.
+    const room = Math.floor((this.config.contextLength - keep) / 2);
+    const drop = Math.max(Math.min(rest, rest - room), all.length - this.config.contextLength);
+    const kept = [...all.slice(0, keep), ...all.slice(keep + drop)];
+    const valid = Math.min(Math.floor(keep / KV_BLOCK_TOKENS) * KV_BLOCK_TOKENS, s.computed);
+    this.kv.truncate(seq, valid);
+    s.computed = valid;
+    s.tokens.length = valid;
+    s.pending = kept.slice(valid);
+    return { policy: policy.kind, droppedTokens: drop, keptHead: keep, recomputedTokens: s.pending.length };
   }
 
   private finish(r: Request, reason: StopReason | undefined, error?: unknown): void {
@@ -339,6 +480,8 @@ export class Engine {
       stopReason: reason,
       promptTokens: r.promptTokens,
       cachedTokens: r.cachedTokens,
+      contextShifts: r.contextShifts,
+      ...(r.prefix ? { prefix: r.prefix } : {}),
       timeToFirstTokenMs: (r.firstTokenAt || end) - r.started,
       totalMs: end - r.started,
       ...(r.firstLogits ? { firstLogits: r.firstLogits } : {}),

@@ -1,0 +1,280 @@
+// The paged KV cache across its tiers: the GPU block pool (BlockManager), host RAM (HostKvCache), and a block
+// store (the app's SQLite, reached through KvBlockStoreLike). Full blocks are named by chained content hashes
+// (hash.ts), so a sequence whose prefix was ever computed finds it in whichever tier holds it:
+//
+//   matchPrefix: for each leading full block of a new sequence's tokens, share the GPU block that holds it, or
+//   upload it from RAM or the store (checked: model, layout, checksum), stopping at the first block found nowhere;
+//   the caller recomputes the rest.
+//   reserve: allocation that evicts idle cached blocks LRU-first; an evicted block's bytes are copied out (queued
+//   on the device before any later write) into RAM, and from RAM to the store when RAM passes its bound.
+//
+// No GPU here: the device side is a BlockIo (the engine's is the real pool; tests can use host memory).
+import { BlockManager, type BlockCopy, type BlockState } from './block-manager';
+import { hashBlock } from './hash';
+import { HostKvCache, type SpilledBlock } from './host-cache';
+import { KV_BLOCK_TOKENS, blockBytes, type KvLayout } from './layout';
+import { blockChecksum, layoutKey } from './swap';
+
+export interface StoredKvBlock {
+  readonly hash: string;
+  readonly modelFingerprint: string;
+  readonly layout: Readonly<Record<string, unknown>>;
+  readonly checksum: string;
+  readonly bytes: Uint8Array;
+}
+
+/** Anything that keeps blocks by content hash: main's SQLite store, or the renderer's proxy of it. */
+export interface KvBlockStoreLike {
+  getBlocks(hashes: readonly string[]): ReadonlyMap<string, StoredKvBlock> | Promise<ReadonlyMap<string, StoredKvBlock>>;
+  storedHashes(hashes: readonly string[]): ReadonlySet<string> | Promise<ReadonlySet<string>>;
+  putBlocks(blocks: readonly StoredKvBlock[]): void | Promise<void>;
+}
+
+/** Moves block bytes to and from the device. Every call is ordered, on the device, before any later write. */
+export interface BlockIo {
+  copy(copies: readonly BlockCopy[]): void;
+  readOut(slots: readonly number[]): Promise<Uint8Array[]>;
+  writeIn(blocks: readonly { slot: number; bytes: Uint8Array }[]): void;
+}
+
+export type ResumeSource = 'gpu' | 'ram' | 'disk' | 'recompute' | 'none';
+
+export interface PrefixMatch {
+  /** Leading tokens whose K/V came from a cache tier. */
+  readonly tokens: number;
+  readonly fromGpu: number;
+  readonly fromRam: number;
+  readonly fromDisk: number;
+  /** Stored blocks found but refused (other model, other layout, failed checksum). */
+  readonly rejected: number;
+  /** The slowest tier used: disk if any block came from the store, then ram, then gpu; recompute if none. */
+  readonly source: ResumeSource;
+}
+
+export interface KvCacheOptions {
+  readonly numBlocks: number;
+  readonly layout: KvLayout;
+  readonly modelFingerprint: string;
+  readonly io: BlockIo;
+  /** Host RAM for blocks evicted from the GPU pool (0: none). */
+  readonly ramBytes?: number;
+  /** The last tier: evicted blocks leaving RAM are kept here, and prefix matches look here last. */
+  readonly store?: KvBlockStoreLike;
+}
+
+export interface KvStats {
+  readonly blocks: number;
+  readonly blockBytes: number;
+  readonly free: number;
+  readonly used: number;
+  readonly shared: number;
+  /** GPU blocks of no sequence kept for prefix matches. */
+  readonly cached: number;
+  readonly ramBlocks: number;
+  readonly ramBytes: number;
+  /** Prompt tokens looked up in the cache, and those found (hit rate = hitTokens / lookupTokens). */
+  readonly lookupTokens: number;
+  readonly hitTokens: number;
+  readonly evictedToRam: number;
+  readonly spilledToStore: number;
+}
+
+const STATE_CODE: Record<BlockState, number> = { free: 0, used: 1, shared: 2, idle: 3 };
+
+export class KvCache {
+  readonly blocks: BlockManager;
+  readonly ram: HostKvCache;
+  readonly layoutKey: string;
+  readonly blockBytes: number;
+  private readonly chains = new Map<number, string[]>();
+  /** Evicted blocks whose bytes are on their way from the device to RAM. */
+  private readonly inFlight = new Map<string, Promise<Uint8Array>>();
+  private lookupTokens = 0;
+  private hitTokens = 0;
+  private evictedToRam = 0;
+  private spilledToStore = 0;
+
+  constructor(private readonly opts: KvCacheOptions) {
+    this.blocks = new BlockManager(opts.numBlocks);
+    this.layoutKey = layoutKey(opts.layout);
+    this.blockBytes = blockBytes(opts.layout);
+    this.ram = new HostKvCache(opts.ramBytes ?? 0, opts.store ? (b) => this.spillToStore(b) : undefined);
+  }
+
+  get modelFingerprint(): string {
+    return this.opts.modelFingerprint;
+  }
+
+  get store(): KvBlockStoreLike | undefined {
+    return this.opts.store;
+  }
+
+  addSequence(seq: number): void {
+    this.blocks.addSequence(seq);
+    this.chains.set(seq, []);
+  }
+
+  removeSequence(seq: number): void {
+    this.blocks.removeSequence(seq);
+    this.chains.delete(seq);
+  }
+
+  /** Drops the sequence's blocks past `tokens` (which must be a block multiple when any block is hashed). */
+  truncate(seq: number, tokens: number): void {
+    this.blocks.truncate(seq, tokens);
+    const chain = this.chains.get(seq)!;
+    chain.length = Math.min(chain.length, Math.floor(tokens / KV_BLOCK_TOKENS));
+  }
+
+  /** Backs positions [0, tokens) of `seq`, writable from `writeFrom`; performs copy-on-write and spills. */
+  reserve(seq: number, tokens: number, writeFrom: number): void {
+    const { copies, evicted } = this.blocks.reserve(seq, tokens, writeFrom);
+    if (copies.length > 0) this.opts.io.copy(copies);
+    const chain = this.chains.get(seq)!;
+    chain.length = Math.min(chain.length, Math.floor(writeFrom / KV_BLOCK_TOKENS));
+    if (evicted.length === 0 || this.ram.maxBytes === 0) return;
+    // Queued now, so the device copies the bytes out before this step overwrites the slots.
+    const out = this.opts.io.readOut(evicted.map((e) => e.block));
+    evicted.forEach((e, i) => {
+      const bytes = out.then((all) => all[i]!);
+      this.inFlight.set(e.hash, bytes);
+      void bytes
+        .then((b) => {
+          this.evictedToRam++;
+          return this.ram.put(e.hash, b);
+        })
+        .catch(() => undefined) // a lost device: the block is recomputed if needed again
+        .finally(() => this.inFlight.delete(e.hash));
+    });
+  }
+
+  /**
+   * Names the full blocks of `seq` that `tokens` (the sequence's computed tokens) now fill, so later sequences
+   * can share them.
+   */
+  commit(seq: number, tokens: readonly number[]): void {
+    const chain = this.chains.get(seq)!;
+    const full = Math.floor(tokens.length / KV_BLOCK_TOKENS);
+    for (let b = chain.length; b < full; b++) {
+      const hash = hashBlock(b === 0 ? `model:${this.opts.modelFingerprint}` : chain[b - 1]!, tokens, b * KV_BLOCK_TOKENS, (b + 1) * KV_BLOCK_TOKENS);
+      chain.push(hash);
+      this.blocks.register(seq, b, hash);
+    }
+  }
+
+  /** The content hashes of `seq`'s committed full blocks, in order. */
+  chain(seq: number): readonly string[] {
+    return this.chains.get(seq) ?? [];
+  }
+
+  /**
+   * Gives the empty sequence `seq` the K/V of the longest cached prefix of `tokens`, at most `maxBlocks` full
+   * blocks, from whichever tier holds each block.
+   */
+  async matchPrefix(seq: number, tokens: readonly number[], maxBlocks: number, store = this.opts.store): Promise<PrefixMatch> {
+    if (this.blocks.table(seq).length > 0) throw new Error(`sequence ${seq} is not empty`);
+    const n = Math.min(maxBlocks, Math.floor(tokens.length / KV_BLOCK_TOKENS));
+    this.lookupTokens += n * KV_BLOCK_TOKENS;
+    const hashes: string[] = [];
+    for (let b = 0; b < n; b++) hashes.push(hashBlock(b === 0 ? `model:${this.opts.modelFingerprint}` : hashes[b - 1]!, tokens, b * KV_BLOCK_TOKENS, (b + 1) * KV_BLOCK_TOKENS));
+    let fromGpu = 0;
+    let fromRam = 0;
+    let fromDisk = 0;
+    let rejected = 0;
+    let b = 0;
+    for (; b < n; b++) {
+      const h = hashes[b]!;
+      const onGpu = this.blocks.lookup(h);
+      if (onGpu !== undefined) {
+        this.blocks.share(seq, onGpu);
+        fromGpu++;
+        continue;
+      }
+      const inRam = this.ram.get(h) ?? (await this.inFlight.get(h)?.catch(() => undefined));
+      if (!inRam) break;
+      this.upload(seq, b, h, inRam);
+      fromRam++;
+    }
+    if (b < n && store) {
+      const found = await store.getBlocks(hashes.slice(b));
+      for (; b < n; b++) {
+        const stored = found.get(hashes[b]!);
+        if (!stored) break;
+        if (!this.usable(stored)) {
+          rejected++;
+          break;
+        }
+        this.upload(seq, b, hashes[b]!, stored.bytes);
+        fromDisk++;
+      }
+    }
+    this.chains.set(seq, hashes.slice(0, b));
+    this.hitTokens += b * KV_BLOCK_TOKENS;
+    const source: ResumeSource = fromDisk > 0 ? 'disk' : fromRam > 0 ? 'ram' : fromGpu > 0 ? 'gpu' : n > 0 ? 'recompute' : 'none';
+    return { tokens: b * KV_BLOCK_TOKENS, fromGpu, fromRam, fromDisk, rejected, source };
+  }
+
+  /** True if a stored block is this model's, in this layout, with intact bytes. */
+  usable(b: StoredKvBlock): boolean {
+    return b.modelFingerprint === this.opts.modelFingerprint && b.layout.key === this.layoutKey && b.bytes.byteLength === this.blockBytes && blockChecksum(b.bytes) === b.checksum;
+  }
+
+  stats(): KvStats {
+    let used = 0;
+    let shared = 0;
+    for (let b = 0; b < this.blocks.numBlocks; b++) {
+      const s = this.blocks.state(b);
+      if (s === 'used') used++;
+      else if (s === 'shared') shared++;
+    }
+    return {
+      blocks: this.blocks.numBlocks,
+      blockBytes: this.blockBytes,
+      free: this.blocks.freeBlocks - this.blocks.idleBlocks,
+      used,
+      shared,
+      cached: this.blocks.idleBlocks,
+      ramBlocks: this.ram.blocks,
+      ramBytes: this.ram.bytes,
+      lookupTokens: this.lookupTokens,
+      hitTokens: this.hitTokens,
+      evictedToRam: this.evictedToRam,
+      spilledToStore: this.spilledToStore,
+    };
+  }
+
+  /** One byte per GPU block: 0 free, 1 used, 2 shared, 3 cached (idle). */
+  blockStates(): Uint8Array {
+    const out = new Uint8Array(this.blocks.numBlocks);
+    for (let b = 0; b < out.length; b++) out[b] = STATE_CODE[this.blocks.state(b)];
+    return out;
+  }
+
+  /** Waits until every evicted block is in RAM (and every RAM overflow in the store). */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  private upload(seq: number, index: number, hash: string, bytes: Uint8Array): void {
+    const pos = index * KV_BLOCK_TOKENS;
+    this.reserve(seq, pos + KV_BLOCK_TOKENS, pos);
+    const slot = this.blocks.table(seq)[index]!;
+    this.opts.io.writeIn([{ slot, bytes }]);
+    this.blocks.register(seq, index, hash);
+  }
+
+  private async spillToStore(blocks: readonly SpilledBlock[]): Promise<void> {
+    const store = this.opts.store!;
+    const have = await store.storedHashes(blocks.map((b) => b.hash));
+    const missing = blocks.filter((b) => !have.has(b.hash));
+    if (missing.length === 0) return;
+    const layout = layoutRecord(this.opts.layout);
+    await store.putBlocks(missing.map((b) => ({ hash: b.hash, modelFingerprint: this.opts.modelFingerprint, layout, checksum: blockChecksum(b.bytes), bytes: b.bytes })));
+    this.spilledToStore += missing.length;
+  }
+}
+
+/** What a stored block records of its layout; `key` must equal the reader's layoutKey to be used. */
+export function layoutRecord(l: KvLayout): Record<string, unknown> {
+  return { key: layoutKey(l), dtype: l.dtype, nLayers: l.nLayers, nKvHeads: l.nKvHeads, headDim: l.headDim, blockTokens: KV_BLOCK_TOKENS };
+}
