@@ -6,11 +6,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Engine } from '../gpu/engine/engine';
 import type { Metadata } from '../gpu/gguf/metadata';
+import { KV_BLOCK_TOKENS } from '../gpu/kv/layout';
 import type { Tokenizer } from '../gpu/tokenizer';
-import { methodNotAllowed, modelNotFound, routeNotFound, toApiError, unauthorized } from './errors';
+import { contextLengthExceeded, methodNotAllowed, modelNotFound, routeNotFound, toApiError, unauthorized } from './errors';
 import { runGeneration, type GenerationContext, type GenerationJob, type GenerationOutcome } from './generation';
 import { readJsonBody, sendError, sendJson, SseStream } from './http-io';
-import { KvAdmission } from './kv-admission';
+import { KvAdmission, worstCaseBlocks } from './kv-admission';
 import { chatPromptTokens, completionPromptTokens, newTokenBudget } from './prompt';
 import { chatChunk, chatResponse, completionChunk, completionResponse, modelObject, usageChunk, type ResponseMeta } from './responses';
 import { parseChatRequest, parseCompletionRequest, type GenerationRequest } from './schemas';
@@ -143,7 +144,12 @@ class OpenAiHttpApi {
 
   private async generate(c: Call, p: PreparedRequest): Promise<void> {
     const contextLength = this.opts.engine.config.contextLength;
-    const maxNewTokens = newTokenBudget(p.prompt.length, contextLength, p.request.maxTokens, p.endpoint === 'chat' ? 'messages' : 'prompt');
+    const param = p.endpoint === 'chat' ? 'messages' : 'prompt';
+    const maxNewTokens = newTokenBudget(p.prompt.length, contextLength, p.request.maxTokens, param);
+    const blocks = worstCaseBlocks(p.prompt.length, maxNewTokens);
+    if (blocks > this.generation.admission.capacity) {
+      throw contextLengthExceeded(`The ${param} and max_tokens need ${blocks} KV blocks of ${KV_BLOCK_TOKENS} tokens; this server's KV cache holds ${this.generation.admission.capacity}. Lower max_tokens.`, param);
+    }
     const meta: ResponseMeta = { id: `${p.endpoint === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: this.opts.modelId };
     const job: GenerationJob = { prompt: p.prompt, maxNewTokens, sampling: p.request.sampling, stop: p.request.stop, signal: c.signal };
     if (p.request.stream) return this.stream(c, p, meta, job);

@@ -42,13 +42,24 @@ export class StopStringMatcher {
     return rest;
   }
 
+  /**
+   * Where the output ends, or -1: the stream stops at the first character that completes any stop string (the
+   * model would be stopped right there), and of the stop strings completed by that character the longest counts.
+   * So the answer does not depend on how the text was split into pieces.
+   */
   private firstMatch(text: string): number {
-    let best = -1;
+    let end = Infinity;
+    let cut = -1;
     for (const s of this.stops) {
       const i = text.indexOf(s);
-      if (i >= 0 && (best < 0 || i < best)) best = i;
+      if (i < 0) continue;
+      const e = i + s.length;
+      if (e < end || (e === end && i < cut)) {
+        end = e;
+        cut = i;
+      }
     }
-    return best;
+    return cut;
   }
 
   /** Length of the longest suffix of `text` that is a proper prefix of some stop string. */
