@@ -1,23 +1,335 @@
-import { useEffect, useState } from 'react';
-import type { AppInfo } from '../../shared/api';
+// The chat app: conversations on the left, the active thread in the middle, settings / models / KV cache on the
+// right, the status bar below. The engine runs in a Web Worker (EngineClient); the store is reached through the
+// typed API only. A question is saved before generation starts; an answer is saved when it ends (a stopped one
+// as incomplete), as a new branch when it regenerates or follows an edit.
+import { useCallback, useEffect, useRef, useState } from 'react';
+import {
+  DEFAULT_GENERATION_SETTINGS,
+  type Conversation,
+  type ConversationThread,
+  type GenerationSettings,
+  type MessageStats,
+  type ModelInfo,
+  type ThreadMessage,
+} from '../../shared/api';
+import { api, value } from './api';
+import { Composer } from './components/Composer';
+import { KvPanel } from './components/KvPanel';
+import { MessageView } from './components/Message';
+import { ModelManager } from './components/ModelManager';
+import { SettingsPanel } from './components/SettingsPanel';
+import { Sidebar } from './components/Sidebar';
+import { StatusBar } from './components/StatusBar';
+import { EngineClient, type EngineEvent } from './engine/client';
+import type { AnswerStats, KvPicture, ResumeReport } from './engine/protocol';
+
+type ModelState =
+  | { readonly phase: 'none' }
+  | { readonly phase: 'loading'; readonly done: number; readonly total: number; readonly note?: string }
+  | { readonly phase: 'ready'; readonly contextLength: number; readonly adapter: string }
+  | { readonly phase: 'error'; readonly message: string };
+
+type Finished = Extract<EngineEvent, { type: 'done' } | { type: 'generate-error' }>;
+
+interface Stream {
+  readonly requestId: number;
+  readonly conversationId: number;
+  /** The thread shown above the answer being written. */
+  readonly base: readonly ThreadMessage[];
+  readonly text: string;
+}
+
+const SELECTED_MODEL_KEY = 'kvchat.selectedModel';
+let engineSingleton: EngineClient | undefined;
+const engine = (): EngineClient => (engineSingleton ??= new EngineClient(api));
+
+function titleFrom(text: string): string {
+  const line = text.trim().split('\n')[0]!.slice(0, 60).trim();
+  return line || 'New chat';
+}
+
+function storedStats(r: Extract<Finished, { type: 'done' }>): MessageStats {
+  const s = r.stats;
+  return {
+    tokensPerSecond: s.tokensPerSecond,
+    timeToFirstTokenMs: s.timeToFirstTokenMs,
+    promptTokens: s.promptTokens,
+    generatedTokens: s.generatedTokens,
+    resumeSource: s.resume.source,
+    recomputedTokens: Math.max(0, s.promptTokens - s.resume.reusedTokens),
+    stopReason: r.stopReason,
+  };
+}
 
 export function App(): React.JSX.Element {
-  const [info, setInfo] = useState<AppInfo | null>(null);
-  const [webgpu] = useState(() => typeof navigator !== 'undefined' && 'gpu' in navigator);
+  const [models, setModels] = useState<ModelInfo[]>([]);
+  const [modelId, setModelId] = useState<string | null>(null);
+  const [modelState, setModelState] = useState<ModelState>({ phase: 'none' });
+  const [conversations, setConversations] = useState<Conversation[]>([]);
+  const [activeId, setActiveId] = useState<number | null>(null);
+  const [thread, setThread] = useState<ConversationThread | null>(null);
+  const [draft, setDraft] = useState<{ systemPrompt: string; settings: GenerationSettings }>({ systemPrompt: '', settings: DEFAULT_GENERATION_SETTINGS });
+  const [stream, setStream] = useState<Stream | null>(null);
+  const [stats, setStats] = useState<AnswerStats | null>(null);
+  const [resume, setResume] = useState<ResumeReport | null>(null);
+  const [kv, setKv] = useState<KvPicture | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const activeRef = useRef<number | null>(null);
+  const finished = useRef(new Map<number, (r: Finished) => void>());
+  activeRef.current = activeId;
+
+  const active = conversations.find((c) => c.id === activeId) ?? null;
+  const fail = useCallback((e: unknown) => setError((e as Error).message), []);
+
+  const refreshModels = useCallback(async (selectId?: string) => {
+    const list = await value(api.listModels());
+    setModels(list);
+    setModelId((current) => {
+      const wanted = selectId ?? current ?? localStorage.getItem(SELECTED_MODEL_KEY);
+      return list.find((m) => m.id === wanted && m.available)?.id ?? list.find((m) => m.available)?.id ?? null;
+    });
+  }, []);
+  const refreshConversations = useCallback(async () => setConversations(await value(api.listConversations())), []);
+
+  // Engine events.
+  useEffect(
+    () =>
+      engine().on((e) => {
+        switch (e.type) {
+          case 'load-progress':
+            return setModelState({ phase: 'loading', done: e.bytesDone, total: e.bytesTotal });
+          case 'loaded':
+            return setModelState({ phase: 'ready', contextLength: e.contextLength, adapter: e.adapter });
+          case 'load-error':
+            return setModelState({ phase: 'error', message: e.message });
+          case 'device-lost':
+            return setModelState({ phase: 'loading', done: 0, total: 0, note: e.message });
+          case 'resumed':
+            if (e.report.conversationId === activeRef.current) setResume(e.report);
+            return;
+          case 'token':
+            return setStream((s) => (s && s.requestId === e.requestId ? { ...s, text: s.text + e.text } : s));
+          case 'kv':
+            return setKv(e.picture);
+          case 'done':
+          case 'generate-error':
+            finished.current.get(e.requestId)?.(e);
+            finished.current.delete(e.requestId);
+            return;
+        }
+      }),
+    [],
+  );
 
   useEffect(() => {
-    void window.kvchat?.getAppInfo().then((r) => r.ok && setInfo(r.value));
-  }, []);
+    refreshModels().catch(fail);
+    refreshConversations().catch(fail);
+  }, [refreshModels, refreshConversations, fail]);
+
+  // Load the selected model into the worker.
+  useEffect(() => {
+    if (!modelId) return;
+    localStorage.setItem(SELECTED_MODEL_KEY, modelId);
+    const model = models.find((m) => m.id === modelId);
+    if (!model) return;
+    setModelState({ phase: 'loading', done: 0, total: model.size });
+    value(api.getModelUrl({ id: modelId }))
+      .then((url) => engine().load(model.id, url, model.fingerprint))
+      .catch((e: Error) => setModelState({ phase: 'error', message: e.message }));
+  }, [modelId, models]);
+
+  const openConversation = useCallback(
+    async (id: number) => {
+      setActiveId(id);
+      setResume(null);
+      setStats(null);
+      setThread(await value(api.getMessages({ conversationId: id })));
+      engine().open(id);
+    },
+    [],
+  );
+
+  /** Runs the engine on `base` (ending with the question `userId`) and saves the answer under it. */
+  const answer = useCallback(
+    async (conv: Conversation, base: readonly ThreadMessage[], userId: number) => {
+      const requestId = engine().generate({
+        conversationId: conv.id,
+        systemPrompt: conv.systemPrompt,
+        turns: base.map((m) => ({ role: m.role, content: m.content, tokenCount: m.tokenCount })),
+        settings: conv.settings,
+      });
+      const done = new Promise<Finished>((resolve) => finished.current.set(requestId, resolve));
+      setStream({ requestId, conversationId: conv.id, base, text: '' });
+      const r = await done;
+      try {
+        if (r.type === 'done') {
+          const status = r.stopReason === 'cancelled' ? 'incomplete' : 'complete';
+          await value(api.appendMessage({ conversationId: conv.id, parentId: userId, role: 'assistant', content: r.text, status, tokenCount: r.tokenCount, stats: storedStats(r) }));
+          if (r.stats.userTokenCount !== null) await value(api.updateMessage({ id: userId, tokenCount: r.stats.userTokenCount }));
+          setStats(r.stats);
+          setResume(r.stats.resume);
+        } else {
+          const errorMessage = r.message.slice(0, 2000);
+          await value(api.appendMessage({ conversationId: conv.id, parentId: userId, role: 'assistant', content: '', status: 'error', stats: { stopReason: 'error', errorMessage } }));
+          setError(r.message);
+        }
+      } finally {
+        setStream(null);
+        if (activeRef.current === conv.id) setThread(await value(api.getMessages({ conversationId: conv.id })));
+        await refreshConversations();
+      }
+    },
+    [refreshConversations],
+  );
+
+  const send = useCallback(
+    async (text: string) => {
+      setError(null);
+      let conv = active;
+      if (!conv) {
+        conv = await value(api.createConversation({ title: titleFrom(text), modelId, systemPrompt: draft.systemPrompt, settings: draft.settings }));
+        setActiveId(conv.id);
+        setResume(null);
+        await refreshConversations();
+      }
+      const parentId = conv.id === thread?.conversationId ? thread.activeLeafId : null;
+      const userId = await value(api.appendMessage({ conversationId: conv.id, parentId, role: 'user', content: text }));
+      const t = await value(api.getMessages({ conversationId: conv.id }));
+      setThread(t);
+      await answer(conv, t.messages, userId);
+    },
+    [active, answer, draft, modelId, refreshConversations, thread],
+  );
+
+  const regenerate = useCallback(
+    async (assistantId: number) => {
+      if (!active || !thread) return;
+      const i = thread.messages.findIndex((m) => m.id === assistantId);
+      const question = thread.messages[i - 1];
+      if (i < 1 || !question) return;
+      await answer(active, thread.messages.slice(0, i), question.id);
+    },
+    [active, answer, thread],
+  );
+
+  const edit = useCallback(
+    async (userMessageId: number, content: string) => {
+      if (!active || !thread) return;
+      const i = thread.messages.findIndex((m) => m.id === userMessageId);
+      const parentId = thread.messages[i - 1]?.id ?? null;
+      const userId = await value(api.appendMessage({ conversationId: active.id, parentId, role: 'user', content }));
+      const t = await value(api.getMessages({ conversationId: active.id }));
+      setThread(t);
+      await answer(active, t.messages, userId);
+    },
+    [active, answer, thread],
+  );
+
+  const stop = useCallback(() => {
+    if (stream) engine().stop(stream.requestId);
+  }, [stream]);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && stop();
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [stop]);
+
+  const changeSettings = useCallback(
+    (change: { systemPrompt?: string; settings?: Partial<GenerationSettings> }) => {
+      if (!active) {
+        setDraft((d) => ({ systemPrompt: change.systemPrompt ?? d.systemPrompt, settings: { ...d.settings, ...change.settings } }));
+        return;
+      }
+      value(api.updateConversationSettings({ id: active.id, ...change }))
+        .then((c) => setConversations((list) => list.map((x) => (x.id === c.id ? c : x))))
+        .catch(fail);
+    },
+    [active, fail],
+  );
+
+  const newChat = () => {
+    setActiveId(null);
+    setThread(null);
+    setStats(null);
+    setResume(null);
+  };
+
+  const busy = stream !== null;
+  const shown: readonly ThreadMessage[] = stream && stream.conversationId === activeId ? stream.base : activeId !== null ? (thread?.messages ?? []) : [];
+  const model = models.find((m) => m.id === modelId);
+  const ready = modelState.phase === 'ready';
 
   return (
-    <main style={{ fontFamily: 'system-ui, sans-serif', padding: 24 }}>
-      <h1>KVChat</h1>
-      <p>{webgpu ? 'WebGPU is available.' : 'WebGPU is not available: this app needs a WebGPU-capable GPU.'}</p>
-      {info && (
-        <p>
-          {info.name} {info.version} on {info.platform} (Electron {info.electron})
-        </p>
+    <div className="app">
+      <header className="top">
+        <strong>KVChat</strong>
+        <span data-testid="model-status" data-phase={modelState.phase} className={`model-status ${modelState.phase}`}>
+          {modelState.phase === 'none' && 'No model: import one to start'}
+          {modelState.phase === 'loading' &&
+            (modelState.note ?? `Loading ${model?.name ?? 'model'}… ${modelState.total ? Math.round((100 * modelState.done) / modelState.total) : 0}%`)}
+          {modelState.phase === 'ready' && `${model?.name ?? 'Model'} ready`}
+          {modelState.phase === 'error' && modelState.message}
+        </span>
+      </header>
+      {error && (
+        <div className="banner error" role="alert" data-testid="error">
+          {error} <button onClick={() => setError(null)}>×</button>
+        </div>
       )}
-    </main>
+      <Sidebar
+        conversations={conversations}
+        activeId={activeId}
+        onOpen={(id) => void openConversation(id).catch(fail)}
+        onNew={newChat}
+        onRename={(id, title) => void value(api.renameConversation({ id, title })).then(refreshConversations).catch(fail)}
+        onDelete={(id) =>
+          void value(api.deleteConversation({ id }))
+            .then(() => {
+              if (id === activeId) newChat();
+              return refreshConversations();
+            })
+            .catch(fail)
+        }
+      />
+      <main className="chat" data-testid="chat">
+        <div className="messages" data-testid="messages">
+          {shown.length === 0 && !stream && <p className="empty muted">Type a message to start{model ? ` with ${model.name}` : ''}.</p>}
+          {shown.map((m) => (
+            <MessageView
+              key={m.id}
+              message={m}
+              busy={busy || !ready}
+              onSelectSibling={(id) => void value(api.selectBranch({ conversationId: m.conversationId, messageId: id })).then(setThread).catch(fail)}
+              onRegenerate={() => void regenerate(m.id).catch(fail)}
+              onEdit={(content) => void edit(m.id, content).catch(fail)}
+            />
+          ))}
+          {stream && stream.conversationId === activeId && (
+            <MessageView
+              message={{ id: -1, role: 'assistant', content: stream.text, status: 'incomplete', siblingIds: [], stats: {} }}
+              streaming
+              busy
+              onSelectSibling={() => {}}
+              onRegenerate={() => {}}
+              onEdit={() => {}}
+            />
+          )}
+        </div>
+        <Composer disabled={!ready} busy={busy} onSend={(text) => void send(text).catch(fail)} onStop={stop} />
+      </main>
+      <div className="side-panels">
+        <SettingsPanel systemPrompt={active?.systemPrompt ?? draft.systemPrompt} settings={active?.settings ?? draft.settings} onChange={changeSettings} />
+        <ModelManager models={models} selectedId={modelId} onSelect={setModelId} onChanged={(id) => void refreshModels(id).catch(fail)} />
+        <KvPanel picture={kv} />
+      </div>
+      <StatusBar
+        model={model ? `${model.name} (${model.quantization})` : 'no model'}
+        stats={stats}
+        resume={resume}
+        contextUsed={stats?.contextUsed ?? resume?.reusedTokens ?? 0}
+        contextLength={ready ? modelState.contextLength : null}
+      />
+    </div>
   );
 }

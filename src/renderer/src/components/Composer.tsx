@@ -1,0 +1,44 @@
+// The message box: Enter sends, Shift+Enter adds a line, Esc (handled by the app) stops; Stop while streaming.
+import { useState } from 'react';
+
+export interface ComposerProps {
+  readonly disabled: boolean;
+  readonly busy: boolean;
+  readonly onSend: (text: string) => void;
+  readonly onStop: () => void;
+}
+
+export function Composer({ disabled, busy, onSend, onStop }: ComposerProps) {
+  const [text, setText] = useState('');
+  const submit = () => {
+    if (disabled || busy || text.trim() === '') return;
+    onSend(text);
+    setText('');
+  };
+  return (
+    <div className="composer">
+      <textarea
+        data-testid="composer"
+        value={text}
+        placeholder={disabled ? 'Waiting for the model…' : 'Message (Enter to send, Shift+Enter for a new line)'}
+        rows={3}
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+            e.preventDefault();
+            submit();
+          }
+        }}
+      />
+      {busy ? (
+        <button data-testid="stop" className="danger" onClick={onStop}>
+          Stop
+        </button>
+      ) : (
+        <button data-testid="send" className="primary" disabled={disabled || text.trim() === ''} onClick={submit}>
+          Send
+        </button>
+      )}
+    </div>
+  );
+}

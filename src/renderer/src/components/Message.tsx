@@ -1,0 +1,84 @@
+// One message of the active thread: Markdown for answers, branch arrows "< 2/3 >" when it has siblings, and its
+// actions (copy; edit for a question, regenerate for an answer).
+import { useMemo, useState } from 'react';
+import type { ThreadMessage } from '../../../shared/api';
+import { renderMarkdown } from '../markdown';
+
+export interface MessageProps {
+  readonly message: Pick<ThreadMessage, 'id' | 'role' | 'content' | 'status' | 'siblingIds' | 'stats'>;
+  readonly streaming?: boolean;
+  readonly busy: boolean;
+  readonly onSelectSibling: (id: number) => void;
+  readonly onRegenerate: () => void;
+  readonly onEdit: (content: string) => void;
+}
+
+function BranchArrows({ ids, current, onSelect }: { ids: readonly number[]; current: number; onSelect: (id: number) => void }) {
+  const i = ids.indexOf(current);
+  if (ids.length < 2 || i < 0) return null;
+  return (
+    <span className="branches">
+      <button data-testid="branch-prev" disabled={i === 0} onClick={() => onSelect(ids[i - 1]!)} aria-label="Previous version">
+        ‹
+      </button>
+      <span data-testid="branch-pos">
+        {i + 1}/{ids.length}
+      </span>
+      <button data-testid="branch-next" disabled={i === ids.length - 1} onClick={() => onSelect(ids[i + 1]!)} aria-label="Next version">
+        ›
+      </button>
+    </span>
+  );
+}
+
+export function MessageView({ message, streaming, busy, onSelectSibling, onRegenerate, onEdit }: MessageProps) {
+  const [editing, setEditing] = useState<string | null>(null);
+  const html = useMemo(() => (message.role === 'assistant' ? renderMarkdown(message.content) : ''), [message.role, message.content]);
+  const status = streaming ? 'streaming' : message.status;
+  return (
+    <article className={`message ${message.role}`} data-testid={`message-${message.role}`} data-status={status}>
+      {editing !== null ? (
+        <div className="edit">
+          <textarea data-testid="edit-input" value={editing} onChange={(e) => setEditing(e.target.value)} />
+          <button
+            data-testid="edit-save"
+            disabled={busy || editing.trim() === ''}
+            onClick={() => {
+              onEdit(editing);
+              setEditing(null);
+            }}
+          >
+            Save &amp; send
+          </button>
+          <button onClick={() => setEditing(null)}>Cancel</button>
+        </div>
+      ) : message.role === 'assistant' ? (
+        <div className="content markdown" data-testid="message-content" dangerouslySetInnerHTML={{ __html: html }} />
+      ) : (
+        <div className="content plain" data-testid="message-content">
+          {message.content}
+        </div>
+      )}
+      {message.status === 'incomplete' && !streaming && <div className="note">Stopped</div>}
+      {message.status === 'error' && <div className="note error">{message.stats.errorMessage ?? 'Generation failed'}</div>}
+      {!streaming && (
+        <footer className="actions">
+          <BranchArrows ids={message.siblingIds} current={message.id} onSelect={onSelectSibling} />
+          <button data-testid="copy" onClick={() => void navigator.clipboard?.writeText(message.content)}>
+            Copy
+          </button>
+          {message.role === 'user' && (
+            <button data-testid="edit" disabled={busy} onClick={() => setEditing(message.content)}>
+              Edit
+            </button>
+          )}
+          {message.role === 'assistant' && (
+            <button data-testid="regenerate" disabled={busy} onClick={onRegenerate}>
+              Regenerate
+            </button>
+          )}
+        </footer>
+      )}
+    </article>
+  );
+}

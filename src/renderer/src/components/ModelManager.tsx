@@ -1,0 +1,99 @@
+// The model library: pick the model to chat with, import one (file dialog or drag and drop, with progress),
+// see size / quantization / context, delete with confirmation.
+import { useEffect, useState } from 'react';
+import type { ModelImportProgress, ModelInfo } from '../../../shared/api';
+import { api, value } from '../api';
+
+export interface ModelManagerProps {
+  readonly models: readonly ModelInfo[];
+  readonly selectedId: string | null;
+  readonly onSelect: (id: string) => void;
+  readonly onChanged: (selectId?: string) => void;
+}
+
+const size = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GB` : bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MB` : `${(bytes / 1024).toFixed(0)} KB`);
+
+export function ModelManager({ models, selectedId, onSelect, onChanged }: ModelManagerProps) {
+  const [progress, setProgress] = useState<ModelImportProgress | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [dragging, setDragging] = useState(false);
+
+  useEffect(() => api.onModelImportProgress(setProgress), []);
+
+  const runImport = async (start: () => Promise<ModelInfo | null>) => {
+    setBusy(true);
+    setError(null);
+    setProgress(null);
+    try {
+      const model = await start();
+      if (model) onChanged(model.id);
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+      setProgress(null);
+    }
+  };
+
+  const onDrop = (e: React.DragEvent) => {
+    e.preventDefault();
+    setDragging(false);
+    const file = e.dataTransfer.files[0];
+    if (file) void runImport(() => value(api.importDroppedModel(file, { copy: true })));
+  };
+
+  return (
+    <section
+      className={`models${dragging ? ' dragging' : ''}`}
+      data-testid="model-manager"
+      onDragOver={(e) => {
+        e.preventDefault();
+        setDragging(true);
+      }}
+      onDragLeave={() => setDragging(false)}
+      onDrop={onDrop}
+    >
+      <h3>Models</h3>
+      <ul>
+        {models.map((m) => (
+          <li key={m.id} className={m.id === selectedId ? 'selected' : ''} data-testid="model-item" data-id={m.id}>
+            <label>
+              <input type="radio" name="model" checked={m.id === selectedId} disabled={!m.available} onChange={() => onSelect(m.id)} />
+              <span className="name">{m.name}</span>
+            </label>
+            <span className="meta">
+              {size(m.size)} · {m.quantization} · {m.contextLength} ctx{m.available ? '' : ' · missing'}
+            </span>
+            <button
+              data-testid="delete-model"
+              aria-label={`Delete ${m.name}`}
+              onClick={() => {
+                if (!window.confirm(`Delete the model “${m.name}” and its saved KV cache?`)) return;
+                value(api.deleteModel({ id: m.id, confirm: true }))
+                  .then(() => onChanged())
+                  .catch((e: Error) => setError(e.message));
+              }}
+            >
+              ×
+            </button>
+          </li>
+        ))}
+      </ul>
+      <button data-testid="import-model" disabled={busy} onClick={() => void runImport(() => value(api.pickAndImportModel({ copy: true })))}>
+        Import model…
+      </button>
+      <p className="muted drop-hint">or drop a .gguf file here</p>
+      {progress && (
+        <div data-testid="import-progress">
+          {progress.phase} <progress max={progress.bytesTotal} value={progress.bytesDone} />
+        </div>
+      )}
+      {error && (
+        <p className="error" data-testid="model-error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}

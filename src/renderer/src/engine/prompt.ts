@@ -1,0 +1,63 @@
+// A thread's prompt tokens. A model with a chat template gets the template's rendering of the whole thread.
+// A raw model (no template: stories260K) continues the text, as `npm run generate` does: the system prompt and
+// each message are tokenized piece by piece, and where the conversation's stored token history still matches a
+// message (same token count; a user message re-encodes to the same ids; an answer decodes to its text) the
+// exact stored tokens are kept, so the history's KV block hashes match and stored blocks resume it.
+import type { GgufValue } from '../../../gpu/gguf/types';
+import { renderChatTemplate, type Tokenizer } from '../../../gpu/tokenizer';
+import type { ThreadTurn } from './protocol';
+
+export interface BuiltPrompt {
+  readonly tokens: number[];
+  /** Tokens of the last (new) message, when the prompt is built per message (raw models). */
+  readonly lastTurnTokens: number | null;
+}
+
+const sameTokens = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((t, i) => t === b[i]);
+
+/** Raw continuation: BOS on the first piece only. */
+function encodePiece(tokenizer: Tokenizer, text: string, first: boolean): number[] {
+  return tokenizer.encode(text, first ? {} : { addBos: false });
+}
+
+function buildRaw(tokenizer: Tokenizer, systemPrompt: string, turns: readonly ThreadTurn[], history: readonly number[]): BuiltPrompt {
+  const tokens: number[] = [];
+  if (systemPrompt.length > 0) tokens.push(...encodePiece(tokenizer, systemPrompt, true));
+  let aligned = sameTokens(tokens, history.slice(0, tokens.length));
+  let last = 0;
+  turns.forEach((turn, i) => {
+    const first = tokens.length === 0;
+    const n = turn.tokenCount;
+    let piece: number[] | undefined;
+    if (aligned && n !== null && n > 0 && tokens.length + n <= history.length) {
+      const stored = history.slice(tokens.length, tokens.length + n);
+      const matches = turn.role === 'assistant' ? tokenizer.decode(stored, { continuation: true }) === turn.content : sameTokens(stored, encodePiece(tokenizer, turn.content, first));
+      if (matches) piece = stored;
+    }
+    if (!piece) {
+      aligned = false;
+      piece = encodePiece(tokenizer, turn.content, first);
+    }
+    tokens.push(...piece);
+    if (i === turns.length - 1) last = piece.length;
+  });
+  return { tokens, lastTurnTokens: last };
+}
+
+function buildTemplated(tokenizer: Tokenizer, metadata: ReadonlyMap<string, GgufValue>, systemPrompt: string, turns: readonly ThreadTurn[]): BuiltPrompt {
+  const messages = [...(systemPrompt ? [{ role: 'system' as const, content: systemPrompt }] : []), ...turns.map((t) => ({ role: t.role, content: t.content }))];
+  const text = renderChatTemplate(metadata, messages, { addGenerationPrompt: true });
+  const startsWithBos = tokenizer.bos !== undefined && text.startsWith(tokenizer.tokenText(tokenizer.bos));
+  return { tokens: tokenizer.encode(text, { parseSpecial: true, addBos: !startsWithBos }), lastTurnTokens: null };
+}
+
+export function buildPrompt(
+  tokenizer: Tokenizer,
+  metadata: ReadonlyMap<string, GgufValue>,
+  hasChatTemplate: boolean,
+  systemPrompt: string,
+  turns: readonly ThreadTurn[],
+  history: readonly number[],
+): BuiltPrompt {
+  return hasChatTemplate ? buildTemplated(tokenizer, metadata, systemPrompt, turns) : buildRaw(tokenizer, systemPrompt, turns, history);
+}

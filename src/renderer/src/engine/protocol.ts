@@ -1,0 +1,105 @@
+// The typed message protocol between the UI thread and the engine's Web Worker. The worker owns the GPU
+// device, the model and the KV cache; the UI thread owns the API (window.kvchat or the test host's socket), so
+// the worker asks it for store operations with `store-call` and gets `store-result` back.
+import type { ApiResult, GenerationSettings, KvChatApi, MessageRole } from '../../../shared/api';
+
+/** Where a conversation's KV came from when an answer started (resume.ts's 'recompute'/'none' show as prefill). */
+export type ResumeSourceShown = 'gpu' | 'ram' | 'disk' | 'prefill';
+
+export interface ThreadTurn {
+  readonly role: MessageRole;
+  readonly content: string;
+  /** Tokens of this message in the conversation's history, when known (lets the exact history be reused). */
+  readonly tokenCount: number | null;
+}
+
+export interface LoadRequest {
+  readonly type: 'load';
+  readonly modelId: string;
+  readonly url: string;
+  readonly fingerprint: string;
+}
+
+export interface OpenRequest {
+  readonly type: 'open';
+  readonly conversationId: number;
+}
+
+export interface GenerateRequest {
+  readonly type: 'generate';
+  readonly requestId: number;
+  readonly conversationId: number;
+  readonly systemPrompt: string;
+  /** The active thread, the new user message last. */
+  readonly turns: readonly ThreadTurn[];
+  readonly settings: GenerationSettings;
+}
+
+export interface StopRequest {
+  readonly type: 'stop';
+  readonly requestId: number;
+}
+
+/** An answer from the UI thread to a worker's store call. */
+export interface StoreResult {
+  readonly type: 'store-result';
+  readonly callId: number;
+  readonly result: ApiResult<unknown>;
+}
+
+export type ToWorker = LoadRequest | OpenRequest | GenerateRequest | StopRequest | StoreResult;
+
+/** The store verbs the worker may use. */
+export type StoreMethod = 'getKvBlocks' | 'getStoredKvHashes' | 'putKvBlocks' | 'getConversationKv' | 'saveConversationKv' | 'getKvUsage';
+export type StoreApi = Pick<KvChatApi, StoreMethod>;
+
+export interface KvPicture {
+  readonly blocks: number;
+  readonly blockBytes: number;
+  /** One byte per GPU block: 0 free, 1 used, 2 shared, 3 cached on the GPU, (UI only) 4 in RAM, 5 on disk. */
+  readonly states: Uint8Array;
+  readonly ramBlocks: number;
+  readonly ramBytes: number;
+  readonly diskBlocks: number;
+  readonly diskBytes: number;
+  /** Prompt tokens whose K/V were reused (resumed or cached) over all prompt tokens, since load. */
+  readonly reusedTokens: number;
+  readonly promptTokens: number;
+}
+
+export interface ResumeReport {
+  readonly conversationId: number;
+  readonly source: ResumeSourceShown;
+  readonly ms: number;
+  readonly reusedTokens: number;
+}
+
+export interface AnswerStats {
+  readonly tokensPerSecond: number;
+  readonly timeToFirstTokenMs: number;
+  readonly promptTokens: number;
+  readonly generatedTokens: number;
+  readonly contextUsed: number;
+  readonly resume: ResumeReport;
+  /** Tokens of the new user message in the history (raw models), for the next turn's exact reuse. */
+  readonly userTokenCount: number | null;
+}
+
+export type FromWorker =
+  | { readonly type: 'load-progress'; readonly modelId: string; readonly bytesDone: number; readonly bytesTotal: number }
+  | { readonly type: 'loaded'; readonly modelId: string; readonly contextLength: number; readonly adapter: string; readonly hasChatTemplate: boolean }
+  | { readonly type: 'load-error'; readonly modelId: string; readonly code: string; readonly message: string }
+  | { readonly type: 'device-lost'; readonly message: string }
+  | { readonly type: 'resumed'; readonly report: ResumeReport }
+  | { readonly type: 'token'; readonly requestId: number; readonly text: string }
+  | {
+      readonly type: 'done';
+      readonly requestId: number;
+      readonly text: string;
+      readonly tokenCount: number;
+      readonly stopReason: 'eos' | 'max-tokens' | 'cancelled';
+      readonly stats: AnswerStats;
+    }
+  | { readonly type: 'generate-error'; readonly requestId: number; readonly message: string }
+  | { readonly type: 'kv'; readonly picture: KvPicture }
+  | { readonly type: 'store-call'; readonly callId: number; readonly method: StoreMethod; readonly payload: unknown };

@@ -1,0 +1,295 @@
+/// <reference lib="webworker" />
+// The engine's Web Worker: owns the WebGPU device, the model (read over HTTP Range from its URL) and the paged KV
+// cache, so the UI thread never waits on the GPU. One engine sequence per open conversation; after each answer
+// the sequence's full KV blocks go to the SQLite store (persistSequence) with the exact token history, and a
+// conversation not on the GPU is restored from the store (resumeFromStore) before its next prompt is run.
+import { acquireDevice, GpuError, type GpuContext } from '../../../gpu/device';
+import { Engine } from '../../../gpu/engine/engine';
+import { persistSequence, resumeFromStore, type KvBlockStoreLike, type ResumeResult, type StoredKvBlock } from '../../../gpu/engine/resume';
+import { httpSource } from '../../../gpu/gguf/http-source';
+import { GgufFile } from '../../../gpu/gguf/reader';
+import { KV_BLOCK_TOKENS } from '../../../gpu/kv/layout';
+import { StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../../../gpu/tokenizer';
+import { bytesToTokens, tokensToBytes, type ApiResult, type ConversationKv, type KvBlockRecord, type KvUsage } from '../../../shared/api';
+import { buildPrompt } from './prompt';
+import type { FromWorker, GenerateRequest, KvPicture, LoadRequest, ResumeReport, ResumeSourceShown, StoreMethod, ToWorker } from './protocol';
+
+declare const self: DedicatedWorkerGlobalScope;
+const post = (m: FromWorker): void => self.postMessage(m);
+
+// ---- The store, through the UI thread ----
+
+let nextCallId = 1;
+const storeCalls = new Map<number, (r: ApiResult<unknown>) => void>();
+
+async function storeCall<T>(method: StoreMethod, payload?: unknown): Promise<T> {
+  const callId = nextCallId++;
+  const result = await new Promise<ApiResult<unknown>>((resolve) => {
+    storeCalls.set(callId, resolve);
+    post({ type: 'store-call', callId, method, payload });
+  });
+  if (!result.ok) throw new Error(`${method}: ${result.error.message}`);
+  return result.value as T;
+}
+
+const store: KvBlockStoreLike = {
+  getBlocks: async (hashes) => new Map((await storeCall<KvBlockRecord[]>('getKvBlocks', { hashes })).map((b): [string, StoredKvBlock] => [b.hash, b])),
+  storedHashes: async (hashes) => new Set(await storeCall<string[]>('getStoredKvHashes', { hashes })),
+  putBlocks: async (blocks) => {
+    // Batches keep one message to a few MB.
+    for (let i = 0; i < blocks.length; i += 64) await storeCall('putKvBlocks', { blocks: blocks.slice(i, i + 64) });
+  },
+};
+
+// ---- The loaded model ----
+
+interface Loaded {
+  readonly request: LoadRequest;
+  readonly gpu: GpuContext;
+  readonly file: GgufFile;
+  readonly engine: Engine;
+  readonly tokenizer: Tokenizer;
+  readonly hasChatTemplate: boolean;
+}
+
+interface ConversationState {
+  seq: number;
+  /** The exact token history last saved (may run past what the sequence holds after a partial resume). */
+  history: number[];
+  /** How the sequence was restored, reported with the first answer after it. */
+  resume: ResumeReport | null;
+  lastUsed: number;
+  busy: boolean;
+}
+
+let loading: Promise<Loaded | null> = Promise.resolve(null);
+const conversations = new Map<number, ConversationState>();
+const running = new Map<number, AbortController>();
+let reusedTokens = 0;
+let promptTokens = 0;
+
+/** Loads the model (once: a second request for the same file answers at once, unless `force`d after a device loss). */
+async function load(request: LoadRequest, force = false): Promise<Loaded | null> {
+  const previous = await loading.catch(() => null);
+  if (!force && previous?.request.modelId === request.modelId && previous.request.fingerprint === request.fingerprint) {
+    post({ type: 'loaded', modelId: request.modelId, contextLength: previous.engine.config.contextLength, adapter: previous.gpu.adapterDescription, hasChatTemplate: previous.hasChatTemplate });
+    return previous;
+  }
+  conversations.clear();
+  try {
+    previous?.engine.destroy();
+  } catch {
+    // A lost device's buffers may refuse destroy(); they are gone anyway.
+  }
+  try {
+    const gpu = await acquireDevice(self.navigator.gpu);
+    const source = await httpSource(request.url);
+    const file = await GgufFile.open(source);
+    const engine = await Engine.load(gpu, file, {
+      maxSeqs: 4,
+      // Blocks are named by the file's fingerprint, so stored blocks are found again after a restart; the
+      // store is the engine's last tier (RAM overflow goes there, prefix matches look there last).
+      modelFingerprint: request.fingerprint,
+      kvStore: store,
+      onProgress: (p) => post({ type: 'load-progress', modelId: request.modelId, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
+    });
+    const loaded: Loaded = { request, gpu, file, engine, tokenizer: tokenizerFromGguf(file.metadata), hasChatTemplate: file.metadata.has('tokenizer.chat_template') };
+    void gpu.lost.then((e) => onDeviceLost(loaded, e));
+    post({ type: 'loaded', modelId: request.modelId, contextLength: engine.config.contextLength, adapter: gpu.adapterDescription, hasChatTemplate: loaded.hasChatTemplate });
+    void postKvPicture(loaded);
+    return loaded;
+  } catch (e) {
+    const code = e instanceof GpuError ? e.code : ((e as { code?: string }).code ?? 'load-failed');
+    post({ type: 'load-error', modelId: request.modelId, code, message: (e as Error).message });
+    return null;
+  }
+}
+
+/** The GPU went away (driver reset, sleep): reload the model; conversations come back from the stored KV. */
+function onDeviceLost(loaded: Loaded, e: GpuError): void {
+  void loading.then((current) => {
+    if (current !== loaded) return; // an engine already replaced on purpose
+    post({ type: 'device-lost', message: `${e.message}; reloading the model and resuming from the stored KV cache` });
+    for (const c of running.values()) c.abort();
+    loading = load(loaded.request, true);
+  });
+}
+
+// ---- Conversations ----
+
+/** The conversation's sequence, restored from the store the first time it is opened since the model loaded. */
+async function conversationState(m: Loaded, conversationId: number): Promise<ConversationState> {
+  const known = conversations.get(conversationId);
+  if (known) return known;
+  const started = performance.now();
+  const kv = await storeCall<ConversationKv | null>('getConversationKv', { conversationId });
+  const history = kv && kv.modelFingerprint === m.request.fingerprint ? bytesToTokens(kv.tokens) : [];
+  const seq = m.engine.createSequence();
+  const state: ConversationState = { seq, history, resume: null, lastUsed: performance.now(), busy: false };
+  conversations.set(conversationId, state);
+  freeIdleSequences(m, Math.ceil(history.length / KV_BLOCK_TOKENS), conversationId);
+  const r = await resumeFromStore(m.engine, seq, m.request.fingerprint, history, store);
+  state.resume = { conversationId, source: shownSource(r.source), ms: performance.now() - started, reusedTokens: r.reusedTokens };
+  post({ type: 'resumed', report: state.resume });
+  return state;
+}
+
+/** resume.ts's sources as the UI names them: nothing reused means the prompt is computed by prefill. */
+function shownSource(source: ResumeResult['source']): ResumeSourceShown {
+  return source === 'gpu' || source === 'ram' || source === 'disk' ? source : 'prefill';
+}
+
+/** Releases least recently used idle sequences (their KV is already stored) until `blocks` are free. */
+function freeIdleSequences(m: Loaded, blocks: number, keep: number): void {
+  const idle = [...conversations.entries()].filter(([id, c]) => id !== keep && !c.busy).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+  for (const [id, c] of idle) {
+    if (m.engine.freeKvBlocks >= blocks) return;
+    m.engine.releaseSequence(c.seq);
+    conversations.delete(id);
+  }
+}
+
+const startsWith = (a: readonly number[], prefix: readonly number[]): boolean => prefix.length <= a.length && prefix.every((t, i) => a[i] === t);
+
+/** Makes the sequence hold a prefix of `tokens`; returns the tokens still to run and how the KV got there. */
+async function placePrompt(m: Loaded, conversationId: number, c: ConversationState, tokens: number[]): Promise<{ feed: number[]; resume: ResumeReport }> {
+  const { computed, pending } = m.engine.sequenceTokens(c.seq);
+  const current = [...computed, ...pending];
+  if (current.length < tokens.length && startsWith(tokens, current)) {
+    const resume = c.resume ?? { conversationId, source: 'gpu', ms: 0, reusedTokens: computed.length };
+    c.resume = null;
+    return { feed: tokens.slice(current.length), resume };
+  }
+  // A branch (regenerate, edit) or a shorter history: start a new sequence from the longest stored prefix.
+  const started = performance.now();
+  m.engine.releaseSequence(c.seq);
+  c.seq = m.engine.createSequence();
+  c.resume = null;
+  const r = await resumeFromStore(m.engine, c.seq, m.request.fingerprint, tokens.slice(0, -1), store);
+  return { feed: tokens.slice(r.reusedTokens), resume: { conversationId, source: shownSource(r.source), ms: performance.now() - started, reusedTokens: r.reusedTokens } };
+}
+
+async function generate(req: GenerateRequest): Promise<void> {
+  const m = await loading;
+  if (!m) throw new Error('no model is loaded');
+  const c = await conversationState(m, req.conversationId);
+  if (c.busy) throw new Error('this conversation is already generating');
+  c.busy = true;
+  c.lastUsed = performance.now();
+  try {
+    const built = buildPrompt(m.tokenizer, m.file.metadata, m.hasChatTemplate, req.systemPrompt, req.turns, c.history);
+    const room = m.engine.config.contextLength - built.tokens.length;
+    if (room < 1) throw new Error(`the conversation takes ${built.tokens.length} tokens; the model's context is ${m.engine.config.contextLength}. Start a new chat.`);
+    const maxNewTokens = Math.min(req.settings.maxTokens, room);
+    freeIdleSequences(m, Math.ceil((built.tokens.length + maxNewTokens) / KV_BLOCK_TOKENS), req.conversationId);
+    const { feed, resume } = await placePrompt(m, req.conversationId, c, built.tokens);
+    reusedTokens += built.tokens.length - feed.length;
+    promptTokens += built.tokens.length;
+    await answer(m, req, c, feed, resume, built.lastTurnTokens, built.tokens.length);
+  } finally {
+    c.busy = false;
+  }
+}
+
+async function answer(m: Loaded, req: GenerateRequest, c: ConversationState, feed: number[], resume: ResumeReport, userTokenCount: number | null, promptLength: number): Promise<void> {
+  const controller = new AbortController();
+  running.set(req.requestId, controller);
+  const decoder = new StreamingDecoder(m.tokenizer, { continuation: true });
+  const s = req.settings;
+  try {
+    const result = await m.engine.generate(c.seq, feed, {
+      maxNewTokens: Math.min(s.maxTokens, m.engine.config.contextLength - promptLength),
+      sampling: { temperature: s.temperature, topK: s.topK, topP: s.topP, minP: s.minP, repetitionPenalty: s.repeatPenalty, seed: s.seed ?? (Math.random() * 2 ** 32) >>> 0 },
+      stopTokens: m.tokenizer.endOfGeneration,
+      signal: controller.signal,
+      onToken: (t) => {
+        const text = decoder.push(t);
+        if (text) post({ type: 'token', requestId: req.requestId, text });
+      },
+    });
+    const tail = decoder.flush();
+    if (tail) post({ type: 'token', requestId: req.requestId, text: tail });
+    await persist(m, req.conversationId, c);
+    const n = result.tokens.length;
+    const decodeMs = result.totalMs - result.timeToFirstTokenMs;
+    post({
+      type: 'done',
+      requestId: req.requestId,
+      text: m.tokenizer.decode(result.tokens, { continuation: true }),
+      tokenCount: n,
+      stopReason: result.stopReason === 'aborted' ? 'cancelled' : result.stopReason === 'eos' ? 'eos' : 'max-tokens',
+      stats: {
+        tokensPerSecond: n > 1 && decodeMs > 0 ? ((n - 1) / decodeMs) * 1000 : 0,
+        timeToFirstTokenMs: result.timeToFirstTokenMs,
+        promptTokens: promptLength,
+        generatedTokens: n,
+        contextUsed: c.history.length,
+        resume,
+        userTokenCount,
+      },
+    });
+  } finally {
+    running.delete(req.requestId);
+    void postKvPicture(m);
+  }
+}
+
+/** The sequence's full blocks to the store, then its exact token history and block table. */
+async function persist(m: Loaded, conversationId: number, c: ConversationState): Promise<void> {
+  const { hashes } = await persistSequence(m.engine, c.seq, m.request.fingerprint, store);
+  const { computed, pending } = m.engine.sequenceTokens(c.seq);
+  c.history = [...computed, ...pending];
+  await storeCall('saveConversationKv', { conversationId, modelFingerprint: m.request.fingerprint, tokens: tokensToBytes(c.history), computed: computed.length, blockHashes: hashes });
+}
+
+interface SnapshotCapable {
+  kvSnapshot?: () => { blocks: number; blockBytes: number; states: Uint8Array; ramBlocks?: number; ramBytes?: number };
+}
+
+async function postKvPicture(m: Loaded): Promise<void> {
+  const snap = (m.engine as unknown as SnapshotCapable).kvSnapshot?.();
+  const blocks = snap?.blocks ?? m.engine.pool.blocks;
+  let states = snap?.states;
+  if (!states) {
+    // Without a per-block picture: the used count, drawn as the first cells.
+    states = new Uint8Array(blocks);
+    states.fill(1, 0, blocks - m.engine.freeKvBlocks);
+  }
+  const disk = await storeCall<KvUsage>('getKvUsage').catch(() => ({ blocks: 0, bytes: 0 }));
+  const picture: KvPicture = {
+    blocks,
+    blockBytes: snap?.blockBytes ?? 0,
+    states,
+    ramBlocks: snap?.ramBlocks ?? 0,
+    ramBytes: snap?.ramBytes ?? 0,
+    diskBlocks: disk.blocks,
+    diskBytes: disk.bytes,
+    reusedTokens,
+    promptTokens,
+  };
+  post({ type: 'kv', picture });
+}
+
+// ---- Messages ----
+
+self.onmessage = (e: MessageEvent<ToWorker>) => {
+  const msg = e.data;
+  switch (msg.type) {
+    case 'store-result':
+      storeCalls.get(msg.callId)?.(msg.result);
+      storeCalls.delete(msg.callId);
+      return;
+    case 'load':
+      loading = load(msg);
+      return;
+    case 'open':
+      void loading.then((m) => m && conversationState(m, msg.conversationId)).catch(() => {});
+      return;
+    case 'generate':
+      generate(msg).catch((err: unknown) => post({ type: 'generate-error', requestId: msg.requestId, message: (err as Error).message }));
+      return;
+    case 'stop':
+      running.get(msg.requestId)?.abort();
+      return;
+  }
+};

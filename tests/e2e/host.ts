@@ -1,0 +1,130 @@
+// The test host: the real main-process services (SQLite store, model library with the bundled default model,
+// API handlers) behind a local HTTP server instead of Electron. It serves the built renderer, model bytes with
+// HTTP Range (the same handler as the kvchat-model:// protocol), and the typed KvChatApi over a WebSocket
+// (tests/e2e and `src/renderer/src/transport`): binary frames, byte payloads as raw attachments.
+import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { createApiHandlers, invokeApi, openApiServices, throttleProgress } from '../../src/main/api-handlers';
+import type { ApiMethod } from '../../src/main/api-schemas';
+import { ensureDefaultModel } from '../../src/main/models/default-model';
+import { handleModelRequest } from '../../src/main/models/model-protocol';
+import { CHANNELS, modelUrl } from '../../src/shared/api';
+import { decodeFrame, encodeFrame, type WireRequest } from '../../src/renderer/src/transport/wire';
+
+export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+export interface HostOptions {
+  /** Holds kvchat.sqlite and models/; reuse it to "restart the app". */
+  readonly dataDir: string;
+  /** The built renderer (index.html and assets). */
+  readonly staticDir: string;
+  /** 0: any free port. */
+  readonly port?: number;
+}
+
+export interface TestHost {
+  readonly url: string;
+  readonly port: number;
+  /** Paths the next "Import model" dialogs return, in order (then: cancelled). */
+  readonly pickQueue: string[];
+  close(): Promise<void>;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.wasm': 'application/wasm',
+};
+
+function serveStatic(staticDir: string, pathname: string, res: ServerResponse): void {
+  const rel = normalize(decodeURIComponent(pathname === '/' ? '/index.html' : pathname)).replace(/^(\.\.[/\\])+/, '');
+  const file = join(staticDir, rel);
+  if (!file.startsWith(staticDir) || !existsSync(file) || !statSync(file).isFile()) {
+    res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`not found: ${pathname}`);
+    return;
+  }
+  res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store' });
+  createReadStream(file).pipe(res);
+}
+
+export async function startHost(o: HostOptions): Promise<TestHost> {
+  mkdirSync(o.dataDir, { recursive: true });
+  const pickQueue: string[] = [];
+  let port = o.port ?? 0;
+  const services = openApiServices({
+    databaseFile: join(o.dataDir, 'kvchat.sqlite'),
+    modelsDir: join(o.dataDir, 'models'),
+    appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: process.platform, electron: '', chrome: '' }),
+    pickModelFile: async () => pickQueue.shift() ?? null,
+  });
+  const handlers = createApiHandlers({ ...services, modelUrl: (id) => `http://localhost:${port}/models/${encodeURIComponent(id)}` });
+  await ensureDefaultModel(services.library, join(REPO, 'resources'));
+
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const model = /^\/models\/([^/]+)$/.exec(url.pathname);
+    if (!model) return serveStatic(o.staticDir, url.pathname, res);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+    handleModelRequest(services.library, { url: modelUrl(decodeURIComponent(model[1]!)), method: req.method ?? 'GET', headers })
+      .then((r) => {
+        res.writeHead(r.status, r.headers);
+        if (r.body) Readable.fromWeb(r.body as import('node:stream/web').ReadableStream).pipe(res);
+        else res.end();
+      })
+      .catch((e: unknown) => res.writeHead(500).end(String(e)));
+  });
+
+  const uploads = join(o.dataDir, 'uploads');
+  let uploadCount = 0;
+  /** The web client sends a dropped file's bytes; Electron's preload would send its path. */
+  const importUploaded = (payload: unknown): unknown => {
+    const p = payload as { fileName?: unknown; bytes?: unknown; copy?: unknown } | undefined;
+    if (!p || !(p.bytes instanceof Uint8Array) || typeof p.fileName !== 'string') return payload;
+    mkdirSync(uploads, { recursive: true });
+    const path = join(uploads, `${++uploadCount}-${p.fileName.replace(/[^\w.-]/g, '_')}`);
+    writeFileSync(path, p.bytes);
+    return { path, copy: p.copy };
+  };
+
+  const wss = new WebSocketServer({ server, path: '/api', maxPayload: 2 ** 31 - 1 });
+  wss.on('connection', (socket: WebSocket) => {
+    socket.on('message', async (data: Buffer) => {
+      let request: WireRequest;
+      try {
+        request = decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) as WireRequest;
+      } catch (e) {
+        socket.close(1003, (e as Error).message.slice(0, 120));
+        return;
+      }
+      const onImportProgress = throttleProgress((progress) => socket.send(encodeFrame({ event: CHANNELS.onModelImportProgress, payload: progress })));
+      const payload = request.method === 'importDroppedModel' ? importUploaded(request.payload) : request.payload;
+      const result = await invokeApi(handlers, request.method as ApiMethod, payload, { onImportProgress });
+      if (socket.readyState === socket.OPEN) socket.send(encodeFrame({ id: request.id, result }));
+    });
+  });
+
+  await new Promise<void>((ok) => server.listen(port, ok));
+  port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://localhost:${port}/`,
+    port,
+    pickQueue,
+    close: async () => {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((ok) => wss.close(() => ok()));
+      server.closeAllConnections();
+      await new Promise<void>((ok) => server.close(() => ok()));
+      services.db.close();
+    },
+  };
+}
