@@ -21,6 +21,8 @@ export interface EngineOptions {
   readonly maxSeqs?: number;
   /** Most tokens in one step (a prompt is prefilled in chunks of this size). */
   readonly maxBatchTokens?: number;
+  /** Context length in tokens (default and at most: the model's), as users set llama.cpp's n_ctx to save memory. */
+  readonly contextLength?: number;
   /** KV pool size in 16-token blocks; default: every sequence at full context, as far as the device allows. */
   readonly kvBlocks?: number;
   readonly kvDtype?: KvDtype;
@@ -165,7 +167,12 @@ export class Engine {
 
   /** Loads a GGUF model onto the device; fails with a clear error before uploading what cannot fit. */
   static async load(gpu: GpuContext, file: GgufFile, opts: EngineOptions = {}): Promise<Engine> {
-    const config = readModelConfig(file.header);
+    const modelConfig = readModelConfig(file.header);
+    const n = opts.contextLength ?? modelConfig.contextLength;
+    if (!Number.isInteger(n) || n < 2 * KV_BLOCK_TOKENS || n > modelConfig.contextLength) {
+      throw new RangeError(`contextLength must be an integer from ${2 * KV_BLOCK_TOKENS} to the model's ${modelConfig.contextLength}, not ${n}`);
+    }
+    const config: ModelConfig = { ...modelConfig, contextLength: n };
     const ctx = new KernelContext(gpu);
     const maxSeqs = opts.maxSeqs ?? 8;
     const maxBatchTokens = opts.maxBatchTokens ?? 128;
@@ -200,6 +207,16 @@ export class Engine {
     const id = this.nextSeqId++;
     this.kv.addSequence(id);
     this.sequences.set(id, { computed: 0, tokens: [], pending: [], busy: false });
+    return id;
+  }
+
+  /** A new sequence sharing all of `seq`'s K/V blocks (regenerate, several candidate answers); copy-on-write. */
+  forkSequence(seq: number): number {
+    const s = this.state(seq);
+    if (s.busy) throw new Error(`sequence ${seq} is generating; fork it between steps`);
+    const id = this.nextSeqId++;
+    this.kv.fork(seq, id);
+    this.sequences.set(id, { computed: s.computed, tokens: [...s.tokens], pending: [...s.pending], busy: false });
     return id;
   }
 

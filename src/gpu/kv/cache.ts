@@ -9,7 +9,7 @@
 //   on the device before any later write) into RAM, and from RAM to the store when RAM passes its bound.
 //
 // No GPU here: the device side is a BlockIo (the engine's is the real pool; tests can use host memory).
-import { BlockManager, type BlockCopy, type BlockState } from './block-manager';
+import { BlockManager, type BlockCopy, type BlockEviction, type BlockState } from './block-manager';
 import { hashBlock } from './hash';
 import { HostKvCache, type SpilledBlock } from './host-cache';
 import { KV_BLOCK_TOKENS, blockBytes, type KvLayout } from './layout';
@@ -114,6 +114,21 @@ export class KvCache {
     this.chains.set(seq, []);
   }
 
+  fork(parent: number, child: number): void {
+    this.blocks.fork(parent, child);
+    this.chains.set(child, [...this.chain(parent)]);
+  }
+
+  /**
+   * Moves idle cached blocks out of the GPU pool, least recently used first, until `keep` remain: into RAM (and
+   * on to the store) when there is a RAM tier. For memory pressure from outside (another model loading).
+   */
+  evictIdle(keep = 0): number {
+    const evicted = this.blocks.evictIdle(keep);
+    this.spill(evicted);
+    return evicted.length;
+  }
+
   removeSequence(seq: number): void {
     this.blocks.removeSequence(seq);
     this.chains.delete(seq);
@@ -132,8 +147,12 @@ export class KvCache {
     if (copies.length > 0) this.opts.io.copy(copies);
     const chain = this.chains.get(seq)!;
     chain.length = Math.min(chain.length, Math.floor(writeFrom / KV_BLOCK_TOKENS));
-    if (evicted.length === 0 || this.ram.maxBytes === 0) return;
-    // Queued now, so the device copies the bytes out before this step overwrites the slots.
+    this.spill(evicted);
+  }
+
+  /** Copies evicted blocks' bytes to RAM. Queued now, so the device reads them before any later overwrite. */
+  private spill(evicted: readonly BlockEviction[]): void {
+    if (evicted.length === 0 || (this.ram.maxBytes === 0 && !this.opts.store)) return; // nowhere to keep them
     const out = this.opts.io.readOut(evicted.map((e) => e.block));
     evicted.forEach((e, i) => {
       const bytes = out.then((all) => all[i]!);
@@ -181,6 +200,7 @@ export class KvCache {
     let fromRam = 0;
     let fromDisk = 0;
     let rejected = 0;
+    let stored: ReadonlyMap<string, StoredKvBlock> | undefined; // fetched once, at the first block RAM lacks
     let b = 0;
     for (; b < n; b++) {
       const h = hashes[b]!;
@@ -190,23 +210,23 @@ export class KvCache {
         fromGpu++;
         continue;
       }
+      if (this.blocks.freeBlocks === 0) break; // no room to upload into: the rest is recomputed when room exists
       const inRam = this.ram.get(h) ?? (await this.inFlight.get(h)?.catch(() => undefined));
-      if (!inRam) break;
-      this.upload(seq, b, h, inRam);
-      fromRam++;
-    }
-    if (b < n && store) {
-      const found = await store.getBlocks(hashes.slice(b));
-      for (; b < n; b++) {
-        const stored = found.get(hashes[b]!);
-        if (!stored) break;
-        if (!this.usable(stored)) {
-          rejected++;
-          break;
-        }
-        this.upload(seq, b, hashes[b]!, stored.bytes);
-        fromDisk++;
+      if (inRam) {
+        this.upload(seq, b, h, inRam);
+        fromRam++;
+        continue;
       }
+      if (!store) break;
+      stored ??= await store.getBlocks(hashes.slice(b));
+      const block = stored.get(h);
+      if (!block) break;
+      if (!this.usable(block)) {
+        rejected++;
+        break;
+      }
+      this.upload(seq, b, h, block.bytes);
+      fromDisk++;
     }
     this.chains.set(seq, hashes.slice(0, b));
     this.hitTokens += b * KV_BLOCK_TOKENS;

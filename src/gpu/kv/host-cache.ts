@@ -11,6 +11,7 @@ export class HostKvCache {
   private readonly entries = new Map<string, Uint8Array>(); // least recently used first
   private held = 0;
   private readonly leaving = new Set<string>();
+  private leavingBytes = 0;
   /** Blocks dropped because the next tier refused them (a full disk): recomputed if needed again. */
   droppedOnError = 0;
   lastError: unknown;
@@ -65,12 +66,14 @@ export class HostKvCache {
 
   private async shrink(): Promise<void> {
     const victims: SpilledBlock[] = [];
-    let over = this.held - this.maxBytes;
+    // Blocks already on their way out (an earlier put's spill) count as gone.
+    let over = this.held - this.leavingBytes - this.maxBytes;
     for (const [hash, bytes] of this.entries) {
       if (over <= 0) break;
       if (this.leaving.has(hash)) continue;
       victims.push({ hash, bytes });
       this.leaving.add(hash);
+      this.leavingBytes += bytes.byteLength;
       over -= bytes.byteLength;
     }
     if (victims.length === 0) return;
@@ -82,6 +85,7 @@ export class HostKvCache {
     } finally {
       for (const v of victims) {
         this.leaving.delete(v.hash);
+        this.leavingBytes -= v.bytes.byteLength;
         if (this.entries.delete(v.hash)) this.held -= v.bytes.byteLength;
       }
     }
