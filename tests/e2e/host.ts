@@ -9,11 +9,11 @@ import { extname, join, normalize, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createApiHandlers, invokeApi, openApiServices, throttleProgress } from '../../src/main/api-handlers';
-import type { ApiMethod } from '../../src/main/api-schemas';
+import { createApiHandlers, invokeApi, openApiServices, throttleProgress, type ApiValue } from '../../src/main/api-handlers';
+import { API_SCHEMAS, type ApiMethod } from '../../src/main/api-schemas';
 import { ensureDefaultModel } from '../../src/main/models/default-model';
 import { handleModelRequest } from '../../src/main/models/model-protocol';
-import { CHANNELS, modelUrl } from '../../src/shared/api';
+import { CHANNELS, modelUrl, type ApiResult } from '../../src/shared/api';
 import { decodeFrame, encodeFrame, type WireRequest } from '../../src/renderer/src/transport/wire';
 
 export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -32,6 +32,8 @@ export interface TestHost {
   readonly port: number;
   /** Paths the next "Import model" dialogs return, in order (then: cancelled). */
   readonly pickQueue: string[];
+  /** Calls the API as the renderer would (for assertions on what was stored). */
+  call<M extends ApiMethod>(method: M, payload?: unknown): Promise<ApiResult<ApiValue<M>>>;
   close(): Promise<void>;
 }
 
@@ -107,6 +109,10 @@ export async function startHost(o: HostOptions): Promise<TestHost> {
         return;
       }
       const onImportProgress = throttleProgress((progress) => socket.send(encodeFrame({ event: CHANNELS.onModelImportProgress, payload: progress })));
+      if (!Object.hasOwn(API_SCHEMAS, request.method)) {
+        socket.send(encodeFrame({ id: request.id, result: { ok: false, error: { code: 'invalid-request', message: `no API method ${String(request.method).slice(0, 60)}` } } }));
+        return;
+      }
       const payload = request.method === 'importDroppedModel' ? importUploaded(request.payload) : request.payload;
       const result = await invokeApi(handlers, request.method as ApiMethod, payload, { onImportProgress });
       if (socket.readyState === socket.OPEN) socket.send(encodeFrame({ id: request.id, result }));
@@ -119,6 +125,7 @@ export async function startHost(o: HostOptions): Promise<TestHost> {
     url: `http://localhost:${port}/`,
     port,
     pickQueue,
+    call: (method, payload) => invokeApi(handlers, method, payload),
     close: async () => {
       for (const c of wss.clients) c.terminate();
       await new Promise<void>((ok) => wss.close(() => ok()));

@@ -1,0 +1,93 @@
+// A page object for the chat app (as Jan's Playwright tests do): the verbs a user performs, by data-testid.
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const CHROMIUM_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--use-webgpu-adapter=swiftshader',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+const id = (testId: string): string => `[data-testid="${testId}"]`;
+
+export class ChatPage {
+  readonly errors: string[] = [];
+
+  constructor(readonly page: Page) {
+    page.on('pageerror', (e) => this.errors.push(e.message));
+    // Dialogs are confirmations (delete): accept them.
+    page.on('dialog', (d) => void d.accept());
+  }
+
+  async open(url: string): Promise<void> {
+    await this.page.goto(url);
+  }
+
+  async waitForModelReady(timeout = 120_000): Promise<void> {
+    await this.page.waitForSelector(`${id('model-status')}[data-phase="ready"]`, { timeout });
+  }
+
+  modelStatus(): Promise<string> {
+    return this.text('model-status');
+  }
+
+  async setSettings(s: Partial<Record<'temperature' | 'topP' | 'topK' | 'minP' | 'repeatPenalty' | 'maxTokens' | 'seed', number>>): Promise<void> {
+    for (const [k, v] of Object.entries(s)) await this.page.fill(id(`setting-${k}`), String(v));
+  }
+
+  async newChat(): Promise<void> {
+    await this.page.click(id('new-chat'));
+  }
+
+  /** Types the message and presses Enter (the keyboard path). */
+  async send(text: string): Promise<void> {
+    await this.page.fill(id('composer'), text);
+    await this.page.press(id('composer'), 'Enter');
+  }
+
+  /** Waits until the streaming answer shows at least `chars` characters; returns what it showed. */
+  async waitForStreamedText(chars = 1, timeout = 120_000): Promise<string> {
+    const handle = await this.page.waitForFunction(
+      (n) => {
+        const el = document.querySelector('[data-testid="message-assistant"][data-status="streaming"] [data-testid="message-content"]');
+        const t = el?.textContent ?? '';
+        return t.length >= n ? t : false;
+      },
+      chars,
+      { timeout, polling: 'raf' },
+    );
+    return (await handle.jsonValue()) as string;
+  }
+
+  /** Waits for no answer to be streaming, and returns the last answer's status and text. */
+  async waitForAnswer(timeout = 150_000): Promise<{ status: string; text: string }> {
+    await this.page.waitForSelector(`${id('message-assistant')}[data-status="streaming"]`, { state: 'detached', timeout });
+    const last = this.page.locator(id('message-assistant')).last();
+    await last.waitFor();
+    return { status: (await last.getAttribute('data-status')) ?? '', text: (await last.locator(id('message-content')).textContent()) ?? '' };
+  }
+
+  async text(testId: string): Promise<string> {
+    return (await this.page.textContent(id(testId))) ?? '';
+  }
+
+  async openConversation(title: string): Promise<void> {
+    await this.page.locator(id('conversation-item'), { hasText: title }).first().locator('.title').click();
+  }
+
+  async screenshot(dir: string, name: string): Promise<void> {
+    await this.page.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
+  }
+
+  click(testId: string, nth: 'first' | 'last' = 'last'): Promise<void> {
+    const l = this.page.locator(id(testId));
+    return (nth === 'first' ? l.first() : l.last()).click();
+  }
+}

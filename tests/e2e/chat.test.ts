@@ -1,0 +1,173 @@
+// The app end to end in headless Chromium (WebGPU on SwiftShader): the renderer built with Vite, served by the
+// test host over the real main-process services (SQLite store, model library with the bundled stories260K).
+// Greedy output must equal the independent reference token for token; a restarted host resumes from disk.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
+import type { ApiResult } from '../../src/shared/api';
+import { loadReference, openModel } from '../helpers/shared';
+import { buildRenderer } from './build';
+import { ChatPage, launchChromium } from './chat-page';
+import { startHost, type TestHost } from './host';
+
+const SCREENS = mkdtempSync(join(tmpdir(), 'kvchat-e2e-screens-'));
+const DATA = mkdtempSync(join(tmpdir(), 'kvchat-e2e-data-'));
+const STATIC = mkdtempSync(join(tmpdir(), 'kvchat-e2e-renderer-'));
+/** 5 prompt tokens + 24 generated: one full 16-token KV block to persist and resume. */
+const GREEDY_TOKENS = 24;
+
+const ok = <T>(r: ApiResult<T>): T => {
+  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return r.value;
+};
+const squash = (s: string): string => s.replace(/\s+/g, ' ').trim();
+
+let host: TestHost;
+let browser: Browser;
+let app: ChatPage;
+
+beforeAll(async () => {
+  await buildRenderer(STATIC);
+  host = await startHost({ dataDir: DATA, staticDir: STATIC });
+  browser = await launchChromium();
+  app = new ChatPage(await browser.newPage({ viewport: { width: 1280, height: 800 } }));
+  console.log(`e2e screenshots: ${SCREENS}`);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await host?.close();
+});
+
+describe('KVChat in Chromium', () => {
+  it('first start: the bundled default model is selected and loads on WebGPU', async () => {
+    await app.open(host.url);
+    await app.waitForModelReady();
+    expect(await app.modelStatus()).toBe('stories260K (built in) ready');
+    const models = ok(await host.call('listModels'));
+    expect(models.map((m) => m.name)).toEqual(['stories260K (built in)']);
+    expect(await app.page.locator('[data-testid="model-item"] input[type="radio"]').isChecked()).toBe(true);
+    await app.screenshot(SCREENS, '01-first-start');
+  });
+
+  it('streams the greedy answer, equal to the reference continuation token for token, and saves both messages', async () => {
+    const ref = loadReference('llama2c_stories260K_once_upon_a_time.json');
+    const tokenizer = tokenizerFromGguf(openModel('stories260K.gguf').metadata);
+    const expected = tokenizer.decode(ref.generated_tokens.slice(0, GREEDY_TOKENS), { continuation: true });
+    await app.setSettings({ temperature: 0, repeatPenalty: 1, maxTokens: GREEDY_TOKENS });
+    await app.send(ref.prompt);
+    const partial = await app.waitForStreamedText(1);
+    const answer = await app.waitForAnswer();
+    // Markdown turns newlines into <br>: compare the words, with their spacing squashed.
+    expect(squash(expected).startsWith(squash(partial)), `streamed ${JSON.stringify(partial)} is not a prefix of ${JSON.stringify(expected)}`).toBe(true);
+    expect(squash(partial).length).toBeLessThan(squash(expected).length);
+    expect(answer.status).toBe('complete');
+    expect(squash(answer.text)).toBe(squash(expected));
+
+    const [conversation] = ok(await host.call('listConversations'));
+    const thread = ok(await host.call('getMessages', { conversationId: conversation!.id }));
+    expect(thread.messages.map((m) => [m.role, m.status])).toEqual([
+      ['user', 'complete'],
+      ['assistant', 'complete'],
+    ]);
+    expect(thread.messages[0]!.content).toBe(ref.prompt);
+    expect(thread.messages[0]!.tokenCount).toBe(ref.prompt_tokens.length);
+    expect(thread.messages[1]!.content).toBe(expected);
+    expect(thread.messages[1]!.tokenCount).toBe(GREEDY_TOKENS);
+    // The KV blocks went to the store: one full block of 16 tokens, named in the conversation's table.
+    const kv = ok(await host.call('getConversationKv', { conversationId: conversation!.id }))!;
+    expect(kv.tokens.byteLength / 4).toBe(ref.prompt_tokens.length + GREEDY_TOKENS);
+    expect(ok(await host.call('getKvUsage')).blocks).toBe(1);
+    expect(await app.text('status-tps')).toMatch(/^\d+\.\d tok\/s$/);
+    expect(await app.text('status-context')).toBe(`context ${ref.prompt_tokens.length + GREEDY_TOKENS}/512`);
+    await app.page.waitForSelector('[data-testid="kv-cell"][data-state="used"]');
+    await app.screenshot(SCREENS, '02-greedy-answer');
+  });
+
+  it('regenerate makes a new branch; both answers stay browsable with < 1/2 >', async () => {
+    await app.click('regenerate');
+    const again = await app.waitForAnswer();
+    expect(again.status).toBe('complete');
+    expect(await app.text('branch-pos')).toBe('2/2');
+    await app.click('branch-prev');
+    await app.page.waitForSelector('[data-testid="branch-pos"]:text("1/2")');
+    await app.screenshot(SCREENS, '03-branches');
+  });
+
+  it('Esc stops a long answer mid-stream; the stopped answer is saved as incomplete', async () => {
+    await app.newChat();
+    await app.setSettings({ temperature: 0, repeatPenalty: 1, maxTokens: 400 });
+    await app.send('The little dog');
+    await app.waitForStreamedText(8);
+    await app.page.keyboard.press('Escape');
+    const answer = await app.waitForAnswer();
+    expect(answer.status).toBe('incomplete');
+    const conversations = ok(await host.call('listConversations'));
+    const stopped = conversations.find((c) => c.title === 'The little dog')!;
+    const thread = ok(await host.call('getMessages', { conversationId: stopped.id }));
+    expect(thread.messages[1]!.status).toBe('incomplete');
+    expect(thread.messages[1]!.stats.stopReason).toBe('cancelled');
+    expect(thread.messages[1]!.tokenCount!).toBeLessThan(400);
+    await app.screenshot(SCREENS, '04-stopped');
+  });
+
+  it('search finds words of an answer through the full-text index and opens the conversation', async () => {
+    await app.page.fill('[data-testid="search"]', 'Lily');
+    const hit = app.page.locator('[data-testid="search-hit"]', { hasText: 'Once upon a time' }).first();
+    await hit.waitFor();
+    expect(await hit.locator('mark').first().textContent()).toMatch(/lily/i);
+    await app.screenshot(SCREENS, '05-search');
+    await hit.locator('button').click();
+    await app.page.fill('[data-testid="search"]', '');
+    await app.page.waitForSelector('[data-testid="message-user"]:has-text("Once upon a time")');
+  });
+
+  it('after a restart of the host, an old conversation resumes its KV cache from disk', async () => {
+    const port = host.port;
+    await host.close();
+    host = await startHost({ dataDir: DATA, staticDir: STATIC, port });
+    await app.page.reload();
+    await app.waitForModelReady();
+    await app.openConversation('Once upon a time');
+    await app.page.waitForSelector('[data-testid="status-resume"][data-source="disk"]', { timeout: 60_000 });
+    expect(await app.text('status-resume')).toMatch(/^KV from disk in \d+ ms \(16 tokens reused\)$/);
+    await app.screenshot(SCREENS, '06-resumed-from-disk');
+    // The next answer starts from the restored blocks, and says so in its stats.
+    await app.setSettings({ maxTokens: 4 });
+    await app.send(' One day');
+    const answer = await app.waitForAnswer();
+    expect(answer.status).toBe('complete');
+    const conversation = ok(await host.call('listConversations')).find((c) => c.title === 'Once upon a time')!;
+    const last = ok(await host.call('getMessages', { conversationId: conversation.id })).messages.at(-1)!;
+    expect(last.stats.resumeSource).toBe('disk');
+    expect(last.stats.recomputedTokens).toBe(ref29() - 16 + 3);
+  });
+
+  it('importing a corrupt file shows a clear error and adds no model', async () => {
+    const bad = join(DATA, 'broken.gguf');
+    writeFileSync(bad, Buffer.from('this is not a GGUF model file at all, just text'));
+    host.pickQueue.push(bad);
+    await app.click('import-model');
+    const error = app.page.locator('[data-testid="model-error"]');
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(/GGUF|magic|not a model/i);
+    // The same through drag and drop.
+    await app.page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['GGUF but truncated'], 'dropped.gguf'));
+      document.querySelector('[data-testid="model-manager"]')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    await app.page.waitForFunction(() => /dropped|truncated|GGUF|short|end of/i.test(document.querySelector('[data-testid="model-error"]')?.textContent ?? ''));
+    expect(ok(await host.call('listModels'))).toHaveLength(1);
+    await app.screenshot(SCREENS, '07-corrupt-import');
+    expect(app.errors).toEqual([]);
+  });
+});
+
+/** Tokens of the first exchange (5 prompt + 24 answer). */
+function ref29(): number {
+  return 5 + GREEDY_TOKENS;
+}
