@@ -1,0 +1,60 @@
+// Our WebGPU engine behind the peer bench's interface: one sequence at a time, no prefix cache (every repetition
+// computes its prompt again, as llama.cpp does with a cleared sequence), f16 KV like llama.cpp's default.
+import { openGgufFile } from '../../src/cli/file-source';
+import type { GpuContext } from '../../src/gpu/device';
+import { Engine } from '../../src/gpu/engine/engine';
+import { KV_BLOCK_TOKENS } from '../../src/gpu/kv/layout';
+import { median, stepTimes, type BenchEngine, type LoadedModel } from './types';
+
+/** Prompt tokens per step: llama.cpp's batch is 512 tokens, ours the same so prefill is chunked alike. */
+export const OUR_BATCH_TOKENS = 512;
+
+export function oursEngine(gpu: GpuContext): BenchEngine {
+  return {
+    name: 'ours',
+    async load(path: string, contextSize: number): Promise<LoadedModel> {
+      const { file, close } = await openGgufFile(path);
+      let engine: Engine;
+      try {
+        engine = await Engine.load(gpu, file, {
+          maxSeqs: 1,
+          maxBatchTokens: Math.min(OUR_BATCH_TOKENS, contextSize),
+          kvBlocks: Math.ceil(contextSize / KV_BLOCK_TOKENS) + 1,
+          kvDtype: 'f16',
+          prefixCache: false,
+          ramBytes: 0,
+        });
+      } catch (e) {
+        await close();
+        throw e;
+      }
+      const run = async (prompt: readonly number[], maxNewTokens: number, stop?: ReadonlySet<number>, onToken?: (t: number) => void): Promise<number[]> => {
+        const seq = engine.createSequence();
+        try {
+          const r = await engine.generate(seq, [...prompt], { maxNewTokens, sampling: { temperature: 0 }, ...(stop ? { stopTokens: stop } : {}), ...(onToken ? { onToken } : {}) });
+          return r.tokens;
+        } finally {
+          engine.releaseSequence(seq);
+        }
+      };
+      return {
+        async prefillMs(prompt) {
+          const t0 = performance.now();
+          await run(prompt, 1);
+          return performance.now() - t0;
+        },
+        async decodeStepMs(prompt, steps) {
+          const arrivals: number[] = [];
+          await run(prompt, steps + 1, undefined, () => arrivals.push(performance.now()));
+          return median(stepTimes(arrivals));
+        },
+        greedy: (prompt, maxNew, stop) => run(prompt, maxNew, stop),
+        async dispose() {
+          engine.destroy();
+          await close();
+        },
+      };
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,263 @@
+// npm run -s bench -- --peer [--quick] [--json] [--out FILE]
+// Our engine against llama.cpp (node-llama-cpp's prebuilt binaries: Vulkan, and its CPU backend as a second line)
+// on the same device and the same GGUF files in one run: greedy, same context size, same prompt and token counts,
+// 2 CPU threads; the engines take turns within each repetition and every figure is the median of the repetitions.
+import { readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { acquireNodeDevice } from '../../src/cli/node-gpu';
+import { GgmlType, ggmlTypeName } from '../../src/gpu/gguf/types';
+import { SHAPES, syntheticModel, type SyntheticShape } from '../synthetic';
+import { ensurePeerInstalled, llamaCppEngine, type PeerEngine } from './llamacpp';
+import { oursEngine } from './ours';
+import { benchPrompt, commonPrefix, median, type BenchEngine, type LoadedModel } from './types';
+
+/** Lavapipe (Mesa's Vulkan on the CPU): the one Vulkan driver both engines run on here. */
+export const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
+const SHARED = fileURLToPath(new URL('../../../shared/', import.meta.url));
+
+const log = (s: string): void => {
+  process.stderr.write(`${s}\n`);
+};
+const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+export interface PeerPlan {
+  readonly shapes: readonly SyntheticShape[];
+  readonly quants: readonly (GgmlType.Q8_0 | GgmlType.Q4_0)[];
+  readonly prefillTokens: number;
+  /** Context lengths at which decode is timed (the prompt length before the timed steps). */
+  readonly decodeContexts: readonly [number, number];
+  readonly decodeSteps: number;
+  readonly reps: number;
+}
+
+export const QUICK_PLAN: PeerPlan = {
+  shapes: [SHAPES.tiny!],
+  quants: [GgmlType.Q8_0, GgmlType.Q4_0],
+  prefillTokens: 128,
+  decodeContexts: [128, 2048],
+  decodeSteps: 8,
+  reps: 3,
+};
+
+export const FULL_PLAN: PeerPlan = {
+  shapes: [SHAPES['135M']!, SHAPES['1B']!],
+  quants: [GgmlType.Q8_0, GgmlType.Q4_0],
+  prefillTokens: 512,
+  decodeContexts: [128, 2048],
+  decodeSteps: 32,
+  reps: 3,
+};
+
+/** The shared real models and the reference prompt each is checked on (the -dequant references for quantized files). */
+const GREEDY_CASES = [
+  { model: 'stories260K.gguf', reference: 'llama2c_stories260K_once_upon_a_time.json' },
+  { model: 'stories260K-Q8_0.gguf', reference: 'llama2c_stories260K-Q8_0-dequant_once_upon_a_time.json' },
+  { model: 'TinyStories-656K.gguf', reference: 'llamacpp_TinyStories-656K-F32_once_upon_a_time.json' },
+  { model: 'TinyStories-656K-Q4_0.gguf', reference: 'llamacpp_TinyStories-656K-Q4_0-dequant_once_upon_a_time.json' },
+] as const;
+const EOS = 2;
+const GREEDY_CONTEXT = 512;
+
+export interface GreedyCheck {
+  readonly model: string;
+  readonly tokens: number;
+  /** Per engine: how many leading tokens equal ours, and equal the reference. */
+  readonly engines: Record<string, { readonly same_as_ours: number; readonly same_as_reference: number; readonly length: number }>;
+  /** Leading tokens where llama.cpp (Vulkan) equals ours, over the longer of the two generations. */
+  readonly match_fraction: number;
+  readonly identical: boolean;
+  /** First position (0-based, in generated tokens) where ours and llama.cpp (Vulkan) differ, if they do. */
+  readonly first_divergence?: number;
+}
+
+async function greedyCheck(engines: readonly BenchEngine[]): Promise<GreedyCheck[]> {
+  const out: GreedyCheck[] = [];
+  for (const c of GREEDY_CASES) {
+    const ref = JSON.parse(await readFile(join(SHARED, 'reference', c.reference), 'utf8')) as { prompt_tokens: number[]; generated_tokens: number[] };
+    const maxNew = ref.generated_tokens.length;
+    const runs: Record<string, number[]> = {};
+    for (const e of engines) {
+      const m = await e.load(join(SHARED, 'models', c.model), GREEDY_CONTEXT);
+      try {
+        runs[e.name] = await m.greedy(ref.prompt_tokens, maxNew, new Set([EOS]));
+      } finally {
+        await m.dispose();
+      }
+    }
+    const ours = runs.ours!;
+    const peer = runs['llama.cpp-vulkan']!;
+    const same = commonPrefix(ours, peer);
+    const longest = Math.max(ours.length, peer.length);
+    out.push({
+      model: c.model,
+      tokens: maxNew,
+      engines: Object.fromEntries(
+        Object.entries(runs).map(([k, t]) => [k, { same_as_ours: commonPrefix(t, ours), same_as_reference: commonPrefix(t, ref.generated_tokens), length: t.length }]),
+      ),
+      match_fraction: round(same / longest, 4),
+      identical: same === longest,
+      ...(same < longest ? { first_divergence: same } : {}),
+    });
+    const r = out[out.length - 1]!;
+    log(`greedy ${c.model}: ours vs llama.cpp ${r.identical ? 'identical' : `diverge at token ${same}`} (${(r.match_fraction * 100).toFixed(1)}%); ` +
+      Object.entries(r.engines).map(([k, v]) => `${k} = reference for ${v.same_as_reference}/${ref.generated_tokens.length}`).join(', '));
+  }
+  return out;
+}
+
+export interface EngineFigures {
+  readonly prefill_tokens_per_s: number;
+  readonly decode_tokens_per_s: number;
+  readonly decode_tokens_per_s_2k: number;
+}
+
+export interface ModelRow {
+  readonly model: string;
+  readonly quant: string;
+  readonly file_mib: number;
+  readonly context_size: number;
+  readonly prefill_tokens: number;
+  readonly decode_contexts: readonly number[];
+  readonly decode_steps: number;
+  readonly reps: number;
+  readonly engines: Record<string, EngineFigures>;
+  /** ours / llama.cpp per figure, against each peer backend. */
+  readonly ratios: Record<string, EngineFigures>;
+}
+
+/** Context size both engines get: room for the longest decode run, in whole 256-token units (llama.cpp pads so). */
+const contextFor = (plan: PeerPlan): number => Math.ceil((plan.decodeContexts[1] + plan.decodeSteps + 2) / 256) * 256;
+
+async function benchModel(engines: readonly BenchEngine[], path: string, shape: SyntheticShape, quant: GgmlType, plan: PeerPlan, fileBytes: number): Promise<ModelRow> {
+  const contextSize = contextFor(plan);
+  const vocab = 32000;
+  const prefill = benchPrompt(plan.prefillTokens, vocab);
+  const [c1, c2] = plan.decodeContexts;
+  const short = benchPrompt(c1, vocab);
+  const long = benchPrompt(c2, vocab);
+  const loaded: [BenchEngine, LoadedModel][] = [];
+  try {
+    for (const e of engines) loaded.push([e, await e.load(path, contextSize)]);
+    // Warm-up: pipelines compiled, buffers touched, caches filled, before anything is timed.
+    for (const [, m] of loaded) {
+      await m.prefillMs(prefill);
+      await m.decodeStepMs(short, 2);
+    }
+    const samples = new Map(engines.map((e) => [e.name, { prefill: [] as number[], d1: [] as number[], d2: [] as number[] }]));
+    for (let rep = 0; rep < plan.reps; rep++) {
+      // Interleaved: each repetition runs every engine once, starting with a different one each time, so a burst of
+      // load from other work on this shared machine lands on all engines alike.
+      const order = loaded.map((_, i) => loaded[(i + rep) % loaded.length]!);
+      for (const [e, m] of order) {
+        const s = samples.get(e.name)!;
+        s.prefill.push(await m.prefillMs(prefill));
+        s.d1.push(await m.decodeStepMs(short, plan.decodeSteps));
+        s.d2.push(await m.decodeStepMs(long, plan.decodeSteps));
+      }
+    }
+    const figures: Record<string, EngineFigures> = {};
+    for (const [name, s] of samples) {
+      figures[name] = {
+        prefill_tokens_per_s: round(plan.prefillTokens / (median(s.prefill) / 1000)),
+        decode_tokens_per_s: round(1000 / median(s.d1)),
+        decode_tokens_per_s_2k: round(1000 / median(s.d2)),
+      };
+    }
+    const ours = figures.ours!;
+    const ratios: Record<string, EngineFigures> = {};
+    for (const [name, f] of Object.entries(figures)) {
+      if (name === 'ours') continue;
+      ratios[name] = {
+        prefill_tokens_per_s: round(ours.prefill_tokens_per_s / f.prefill_tokens_per_s, 3),
+        decode_tokens_per_s: round(ours.decode_tokens_per_s / f.decode_tokens_per_s, 3),
+        decode_tokens_per_s_2k: round(ours.decode_tokens_per_s_2k / f.decode_tokens_per_s_2k, 3),
+      };
+    }
+    return {
+      model: shape.name,
+      quant: ggmlTypeName(quant),
+      file_mib: round(fileBytes / 2 ** 20, 1),
+      context_size: contextSize,
+      prefill_tokens: plan.prefillTokens,
+      decode_contexts: plan.decodeContexts,
+      decode_steps: plan.decodeSteps,
+      reps: plan.reps,
+      engines: figures,
+      ratios,
+    };
+  } finally {
+    for (const [, m] of loaded) await m.dispose();
+  }
+}
+
+function printRow(r: ModelRow): void {
+  for (const [name, f] of Object.entries(r.engines)) {
+    const ratio = r.ratios[name];
+    log(`  ${r.model} ${r.quant} ${name.padEnd(17)} prefill ${f.prefill_tokens_per_s} tok/s, decode@${r.decode_contexts[0]} ${f.decode_tokens_per_s} tok/s, decode@${r.decode_contexts[1]} ${f.decode_tokens_per_s_2k} tok/s` +
+      (ratio ? `  (ours/this: ${ratio.prefill_tokens_per_s}, ${ratio.decode_tokens_per_s}, ${ratio.decode_tokens_per_s_2k})` : ''));
+  }
+}
+
+export async function runPeerBench(argv: readonly string[]): Promise<void> {
+  const args = new Set(argv);
+  const quick = args.has('--quick');
+  const plan = quick ? QUICK_PLAN : FULL_PLAN;
+  // Both engines must see the same Vulkan driver: lavapipe, for the whole process (Dawn reads it when it first
+  // enumerates adapters, below). llama.cpp hides CPU-type Vulkan devices unless they are named visible.
+  process.env.VK_ICD_FILENAMES = process.env.KVCHAT_PEER_ICD ?? LAVAPIPE_ICD;
+  process.env.GGML_VK_VISIBLE_DEVICES ??= '0';
+  ensurePeerInstalled(log);
+  const t0 = performance.now();
+  const gpu = await acquireNodeDevice();
+  log(`ours: WebGPU (Dawn) on ${gpu.adapterDescription}; driver ${process.env.VK_ICD_FILENAMES}`);
+  const vulkan = await llamaCppEngine('vulkan');
+  const cpu = await llamaCppEngine('cpu');
+  for (const p of [vulkan, cpu]) log(`peer: ${p.info.engine} ${p.info.version} (${p.info.binding}), ${p.info.backend} on ${p.info.device}`);
+  const engines: BenchEngine[] = [oursEngine(gpu), vulkan, cpu];
+
+  const greedy = await greedyCheck(engines);
+
+  const dir = join(tmpdir(), 'kvchat-bench-models');
+  const rows: ModelRow[] = [];
+  for (const shape of plan.shapes) {
+    for (const quant of plan.quants) {
+      const path = await syntheticModel(dir, shape, quant);
+      const { size } = await import('node:fs/promises').then((fs) => fs.stat(path));
+      log(`${shape.name} ${ggmlTypeName(quant)} (${(size / 2 ** 20).toFixed(0)} MiB, context ${contextFor(plan)}):`);
+      const row = await benchModel(engines, path, shape, quant, plan, size);
+      printRow(row);
+      rows.push(row);
+    }
+  }
+  await vulkan.close();
+  await cpu.close();
+
+  const headline = rows.find((r) => r.quant === 'Q8_0')!;
+  const peerRatio = headline.ratios['llama.cpp-vulkan']!;
+  const matched = greedy.reduce((n, g) => n + g.match_fraction * Math.max(g.engines.ours!.length, g.engines['llama.cpp-vulkan']!.length), 0);
+  const total = greedy.reduce((n, g) => n + Math.max(g.engines.ours!.length, g.engines['llama.cpp-vulkan']!.length), 0);
+  const result = {
+    device: gpu.adapterDescription,
+    driver: process.env.VK_ICD_FILENAMES,
+    cpu_threads: 2,
+    quick,
+    date: new Date().toISOString(),
+    peer: { ...vulkan.info, cpu_line: cpu.info },
+    headline_model: `${headline.model} ${headline.quant}`,
+    decode_vs_llamacpp: peerRatio.decode_tokens_per_s,
+    prefill_vs_llamacpp: peerRatio.prefill_tokens_per_s,
+    decode_vs_llamacpp_2k: peerRatio.decode_tokens_per_s_2k,
+    decode_vs_llamacpp_cpu: headline.ratios['llama.cpp-cpu']!.decode_tokens_per_s,
+    peer_greedy_match: round(matched / total, 4),
+    peer_greedy_identical_models: `${greedy.filter((g) => g.identical).length}/${greedy.length}`,
+    greedy,
+    table: rows,
+    seconds: round((performance.now() - t0) / 1000, 1),
+  };
+  log(`done in ${result.seconds} s: decode ${result.decode_vs_llamacpp}x, prefill ${result.prefill_vs_llamacpp}x, decode@2K ${result.decode_vs_llamacpp_2k}x llama.cpp Vulkan; greedy match ${result.peer_greedy_match}`);
+  const outIdx = argv.indexOf('--out');
+  if (outIdx >= 0 && argv[outIdx + 1]) await writeFile(argv[outIdx + 1]!, `${JSON.stringify(result, null, 2)}\n`);
+  if (args.has('--json')) process.stdout.write(`${JSON.stringify(result)}\n`);
+}

@@ -1,0 +1,31 @@
+// The peer bench's pure helpers: how step times, medians, prompts and greedy agreement are computed.
+import { describe, expect, it } from 'vitest';
+import { benchPrompt, commonPrefix, median, stepTimes } from '../../bench/peer/types';
+
+describe('peer bench helpers', () => {
+  it('takes the median of odd and even counts and refuses none', () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(() => median([])).toThrow(RangeError);
+  });
+
+  it('times decode steps as gaps between token arrivals, leaving out the prefill', () => {
+    expect(stepTimes([100, 110, 125, 130])).toEqual([10, 15, 5]);
+    expect(stepTimes([100])).toEqual([]);
+  });
+
+  it('counts the agreeing prefix of two generations', () => {
+    expect(commonPrefix([1, 2, 3], [1, 2, 3])).toBe(3);
+    expect(commonPrefix([1, 2, 3], [1, 9, 3])).toBe(1);
+    expect(commonPrefix([1, 2], [1, 2, 3])).toBe(2);
+    expect(commonPrefix([], [1])).toBe(0);
+  });
+
+  it('builds prompts of the asked length: BOS, then ordinary tokens only', () => {
+    const p = benchPrompt(512, 32000);
+    expect(p).toHaveLength(512);
+    expect(p[0]).toBe(1);
+    expect(p.slice(1).every((t) => t >= 3 && t < 32000 && Number.isInteger(t))).toBe(true);
+    expect(new Set(p).size).toBeGreaterThan(500);
+  });
+});
