@@ -98,6 +98,7 @@ export async function runGeneration(ctx: GenerationContext, job: GenerationJob):
   const stop = new AbortController();
   const onClientAbort = (): void => stop.abort(job.signal.reason);
   job.signal.addEventListener('abort', onClientAbort, { once: true });
+  if (job.signal.aborted) onClientAbort();
   const seq = ctx.engine.createSequence();
   let callbackError: unknown;
   const output = new OutputText(ctx.tokenizer, job.stop, job.onText, () => stop.abort());

@@ -130,6 +130,18 @@ describe('OpenAI-compatible server: generation', () => {
     expect(a.choices[0]!.text).toBe(b.choices[0]!.text);
   });
 
+  it('a repeated prompt reuses its cached KV blocks: usage reports them as cached_tokens, the text is the same', async () => {
+    const prompt = 'Lily and Tom went to the big park to play with a red ball. They ran and jumped and laughed all day long.';
+    const promptTokens = model.tokenizer.encode(prompt, {}).length;
+    expect(promptTokens).toBeGreaterThan(32);
+    const first = await client.completions.create({ model: MODEL_ID, prompt, max_tokens: 12, temperature: 0 });
+    const again = await client.completions.create({ model: MODEL_ID, prompt, max_tokens: 12, temperature: 0 });
+    expect(first.usage!.prompt_tokens_details!.cached_tokens).toBe(0);
+    // Whole 16-token blocks of the prompt, less its last token (always run for its logits).
+    expect(again.usage!.prompt_tokens_details!.cached_tokens).toBe(Math.floor((promptTokens - 1) / 16) * 16);
+    expect(again.choices[0]!.text).toBe(first.choices[0]!.text);
+  });
+
   it('stop strings cut the output before the match (also across token boundaries), streaming or not', async () => {
     const whole = await greedyText('Once upon a time', 60);
     // A stop string inside one word, and one that starts mid-token and spans several.
