@@ -178,11 +178,17 @@ export class Engine {
     const maxBatchTokens = opts.maxBatchTokens ?? 128;
     const layout: KvLayout = { nLayers: config.nLayers, nKvHeads: config.nKvHeads, headDim: config.headDim, dtype: opts.kvDtype ?? 'f32' };
     const fullContext = Math.ceil(config.contextLength / KV_BLOCK_TOKENS);
-    const wanted = opts.kvBlocks ?? fullContext * Math.min(maxSeqs, 4);
-    const kvBlocks = Math.min(wanted, KvPool.maxBlocks(ctx, layout));
-    if (kvBlocks < Math.ceil(maxBatchTokens / KV_BLOCK_TOKENS) + 1) {
-      throw new GpuError('limit-exceeded', `this GPU's maxStorageBufferBindingSize (${gpu.caps.maxStorageBufferBindingSize}) holds only ${kvBlocks} KV blocks of ${layerBlockBytes(layout)} bytes`);
+    // One step must fit: a whole batch of prompt tokens plus a block to copy-on-write. (A longer sequence than the
+    // pool holds gets a clear error when it is scheduled.)
+    const minimum = Math.ceil(maxBatchTokens / KV_BLOCK_TOKENS) + 1;
+    if (opts.kvBlocks !== undefined && opts.kvBlocks < minimum) {
+      throw new RangeError(`kvBlocks must be at least ${minimum} (a ${maxBatchTokens}-token batch plus one block), not ${opts.kvBlocks}`);
     }
+    const deviceMost = KvPool.maxBlocks(ctx, layout);
+    if (deviceMost < minimum) {
+      throw new GpuError('limit-exceeded', `this GPU's maxStorageBufferBindingSize (${gpu.caps.maxStorageBufferBindingSize}) holds only ${deviceMost} KV blocks of ${layerBlockBytes(layout)} bytes per layer; one step needs ${minimum}`);
+    }
+    const kvBlocks = Math.min(opts.kvBlocks ?? Math.max(minimum, fullContext * Math.min(maxSeqs, 4) + 1), deviceMost);
     gpu.device.pushErrorScope('out-of-memory');
     const weights = await loadGpuWeights(ctx, file, config, opts.onProgress);
     const pool = new KvPool(ctx, layout, kvBlocks);
