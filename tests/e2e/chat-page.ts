@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // A page object for the chat app (as Jan's Playwright tests do): the verbs a user performs, by data-testid.
 import { chromium, type Browser, type Page } from 'playwright-core';
 
@@ -19,6 +20,8 @@ const id = (testId: string): string => `[data-testid="${testId}"]`;
 
 export class ChatPage {
   readonly errors: string[] = [];
+  /** Answers the app had saved when we last waited for one (its data-answers counter). */
+  private answers = 0;
 
   constructor(readonly page: Page) {
     page.on('pageerror', (e) => this.errors.push(e.message));
@@ -28,6 +31,12 @@ export class ChatPage {
 
   async open(url: string): Promise<void> {
     await this.page.goto(url);
+    this.answers = 0;
+  }
+
+  async reload(): Promise<void> {
+    await this.page.reload();
+    this.answers = 0;
   }
 
   async waitForModelReady(timeout = 120_000): Promise<void> {
@@ -66,9 +75,10 @@ export class ChatPage {
     return (await handle.jsonValue()) as string;
   }
 
-  /** Waits for no answer to be streaming, and returns the last answer's status and text. */
+  /** Waits until the next answer is saved and shown; returns the last answer's status and text. */
   async waitForAnswer(timeout = 150_000): Promise<{ status: string; text: string }> {
-    await this.page.waitForSelector(`${id('message-assistant')}[data-status="streaming"]`, { state: 'detached', timeout });
+    await this.page.waitForFunction((n) => Number(document.querySelector('[data-testid="chat"]')?.getAttribute('data-answers')) > n, this.answers, { timeout });
+    this.answers = Number(await this.page.getAttribute(id('chat'), 'data-answers'));
     const last = this.page.locator(id('message-assistant')).last();
     await last.waitFor();
     return { status: (await last.getAttribute('data-status')) ?? '', text: (await last.locator(id('message-content')).textContent()) ?? '' };

@@ -1,10 +1,11 @@
+/// <reference lib="dom" />
 // The app end to end in headless Chromium (WebGPU on SwiftShader): the renderer built with Vite, served by the
 // test host over the real main-process services (SQLite store, model library with the bundled stories260K).
 // Greedy output must equal the independent reference token for token; a restarted host resumes from disk.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
 import type { ApiResult } from '../../src/shared/api';
@@ -18,6 +19,7 @@ const DATA = mkdtempSync(join(tmpdir(), 'kvchat-e2e-data-'));
 const STATIC = mkdtempSync(join(tmpdir(), 'kvchat-e2e-renderer-'));
 /** 5 prompt tokens + 24 generated: one full 16-token KV block to persist and resume. */
 const GREEDY_TOKENS = 24;
+const REFERENCE = 'llama2c_stories260K_once_upon_a_time.json';
 
 const ok = <T>(r: ApiResult<T>): T => {
   if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
@@ -54,9 +56,8 @@ describe('KVChat in Chromium', () => {
   });
 
   it('streams the greedy answer, equal to the reference continuation token for token, and saves both messages', async () => {
-    const ref = loadReference('llama2c_stories260K_once_upon_a_time.json');
-    const tokenizer = tokenizerFromGguf(openModel('stories260K.gguf').metadata);
-    const expected = tokenizer.decode(ref.generated_tokens.slice(0, GREEDY_TOKENS), { continuation: true });
+    const ref = loadReference(REFERENCE);
+    const expected = greedyExpected();
     await app.setSettings({ temperature: 0, repeatPenalty: 1, maxTokens: GREEDY_TOKENS });
     await app.send(ref.prompt);
     const partial = await app.waitForStreamedText(1);
@@ -91,6 +92,8 @@ describe('KVChat in Chromium', () => {
     await app.click('regenerate');
     const again = await app.waitForAnswer();
     expect(again.status).toBe('complete');
+    // Greedy: the new branch says the same thing again.
+    expect(squash(again.text)).toBe(squash(greedyExpected()));
     expect(await app.text('branch-pos')).toBe('2/2');
     await app.click('branch-prev');
     await app.page.waitForSelector('[data-testid="branch-pos"]:text("1/2")');
@@ -129,7 +132,7 @@ describe('KVChat in Chromium', () => {
     const port = host.port;
     await host.close();
     host = await startHost({ dataDir: DATA, staticDir: STATIC, port });
-    await app.page.reload();
+    await app.reload();
     await app.waitForModelReady();
     await app.openConversation('Once upon a time');
     await app.page.waitForSelector('[data-testid="status-resume"][data-source="disk"]', { timeout: 60_000 });
@@ -144,6 +147,32 @@ describe('KVChat in Chromium', () => {
     const last = ok(await host.call('getMessages', { conversationId: conversation.id })).messages.at(-1)!;
     expect(last.stats.resumeSource).toBe('disk');
     expect(last.stats.recomputedTokens).toBe(ref29() - 16 + 3);
+  });
+
+  it('a lost GPU device: the model reloads and the conversation resumes from the stored KV', async () => {
+    await app.page.evaluate(() => (window as unknown as { kvchatDebug: { loseDevice(): void } }).kvchatDebug.loseDevice());
+    await app.page.waitForSelector('[data-testid="model-status"]:has-text("device was lost")', { timeout: 30_000 });
+    await app.waitForModelReady();
+    await app.send(' The sun');
+    const answer = await app.waitForAnswer();
+    expect(answer.status).toBe('complete');
+    expect(await app.page.getAttribute('[data-testid="status-resume"]', 'data-source')).toBe('disk');
+    await app.screenshot(SCREENS, '07-after-device-loss');
+  });
+
+  it('without a WebGPU adapter the app says what it needs instead of failing silently', async () => {
+    const plain = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-background-networking', '--no-first-run'] });
+    try {
+      const page = new ChatPage(await plain.newPage());
+      await page.open(host.url);
+      await page.page.waitForSelector('[data-testid="model-status"][data-phase="error"]', { timeout: 30_000 });
+      expect(await page.modelStatus()).toMatch(/WebGPU.*(adapter|GPU)/);
+      expect(await page.page.isDisabled('[data-testid="composer"]')).toBe(false);
+      expect(await page.page.isDisabled('[data-testid="send"]')).toBe(true);
+      await page.screenshot(SCREENS, '08-no-webgpu');
+    } finally {
+      await plain.close();
+    }
   });
 
   it('importing a corrupt file shows a clear error and adds no model', async () => {
@@ -162,10 +191,16 @@ describe('KVChat in Chromium', () => {
     });
     await app.page.waitForFunction(() => /dropped|truncated|GGUF|short|end of/i.test(document.querySelector('[data-testid="model-error"]')?.textContent ?? ''));
     expect(ok(await host.call('listModels'))).toHaveLength(1);
-    await app.screenshot(SCREENS, '07-corrupt-import');
+    await app.screenshot(SCREENS, '09-corrupt-import');
     expect(app.errors).toEqual([]);
   });
 });
+
+/** The reference's first GREEDY_TOKENS tokens as text, decoded as the app decodes a continuation. */
+function greedyExpected(): string {
+  const tokenizer = tokenizerFromGguf(openModel('stories260K.gguf').metadata);
+  return tokenizer.decode(loadReference(REFERENCE).generated_tokens.slice(0, GREEDY_TOKENS), { continuation: true });
+}
 
 /** Tokens of the first exchange (5 prompt + 24 answer). */
 function ref29(): number {

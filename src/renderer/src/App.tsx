@@ -41,7 +41,14 @@ interface Stream {
 
 const SELECTED_MODEL_KEY = 'kvchat.selectedModel';
 let engineSingleton: EngineClient | undefined;
-const engine = (): EngineClient => (engineSingleton ??= new EngineClient(api));
+function engine(): EngineClient {
+  if (!engineSingleton) {
+    engineSingleton = new EngineClient(api);
+    // Outside Electron (the test host) the e2e tests reach the engine's diagnostics here.
+    if (!('kvchat' in window)) Object.assign(window, { kvchatDebug: { loseDevice: () => engineSingleton!.loseDevice() } });
+  }
+  return engineSingleton;
+}
 
 function titleFrom(text: string): string {
   const line = text.trim().split('\n')[0]!.slice(0, 60).trim();
@@ -74,6 +81,8 @@ export function App(): React.JSX.Element {
   const [resume, setResume] = useState<ResumeReport | null>(null);
   const [kv, setKv] = useState<KvPicture | null>(null);
   const [error, setError] = useState<string | null>(null);
+  /** Answers saved since the app started (tests wait on it: data-answers). */
+  const [answered, setAnswered] = useState(0);
   const activeRef = useRef<number | null>(null);
   const finished = useRef(new Map<number, (r: Finished) => void>());
   activeRef.current = activeId;
@@ -177,6 +186,7 @@ export function App(): React.JSX.Element {
         setStream(null);
         if (activeRef.current === conv.id) setThread(await value(api.getMessages({ conversationId: conv.id })));
         await refreshConversations();
+        setAnswered((n) => n + 1);
       }
     },
     [refreshConversations],
@@ -292,7 +302,7 @@ export function App(): React.JSX.Element {
             .catch(fail)
         }
       />
-      <main className="chat" data-testid="chat">
+      <main className="chat" data-testid="chat" data-answers={answered}>
         <div className="messages" data-testid="messages">
           {shown.length === 0 && !stream && <p className="empty muted">Type a message to start{model ? ` with ${model.name}` : ''}.</p>}
           {shown.map((m) => (
@@ -327,7 +337,7 @@ export function App(): React.JSX.Element {
         model={model ? `${model.name} (${model.quantization})` : 'no model'}
         stats={stats}
         resume={resume}
-        contextUsed={stats?.contextUsed ?? resume?.reusedTokens ?? 0}
+        contextUsed={stats?.contextUsed ?? resume?.historyTokens ?? 0}
         contextLength={ready ? modelState.contextLength : null}
       />
     </div>

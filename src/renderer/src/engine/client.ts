@@ -40,6 +40,11 @@ export class EngineClient {
     this.send({ type: 'stop', requestId });
   }
 
+  /** Diagnostics: makes the worker lose its GPU device, which it must survive (reload, resume from the store). */
+  loseDevice(): void {
+    this.send({ type: 'lose-device' });
+  }
+
   private send(m: ToWorker): void {
     this.worker.postMessage(m);
   }

@@ -47,7 +47,12 @@ export interface StoreResult {
   readonly result: ApiResult<unknown>;
 }
 
-export type ToWorker = LoadRequest | OpenRequest | GenerateRequest | StopRequest | StoreResult;
+/** Diagnostics (and the e2e test): destroy the device as a driver reset would, to exercise the recovery path. */
+export interface LoseDeviceRequest {
+  readonly type: 'lose-device';
+}
+
+export type ToWorker = LoadRequest | OpenRequest | GenerateRequest | StopRequest | StoreResult | LoseDeviceRequest;
 
 /** The store verbs the worker may use. */
 export type StoreMethod = 'getKvBlocks' | 'getStoredKvHashes' | 'putKvBlocks' | 'getConversationKv' | 'saveConversationKv' | 'getKvUsage';
@@ -72,6 +77,8 @@ export interface ResumeReport {
   readonly source: ResumeSourceShown;
   readonly ms: number;
   readonly reusedTokens: number;
+  /** Tokens of the conversation's stored history (what the context holds once the rest is recomputed). */
+  readonly historyTokens: number;
 }
 
 export interface AnswerStats {

@@ -129,8 +129,9 @@ async function conversationState(m: Loaded, conversationId: number): Promise<Con
   conversations.set(conversationId, state);
   freeIdleSequences(m, Math.ceil(history.length / KV_BLOCK_TOKENS), conversationId);
   const r = await resumeFromStore(m.engine, seq, m.request.fingerprint, history, store);
-  state.resume = { conversationId, source: shownSource(r.source), ms: performance.now() - started, reusedTokens: r.reusedTokens };
+  state.resume = { conversationId, source: shownSource(r.source), ms: performance.now() - started, reusedTokens: r.reusedTokens, historyTokens: history.length };
   post({ type: 'resumed', report: state.resume });
+  void postKvPicture(m);
   return state;
 }
 
@@ -156,7 +157,7 @@ async function placePrompt(m: Loaded, conversationId: number, c: ConversationSta
   const { computed, pending } = m.engine.sequenceTokens(c.seq);
   const current = [...computed, ...pending];
   if (current.length < tokens.length && startsWith(tokens, current)) {
-    const resume = c.resume ?? { conversationId, source: 'gpu', ms: 0, reusedTokens: computed.length };
+    const resume = c.resume ?? { conversationId, source: 'gpu', ms: 0, reusedTokens: computed.length, historyTokens: c.history.length };
     c.resume = null;
     return { feed: tokens.slice(current.length), resume };
   }
@@ -166,7 +167,7 @@ async function placePrompt(m: Loaded, conversationId: number, c: ConversationSta
   c.seq = m.engine.createSequence();
   c.resume = null;
   const r = await resumeFromStore(m.engine, c.seq, m.request.fingerprint, tokens.slice(0, -1), store);
-  return { feed: tokens.slice(r.reusedTokens), resume: { conversationId, source: shownSource(r.source), ms: performance.now() - started, reusedTokens: r.reusedTokens } };
+  return { feed: tokens.slice(r.reusedTokens), resume: { conversationId, source: shownSource(r.source), ms: performance.now() - started, reusedTokens: r.reusedTokens, historyTokens: c.history.length } };
 }
 
 async function generate(req: GenerateRequest): Promise<void> {
@@ -290,6 +291,9 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
       return;
     case 'stop':
       running.get(msg.requestId)?.abort();
+      return;
+    case 'lose-device':
+      void loading.then((m) => m?.gpu.device.destroy());
       return;
   }
 };
