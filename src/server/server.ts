@@ -12,12 +12,14 @@ import { contextLengthExceeded, methodNotAllowed, modelNotFound, routeNotFound, 
 import { runGeneration, type GenerationContext, type GenerationJob, type GenerationOutcome } from './generation';
 import { readJsonBody, sendError, sendJson, SseStream } from './http-io';
 import { KvAdmission, worstCaseBlocks } from './kv-admission';
+import { checkLocalRequest } from './local-guard';
 import { chatPromptTokens, completionPromptTokens, newTokenBudget } from './prompt';
 import { chatChunk, chatResponse, completionChunk, completionResponse, modelObject, usageChunk, type ResponseMeta } from './responses';
 import { parseChatRequest, parseCompletionRequest, type GenerationRequest } from './schemas';
 
 /** Large enough for a long conversation; a body past it is refused (413) before it is parsed. */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 2 ** 20;
+const DEFAULT_HOST = '127.0.0.1';
 
 export interface OpenAiServerOptions {
   readonly engine: Engine;
@@ -94,14 +96,15 @@ class OpenAiHttpApi {
   /** Finds the handler for a request, or throws the 401/404/405 it deserves. */
   resolve(req: IncomingMessage): { handler: Handler; param: string | undefined } {
     const method = req.method ?? 'GET';
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+    checkLocalRequest(req, this.opts.host ?? DEFAULT_HOST);
     if (!this.authorized(req)) throw unauthorized();
+    const path = pathOf(req.url ?? '/');
     for (const route of this.routes) {
       const m = route.pattern.exec(path);
       if (!m) continue;
       const handler = route.methods[method];
       if (!handler) throw methodNotAllowed(method, path, Object.keys(route.methods));
-      return { handler, param: m[1] === undefined ? undefined : decodeURIComponent(m[1]) };
+      return { handler, param: m[1] };
     }
     throw routeNotFound(method, path);
   }
@@ -176,6 +179,16 @@ class OpenAiHttpApi {
   }
 }
 
+/** The request's path, percent-decoded, without a trailing slash; a path that does not decode matches no route. */
+function pathOf(url: string): string {
+  const raw = url.split('?')[0]!.replace(/\/+$/, '') || '/';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
 const hasBody = (req: IncomingMessage): boolean => req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 
 const digest = (key: string): Buffer => createHash('sha256').update(key).digest();
@@ -212,7 +225,7 @@ export function startOpenAiServer(opts: OpenAiServerOptions): Promise<OpenAiServ
     const done = serve(api, req, res, client.signal).finally(() => inFlight.delete(done));
     inFlight.add(done);
   });
-  const host = opts.host ?? '127.0.0.1';
+  const host = opts.host ?? DEFAULT_HOST;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, host, () => {

@@ -2,6 +2,7 @@
 // (stories260K on the test device). Greedy output equals the reference implementation's tokens; streaming
 // assembles to the non-streaming text; stop strings; API keys; every kind of bad input gets its status and an
 // OpenAI error body, and the server keeps serving; a client that disconnects frees its KV blocks.
+import { request } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OpenAiServer } from '../../src/server';
@@ -226,6 +227,34 @@ describe('OpenAI-compatible server: bad input never takes it down', () => {
     const e = await client.completions.create({ model: MODEL_ID, prompt: longPrompt }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(OpenAI.BadRequestError);
     expect((e as InstanceType<typeof OpenAI.BadRequestError>).code).toBe('context_length_exceeded');
+  });
+});
+
+describe('OpenAI-compatible server: web pages', () => {
+  /** A GET with chosen Host and Origin headers (fetch will not send a foreign Host). */
+  function getWith(headers: Record<string, string>): Promise<{ status: number; json: any }> {
+    const { port } = new URL(server.url);
+    return new Promise((ok, fail) => {
+      const req = request({ host: '127.0.0.1', port, path: '/v1/models', headers }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => ok({ status: res.statusCode!, json: JSON.parse(body) }));
+      });
+      req.on('error', fail);
+      req.end();
+    });
+  }
+
+  it('answers loopback host names and same-origin pages; refuses DNS-rebound host names and foreign origins (403)', async () => {
+    const { port } = new URL(server.url);
+    expect((await getWith({ host: `localhost:${port}` })).status).toBe(200);
+    expect((await getWith({ host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` })).status).toBe(200);
+    const rebound = await getWith({ host: `attacker.example:${port}` });
+    expect(rebound.status).toBe(403);
+    expect(rebound.json.error.code).toBe('forbidden_host');
+    const page = await getWith({ host: `127.0.0.1:${port}`, origin: 'https://attacker.example' });
+    expect(page.status).toBe(403);
+    expect(page.json.error.code).toBe('forbidden_origin');
   });
 });
 
