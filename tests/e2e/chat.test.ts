@@ -9,7 +9,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
 import type { ApiResult } from '../../src/shared/api';
-import { loadReference, openModel } from '../helpers/shared';
+import { loadReference, modelPath, openModel } from '../helpers/shared';
 import { buildRenderer } from './build';
 import { ChatPage, launchChromium } from './chat-page';
 import { startHost, type TestHost } from './host';
@@ -192,6 +192,57 @@ describe('KVChat in Chromium', () => {
     await app.page.waitForFunction(() => /dropped|truncated|GGUF|short|end of/i.test(document.querySelector('[data-testid="model-error"]')?.textContent ?? ''));
     expect(ok(await host.call('listModels'))).toHaveLength(1);
     await app.screenshot(SCREENS, '09-corrupt-import');
+  });
+
+  it('editing a question makes a new branch with its own answer; the old one stays', async () => {
+    await app.openConversation('The little dog');
+    await app.setSettings({ maxTokens: 6 });
+    await app.page.locator('[data-testid="message-user"] [data-testid="edit"]').first().click();
+    await app.page.fill('[data-testid="edit-input"]', 'The big cat');
+    await app.page.click('[data-testid="edit-save"]');
+    const answer = await app.waitForAnswer();
+    expect(answer.status).toBe('complete');
+    const question = app.page.locator('[data-testid="message-user"]').first();
+    expect(await question.locator('[data-testid="message-content"]').textContent()).toBe('The big cat');
+    expect(await question.locator('[data-testid="branch-pos"]').textContent()).toBe('2/2');
+    await question.locator('[data-testid="branch-prev"]').click();
+    await app.page.waitForSelector('[data-testid="message-user"] [data-testid="message-content"]:text-is("The little dog")');
+    await app.screenshot(SCREENS, '10-edit-branch');
+  });
+
+  it('rename and delete a conversation', async () => {
+    const item = app.page.locator('[data-testid="conversation-item"]', { hasText: 'The little dog' });
+    await item.locator('[data-testid="rename"]').click();
+    await app.page.fill('[data-testid="rename-input"]', 'Pets');
+    await app.page.press('[data-testid="rename-input"]', 'Enter');
+    await app.page.waitForSelector('[data-testid="conversation-item"]:has-text("Pets")');
+    expect(ok(await host.call('listConversations')).map((c) => c.title)).toContain('Pets');
+    await app.page.locator('[data-testid="conversation-item"]', { hasText: 'Pets' }).locator('[data-testid="delete"]').click();
+    await app.page.waitForSelector('[data-testid="conversation-item"]:has-text("Pets")', { state: 'detached' });
+    expect(ok(await host.call('listConversations')).map((c) => c.title)).toEqual(['Once upon a time']);
+  });
+
+  it('imports another model through the dialog, chats with it (greedy = its reference), and deletes it', async () => {
+    host.pickQueue.push(modelPath('TinyStories-656K-Q4_0.gguf'));
+    await app.click('import-model');
+    const item = app.page.locator('[data-testid="model-item"]', { hasText: 'TinyStories' });
+    await item.waitFor();
+    expect(await item.locator('.meta').textContent()).toMatch(/Q4_0 · 512 ctx/);
+    await app.page.waitForSelector('[data-testid="model-status"][data-phase="ready"]:has-text("TinyStories")', { timeout: 60_000 });
+    const ref = loadReference('llamacpp_TinyStories-656K-Q4_0-dequant_once_upon_a_time.json');
+    const tokenizer = tokenizerFromGguf(openModel('TinyStories-656K-Q4_0.gguf').metadata);
+    await app.newChat();
+    await app.setSettings({ temperature: 0, repeatPenalty: 1, maxTokens: 12 });
+    await app.send(ref.prompt);
+    const answer = await app.waitForAnswer();
+    expect(squash(answer.text)).toBe(squash(tokenizer.decode(ref.generated_tokens.slice(0, 12), { continuation: true })));
+    await app.screenshot(SCREENS, '11-second-model');
+    await item.locator('[data-testid="delete-model"]').click();
+    await item.waitFor({ state: 'detached' });
+    expect(ok(await host.call('listModels')).map((m) => m.name)).toEqual(['stories260K (built in)']);
+    await app.page.waitForSelector('[data-testid="model-status"][data-phase="ready"]:has-text("stories260K")', { timeout: 60_000 });
+    await app.page.emulateMedia({ colorScheme: 'dark' });
+    await app.screenshot(SCREENS, '12-dark');
     expect(app.errors).toEqual([]);
   });
 });
