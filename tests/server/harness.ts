@@ -23,7 +23,7 @@ export async function loadTestModel(maxSeqs = 8): Promise<TestModel> {
 
 export function clientFor(server: OpenAiServer, apiKey = 'not-checked'): OpenAI {
   // No retries: every request in a test is meant to be seen exactly once.
-  return new OpenAI({ baseURL: `${server.url}/v1`, apiKey, maxRetries: 0, timeout: 60_000 });
+  return new OpenAI({ baseURL: `${server.url}/v1`, apiKey, maxRetries: 0, timeout: 110_000 });
 }
 
 export { startOpenAiServer };

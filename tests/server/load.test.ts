@@ -9,7 +9,7 @@ import { clientFor, loadTestModel, MODEL_ID, startOpenAiServer, type TestModel }
 const PROMPTS = ['Once upon a time', 'The little dog', 'Lily and Tom went to the park', 'One day, a big bird'];
 const CLIENTS = 6;
 const REQUESTS_PER_CLIENT = 3;
-const MAX_TOKENS = 24;
+const MAX_TOKENS = 16;
 
 let model: TestModel;
 let server: OpenAiServer;
@@ -84,7 +84,7 @@ describe('OpenAI-compatible server under load', () => {
   });
 
   it('when the KV cache holds one request at a time, concurrent requests wait their turn and all complete', async () => {
-    // 'Once upon a time' is 5 tokens: 5 + 24 - 1 = 28 positions = 2 blocks of 16; a cache of 3 admits one at a time.
+    // 'Once upon a time' is 5 tokens: 5 + 16 - 1 = 20 positions = 2 blocks of 16; a cache of 3 admits one at a time.
     const narrow = await startOpenAiServer({ ...model.options, kvBlocks: 3 });
     try {
       const c = clientFor(narrow);
