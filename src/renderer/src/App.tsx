@@ -135,17 +135,19 @@ export function App(): React.JSX.Element {
     refreshConversations().catch(fail);
   }, [refreshModels, refreshConversations, fail]);
 
-  // Load the selected model into the worker.
+  // Load the selected model into the worker (again only when the selection or its file changes).
+  const selected = models.find((m) => m.id === modelId);
+  const loadKey = selected ? `${selected.id}:${selected.fingerprint}` : null;
   useEffect(() => {
-    if (!modelId) return;
-    localStorage.setItem(SELECTED_MODEL_KEY, modelId);
-    const model = models.find((m) => m.id === modelId);
-    if (!model) return;
-    setModelState({ phase: 'loading', done: 0, total: model.size });
-    value(api.getModelUrl({ id: modelId }))
-      .then((url) => engine().load(model.id, url, model.fingerprint))
+    if (!selected) return;
+    localStorage.setItem(SELECTED_MODEL_KEY, selected.id);
+    setModelState({ phase: 'loading', done: 0, total: selected.size });
+    setStats(null);
+    value(api.getModelUrl({ id: selected.id }))
+      .then((url) => engine().load(selected.id, url, selected.fingerprint))
       .catch((e: Error) => setModelState({ phase: 'error', message: e.message }));
-  }, [modelId, models]);
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- `selected` is named by loadKey
+  }, [loadKey]);
 
   const openConversation = useCallback(
     async (id: number) => {
@@ -330,7 +332,7 @@ export function App(): React.JSX.Element {
       </main>
       <div className="side-panels">
         <SettingsPanel systemPrompt={active?.systemPrompt ?? draft.systemPrompt} settings={active?.settings ?? draft.settings} onChange={changeSettings} />
-        <ModelManager models={models} selectedId={modelId} onSelect={setModelId} onChanged={(id) => void refreshModels(id).catch(fail)} />
+        <ModelManager models={models} selectedId={modelId} locked={busy} onSelect={setModelId} onChanged={(id) => void refreshModels(id).catch(fail)} />
         <KvPanel picture={kv} />
       </div>
       <StatusBar

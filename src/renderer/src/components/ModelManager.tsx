@@ -9,11 +9,13 @@ export interface ModelManagerProps {
   readonly selectedId: string | null;
   readonly onSelect: (id: string) => void;
   readonly onChanged: (selectId?: string) => void;
+  /** While an answer is being written the model cannot change under it. */
+  readonly locked: boolean;
 }
 
 const size = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GB` : bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MB` : `${(bytes / 1024).toFixed(0)} KB`);
 
-export function ModelManager({ models, selectedId, onSelect, onChanged }: ModelManagerProps) {
+export function ModelManager({ models, selectedId, onSelect, onChanged, locked }: ModelManagerProps) {
   const [progress, setProgress] = useState<ModelImportProgress | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -59,7 +61,7 @@ export function ModelManager({ models, selectedId, onSelect, onChanged }: ModelM
         {models.map((m) => (
           <li key={m.id} className={m.id === selectedId ? 'selected' : ''} data-testid="model-item" data-id={m.id}>
             <label>
-              <input type="radio" name="model" checked={m.id === selectedId} disabled={!m.available} onChange={() => onSelect(m.id)} />
+              <input type="radio" name="model" checked={m.id === selectedId} disabled={!m.available || locked} onChange={() => onSelect(m.id)} />
               <span className="name">{m.name}</span>
             </label>
             <span className="meta">
@@ -67,6 +69,7 @@ export function ModelManager({ models, selectedId, onSelect, onChanged }: ModelM
             </span>
             <button
               data-testid="delete-model"
+              disabled={locked && m.id === selectedId}
               aria-label={`Delete ${m.name}`}
               onClick={() => {
                 if (!window.confirm(`Delete the model “${m.name}” and its saved KV cache?`)) return;

@@ -1,5 +1,28 @@
 // Per-chat system prompt and sampling settings. Before the first message they are the new chat's draft.
+import { useEffect, useState } from 'react';
 import type { GenerationSettings } from '../../../shared/api';
+
+/** A number box that lets the user type freely (empty, "0.") and reports only valid values. */
+function NumberField(p: { testId: string; value: number | null; min: number; max: number; step: number; allowEmpty?: boolean; onValid: (n: number | null) => void }) {
+  const [text, setText] = useState(p.value === null ? '' : String(p.value));
+  useEffect(() => setText((t) => (Number(t) === p.value && t !== '' ? t : p.value === null ? '' : String(p.value))), [p.value]);
+  const valid = (t: string): boolean => (t === '' ? !!p.allowEmpty : Number.isFinite(Number(t)) && Number(t) >= p.min && Number(t) <= p.max && (p.step < 1 || Number.isInteger(Number(t))));
+  return (
+    <input
+      data-testid={p.testId}
+      type="number"
+      min={p.min}
+      max={p.max}
+      step={p.step}
+      value={text}
+      aria-invalid={!valid(text)}
+      onChange={(e) => {
+        setText(e.target.value);
+        if (valid(e.target.value)) p.onValid(e.target.value === '' ? null : Number(e.target.value));
+      }}
+    />
+  );
+}
 
 export interface SettingsPanelProps {
   readonly systemPrompt: string;
@@ -27,34 +50,12 @@ export function SettingsPanel({ systemPrompt, settings, onChange }: SettingsPane
       {FIELDS.map((f) => (
         <label key={f.key}>
           {f.label}
-          <input
-            data-testid={`setting-${f.key}`}
-            type="number"
-            min={f.min}
-            max={f.max}
-            step={f.step}
-            value={settings[f.key]}
-            onChange={(e) => {
-              const n = Number(e.target.value);
-              if (e.target.value !== '' && Number.isFinite(n) && n >= f.min && n <= f.max) onChange({ settings: { [f.key]: n } });
-            }}
-          />
+          <NumberField testId={`setting-${f.key}`} value={settings[f.key]} min={f.min} max={f.max} step={f.step} onValid={(n) => n !== null && onChange({ settings: { [f.key]: n } })} />
         </label>
       ))}
       <label>
         Seed (empty: random)
-        <input
-          data-testid="setting-seed"
-          type="number"
-          min={0}
-          step={1}
-          value={settings.seed ?? ''}
-          onChange={(e) => {
-            const n = Number(e.target.value);
-            if (e.target.value === '') onChange({ settings: { seed: null } });
-            else if (Number.isInteger(n) && n >= 0 && n < 2 ** 32) onChange({ settings: { seed: n } });
-          }}
-        />
+        <NumberField testId="setting-seed" value={settings.seed} min={0} max={2 ** 32 - 1} step={1} allowEmpty onValid={(n) => onChange({ settings: { seed: n } })} />
       </label>
     </aside>
   );

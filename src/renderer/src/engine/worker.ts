@@ -76,6 +76,7 @@ async function load(request: LoadRequest, force = false): Promise<Loaded | null>
     return previous;
   }
   conversations.clear();
+  restoring.clear();
   try {
     previous?.engine.destroy();
   } catch {
@@ -117,20 +118,32 @@ function onDeviceLost(loaded: Loaded, e: GpuError): void {
 
 // ---- Conversations ----
 
+/** Conversations being restored: a second caller (open, then a quick send) waits for the first restore. */
+const restoring = new Map<number, Promise<ConversationState>>();
+
 /** The conversation's sequence, restored from the store the first time it is opened since the model loaded. */
-async function conversationState(m: Loaded, conversationId: number): Promise<ConversationState> {
+function conversationState(m: Loaded, conversationId: number): Promise<ConversationState> {
   const known = conversations.get(conversationId);
-  if (known) return known;
+  if (known) return Promise.resolve(known);
+  let pending = restoring.get(conversationId);
+  if (!pending) {
+    pending = restoreConversation(m, conversationId).finally(() => restoring.delete(conversationId));
+    restoring.set(conversationId, pending);
+  }
+  return pending;
+}
+
+async function restoreConversation(m: Loaded, conversationId: number): Promise<ConversationState> {
   const started = performance.now();
   const kv = await storeCall<ConversationKv | null>('getConversationKv', { conversationId });
   const history = kv && kv.modelFingerprint === m.request.fingerprint ? bytesToTokens(kv.tokens) : [];
-  const seq = m.engine.createSequence();
-  const state: ConversationState = { seq, history, resume: null, lastUsed: performance.now(), busy: false };
-  conversations.set(conversationId, state);
   freeIdleSequences(m, Math.ceil(history.length / KV_BLOCK_TOKENS), conversationId);
+  const seq = m.engine.createSequence();
   const r = await resumeFromStore(m.engine, seq, m.request.fingerprint, history, store);
-  state.resume = { conversationId, source: shownSource(r.source), ms: performance.now() - started, reusedTokens: r.reusedTokens, historyTokens: history.length };
-  post({ type: 'resumed', report: state.resume });
+  const resume: ResumeReport = { conversationId, source: shownSource(r.source), ms: performance.now() - started, reusedTokens: r.reusedTokens, historyTokens: history.length };
+  const state: ConversationState = { seq, history, resume, lastUsed: performance.now(), busy: false };
+  conversations.set(conversationId, state);
+  post({ type: 'resumed', report: resume });
   void postKvPicture(m);
   return state;
 }
@@ -210,7 +223,13 @@ async function answer(m: Loaded, req: GenerateRequest, c: ConversationState, fee
     });
     const tail = decoder.flush();
     if (tail) post({ type: 'token', requestId: req.requestId, text: tail });
-    await persist(m, req.conversationId, c);
+    try {
+      await persist(m, req.conversationId, c);
+    } catch (e) {
+      // The answer stands; only its KV is not kept (the next resume recomputes what is missing).
+      console.warn('KVChat: could not persist the KV cache', e);
+      c.history = [...m.engine.sequenceTokens(c.seq).computed, ...m.engine.sequenceTokens(c.seq).pending];
+    }
     const n = result.tokens.length;
     const decodeMs = result.totalMs - result.timeToFirstTokenMs;
     post({
