@@ -52,6 +52,13 @@ describe('KVChat in Chromium', () => {
     const models = ok(await host.call('listModels'));
     expect(models.map((m) => m.name)).toEqual(['stories260K (built in)']);
     expect(await app.page.locator('[data-testid="model-item"] input[type="radio"]').isChecked()).toBe(true);
+    // Shift+Enter is a new line, not a send.
+    await app.page.fill('[data-testid="composer"]', 'a');
+    await app.page.press('[data-testid="composer"]', 'Shift+Enter');
+    await app.page.type('[data-testid="composer"]', 'b');
+    expect(await app.page.inputValue('[data-testid="composer"]')).toBe('a\nb');
+    expect(ok(await host.call('listConversations'))).toEqual([]);
+    await app.page.fill('[data-testid="composer"]', '');
     await app.screenshot(SCREENS, '01-first-start');
   });
 

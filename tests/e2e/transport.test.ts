@@ -1,6 +1,6 @@
 // The pieces under the e2e tests, in Node: the host's wire format (byte payloads as raw attachments), the HTTP
 // Range ByteSource against the host's real model route, and the prompt builder's reuse of exact token histories.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,10 @@ import { GgufFile } from '../../src/gpu/gguf/reader';
 import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
 import { buildPrompt } from '../../src/renderer/src/engine/prompt';
 import { decodeFrame, encodeFrame, WireError } from '../../src/renderer/src/transport/wire';
-import { loadReference, openModel } from '../helpers/shared';
+import { WebSocket as WsWebSocket } from 'ws';
+import { bytesToTokens, tokensToBytes, type ApiResult, type KvChatApi } from '../../src/shared/api';
+import { createSocketApi } from '../../src/renderer/src/transport/socket-api';
+import { loadReference, modelPath, openModel } from '../helpers/shared';
 import { startHost, type TestHost } from './host';
 
 describe('wire frames', () => {
@@ -106,5 +109,54 @@ describe('buildPrompt (raw continuation, stories260K)', () => {
     ]);
     expect(built.tokens.slice(0, 5)).toEqual(ref.prompt_tokens);
     expect(built.tokens.slice(5)).toEqual([...tok.encode(`${answer} (edited)`, { addBos: false }), ...tok.encode(' One day', { addBos: false })]);
+  });
+});
+
+describe('createSocketApi against the host (the renderer transport, in Node with ws)', () => {
+  let host: TestHost;
+  let api: KvChatApi;
+  const data = mkdtempSync(join(tmpdir(), 'kvchat-e2e-sock-'));
+  beforeAll(async () => {
+    host = await startHost({ dataDir: data, staticDir: mkdtempSync(join(tmpdir(), 'kvchat-e2e-static-')) });
+    (globalThis as { WebSocket?: unknown }).WebSocket ??= WsWebSocket;
+    api = createSocketApi(`ws://localhost:${host.port}/api`);
+  });
+  afterAll(() => host.close());
+
+  const ok = async <T>(p: Promise<ApiResult<T>>): Promise<T> => {
+    const r = await p;
+    if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+    return r.value;
+  };
+
+  it('answers typed calls with the real services; KV bytes cross as raw bytes both ways', async () => {
+    const [model] = await ok(api.listModels());
+    expect(model!.name).toBe('stories260K (built in)');
+    const c = await ok(api.createConversation({ title: 'over the socket' }));
+    const bytes = new Uint8Array(20480).map((_, i) => i & 0xff);
+    await ok(api.putKvBlocks({ blocks: [{ hash: 'abcdef01', modelFingerprint: model!.fingerprint, layout: { key: 'k' }, checksum: 'x', bytes }] }));
+    await ok(api.saveConversationKv({ conversationId: c.id, modelFingerprint: model!.fingerprint, tokens: tokensToBytes([1, 2, 3]), computed: 2, blockHashes: ['abcdef01'] }));
+    const [back] = await ok(api.getKvBlocks({ hashes: ['abcdef01'] }));
+    expect(back!.bytes).toBeInstanceOf(Uint8Array);
+    expect(back!.bytes).toEqual(bytes);
+    expect(bytesToTokens((await ok(api.getConversationKv({ conversationId: c.id })))!.tokens)).toEqual([1, 2, 3]);
+    const bad = await api.renameConversation({ id: c.id, title: '  ' });
+    expect(bad.ok ? '' : bad.error.code).toBe('invalid-request');
+  });
+
+  it('streams import progress events, and imports a dropped file from its bytes', async () => {
+    const seen: string[] = [];
+    const off = api.onModelImportProgress((p) => seen.push(p.phase));
+    host.pickQueue.push(modelPath('TinyStories-656K.gguf'));
+    const picked = await ok(api.pickAndImportModel({ copy: true }));
+    expect(picked!.quantization).toBe('F32');
+    expect(seen).toContain('copy');
+    off();
+    const file = new File([readFileSync(modelPath('stories260K-Q8_0.gguf'))], 'stories260K-Q8_0.gguf');
+    const dropped = await ok(api.importDroppedModel(file, { copy: true }));
+    expect(dropped.quantization).toBe('Q8_0');
+    const junk = await api.importDroppedModel(new File(['nope'], 'junk.gguf'), { copy: true });
+    expect(junk.ok ? '' : junk.error.message).toMatch(/junk\.gguf|GGUF/);
+    expect((await ok(api.listModels())).length).toBe(3);
   });
 });
