@@ -14,11 +14,11 @@ export interface TestModel {
   readonly options: Pick<OpenAiServerOptions, 'engine' | 'tokenizer' | 'metadata' | 'modelId'>;
 }
 
-export async function loadTestModel(maxSeqs = 8): Promise<TestModel> {
-  const file = openModel('stories260K.gguf');
+export async function loadTestModel(maxSeqs = 8, name = 'stories260K.gguf'): Promise<TestModel> {
+  const file = openModel(name);
   const engine = await Engine.load(await testDevice(), file, { maxSeqs });
   const tokenizer = tokenizerFromGguf(file.metadata);
-  return { engine, tokenizer, options: { engine, tokenizer, metadata: file.metadata, modelId: MODEL_ID } };
+  return { engine, tokenizer, options: { engine, tokenizer, metadata: file.metadata, modelId: name.replace(/\.gguf$/, '') } };
 }
 
 export function clientFor(server: OpenAiServer, apiKey = 'not-checked'): OpenAI {

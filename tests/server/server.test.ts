@@ -169,6 +169,29 @@ describe('OpenAI-compatible server: generation', () => {
   });
 });
 
+describe('OpenAI-compatible server: end of generation', () => {
+  // (This model writes "<|end_story|>" as plain text tokens before its end token, id 2: that text is the story's.)
+  it("the model's end token finishes with 'stop', counts as generated, and adds no text (TinyStories-656K, resumed near its end)", async () => {
+    const ref = loadReference('llamacpp_TinyStories-656K-F32_once_upon_a_time.json');
+    expect(ref.stopped_on_eog).toBe(true);
+    const tiny = await loadTestModel(2, 'TinyStories-656K.gguf');
+    const tinyServer = await startOpenAiServer({ ...tiny.options, modelId: 'TinyStories-656K' });
+    try {
+      // The reference's prompt and all but its last few tokens as the prompt (one prefill chunk), so the model
+      // has only the story's last words and its end token (not in generated_tokens) left to write.
+      const tail = 10;
+      const prompt = [...ref.prompt_tokens, ...ref.generated_tokens.slice(0, -tail)];
+      const r = await clientFor(tinyServer).completions.create({ model: 'TinyStories-656K', prompt, max_tokens: 50, temperature: 0 });
+      expect(r.choices[0]!.finish_reason).toBe('stop');
+      expect(r.usage!.completion_tokens).toBe(tail + 1);
+      expect(r.choices[0]!.text).toBe(tiny.tokenizer.decode(ref.generated_tokens.slice(-tail), { continuation: true }));
+    } finally {
+      await tinyServer.close();
+      tiny.engine.destroy();
+    }
+  });
+});
+
 describe('OpenAI-compatible server: API key', () => {
   it('with a key set, requests without the right Bearer token get 401; with it they are served', async () => {
     const guarded = await startOpenAiServer({ ...model.options, apiKey: 'sekret' });
@@ -220,7 +243,8 @@ describe('OpenAI-compatible server: bad input never takes it down', () => {
       expect(r.json.error.type).toBe('invalid_request_error');
       if (c.param !== undefined) expect(r.json.error.param).toBe(c.param);
       if (c.status === 405) expect(r.headers?.get('allow')).toBe('POST');
-      expect(await greedyText('Once', 2)).toBe(await greedyText('Once', 2));
+      const next = await client.completions.create({ model: MODEL_ID, prompt: 'Once', max_tokens: 1, temperature: 0 });
+      expect(next.usage!.completion_tokens).toBe(1);
     });
   }
 
