@@ -112,6 +112,17 @@ describe('KVChat in Chromium', () => {
     await app.setSettings({ temperature: 0, repeatPenalty: 1, maxTokens: 400 });
     await app.send('The little dog');
     await app.waitForStreamedText(8);
+    // While it streams, the answer is already on disk as incomplete, with the text so far.
+    await expect
+      .poll(
+        async () => {
+          const c = ok(await host.call('listConversations')).find((x) => x.title === 'The little dog');
+          const m = c ? ok(await host.call('getMessages', { conversationId: c.id })).messages[1] : undefined;
+          return m && m.status === 'incomplete' ? m.content.length : 0;
+        },
+        { timeout: 20_000, interval: 200 },
+      )
+      .toBeGreaterThan(0);
     await app.page.keyboard.press('Escape');
     const answer = await app.waitForAnswer();
     expect(answer.status).toBe('incomplete');

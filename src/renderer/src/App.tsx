@@ -85,6 +85,8 @@ export function App(): React.JSX.Element {
   const [answered, setAnswered] = useState(0);
   const activeRef = useRef<number | null>(null);
   const finished = useRef(new Map<number, (r: Finished) => void>());
+  /** The text streamed so far per request (saved while it streams). */
+  const streamed = useRef(new Map<number, string>());
   activeRef.current = activeId;
 
   const active = conversations.find((c) => c.id === activeId) ?? null;
@@ -117,6 +119,7 @@ export function App(): React.JSX.Element {
             if (e.report.conversationId === activeRef.current) setResume(e.report);
             return;
           case 'token':
+            if (streamed.current.has(e.requestId)) streamed.current.set(e.requestId, streamed.current.get(e.requestId)! + e.text);
             return setStream((s) => (s && s.requestId === e.requestId ? { ...s, text: s.text + e.text } : s));
           case 'kv':
             return setKv(e.picture);
@@ -160,9 +163,14 @@ export function App(): React.JSX.Element {
     [],
   );
 
-  /** Runs the engine on `base` (ending with the question `userId`) and saves the answer under it. */
+  /**
+   * Runs the engine on `base` (ending with the question `userId`) and writes the answer under it: saved at once as
+   * an empty incomplete message, its text saved as it streams (at most once a second), and finally its status
+   * (complete, or incomplete when stopped) and stats. An answer cut short by a crash stays incomplete.
+   */
   const answer = useCallback(
     async (conv: Conversation, base: readonly ThreadMessage[], userId: number) => {
+      const answerId = await value(api.appendMessage({ conversationId: conv.id, parentId: userId, role: 'assistant', content: '', status: 'incomplete' }));
       const requestId = engine().generate({
         conversationId: conv.id,
         systemPrompt: conv.systemPrompt,
@@ -170,18 +178,32 @@ export function App(): React.JSX.Element {
         settings: conv.settings,
       });
       const done = new Promise<Finished>((resolve) => finished.current.set(requestId, resolve));
+      streamed.current.set(requestId, '');
       setStream({ requestId, conversationId: conv.id, base, text: '' });
+      // Saves are chained so the final update always lands last.
+      let saves: Promise<unknown> = Promise.resolve();
+      let savedText = '';
+      const saveProgress = () => {
+        const text = streamed.current.get(requestId) ?? '';
+        if (text === savedText) return;
+        savedText = text;
+        saves = saves.then(() => api.updateMessage({ id: answerId, content: text }));
+      };
+      const timer = setInterval(saveProgress, 1000);
       const r = await done;
+      clearInterval(timer);
+      streamed.current.delete(requestId);
       try {
+        await saves;
         if (r.type === 'done') {
           const status = r.stopReason === 'cancelled' ? 'incomplete' : 'complete';
-          await value(api.appendMessage({ conversationId: conv.id, parentId: userId, role: 'assistant', content: r.text, status, tokenCount: r.tokenCount, stats: storedStats(r) }));
+          await value(api.updateMessage({ id: answerId, content: r.text, status, tokenCount: r.tokenCount, stats: storedStats(r) }));
           if (r.stats.userTokenCount !== null) await value(api.updateMessage({ id: userId, tokenCount: r.stats.userTokenCount }));
           setStats(r.stats);
           setResume(r.stats.resume);
         } else {
           const errorMessage = r.message.slice(0, 2000);
-          await value(api.appendMessage({ conversationId: conv.id, parentId: userId, role: 'assistant', content: '', status: 'error', stats: { stopReason: 'error', errorMessage } }));
+          await value(api.updateMessage({ id: answerId, status: 'error', stats: { stopReason: 'error', errorMessage } }));
           setError(r.message);
         }
       } finally {
