@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { median, stepTimes, type BenchEngine, type LoadedModel } from './types';
+import { decodeTiming, type BenchEngine, type LoadedModel } from './types';
 
 const PEER_DIR = fileURLToPath(new URL('.', import.meta.url));
 const PACKAGE_DIR = join(PEER_DIR, 'node_modules', 'node-llama-cpp');
@@ -104,20 +104,29 @@ export async function llamaCppEngine(backend: 'vulkan' | 'cpu'): Promise<PeerEng
       /** Greedy tokens after `prompt` on a cleared sequence; `onToken` returns false to stop. */
       const run = async (prompt: readonly number[], onToken: (t: number) => boolean): Promise<void> => {
         await sequence.clearHistory();
-        for await (const t of sequence.evaluate(prompt as NlcToken[], { temperature: 0 })) {
+        for await (const t of sequence.evaluate([...prompt] as unknown as NlcToken[], { temperature: 0 })) {
           if (!onToken(t as number)) break;
         }
       };
       return {
         async prefillMs(prompt) {
+          await sequence.clearHistory();
           const t0 = performance.now();
-          await run(prompt, () => false);
+          for await (const t of sequence.evaluate([...prompt] as unknown as NlcToken[], { temperature: 0 })) {
+            void t;
+            break;
+          }
           return performance.now() - t0;
         },
-        async decodeStepMs(prompt, steps) {
+        async decode(prompt, steps) {
           const arrivals: number[] = [];
-          await run(prompt, () => arrivals.push(performance.now()) <= steps);
-          return median(stepTimes(arrivals));
+          await sequence.clearHistory();
+          const t0 = performance.now();
+          for await (const t of sequence.evaluate([...prompt] as unknown as NlcToken[], { temperature: 0 })) {
+            void t;
+            if (arrivals.push(performance.now()) > steps) break;
+          }
+          return decodeTiming(t0, arrivals);
         },
         async greedy(prompt, maxNew, stop) {
           const out: number[] = [];

@@ -4,7 +4,7 @@ import { openGgufFile } from '../../src/cli/file-source';
 import type { GpuContext } from '../../src/gpu/device';
 import { Engine } from '../../src/gpu/engine/engine';
 import { KV_BLOCK_TOKENS } from '../../src/gpu/kv/layout';
-import { median, stepTimes, type BenchEngine, type LoadedModel } from './types';
+import { decodeTiming, type BenchEngine, type LoadedModel } from './types';
 
 /** Prompt tokens per step: llama.cpp's batch is 512 tokens, ours the same so prefill is chunked alike. */
 export const OUR_BATCH_TOKENS = 512;
@@ -43,10 +43,11 @@ export function oursEngine(gpu: GpuContext): BenchEngine {
           await run(prompt, 1);
           return performance.now() - t0;
         },
-        async decodeStepMs(prompt, steps) {
+        async decode(prompt, steps) {
           const arrivals: number[] = [];
+          const t0 = performance.now();
           await run(prompt, steps + 1, undefined, () => arrivals.push(performance.now()));
-          return median(stepTimes(arrivals));
+          return decodeTiming(t0, arrivals);
         },
         greedy: (prompt, maxNew, stop) => run(prompt, maxNew, stop),
         async dispose() {

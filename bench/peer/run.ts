@@ -1,4 +1,4 @@
-// npm run -s bench -- --peer [--quick] [--json] [--out FILE]
+// npm run -s bench -- --peer [--quick] [--json] [--profile] [--out FILE]
 // Our engine against llama.cpp (node-llama-cpp's prebuilt binaries: Vulkan, and its CPU backend as a second line)
 // on the same device and the same GGUF files in one run: greedy, same context size, same prompt and token counts,
 // 2 CPU threads; the engines take turns within each repetition and every figure is the median of the repetitions.
@@ -11,6 +11,7 @@ import { GgmlType, ggmlTypeName } from '../../src/gpu/gguf/types';
 import { SHAPES, syntheticModel, type SyntheticShape } from '../synthetic';
 import { ensurePeerInstalled, llamaCppEngine, type PeerEngine } from './llamacpp';
 import { oursEngine } from './ours';
+import { profileOurs, type StepProfile } from './profile';
 import { benchPrompt, commonPrefix, median, type BenchEngine, type LoadedModel } from './types';
 
 /** Lavapipe (Mesa's Vulkan on the CPU): the one Vulkan driver both engines run on here. */
@@ -32,12 +33,14 @@ export interface PeerPlan {
   readonly reps: number;
 }
 
+// Quick: our prefill runs at well under 100 tokens/s on lavapipe with 2 shared cores, so the short decode context
+// doubles as the prefill prompt (its time to first token) and the long context is 512, not 2K.
 export const QUICK_PLAN: PeerPlan = {
   shapes: [SHAPES.tiny!],
   quants: [GgmlType.Q8_0, GgmlType.Q4_0],
   prefillTokens: 128,
-  decodeContexts: [128, 2048],
-  decodeSteps: 8,
+  decodeContexts: [128, 512],
+  decodeSteps: 6,
   reps: 3,
 };
 
@@ -78,14 +81,18 @@ async function greedyCheck(engines: readonly BenchEngine[]): Promise<GreedyCheck
     const ref = JSON.parse(await readFile(join(SHARED, 'reference', c.reference), 'utf8')) as { prompt_tokens: number[]; generated_tokens: number[] };
     const maxNew = ref.generated_tokens.length;
     const runs: Record<string, number[]> = {};
+    const ms: string[] = [];
     for (const e of engines) {
+      const t0 = performance.now();
       const m = await e.load(join(SHARED, 'models', c.model), GREEDY_CONTEXT);
       try {
         runs[e.name] = await m.greedy(ref.prompt_tokens, maxNew, new Set([EOS]));
       } finally {
         await m.dispose();
       }
+      ms.push(`${e.name} ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
+    log(`  greedy ${c.model}: ${ms.join(', ')}`);
     const ours = runs.ours!;
     const peer = runs['llama.cpp-vulkan']!;
     const same = commonPrefix(ours, peer);
@@ -141,9 +148,10 @@ async function benchModel(engines: readonly BenchEngine[], path: string, shape: 
   try {
     for (const e of engines) loaded.push([e, await e.load(path, contextSize)]);
     // Warm-up: pipelines compiled, buffers touched, caches filled, before anything is timed.
+    const prefillFromDecode = plan.prefillTokens === c1;
     for (const [, m] of loaded) {
-      await m.prefillMs(prefill);
-      await m.decodeStepMs(short, 2);
+      if (!prefillFromDecode) await m.prefillMs(prefill);
+      await m.decode(short, 2);
     }
     const samples = new Map(engines.map((e) => [e.name, { prefill: [] as number[], d1: [] as number[], d2: [] as number[] }]));
     for (let rep = 0; rep < plan.reps; rep++) {
@@ -152,9 +160,10 @@ async function benchModel(engines: readonly BenchEngine[], path: string, shape: 
       const order = loaded.map((_, i) => loaded[(i + rep) % loaded.length]!);
       for (const [e, m] of order) {
         const s = samples.get(e.name)!;
-        s.prefill.push(await m.prefillMs(prefill));
-        s.d1.push(await m.decodeStepMs(short, plan.decodeSteps));
-        s.d2.push(await m.decodeStepMs(long, plan.decodeSteps));
+        const d1 = await m.decode(short, plan.decodeSteps);
+        s.prefill.push(prefillFromDecode ? d1.prefillMs : await m.prefillMs(prefill));
+        s.d1.push(d1.stepMs);
+        s.d2.push((await m.decode(long, plan.decodeSteps)).stepMs);
       }
     }
     const figures: Record<string, EngineFigures> = {};
@@ -217,7 +226,9 @@ export async function runPeerBench(argv: readonly string[]): Promise<void> {
   for (const p of [vulkan, cpu]) log(`peer: ${p.info.engine} ${p.info.version} (${p.info.binding}), ${p.info.backend} on ${p.info.device}`);
   const engines: BenchEngine[] = [oursEngine(gpu), vulkan, cpu];
 
-  const greedy = await greedyCheck(engines);
+  // The cross-check is against llama.cpp's Vulkan backend; --quick leaves its CPU backend out (with 2 threads on a
+  // shared 2-core machine it can take minutes for 200 tokens).
+  const greedy = await greedyCheck(quick ? [engines[0]!, vulkan] : engines);
 
   const dir = join(tmpdir(), 'kvchat-bench-models');
   const rows: ModelRow[] = [];
@@ -233,6 +244,17 @@ export async function runPeerBench(argv: readonly string[]): Promise<void> {
   }
   await vulkan.close();
   await cpu.close();
+
+  // --profile: where our time goes, per kernel, on the headline model (GPU timestamps of the real forward pass).
+  let profile: StepProfile[] | undefined;
+  if (args.has('--profile')) {
+    const path = await syntheticModel(dir, plan.shapes[0]!, GgmlType.Q8_0);
+    profile = await profileOurs(gpu, path, Math.min(plan.prefillTokens, 64), plan.decodeContexts, contextFor(plan));
+    for (const p of profile) {
+      log(`profile ${p.what}: GPU ${p.gpu_ms} ms (wall ${p.wall_ms} ms)${p.matmul_gb_per_s !== undefined ? `, matmul ${p.matmul_gb_per_s} GB/s` : ''}`);
+      for (const k of p.kernels.slice(0, 5)) log(`  ${k.kernel.padEnd(28)} ${k.dispatches} dispatches, ${k.ms} ms (${(k.share * 100).toFixed(1)}%)`);
+    }
+  }
 
   const headline = rows.find((r) => r.quant === 'Q8_0')!;
   const peerRatio = headline.ratios['llama.cpp-vulkan']!;
@@ -254,6 +276,7 @@ export async function runPeerBench(argv: readonly string[]): Promise<void> {
     peer_greedy_identical_models: `${greedy.filter((g) => g.identical).length}/${greedy.length}`,
     greedy,
     table: rows,
+    ...(profile ? { profile } : {}),
     seconds: round((performance.now() - t0) / 1000, 1),
   };
   log(`done in ${result.seconds} s: decode ${result.decode_vs_llamacpp}x, prefill ${result.prefill_vs_llamacpp}x, decode@2K ${result.decode_vs_llamacpp_2k}x llama.cpp Vulkan; greedy match ${result.peer_greedy_match}`);

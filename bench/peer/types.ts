@@ -4,11 +4,25 @@
 export interface LoadedModel {
   /** Milliseconds to run `prompt` through the model and sample one token greedily (a fresh sequence). */
   prefillMs(prompt: readonly number[]): Promise<number>;
-  /** Median milliseconds per decode step over `steps` greedy tokens sampled after `prompt` (a fresh sequence). */
-  decodeStepMs(prompt: readonly number[], steps: number): Promise<number>;
+  /**
+   * `steps` greedy tokens after `prompt` on a fresh sequence: the time to the first token (the prompt's prefill)
+   * and the median milliseconds per decode step after it.
+   */
+  decode(prompt: readonly number[], steps: number): Promise<DecodeTiming>;
   /** Greedy tokens after `prompt`, at most `maxNew`, ending at a token of `stop` (included). */
   greedy(prompt: readonly number[], maxNew: number, stop: ReadonlySet<number>): Promise<number[]>;
   dispose(): Promise<void>;
+}
+
+export interface DecodeTiming {
+  readonly prefillMs: number;
+  readonly stepMs: number;
+}
+
+/** Timing of one generation from its start and its token arrival times. */
+export function decodeTiming(start: number, arrivals: readonly number[]): DecodeTiming {
+  if (arrivals.length < 2) throw new RangeError('a decode timing needs at least two tokens');
+  return { prefillMs: arrivals[0]! - start, stepMs: median(stepTimes(arrivals)) };
 }
 
 export interface BenchEngine {

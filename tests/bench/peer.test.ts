@@ -1,6 +1,7 @@
 // The peer bench's pure helpers: how step times, medians, prompts and greedy agreement are computed.
 import { describe, expect, it } from 'vitest';
-import { benchPrompt, commonPrefix, median, stepTimes } from '../../bench/peer/types';
+import { kernelName } from '../../bench/peer/profile';
+import { benchPrompt, commonPrefix, decodeTiming, median, stepTimes } from '../../bench/peer/types';
 
 describe('peer bench helpers', () => {
   it('takes the median of odd and even counts and refuses none', () => {
@@ -12,6 +13,18 @@ describe('peer bench helpers', () => {
   it('times decode steps as gaps between token arrivals, leaving out the prefill', () => {
     expect(stepTimes([100, 110, 125, 130])).toEqual([10, 15, 5]);
     expect(stepTimes([100])).toEqual([]);
+  });
+
+  it('splits a generation into prefill (time to first token) and the median decode step', () => {
+    expect(decodeTiming(1000, [1500, 1510, 1530, 1540])).toEqual({ prefillMs: 500, stepMs: 10 });
+    expect(() => decodeTiming(0, [5])).toThrow(RangeError);
+  });
+
+  it('names kernels from their pipeline cache keys', () => {
+    expect(kernelName('accumulate=true;bias=false;family=matmul;tTile=8;tpr=2;wtype=8')).toBe('matmul Q8_0 t8 +residual');
+    expect(kernelName('dtype=f16;family=attention;group=2;headDim=64;keyTile=16;variant=flash-decode')).toBe('attention flash-decode hd64');
+    expect(kernelName('family=elementwise;op=swiglu')).toBe('elementwise swiglu');
+    expect(kernelName('bench-copy')).toBe('bench-copy');
   });
 
   it('counts the agreeing prefix of two generations', () => {
