@@ -109,14 +109,14 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
 
 type GenerationFields = z.infer<z.ZodObject<typeof generationFields>>;
 
-function unsupported(param: string, what: string): never {
-  throw badRequest(`'${param}' ${what} is not supported by this server.`, 'unsupported_parameter', param);
+function unsupported(param: string, what = ''): never {
+  throw badRequest(`'${param}'${what ? ` ${what}` : ''} is not supported by this server.`, 'unsupported_parameter', param);
 }
 
 function rejectUnsupported(f: GenerationFields): void {
   if (f.n != null && f.n !== 1) unsupported('n', 'other than 1');
-  if (f.logprobs) unsupported('logprobs', '');
-  if (f.logit_bias && Object.keys(f.logit_bias).length > 0) unsupported('logit_bias', '');
+  if (f.logprobs) unsupported('logprobs');
+  if (f.logit_bias && Object.keys(f.logit_bias).length > 0) unsupported('logit_bias');
   if (f.frequency_penalty) unsupported('frequency_penalty', 'other than 0 (use repeat_penalty)');
   if (f.presence_penalty) unsupported('presence_penalty', 'other than 0 (use repeat_penalty)');
 }
@@ -152,9 +152,9 @@ function generationOf(f: GenerationFields, maxTokens: number | null | undefined)
 
 export function parseCompletionRequest(body: unknown): CompletionRequest {
   const r = parse(completionSchema, body);
-  if (r.echo) unsupported('echo', '');
+  if (r.echo) unsupported('echo');
   if (r.best_of != null && r.best_of !== 1) unsupported('best_of', 'other than 1');
-  if (r.suffix) unsupported('suffix', '');
+  if (r.suffix) unsupported('suffix');
   const p = r.prompt;
   const prompt: CompletionPrompt =
     typeof p === 'string' ? { text: p } : typeof p[0] === 'string' ? { text: p[0] } : Array.isArray(p[0]) ? { tokens: p[0] } : { tokens: p as number[] };
@@ -168,9 +168,9 @@ function messageText(content: z.infer<typeof messageSchema>['content']): string 
 
 export function parseChatRequest(body: unknown): ChatRequest {
   const r = parse(chatSchema, body);
-  if (r.tools && r.tools.length > 0) unsupported('tools', '');
+  if (r.tools && r.tools.length > 0) unsupported('tools');
   if (r.response_format && r.response_format.type !== 'text') unsupported('response_format', `of type '${r.response_format.type}'`);
-  if (r.top_logprobs) unsupported('top_logprobs', '');
+  if (r.top_logprobs) unsupported('top_logprobs');
   const messages = r.messages.map((m): ChatMessage => ({ role: m.role === 'developer' ? 'system' : m.role, content: messageText(m.content) }));
   return { ...generationOf(r, r.max_completion_tokens ?? r.max_tokens), messages };
 }
