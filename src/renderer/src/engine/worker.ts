@@ -32,12 +32,25 @@ async function storeCall<T>(method: StoreMethod, payload?: unknown): Promise<T> 
   return result.value as T;
 }
 
+const PUT_BATCH_BYTES = 32 * 2 ** 20;
+
 const store: KvBlockStoreLike = {
   getBlocks: async (hashes) => new Map((await storeCall<KvBlockRecord[]>('getKvBlocks', { hashes })).map((b): [string, StoredKvBlock] => [b.hash, b])),
   storedHashes: async (hashes) => new Set(await storeCall<string[]>('getStoredKvHashes', { hashes })),
   putBlocks: async (blocks) => {
-    // Batches keep one message to a few MB.
-    for (let i = 0; i < blocks.length; i += 64) await storeCall('putKvBlocks', { blocks: blocks.slice(i, i + 64) });
+    // Batches of at most ~32 MiB: a large model's block is MiBs, and one IPC message should not hold a GiB.
+    let batch: StoredKvBlock[] = [];
+    let bytes = 0;
+    for (const b of blocks) {
+      if (batch.length > 0 && bytes + b.bytes.byteLength > PUT_BATCH_BYTES) {
+        await storeCall('putKvBlocks', { blocks: batch });
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(b);
+      bytes += b.bytes.byteLength;
+    }
+    if (batch.length > 0) await storeCall('putKvBlocks', { blocks: batch });
   },
 };
 
