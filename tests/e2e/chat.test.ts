@@ -261,6 +261,26 @@ describe('KVChat in Chromium', () => {
     await app.page.waitForSelector('[data-testid="model-status"][data-phase="ready"]:has-text("stories260K")', { timeout: 60_000 });
     await app.page.emulateMedia({ colorScheme: 'dark' });
     await app.screenshot(SCREENS, '12-dark');
+    await app.page.emulateMedia({ colorScheme: 'light' });
+  });
+
+  it('two chats with the same system prompt share its KV blocks on the GPU', async () => {
+    const system = 'Once upon a time there was a little girl named Lily. She loved to play outside in the park with her friends and her big red ball every day.';
+    const tokens = tokenizerFromGguf(openModel('stories260K.gguf').metadata).encode(system).length;
+    expect(tokens).toBeGreaterThanOrEqual(32);
+    for (const question of [' Tim', ' Sue']) {
+      await app.newChat();
+      await app.page.fill('[data-testid="system-prompt"]', system);
+      await app.setSettings({ temperature: 0, repeatPenalty: 1, maxTokens: 3 });
+      await app.send(question);
+      expect((await app.waitForAnswer()).status).toBe('complete');
+    }
+    // The second chat's prompt found the first one's full blocks in the GPU pool, and both now hold them.
+    expect(await app.page.getAttribute('[data-testid="status-resume"]', 'data-source')).toBe('gpu');
+    expect(await app.text('status-resume')).toMatch(new RegExp(`\\(${Math.floor(tokens / 16) * 16} tokens reused\\)`));
+    await app.page.waitForSelector('[data-testid="kv-cell"][data-state="shared"]');
+    expect(await app.page.locator('[data-testid="kv-cell"][data-state="shared"]').count()).toBe(Math.floor(tokens / 16));
+    await app.screenshot(SCREENS, '13-shared-prefix');
     expect(app.errors).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
 // the sequence's full KV blocks go to the SQLite store (persistSequence) with the exact token history, and a
 // conversation not on the GPU is restored from the store (resumeFromStore) before its next prompt is run.
 import { acquireDevice, GpuError, type GpuContext } from '../../../gpu/device';
-import { Engine } from '../../../gpu/engine/engine';
+import { Engine, type GenerateResult } from '../../../gpu/engine/engine';
 import { persistSequence, resumeFromStore, type KvBlockStoreLike, type ResumeResult, type StoredKvBlock } from '../../../gpu/engine/resume';
 import { httpSource } from '../../../gpu/gguf/http-source';
 import { GgufFile } from '../../../gpu/gguf/reader';
@@ -244,6 +244,8 @@ async function answer(m: Loaded, req: GenerateRequest, c: ConversationState, fee
       c.history = [...m.engine.sequenceTokens(c.seq).computed, ...m.engine.sequenceTokens(c.seq).pending];
     }
     const n = result.tokens.length;
+    const kvFrom = withPrefixCache(resume, result.prefix);
+    reusedTokens += kvFrom.reusedTokens - resume.reusedTokens;
     const decodeMs = result.totalMs - result.timeToFirstTokenMs;
     post({
       type: 'done',
@@ -257,7 +259,7 @@ async function answer(m: Loaded, req: GenerateRequest, c: ConversationState, fee
         promptTokens: promptLength,
         generatedTokens: n,
         contextUsed: c.history.length,
-        resume,
+        resume: kvFrom,
         userTokenCount,
       },
     });
@@ -265,6 +267,15 @@ async function answer(m: Loaded, req: GenerateRequest, c: ConversationState, fee
     running.delete(req.requestId);
     void postKvPicture(m);
   }
+}
+
+/**
+ * A new sequence may also find its prefix in the engine's own cache tiers (another conversation with the same
+ * system prompt, blocks spilled to RAM or the store): when nothing was restored before, that is where its KV came from.
+ */
+function withPrefixCache(resume: ResumeReport, prefix: GenerateResult['prefix']): ResumeReport {
+  if (!prefix || prefix.tokens <= resume.reusedTokens) return resume;
+  return { ...resume, source: shownSource(prefix.source), ms: resume.ms + prefix.ms, reusedTokens: prefix.tokens };
 }
 
 /** The sequence's full blocks to the store, then its exact token history and block table. */
