@@ -1,10 +1,12 @@
 // npm run -s generate -- --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--top-k K]
 //   [--top-p P] [--min-p P] [--repeat-penalty R] [--reference] [--json]
-//   [--session DB --conversation NAME [--chat]]
+//   [--session DB --conversation NAME [--chat]] [--context N] [--context-policy stop|truncate-middle|rolling-window [--keep N]]
 // Positions count like llama2.c's -n: prompt and generated tokens together take at most N positions (and at
 // most the model's context); generation also stops at an end-of-generation token. With --session the prompt
-// continues a stored conversation (raw text unless --chat) and N caps the new tokens.
-import { Engine } from '../gpu/engine/engine';
+// continues a stored conversation (raw text unless --chat) and N caps the new tokens. At the context length the
+// policy applies: stop (default), or drop the oldest tokens after the first N kept (--keep; default the BOS token)
+// and go on; the JSON's context_shifts says what was dropped and recomputed.
+import { Engine, type ContextPolicy, type ContextShift } from '../gpu/engine/engine';
 import { sampleCpu } from '../gpu/engine/sampler-cpu';
 import { normalizeSamplingParams, type SamplingParams } from '../gpu/engine/sampling-params';
 import type { GgufFile } from '../gpu/gguf/reader';
@@ -24,6 +26,7 @@ interface Generation {
   readonly decodeMs: number;
   readonly device: string;
   readonly resume?: ResumeResult;
+  readonly contextShifts: readonly ContextShift[];
 }
 
 interface Run {
@@ -33,6 +36,8 @@ interface Run {
   readonly sampling: SamplingParams;
   readonly stop: ReadonlySet<number>;
   readonly onToken: (t: number) => void;
+  readonly contextPolicy: ContextPolicy;
+  readonly contextLength: number;
   /** Session mode: the stored conversation and how to save the exchange. */
   readonly session?: { readonly store: CliSession; readonly conversation: StoredConversation; readonly promptText: string; readonly tokenizer: Tokenizer };
 }
@@ -61,13 +66,13 @@ async function generateReference(r: Run): Promise<Generation> {
     next = tok;
   }
   const end = performance.now();
-  return { tokens, stopReason, prefillMs: firstAt - started, decodeMs: end - firstAt, device: 'cpu-reference (f32)' };
+  return { tokens, stopReason, prefillMs: firstAt - started, decodeMs: end - firstAt, device: 'cpu-reference (f32)', contextShifts: [] };
 }
 
 async function generateGpu(r: Run): Promise<Generation> {
   const gpu = await acquireNodeDevice();
   // In session mode KV blocks are named by the model file's fingerprint, so stored ones are found again.
-  const engine = await Engine.load(gpu, r.file, { maxSeqs: 1, ...(r.session ? { modelFingerprint: r.session.store.modelFingerprint } : {}) });
+  const engine = await Engine.load(gpu, r.file, { maxSeqs: 1, contextLength: r.contextLength, ...(r.session ? { modelFingerprint: r.session.store.modelFingerprint } : {}) });
   try {
     const seq = engine.createSequence();
     const started = performance.now();
@@ -83,6 +88,7 @@ async function generateGpu(r: Run): Promise<Generation> {
       maxNewTokens: r.maxNew,
       sampling: r.sampling,
       stopTokens: r.stop,
+      contextPolicy: r.contextPolicy,
       onToken: (t) => {
         firstAt ||= performance.now();
         r.onToken(t);
@@ -99,6 +105,7 @@ async function generateGpu(r: Run): Promise<Generation> {
       prefillMs: firstAt - started,
       decodeMs: end - firstAt,
       device: `webgpu: ${gpu.adapterDescription}`,
+      contextShifts: result.contextShifts,
       ...(resume ? { resume } : {}),
     };
   } finally {
@@ -110,7 +117,7 @@ async function main(): Promise<void> {
   const args = new Args(
     process.argv.slice(2),
     new Set(['json', 'reference', 'chat']),
-    new Set(['model', 'prompt', 'max-tokens', 'temperature', 'seed', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'session', 'conversation']),
+    new Set(['model', 'prompt', 'max-tokens', 'temperature', 'seed', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'session', 'conversation', 'context-policy', 'keep', 'context']),
   );
   const json = args.flag('json');
   const modelPath = args.required('model');
@@ -120,7 +127,9 @@ async function main(): Promise<void> {
   const { file, close } = await openGgufFile(modelPath);
   const store = sessionPath !== undefined ? await CliSession.open(sessionPath, modelPath) : undefined;
   try {
-    const config = readModelConfig(file.header);
+    const modelConfig = readModelConfig(file.header);
+    const contextLength = args.number('context', modelConfig.contextLength, (n) => Number.isInteger(n) && n >= 32 && n <= modelConfig.contextLength, `a whole number from 32 to the model's ${modelConfig.contextLength}`);
+    const config = { ...modelConfig, contextLength };
     const tokenizer: Tokenizer = tokenizerFromGguf(file.metadata);
     const promptText = args.string('prompt') ?? '';
     const conversation = store?.conversation(args.required('conversation'));
@@ -128,8 +137,10 @@ async function main(): Promise<void> {
     const prompt = encodePrompt(tokenizer, file, promptText, history.length === 0, args.flag('chat'));
     if (prompt.length + history.length === 0) throw new UsageError('the prompt is empty and the model adds no BOS token');
     const cap = args.number('max-tokens', config.contextLength, (n) => Number.isInteger(n) && n > 0, 'a positive whole number');
+    const contextPolicy = parseContextPolicy(args.string('context-policy') ?? 'stop', args, history[0] ?? prompt[0], tokenizer.bos);
+    if (contextPolicy.kind !== 'stop' && args.flag('reference')) throw new UsageError('--reference supports only --context-policy stop');
     const used = history.length + prompt.length;
-    const maxNew = conversation ? Math.min(cap, config.contextLength - used + 1) : Math.min(cap, config.contextLength) - prompt.length + 1;
+    const maxNew = contextPolicy.kind !== 'stop' ? cap : conversation ? Math.min(cap, config.contextLength - used + 1) : Math.min(cap, config.contextLength) - prompt.length + 1;
     if (maxNew < 1) throw new UsageError(`the prompt takes ${used} tokens; the model's context is ${config.contextLength} and ${cap} positions were allowed`);
     const sampling = normalizeSamplingParams({
       temperature: args.number('temperature', 0.8),
@@ -151,6 +162,8 @@ async function main(): Promise<void> {
       sampling,
       stop: tokenizer.endOfGeneration,
       onToken: stream,
+      contextPolicy,
+      contextLength,
       ...(store && conversation ? { session: { store, conversation, promptText, tokenizer } } : {}),
     };
     const g = args.flag('reference') ? await generateReference(run) : await generateGpu(run);
@@ -167,6 +180,8 @@ async function main(): Promise<void> {
           generated_tokens: g.tokens,
           text,
           stop_reason: g.stopReason,
+          context_policy: contextPolicy.kind,
+          context_shifts: g.contextShifts.map((c) => ({ dropped_tokens: c.droppedTokens, kept_head: c.keptHead, recomputed_tokens: c.recomputedTokens })),
           ...(g.resume
             ? { resume_source: g.resume.source, resume_ms: round(g.resume.ms), reused_tokens: g.resume.reusedTokens, history_tokens: history.length }
             : {}),
@@ -198,5 +213,12 @@ function encodePrompt(tokenizer: Tokenizer, file: GgufFile, text: string, first:
 }
 
 const round = (x: number): number => Math.round(x * 100) / 100;
+
+function parseContextPolicy(kind: string, args: Args, first: number | undefined, bos: number | undefined): ContextPolicy {
+  if (kind === 'stop') return { kind };
+  if (kind !== 'truncate-middle' && kind !== 'rolling-window') throw new UsageError(`--context-policy must be stop, truncate-middle or rolling-window, not ${kind}`);
+  const keep = args.number('keep', first !== undefined && first === bos ? 1 : 0, (n) => Number.isInteger(n) && n >= 0, 'a whole number');
+  return { kind, keepTokens: keep };
+}
 
 runMain(main);
