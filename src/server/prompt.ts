@@ -9,14 +9,34 @@ import { ChatTemplateError, renderChatTemplate, type ChatMessage, type Tokenizer
 import { badRequest, contextLengthExceeded } from './errors';
 import type { CompletionPrompt } from './schemas';
 
-export function completionPromptTokens(tokenizer: Tokenizer, prompt: CompletionPrompt): number[] {
-  if ('text' in prompt) return tokenizer.encode(prompt.text, {});
+/**
+ * Characters past which a text cannot fit in `contextLength` tokens: no token covers more characters than the
+ * longest token text (+1 for a SentencePiece space prefix). Tokenizing runs on the server's only thread (a
+ * megabyte takes seconds and stalls every stream), so a text past this is refused before it is tokenized.
+ */
+export function maxPromptChars(tokenizer: Tokenizer, contextLength: number): number {
+  let longest = 1;
+  for (let id = 0; id < tokenizer.vocabSize; id++) longest = Math.max(longest, tokenizer.tokenText(id).length);
+  return contextLength * longest + 1;
+}
+
+function checkChars(text: string, maxChars: number, param: string): void {
+  if (text.length > maxChars) {
+    throw contextLengthExceeded(`The ${param} take ${text.length} characters: more tokens than this model's context holds.`, param);
+  }
+}
+
+export function completionPromptTokens(tokenizer: Tokenizer, prompt: CompletionPrompt, maxChars = Infinity): number[] {
+  if ('text' in prompt) {
+    checkChars(prompt.text, maxChars, 'prompt');
+    return tokenizer.encode(prompt.text, {});
+  }
   const bad = prompt.tokens.find((t) => t >= tokenizer.vocabSize);
   if (bad !== undefined) throw badRequest(`Token ${bad} in 'prompt' is outside the model's vocabulary (0..${tokenizer.vocabSize - 1}).`, 'invalid_value', 'prompt');
   return [...prompt.tokens];
 }
 
-export function chatPromptTokens(tokenizer: Tokenizer, metadata: Metadata, messages: readonly ChatMessage[]): number[] {
+export function chatPromptTokens(tokenizer: Tokenizer, metadata: Metadata, messages: readonly ChatMessage[], maxChars = Infinity): number[] {
   let rendered: string;
   try {
     rendered = renderChatTemplate(metadata, messages, { addGenerationPrompt: true });
@@ -25,6 +45,7 @@ export function chatPromptTokens(tokenizer: Tokenizer, metadata: Metadata, messa
     if (e instanceof ChatTemplateError) throw badRequest(e.message, 'invalid_messages', 'messages');
     throw e;
   }
+  checkChars(rendered, maxChars, 'messages');
   const startsWithBos = tokenizer.bos !== undefined && rendered.startsWith(tokenizer.tokenText(tokenizer.bos));
   return tokenizer.encode(rendered, { parseSpecial: true, addBos: !startsWithBos });
 }

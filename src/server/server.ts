@@ -13,7 +13,7 @@ import { runGeneration, type GenerationContext, type GenerationJob, type Generat
 import { readJsonBody, sendError, sendJson, SseStream } from './http-io';
 import { KvAdmission, worstCaseBlocks } from './kv-admission';
 import { checkLocalRequest } from './local-guard';
-import { chatPromptTokens, completionPromptTokens, newTokenBudget } from './prompt';
+import { chatPromptTokens, completionPromptTokens, maxPromptChars, newTokenBudget } from './prompt';
 import { chatChunk, chatResponse, completionChunk, completionResponse, modelObject, usageChunk, type ResponseMeta } from './responses';
 import { parseChatRequest, parseCompletionRequest, type GenerationRequest } from './schemas';
 
@@ -80,8 +80,10 @@ class OpenAiHttpApi {
   private readonly started = Math.floor(Date.now() / 1000);
   private readonly keyDigest: Buffer | undefined;
   private readonly routes: readonly Route[];
+  private readonly maxPromptChars: number;
 
   constructor(private readonly opts: OpenAiServerOptions) {
+    this.maxPromptChars = maxPromptChars(opts.tokenizer, opts.engine.config.contextLength);
     const admission = new KvAdmission(opts.kvBlocks ?? opts.engine.pool.blocks);
     this.generation = { engine: opts.engine, tokenizer: opts.tokenizer, admission };
     this.keyDigest = opts.apiKey === undefined ? undefined : digest(opts.apiKey);
@@ -128,13 +130,13 @@ class OpenAiHttpApi {
   private async prepareCompletion(c: Call): Promise<PreparedRequest> {
     const request = parseCompletionRequest(await this.body(c));
     this.checkModel(request);
-    return { endpoint: 'completion', request, prompt: completionPromptTokens(this.opts.tokenizer, request.prompt) };
+    return { endpoint: 'completion', request, prompt: completionPromptTokens(this.opts.tokenizer, request.prompt, this.maxPromptChars) };
   }
 
   private async prepareChat(c: Call): Promise<PreparedRequest> {
     const request = parseChatRequest(await this.body(c));
     this.checkModel(request);
-    return { endpoint: 'chat', request, prompt: chatPromptTokens(this.opts.tokenizer, this.opts.metadata, request.messages) };
+    return { endpoint: 'chat', request, prompt: chatPromptTokens(this.opts.tokenizer, this.opts.metadata, request.messages, this.maxPromptChars) };
   }
 
   private body(c: Call): Promise<unknown> {

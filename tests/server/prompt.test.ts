@@ -1,11 +1,12 @@
 // Prompt tokens and the new-token budget follow the CLI's rules: the model's BOS rule for raw text, the model's
 // chat template with exactly one BOS, and prompt + generated tokens within context + 1 positions.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Metadata } from '../../src/gpu/gguf/metadata';
 import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
 import { ApiError } from '../../src/server/errors';
-import { chatPromptTokens, completionPromptTokens, newTokenBudget } from '../../src/server/prompt';
-import { openModel } from '../helpers/shared';
+import { chatPromptTokens, completionPromptTokens, maxPromptChars, newTokenBudget } from '../../src/server/prompt';
+import { modelPath, openModel } from '../helpers/shared';
 
 const vocab = openModel('vocab/ggml-vocab-llama-spm.gguf');
 const tokenizer = tokenizerFromGguf(vocab.metadata);
@@ -60,5 +61,20 @@ describe('server prompts', () => {
     const e = apiError(() => newTokenBudget(513, 512, 1, 'messages'));
     expect(e.body.error).toMatchObject({ code: 'context_length_exceeded', param: 'messages' });
     expect(apiError(() => newTokenBudget(0, 512, 1, 'prompt')).status).toBe(400);
+  });
+
+  it('a text too long for the context in any tokenization is refused before it is tokenized', () => {
+    const limit = maxPromptChars(tokenizer, 64);
+    const e = apiError(() => completionPromptTokens(tokenizer, { text: 'a'.repeat(limit + 1) }, limit));
+    expect(e.body.error).toMatchObject({ code: 'context_length_exceeded', param: 'prompt' });
+    const chat = apiError(() => chatPromptTokens(tokenizer, withTemplate(LINES), [{ role: 'user', content: 'a'.repeat(limit) }], limit));
+    expect(chat.body.error).toMatchObject({ code: 'context_length_exceeded', param: 'messages' });
+  });
+
+  it('the bound is sound: no text has fewer tokens than its length allows (llama.cpp test strings)', () => {
+    const perToken = maxPromptChars(tokenizer, 1) - 1;
+    const texts = readFileSync(modelPath('vocab/ggml-vocab-llama-spm.gguf.inp'), 'utf8').split('\n__ggml_vocab_test__\n');
+    expect(texts.length).toBeGreaterThan(10);
+    for (const text of [...texts, ' '.repeat(300), '\u2581'.repeat(50)]) expect(tokenizer.encode(text, {}).length * perToken + 1).toBeGreaterThanOrEqual(text.length);
   });
 });

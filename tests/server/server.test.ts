@@ -223,6 +223,7 @@ describe('OpenAI-compatible server: bad input never takes it down', () => {
     { name: 'an unknown model', send: () => postJson(server, '/v1/completions', { model: 'gpt-4o', prompt: 'x' }), status: 404, code: 'model_not_found', param: 'model' },
     { name: 'an oversized body', send: () => postJson(server, '/v1/completions', { prompt: 'x'.repeat(BODY_LIMIT + 1) }), status: 413, code: 'request_too_large' },
     { name: 'a prompt longer than the context', send: () => postJson(server, '/v1/completions', { prompt: longPrompt }), status: 400, code: 'context_length_exceeded', param: 'prompt' },
+    { name: 'a prompt far past the context (refused untokenized)', send: () => postJson(server, '/v1/completions', { prompt: 'a'.repeat(60_000) }), status: 400, code: 'context_length_exceeded', param: 'prompt' },
     {
       name: 'chat messages longer than the context',
       send: () => postJson(server, '/v1/chat/completions', { messages: [{ role: 'user', content: longPrompt }] }),
