@@ -224,7 +224,13 @@ export function startOpenAiServer(opts: OpenAiServerOptions): Promise<OpenAiServ
       if (!res.writableFinished) client.abort(new Error('the client disconnected'));
       opts.log?.(`${req.method} ${req.url} ${res.writableFinished ? res.statusCode : 'disconnected'} ${(performance.now() - began).toFixed(0)} ms`);
     });
-    const done = serve(api, req, res, client.signal).finally(() => inFlight.delete(done));
+    const done = serve(api, req, res, client.signal)
+      // Only writing an error response can get here: never let one request's failure become the process's.
+      .catch((e: unknown) => {
+        opts.log?.(`${req.method} ${req.url} failed: ${e instanceof Error ? e.message : String(e)}`);
+        res.destroy();
+      })
+      .finally(() => inFlight.delete(done));
     inFlight.add(done);
   });
   const host = opts.host ?? DEFAULT_HOST;
