@@ -264,6 +264,23 @@ describe('KVChat in Chromium', () => {
     await app.page.emulateMedia({ colorScheme: 'light' });
   });
 
+  it('answers render as sanitized Markdown with highlighted code', async () => {
+    const c = ok(await host.call('createConversation', { title: 'Markdown' }));
+    const q = ok(await host.call('appendMessage', { conversationId: c.id, parentId: null, role: 'user', content: 'show me' }));
+    const markdown = ['**bold** and `code`', '', '```js', 'const x = 1; // one', '```', '', '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'].join('\n');
+    ok(await host.call('appendMessage', { conversationId: c.id, parentId: q, role: 'assistant', content: markdown }));
+    await app.reload();
+    await app.openConversation('Markdown');
+    const body = app.page.locator('[data-testid="message-assistant"] [data-testid="message-content"]');
+    await body.locator('strong').waitFor();
+    expect(await body.locator('pre code.hljs .hljs-keyword').first().textContent()).toBe('const');
+    expect(await body.locator('script').count()).toBe(0);
+    expect(await body.locator('img').getAttribute('onerror')).toBeNull();
+    expect(await app.page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+    await app.screenshot(SCREENS, '12b-markdown');
+    await app.waitForModelReady();
+  });
+
   it('two chats with the same system prompt share its KV blocks on the GPU', async () => {
     const system = 'Once upon a time there was a little girl named Lily. She loved to play outside in the park with her friends and her big red ball every day.';
     const tokens = tokenizerFromGguf(openModel('stories260K.gguf').metadata).encode(system).length;
