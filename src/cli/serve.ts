@@ -1,7 +1,8 @@
-// npm run -s serve -- --model FILE [--port N] [--host H] [--api-key K]
+// npm run -s serve -- --model FILE [--port N] [--host H] [--api-key K] [--context N]
 // An OpenAI-compatible server (/v1/models, /v1/completions, /v1/chat/completions) over one engine on this
 // machine's GPU. Binds 127.0.0.1 unless --host says otherwise; with --api-key every request needs
-// "Authorization: Bearer K". Runs until SIGINT/SIGTERM.
+// "Authorization: Bearer K". --context N serves a shorter context than the model's (less KV memory, like
+// llama.cpp's n_ctx). Runs until SIGINT/SIGTERM.
 import { basename } from 'node:path';
 import { Engine } from '../gpu/engine/engine';
 import { tokenizerFromGguf } from '../gpu/tokenizer';
@@ -13,19 +14,20 @@ import { acquireNodeDevice } from './node-gpu';
 const DEFAULT_PORT = 8080;
 
 async function main(): Promise<void> {
-  const args = new Args(process.argv.slice(2), new Set(), new Set(['model', 'port', 'host', 'api-key']));
+  const args = new Args(process.argv.slice(2), new Set(), new Set(['model', 'port', 'host', 'api-key', 'context']));
   const modelPath = args.required('model');
   const port = args.number('port', DEFAULT_PORT, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number (0 picks a free one)');
   const host = args.string('host') ?? '127.0.0.1';
   const apiKey = args.string('api-key');
   if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('--api-key must not be empty');
+  const context = args.string('context') === undefined ? undefined : args.number('context', 0, (n) => Number.isInteger(n) && n > 0, 'a positive whole number');
 
   const gpu = await acquireNodeDevice();
   const { file, close } = await openGgufFile(modelPath);
   let engine: Engine;
   try {
     // Weights are on the device once loaded: the file is not read again.
-    engine = await Engine.load(gpu, file, {});
+    engine = await Engine.load(gpu, file, context === undefined ? {} : { contextLength: context });
   } finally {
     await close();
   }

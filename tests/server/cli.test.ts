@@ -1,5 +1,5 @@
 // `npm run serve` as a user runs it: a separate process on its own device, bound to 127.0.0.1, guarded by an API
-// key, printing its URL; its greedy output equals the CLI `generate` (raw and --chat) for the same prompt and
+// key, with a shorter context, printing its URL; its greedy output equals the CLI `generate` (raw and --chat) for the same prompt and
 // positions, and SIGINT stops it cleanly.
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -44,7 +44,7 @@ async function cliGenerate(prompt: string, positions: number, chat: boolean): Pr
 
 describe('npm run serve', () => {
   it('serves on 127.0.0.1 with an API key; greedy output equals the CLI generate; SIGINT exits 0', async () => {
-    const url = await startServe(['--model', MODEL, '--port', '0', '--api-key', 'k3y']);
+    const url = await startServe(['--model', MODEL, '--port', '0', '--api-key', 'k3y', '--context', '128']);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
     expect((await fetch(`${url}/models`)).status).toBe(401);
     const auth = { authorization: 'Bearer k3y', 'content-type': 'application/json' };
@@ -68,6 +68,10 @@ describe('npm run serve', () => {
     expect(chat.choices[0].message.content).toBe(tokenizer.decode(cliChat, { continuation: true }));
     // This base model's chat is its turns' plain text, so the raw completion is the same story.
     expect(completion.choices[0].text).toBe(chat.choices[0].message.content);
+
+    // --context 128: a prompt that fits the model's 512 but not the served context is refused.
+    const long = await post('/completions', { prompt: Array.from({ length: 129 }, () => 300), max_tokens: 1 });
+    expect(long.error.code).toBe('context_length_exceeded');
 
     const exited = new Promise<number | null>((r) => serve!.on('exit', r));
     serve!.kill('SIGINT');
