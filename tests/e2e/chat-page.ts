@@ -92,6 +92,10 @@ export class ChatPage {
     await this.page.locator(id('conversation-item'), { hasText: title }).first().locator('.title').click();
   }
 
+  async openConversationById(conversationId: number): Promise<void> {
+    await this.page.click(`[data-testid="conversation-item"][data-id="${conversationId}"] .title`);
+  }
+
   async screenshot(dir: string, name: string): Promise<void> {
     await this.page.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
   }

@@ -255,6 +255,11 @@ describe('KVChat in Chromium', () => {
     const answer = await app.waitForAnswer();
     expect(squash(answer.text)).toBe(squash(tokenizer.decode(ref.generated_tokens.slice(0, 12), { continuation: true })));
     await app.screenshot(SCREENS, '11-second-model');
+    // An older chat continues with its own model: opening it switches back and resumes its KV from disk.
+    const storiesChat = ok(await host.call('listConversations')).filter((c) => c.title === 'Once upon a time').at(-1)!;
+    await app.openConversationById(storiesChat.id);
+    await app.page.waitForSelector('[data-testid="model-status"][data-phase="ready"]:has-text("stories260K")', { timeout: 60_000 });
+    await app.page.waitForSelector('[data-testid="status-resume"][data-source="disk"]', { timeout: 60_000 });
     await item.locator('[data-testid="delete-model"]').click();
     await item.waitFor({ state: 'detached' });
     expect(ok(await host.call('listModels')).map((m) => m.name)).toEqual(['stories260K (built in)']);

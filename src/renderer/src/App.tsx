@@ -110,6 +110,8 @@ export function App(): React.JSX.Element {
           case 'load-progress':
             return setModelState({ phase: 'loading', done: e.bytesDone, total: e.bytesTotal });
           case 'loaded':
+            // The open chat's KV comes back now (after a model switch or a lost device).
+            if (activeRef.current !== null) engine().open(activeRef.current);
             return setModelState({ phase: 'ready', contextLength: e.contextLength, adapter: e.adapter });
           case 'load-error':
             return setModelState({ phase: 'error', message: e.message });
@@ -158,9 +160,26 @@ export function App(): React.JSX.Element {
       setResume(null);
       setStats(null);
       setThread(await value(api.getMessages({ conversationId: id })));
-      engine().open(id);
+      // A chat continues with the model it was kept with, when that model is still here.
+      // (After a switch the worker opens it once the model is loaded: see 'loaded'.)
+      const own = conversations.find((c) => c.id === id)?.modelId;
+      if (own && own !== modelId && models.some((m) => m.id === own && m.available)) setModelId(own);
+      else engine().open(id);
     },
-    [],
+    [conversations, models, modelId],
+  );
+
+  /** Picking a model also makes it the open chat's model. */
+  const selectModel = useCallback(
+    (id: string) => {
+      setModelId(id);
+      if (activeId !== null) {
+        value(api.updateConversationSettings({ id: activeId, modelId: id }))
+          .then((c) => setConversations((list) => list.map((x) => (x.id === c.id ? c : x))))
+          .catch(fail);
+      }
+    },
+    [activeId, fail],
   );
 
   /**
@@ -354,7 +373,7 @@ export function App(): React.JSX.Element {
       </main>
       <div className="side-panels">
         <SettingsPanel systemPrompt={active?.systemPrompt ?? draft.systemPrompt} settings={active?.settings ?? draft.settings} onChange={changeSettings} />
-        <ModelManager models={models} selectedId={modelId} locked={busy} onSelect={setModelId} onChanged={(id) => void refreshModels(id).catch(fail)} />
+        <ModelManager models={models} selectedId={modelId} locked={busy} onSelect={selectModel} onChanged={(id) => void refreshModels(id).catch(fail)} />
         <KvPanel picture={kv} />
       </div>
       <StatusBar
