@@ -19,17 +19,21 @@ async function greedy(engine: Engine, prompt: readonly number[], maxNewTokens: n
 
 describe('WebGPU engine reproduces the shared references', () => {
   for (const { model, reference } of REFERENCE_CASES) {
-    it(`${model} → ${reference}: identical greedy tokens, first logits within 1e-3`, async () => {
+    it(`${model} → ${reference}: identical greedy tokens, first logits within 1e-3 (f32 KV) or 1e-2 (f16 KV)`, async () => {
       const ref = loadReference(reference);
-      const engine = await Engine.load(await testDevice(), openModel(model), { maxSeqs: 4 });
+      const gpu = await testDevice();
+      const engine = await Engine.load(gpu, openModel(model), { maxSeqs: 4 });
       try {
+        // The f16 path where the device has shader-f16 (lavapipe), the f32 path elsewhere (SwiftShader).
+        expect(engine.pool.layout.dtype).toBe(gpu.caps.f16 ? 'f16' : 'f32');
         const positions = referencePositions(ref);
         const r = await greedy(engine, ref.prompt_tokens, positions - ref.prompt_tokens.length + 1, true);
         const got = ref.stopped_on_eog && r.tokens.at(-1) === EOS ? r.tokens.slice(0, -1) : r.tokens;
         expect(got).toEqual(ref.generated_tokens);
         let maxErr = 0;
         ref.first_generated_position_logits.forEach((v, i) => (maxErr = Math.max(maxErr, Math.abs(v - r.firstLogits![i]!))));
-        expect(maxErr).toBeLessThan(1e-3);
+        // f16 K/V (the default on shader-f16 devices) rounds each cached value to 11 significant bits.
+        expect(maxErr).toBeLessThan(engine.pool.layout.dtype === 'f16' ? 1e-2 : 1e-3);
       } finally {
         engine.destroy();
       }
