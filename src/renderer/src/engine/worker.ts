@@ -63,6 +63,10 @@ interface Loaded {
   readonly engine: Engine;
   readonly tokenizer: Tokenizer;
   readonly hasChatTemplate: boolean;
+  /** Conversations with a sequence in this engine (a new engine starts with none: they resume from the store). */
+  readonly conversations: Map<number, ConversationState>;
+  /** Restores in flight: a second caller (open, then a quick send) waits for the first. */
+  readonly restoring: Map<number, Promise<ConversationState>>;
 }
 
 interface ConversationState {
@@ -76,7 +80,6 @@ interface ConversationState {
 }
 
 let loading: Promise<Loaded | null> = Promise.resolve(null);
-const conversations = new Map<number, ConversationState>();
 const running = new Map<number, AbortController>();
 let reusedTokens = 0;
 let promptTokens = 0;
@@ -88,10 +91,9 @@ async function load(request: LoadRequest, force = false): Promise<Loaded | null>
     post({ type: 'loaded', modelId: request.modelId, contextLength: previous.engine.config.contextLength, adapter: previous.gpu.adapterDescription, hasChatTemplate: previous.hasChatTemplate });
     return previous;
   }
-  conversations.clear();
-  restoring.clear();
   try {
     previous?.engine.destroy();
+    previous?.gpu.device.destroy(); // its lost promise then finds a newer engine and does nothing
   } catch {
     // A lost device's buffers may refuse destroy(); they are gone anyway.
   }
@@ -107,7 +109,16 @@ async function load(request: LoadRequest, force = false): Promise<Loaded | null>
       kvStore: store,
       onProgress: (p) => post({ type: 'load-progress', modelId: request.modelId, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
     });
-    const loaded: Loaded = { request, gpu, file, engine, tokenizer: tokenizerFromGguf(file.metadata), hasChatTemplate: file.metadata.has('tokenizer.chat_template') };
+    const loaded: Loaded = {
+      request,
+      gpu,
+      file,
+      engine,
+      tokenizer: tokenizerFromGguf(file.metadata),
+      hasChatTemplate: file.metadata.has('tokenizer.chat_template'),
+      conversations: new Map(),
+      restoring: new Map(),
+    };
     void gpu.lost.then((e) => onDeviceLost(loaded, e));
     post({ type: 'loaded', modelId: request.modelId, contextLength: engine.config.contextLength, adapter: gpu.adapterDescription, hasChatTemplate: loaded.hasChatTemplate });
     void postKvPicture(loaded);
@@ -131,17 +142,14 @@ function onDeviceLost(loaded: Loaded, e: GpuError): void {
 
 // ---- Conversations ----
 
-/** Conversations being restored: a second caller (open, then a quick send) waits for the first restore. */
-const restoring = new Map<number, Promise<ConversationState>>();
-
 /** The conversation's sequence, restored from the store the first time it is opened since the model loaded. */
 function conversationState(m: Loaded, conversationId: number): Promise<ConversationState> {
-  const known = conversations.get(conversationId);
+  const known = m.conversations.get(conversationId);
   if (known) return Promise.resolve(known);
-  let pending = restoring.get(conversationId);
+  let pending = m.restoring.get(conversationId);
   if (!pending) {
-    pending = restoreConversation(m, conversationId).finally(() => restoring.delete(conversationId));
-    restoring.set(conversationId, pending);
+    pending = restoreConversation(m, conversationId).finally(() => m.restoring.delete(conversationId));
+    m.restoring.set(conversationId, pending);
   }
   return pending;
 }
@@ -155,7 +163,7 @@ async function restoreConversation(m: Loaded, conversationId: number): Promise<C
   const r = await resumeFromStore(m.engine, seq, m.request.fingerprint, history, store);
   const resume: ResumeReport = { conversationId, source: shownSource(r.source), ms: performance.now() - started, reusedTokens: r.reusedTokens, historyTokens: history.length };
   const state: ConversationState = { seq, history, resume, lastUsed: performance.now(), busy: false };
-  conversations.set(conversationId, state);
+  m.conversations.set(conversationId, state);
   post({ type: 'resumed', report: resume });
   void postKvPicture(m);
   return state;
@@ -168,11 +176,11 @@ function shownSource(source: ResumeResult['source']): ResumeSourceShown {
 
 /** Releases least recently used idle sequences (their KV is already stored) until `blocks` are free. */
 function freeIdleSequences(m: Loaded, blocks: number, keep: number): void {
-  const idle = [...conversations.entries()].filter(([id, c]) => id !== keep && !c.busy).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+  const idle = [...m.conversations.entries()].filter(([id, c]) => id !== keep && !c.busy).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
   for (const [id, c] of idle) {
     if (m.engine.freeKvBlocks >= blocks) return;
     m.engine.releaseSequence(c.seq);
-    conversations.delete(id);
+    m.conversations.delete(id);
   }
 }
 
