@@ -160,3 +160,20 @@ describe('createSocketApi against the host (the renderer transport, in Node with
     expect((await ok(api.listModels())).length).toBe(3);
   });
 });
+
+describe('buildPrompt (a model with a chat template)', () => {
+  const file = openModel('vocab/ggml-vocab-gpt-2.gguf');
+  const metadata = new Map(file.metadata);
+  metadata.set('tokenizer.chat_template', "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}");
+  const tok = tokenizerFromGguf(metadata);
+
+  it("renders the whole thread (system prompt first) with the model's template", () => {
+    const built = buildPrompt(tok, metadata, true, 'Be brief.', [
+      { role: 'user', content: 'Hi', tokenCount: null },
+      { role: 'assistant', content: 'Hello!', tokenCount: 3 },
+      { role: 'user', content: 'Bye', tokenCount: null },
+    ], []);
+    expect(tok.decode(built.tokens)).toBe('[system] Be brief.\n[user] Hi\n[assistant] Hello!\n[user] Bye\n[assistant] ');
+    expect(built.lastTurnTokens).toBeNull();
+  });
+});

@@ -9,7 +9,7 @@ import { persistSequence, resumeFromStore, type KvBlockStoreLike, type ResumeRes
 import { httpSource } from '../../../gpu/gguf/http-source';
 import { GgufFile } from '../../../gpu/gguf/reader';
 import { KV_BLOCK_TOKENS } from '../../../gpu/kv/layout';
-import { StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../../../gpu/tokenizer';
+import { chatFormatOf, StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../../../gpu/tokenizer';
 import { bytesToTokens, tokensToBytes, type ApiResult, type ConversationKv, type KvBlockRecord, type KvUsage } from '../../../shared/api';
 import { buildPrompt } from './prompt';
 import type { FromWorker, GenerateRequest, KvPicture, LoadRequest, ResumeReport, ResumeSourceShown, StoreMethod, ToWorker } from './protocol';
@@ -115,7 +115,8 @@ async function load(request: LoadRequest, force = false): Promise<Loaded | null>
       file,
       engine,
       tokenizer: tokenizerFromGguf(file.metadata),
-      hasChatTemplate: file.metadata.has('tokenizer.chat_template'),
+      // The model's own template, or ChatML for a ChatML vocabulary; plain base models continue raw text.
+      hasChatTemplate: chatFormatOf(file.metadata) !== 'plain',
       conversations: new Map(),
       restoring: new Map(),
     };
