@@ -1,0 +1,339 @@
+// An OpenAI-compatible HTTP client over Node's global fetch: GET /v1/models and streamed POST /v1/chat/completions.
+// Every failure becomes a RemoteError naming the host (never the key); 429 is retried after Retry-After, a bounded
+// number of times; a Stop (AbortSignal) ends the stream and resolves with what had arrived.
+import { RemoteError } from './errors';
+import { retryAfterMs } from './retry-after';
+import { SseParser, type SseEvent } from './sse';
+import { hostOf } from './url';
+
+export interface RemoteEndpoint {
+  /** Normalized base URL (see normalizeBaseUrl): `${baseUrl}/v1/...`. */
+  readonly baseUrl: string;
+  readonly apiKey?: string;
+}
+
+export interface RetryPolicy {
+  /** Retries after a 429 before giving up. */
+  readonly maxRetries: number;
+  /** A Retry-After longer than this is not waited for: the error says when to try again. */
+  readonly maxDelayMs: number;
+  /** Wait before the first retry when the server gives no Retry-After; doubled each time. */
+  readonly baseDelayMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxRetries: 3, maxDelayMs: 30_000, baseDelayMs: 1000 };
+
+export interface RemoteModel {
+  readonly id: string;
+  readonly ownedBy?: string;
+}
+
+export interface RemoteChatMessage {
+  readonly role: 'system' | 'user' | 'assistant';
+  readonly content: string;
+}
+
+export interface RemoteChatRequest {
+  readonly model: string;
+  readonly messages: readonly RemoteChatMessage[];
+  readonly temperature?: number;
+  readonly topP?: number;
+  readonly maxTokens?: number;
+  readonly seed?: number;
+}
+
+export interface RemoteChatResult {
+  readonly text: string;
+  /** The server's finish_reason ('stop', 'length', ...); null when stopped by the signal. */
+  readonly finishReason: string | null;
+  readonly aborted: boolean;
+  readonly promptTokens?: number;
+  readonly completionTokens?: number;
+  readonly timeToFirstTokenMs?: number;
+  readonly totalMs: number;
+}
+
+export interface StreamOptions {
+  readonly onDelta?: (text: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** Longest server-sent error text quoted in a message. */
+const MAX_QUOTED = 300;
+
+export class OpenAiRemoteClient {
+  constructor(private readonly retry: RetryPolicy = DEFAULT_RETRY_POLICY) {}
+
+  async listModels(endpoint: RemoteEndpoint, signal?: AbortSignal): Promise<RemoteModel[]> {
+    const res = await this.request(endpoint, '/v1/models', { method: 'GET', signal });
+    const body = (await readJson(res, endpoint)) as { data?: unknown };
+    if (!Array.isArray(body.data)) throw badResponse(endpoint, 'its /v1/models answer has no "data" list');
+    return body.data
+      .filter((m): m is { id: string; owned_by?: unknown } => typeof (m as { id?: unknown } | null)?.id === 'string')
+      .map((m) => (typeof m.owned_by === 'string' ? { id: m.id, ownedBy: m.owned_by } : { id: m.id }))
+      .sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Streams a chat completion. Resolves at the end of the answer or on Stop; rejects with a RemoteError. */
+  async streamChat(endpoint: RemoteEndpoint, request: RemoteChatRequest, opts: StreamOptions = {}): Promise<RemoteChatResult> {
+    const began = performance.now();
+    const acc: Accumulator = { text: '', finishReason: null, done: false };
+    const body = JSON.stringify({
+      model: request.model,
+      messages: request.messages,
+      stream: true,
+      stream_options: { include_usage: true },
+      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+      ...(request.topP !== undefined ? { top_p: request.topP } : {}),
+      ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
+      ...(request.seed !== undefined ? { seed: request.seed } : {}),
+    });
+    const onText = (text: string): void => {
+      if (text === '') return;
+      acc.firstTokenAt ??= performance.now();
+      acc.text += text;
+      opts.onDelta?.(text);
+    };
+    try {
+      const res = await this.request(endpoint, '/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body,
+        signal: opts.signal,
+      });
+      if ((res.headers.get('content-type') ?? '').includes('text/event-stream')) await readStream(res, endpoint, acc, onText);
+      else readWhole((await readJson(res, endpoint)) as ChatJson, endpoint, acc, onText);
+    } catch (e) {
+      if (!opts.signal?.aborted) throw e;
+    }
+    const aborted = opts.signal?.aborted === true && !acc.done;
+    return {
+      text: acc.text,
+      finishReason: aborted ? null : acc.finishReason,
+      aborted,
+      ...(acc.promptTokens !== undefined ? { promptTokens: acc.promptTokens } : {}),
+      ...(acc.completionTokens !== undefined ? { completionTokens: acc.completionTokens } : {}),
+      ...(acc.firstTokenAt !== undefined ? { timeToFirstTokenMs: acc.firstTokenAt - began } : {}),
+      totalMs: performance.now() - began,
+    };
+  }
+
+  /** One request with the key, 429 retried; any other non-2xx status becomes its RemoteError. */
+  private async request(endpoint: RemoteEndpoint, path: string, init: RequestInit & { signal?: AbortSignal | undefined }): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (endpoint.apiKey) headers.set('authorization', `Bearer ${endpoint.apiKey}`);
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(`${endpoint.baseUrl}${path}`, { ...init, headers });
+      } catch (e) {
+        throw networkError(e, endpoint, init.signal);
+      }
+      if (res.ok) return res;
+      if (res.status !== 429) throw await statusError(res, endpoint);
+      const asked = retryAfterMs(res.headers.get('retry-after'));
+      await res.body?.cancel();
+      const delay = asked ?? this.retry.baseDelayMs * 2 ** attempt;
+      if (attempt >= this.retry.maxRetries || delay > this.retry.maxDelayMs) throw rateLimited(endpoint, attempt, asked);
+      await sleep(delay, init.signal);
+    }
+  }
+}
+
+interface Accumulator {
+  text: string;
+  finishReason: string | null;
+  done: boolean;
+  firstTokenAt?: number;
+  promptTokens?: number;
+  completionTokens?: number;
+}
+
+interface ChatChoiceJson {
+  delta?: { content?: unknown };
+  message?: { content?: unknown };
+  finish_reason?: unknown;
+}
+
+interface ChatJson {
+  choices?: ChatChoiceJson[];
+  usage?: { prompt_tokens?: unknown; completion_tokens?: unknown };
+  error?: { message?: unknown };
+}
+
+async function readStream(res: Response, endpoint: RemoteEndpoint, acc: Accumulator, onText: (t: string) => void): Promise<void> {
+  const parser = new SseParser();
+  const handle = (events: SseEvent[]): void => {
+    for (const ev of events) {
+      if (acc.done) return;
+      if (ev.data === '[DONE]') {
+        acc.done = true;
+        return;
+      }
+      let json: ChatJson;
+      try {
+        json = JSON.parse(ev.data) as ChatJson;
+      } catch {
+        throw badResponse(endpoint, 'it sent a stream event that is not JSON');
+      }
+      if (json.error) throw new RemoteError('server-error', `${hostOf(endpoint.baseUrl)} failed during the answer: ${quote(json.error.message, endpoint)}`);
+      applyChunk(json, acc, onText, 'delta');
+    }
+  };
+  const reader = res.body!.getReader();
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        throw dropped(endpoint, e);
+      }
+      if (chunk.done) break;
+      handle(parser.push(chunk.value));
+      if (acc.done) break;
+    }
+    if (!acc.done) handle(parser.end());
+  } finally {
+    // Closes the connection when we stop early (a Stop, a [DONE] before the socket's end, a bad event).
+    reader.cancel().catch(() => undefined);
+  }
+  // Some servers end without [DONE] but after a finish_reason: the answer is whole. Without either, it was cut.
+  if (!acc.done && acc.finishReason === null) throw dropped(endpoint);
+  acc.done = true;
+}
+
+function readWhole(json: ChatJson, endpoint: RemoteEndpoint, acc: Accumulator, onText: (t: string) => void): void {
+  if (!Array.isArray(json.choices) || json.choices.length === 0) throw badResponse(endpoint, 'its chat answer has no choices');
+  applyChunk(json, acc, onText, 'message');
+  acc.done = true;
+}
+
+function applyChunk(json: ChatJson, acc: Accumulator, onText: (t: string) => void, field: 'delta' | 'message'): void {
+  const choice = json.choices?.[0];
+  const content = choice?.[field]?.content;
+  if (typeof content === 'string') onText(content);
+  if (typeof choice?.finish_reason === 'string') acc.finishReason = choice.finish_reason;
+  if (typeof json.usage?.prompt_tokens === 'number') acc.promptTokens = json.usage.prompt_tokens;
+  if (typeof json.usage?.completion_tokens === 'number') acc.completionTokens = json.usage.completion_tokens;
+}
+
+async function readJson(res: Response, endpoint: RemoteEndpoint): Promise<unknown> {
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (e) {
+    throw dropped(endpoint, e);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw badResponse(endpoint, 'it answered with something that is not JSON (is this an OpenAI-compatible server?)');
+  }
+}
+
+// ---- errors: each names the host, none quotes the key ----
+
+const SOCKET_CODES: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'the connection was refused (is the server running on that port?)',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name could not be resolved (no network?)',
+  ETIMEDOUT: 'the connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'the connection timed out',
+  ECONNRESET: 'the connection was reset',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  UND_ERR_SOCKET: 'the connection closed before an answer',
+  UND_ERR_HEADERS_TIMEOUT: 'it sent no answer in time',
+};
+
+function causeCode(e: unknown): string | undefined {
+  for (let c: unknown = e; c; c = (c as { cause?: unknown }).cause) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    // AggregateError (a host with IPv4 and IPv6 addresses, both refused).
+    const first = (c as { errors?: unknown[] }).errors?.[0];
+    if (first) return causeCode(first);
+  }
+  return undefined;
+}
+
+function networkError(e: unknown, endpoint: RemoteEndpoint, signal: AbortSignal | undefined): RemoteError {
+  const host = hostOf(endpoint.baseUrl);
+  if (signal?.aborted) return new RemoteError('unreachable', `The request to ${host} was stopped`, { cause: e });
+  const code = causeCode(e);
+  const why = (code && SOCKET_CODES[code]) ?? 'the connection failed';
+  const errorCode = code === 'UND_ERR_HEADERS_TIMEOUT' ? 'timeout' : 'unreachable';
+  return new RemoteError(errorCode, `Could not reach ${host}: ${why}.`, { cause: e });
+}
+
+function dropped(endpoint: RemoteEndpoint, cause?: unknown): RemoteError {
+  return new RemoteError(
+    'stream-dropped',
+    `The connection to ${hostOf(endpoint.baseUrl)} dropped in the middle of the answer; the part received was kept.`,
+    { cause },
+  );
+}
+
+function badResponse(endpoint: RemoteEndpoint, what: string): RemoteError {
+  return new RemoteError('bad-response', `${hostOf(endpoint.baseUrl)} gave an unexpected answer: ${what}.`);
+}
+
+function rateLimited(endpoint: RemoteEndpoint, retries: number, askedMs: number | undefined): RemoteError {
+  const when = askedMs === undefined ? '' : ` It asks to wait ${Math.ceil(askedMs / 1000)} s.`;
+  return new RemoteError(
+    'rate-limited',
+    `${hostOf(endpoint.baseUrl)} is limiting requests (429 Too Many Requests) and still refused after ${retries} ${retries === 1 ? 'retry' : 'retries'}.${when} Try again later.`,
+    { status: 429 },
+  );
+}
+
+async function statusError(res: Response, endpoint: RemoteEndpoint): Promise<RemoteError> {
+  const host = hostOf(endpoint.baseUrl);
+  const detail = await res.text().then(
+    (t) => serverMessage(t, endpoint),
+    () => '',
+  );
+  const status = res.status;
+  if (status === 401 || status === 403) {
+    // The server's own words are left out: some quote part of the key they refused.
+    const what = endpoint.apiKey ? 'refused the API key' : 'needs an API key';
+    return new RemoteError('unauthorized', `${host} ${what} (${status}). Check the key in this provider's settings.`, { status });
+  }
+  const line = `${status}${res.statusText ? ` ${res.statusText}` : ''}`;
+  if (status >= 500) return new RemoteError('server-error', `${host} failed with ${line}${detail ? `: ${detail}` : ''}.`, { status });
+  return new RemoteError('http-error', `${host} refused the request with ${line}${detail ? `: ${detail}` : ''}.`, { status });
+}
+
+/** The `error.message` of an OpenAI error body, else the start of the text, with the key redacted. */
+function serverMessage(text: string, endpoint: RemoteEndpoint): string {
+  let message: unknown = text;
+  try {
+    const json = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
+    message = typeof json.error === 'string' ? json.error : (json.error?.message ?? json.message ?? text);
+  } catch {
+    // not JSON: quote the text itself
+  }
+  return quote(message, endpoint);
+}
+
+function quote(message: unknown, endpoint: RemoteEndpoint): string {
+  let s = (typeof message === 'string' ? message : JSON.stringify(message) ?? '').replace(/\s+/g, ' ').trim();
+  if (endpoint.apiKey) s = s.split(endpoint.apiKey).join('[key]');
+  return s.length > MAX_QUOTED ? `${s.slice(0, MAX_QUOTED - 3)}...` : s;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,17 @@
+// Remote OpenAI-compatible servers, main process only (the API key never reaches the renderer). The API layer
+// constructs one RemoteService over the store and Electron's safeStorage:
+//   new RemoteService({ db, conversations, messages, cipher: electronSafeStorageCipher(safeStorage) })
+export { RemoteService } from './service';
+export type { NewRemoteConversation, RemoteLink, RemoteServiceDeps, ReplyOptions } from './service';
+export { ProviderRepository } from './providers';
+export type { NewRemoteProvider, RemoteProvider, RemoteProviderChanges } from './providers';
+export { OpenAiRemoteClient, DEFAULT_RETRY_POLICY } from './client';
+export type { RemoteChatMessage, RemoteChatRequest, RemoteChatResult, RemoteEndpoint, RemoteModel, RetryPolicy } from './client';
+export { electronSafeStorageCipher } from './cipher';
+export type { SafeStorageLike, SecretCipher } from './cipher';
+export { RemoteError } from './errors';
+export type { RemoteErrorCode } from './errors';
+export { normalizeBaseUrl } from './url';
+export { SseParser } from './sse';
+export type { SseEvent } from './sse';
+export { retryAfterMs } from './retry-after';

@@ -1,0 +1,131 @@
+// The providers table: name, base URL and the API key as cipher bytes. The plain key leaves this file only through
+// `apiKey(id)`, for the request that needs it; listings say whether a key is set, never what it is.
+import { now, writeTransaction, type Db } from '../store/database';
+import type { SecretCipher } from './cipher';
+import { RemoteError } from './errors';
+import { normalizeBaseUrl } from './url';
+
+export interface RemoteProvider {
+  readonly id: number;
+  readonly name: string;
+  readonly baseUrl: string;
+  readonly hasApiKey: boolean;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface NewRemoteProvider {
+  readonly name: string;
+  readonly baseUrl: string;
+  /** Omitted or empty: the server needs no key. */
+  readonly apiKey?: string;
+}
+
+export interface RemoteProviderChanges {
+  readonly name?: string;
+  readonly baseUrl?: string;
+  /** A string replaces the key, '' or null removes it, undefined keeps it. */
+  readonly apiKey?: string | null;
+}
+
+interface ProviderRow {
+  id: number;
+  name: string;
+  base_url: string;
+  api_key_encrypted: Buffer | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const MAX_NAME_LENGTH = 200;
+
+function toProvider(r: ProviderRow): RemoteProvider {
+  return { id: r.id, name: r.name, baseUrl: r.base_url, hasApiKey: r.api_key_encrypted !== null, createdAt: r.created_at, updatedAt: r.updated_at };
+}
+
+export class ProviderRepository {
+  constructor(
+    private readonly db: Db,
+    private readonly cipher: SecretCipher,
+  ) {}
+
+  addProvider(p: NewRemoteProvider): RemoteProvider {
+    const name = checkName(p.name);
+    const baseUrl = normalizeBaseUrl(p.baseUrl);
+    const key = this.encryptKey(p.apiKey);
+    const t = now();
+    const { lastInsertRowid } = this.db
+      .prepare('INSERT INTO remote_providers (name, base_url, api_key_encrypted, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
+      .run(name, baseUrl, key, t, t);
+    return this.getProvider(Number(lastInsertRowid));
+  }
+
+  updateProvider(id: number, changes: RemoteProviderChanges): RemoteProvider {
+    return writeTransaction(this.db, () => {
+      const current = this.row(id);
+      const name = changes.name === undefined ? current.name : checkName(changes.name);
+      const baseUrl = changes.baseUrl === undefined ? current.base_url : normalizeBaseUrl(changes.baseUrl);
+      const key = changes.apiKey === undefined ? current.api_key_encrypted : this.encryptKey(changes.apiKey ?? undefined);
+      this.db
+        .prepare('UPDATE remote_providers SET name = ?, base_url = ?, api_key_encrypted = ?, updated_at = ? WHERE id = ?')
+        .run(name, baseUrl, key, now(), id);
+      return this.getProvider(id);
+    });
+  }
+
+  /** Removes the provider; its conversations stay, unlinked (they can be pointed at another provider or model). */
+  removeProvider(id: number): void {
+    const { changes } = this.db.prepare('DELETE FROM remote_providers WHERE id = ?').run(id);
+    if (changes === 0) throw notFound(id);
+  }
+
+  getProvider(id: number): RemoteProvider {
+    return toProvider(this.row(id));
+  }
+
+  listProviders(): RemoteProvider[] {
+    return (this.db.prepare('SELECT * FROM remote_providers ORDER BY name COLLATE NOCASE, id').all() as ProviderRow[]).map(toProvider);
+  }
+
+  /** The decrypted key for a request, or undefined when none is set. */
+  apiKey(id: number): string | undefined {
+    const { api_key_encrypted: bytes } = this.row(id);
+    if (bytes === null) return undefined;
+    if (!this.cipher.available()) {
+      throw new RemoteError('cipher-unavailable', "The system keychain is not available, so this provider's saved API key cannot be read.");
+    }
+    try {
+      return this.cipher.decrypt(bytes);
+    } catch (e) {
+      // The cause is kept out: a cipher's error could quote what it was given.
+      throw new RemoteError('cipher-unavailable', "This provider's saved API key could not be decrypted (was the system keychain reset?). Enter the key again.");
+    }
+  }
+
+  private encryptKey(apiKey: string | undefined): Buffer | null {
+    const key = apiKey?.trim() ?? '';
+    if (key === '') return null;
+    if (!this.cipher.available()) {
+      throw new RemoteError(
+        'cipher-unavailable',
+        'The API key was not saved: this system offers no secure storage (keychain) to encrypt it. KVChat never stores keys as plain text.',
+      );
+    }
+    return this.cipher.encrypt(key);
+  }
+
+  private row(id: number): ProviderRow {
+    const r = this.db.prepare('SELECT * FROM remote_providers WHERE id = ?').get(id) as ProviderRow | undefined;
+    if (!r) throw notFound(id);
+    return r;
+  }
+}
+
+function checkName(name: string): string {
+  const n = name.replace(/\s+/g, ' ').trim();
+  if (n === '') throw new RemoteError('invalid-provider', 'A remote provider needs a name');
+  if (n.length > MAX_NAME_LENGTH) throw new RemoteError('invalid-provider', `A provider name is at most ${MAX_NAME_LENGTH} characters`);
+  return n;
+}
+
+const notFound = (id: number): RemoteError => new RemoteError('provider-not-found', `Remote provider ${id} does not exist (it may have been removed)`);
