@@ -1,0 +1,45 @@
+// What the remote tests share: a real AES-GCM cipher (a random key per instance), a migrated temp database with the
+// store's repositories, and a RemoteService over them.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { ConversationRepository } from '../../../src/main/store/conversations';
+import { MessageRepository } from '../../../src/main/store/messages';
+import { OpenAiRemoteClient, RemoteService, type RetryPolicy, type SecretCipher } from '../../../src/main/remote';
+import { tempDb } from '../../main/helpers/temp';
+
+export class AesGcmCipher implements SecretCipher {
+  private readonly key = randomBytes(32);
+  constructor(private readonly isAvailable = true) {}
+
+  available(): boolean {
+    return this.isAvailable;
+  }
+
+  encrypt(plain: string): Buffer {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.key, iv);
+    const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+    return Buffer.concat([iv, c.getAuthTag(), body]);
+  }
+
+  decrypt(b: Buffer): string {
+    const d = createDecipheriv('aes-256-gcm', this.key, b.subarray(0, 12));
+    d.setAuthTag(b.subarray(12, 28));
+    return Buffer.concat([d.update(b.subarray(28)), d.final()]).toString('utf8');
+  }
+}
+
+export function remoteFixture(opts: { cipher?: SecretCipher; retry?: RetryPolicy; saveIntervalMs?: number } = {}) {
+  const { db, file } = tempDb();
+  const conversations = new ConversationRepository(db);
+  const messages = new MessageRepository(db);
+  const cipher = opts.cipher ?? new AesGcmCipher();
+  const service = new RemoteService({
+    db,
+    conversations,
+    messages,
+    cipher,
+    ...(opts.retry ? { client: new OpenAiRemoteClient(opts.retry) } : {}),
+    ...(opts.saveIntervalMs !== undefined ? { saveIntervalMs: opts.saveIntervalMs } : {}),
+  });
+  return { db, file, conversations, messages, cipher, service };
+}
