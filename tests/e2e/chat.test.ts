@@ -235,8 +235,12 @@ describe('KVChat in Chromium', () => {
     await app.page.press('[data-testid="rename-input"]', 'Enter');
     await app.page.waitForSelector('[data-testid="conversation-item"]:has-text("Pets")');
     expect(ok(await host.call('listConversations')).map((c) => c.title)).toContain('Pets');
+    const usedCells = () => app.page.locator('[data-testid="kv-cell"][data-state="used"]').count();
+    const usedBefore = await usedCells();
     await app.page.locator('[data-testid="conversation-item"]', { hasText: 'Pets' }).locator('[data-testid="delete"]').click();
     await app.page.waitForSelector('[data-testid="conversation-item"]:has-text("Pets")', { state: 'detached' });
+    // Its sequence's GPU blocks are freed at once.
+    await expect.poll(usedCells, { timeout: 10_000 }).toBeLessThan(usedBefore);
     expect(ok(await host.call('listConversations')).map((c) => c.title)).toEqual(['Once upon a time']);
   });
 

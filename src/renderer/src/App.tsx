@@ -339,6 +339,7 @@ export function App(): React.JSX.Element {
         onDelete={(id) =>
           void value(api.deleteConversation({ id }))
             .then(() => {
+              engine().forget(id);
               if (id === activeId) newChat();
               return refreshConversations();
             })

@@ -29,6 +29,10 @@ export class EngineClient {
     this.send({ type: 'open', conversationId });
   }
 
+  forget(conversationId: number): void {
+    this.send({ type: 'forget', conversationId });
+  }
+
   /** Returns the request id (for stop and for matching token events). */
   generate(request: Omit<GenerateRequest, 'type' | 'requestId'>): number {
     const requestId = this.nextRequestId++;

@@ -52,7 +52,13 @@ export interface LoseDeviceRequest {
   readonly type: 'lose-device';
 }
 
-export type ToWorker = LoadRequest | OpenRequest | GenerateRequest | StopRequest | StoreResult | LoseDeviceRequest;
+/** A deleted conversation: free its sequence's KV blocks now rather than at the next eviction. */
+export interface ForgetRequest {
+  readonly type: 'forget';
+  readonly conversationId: number;
+}
+
+export type ToWorker = LoadRequest | OpenRequest | GenerateRequest | StopRequest | StoreResult | LoseDeviceRequest | ForgetRequest;
 
 /** The store verbs the worker may use. */
 export type StoreMethod = 'getKvBlocks' | 'getStoredKvHashes' | 'putKvBlocks' | 'getConversationKv' | 'saveConversationKv' | 'getKvUsage';

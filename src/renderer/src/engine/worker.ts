@@ -344,6 +344,15 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
     case 'stop':
       running.get(msg.requestId)?.abort();
       return;
+    case 'forget':
+      void loading.then((m) => {
+        const c = m?.conversations.get(msg.conversationId);
+        if (!m || !c || c.busy) return;
+        m.engine.releaseSequence(c.seq);
+        m.conversations.delete(msg.conversationId);
+        void postKvPicture(m);
+      });
+      return;
     case 'lose-device':
       void loading.then((m) => m?.gpu.device.destroy());
       return;
