@@ -164,6 +164,7 @@ async function benchModel(engines: readonly BenchEngine[], path: string, shape: 
         s.prefill.push(prefillFromDecode ? d1.prefillMs : await m.prefillMs(prefill));
         s.d1.push(d1.stepMs);
         s.d2.push((await m.decode(long, plan.decodeSteps)).stepMs);
+        log(`  rep ${rep + 1}/${plan.reps} ${e.name}: prefill ${s.prefill.at(-1)!.toFixed(0)} ms, step ${s.d1.at(-1)!.toFixed(1)} / ${s.d2.at(-1)!.toFixed(1)} ms`);
       }
     }
     const figures: Record<string, EngineFigures> = {};
