@@ -39,6 +39,10 @@ export interface OpenServicesOptions {
 /** Opens (and migrates) the database and builds every service on it. */
 export function openApiServices(o: OpenServicesOptions): ApiServices & { readonly db: Db } {
   const db = openDatabase(o.databaseFile, o.nativeBinding ? { nativeBinding: o.nativeBinding } : {});
+  const kv = new KvBlockStore(db);
+  // KV blocks no conversation names (those of deleted conversations, and RAM-tier spills of the last session) are
+  // dropped at start, before any engine can be between storing a block and naming it in a block table.
+  kv.garbageCollect();
   return {
     db,
     appInfo: o.appInfo,
@@ -47,7 +51,7 @@ export function openApiServices(o: OpenServicesOptions): ApiServices & { readonl
     conversations: new ConversationRepository(db),
     messages: new MessageRepository(db),
     search: new MessageSearch(db),
-    kv: new KvBlockStore(db),
+    kv,
   };
 }
 

@@ -195,6 +195,32 @@ describe('KV cache through the API (binary payloads)', () => {
     expect(bytesToTokens(kv.tokens)).toEqual([1, 403, 70000, 2 ** 32 - 1]);
   });
 
+  it('drops, at the next start, the blocks no conversation names (a deleted conversation\'s, spilled cache)', async () => {
+    const dir = tempDir();
+    const open = () => {
+      const services = openApiServices({
+        databaseFile: join(dir, 'kvchat.sqlite'),
+        modelsDir: join(dir, 'models'),
+        appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: 'linux', electron: '', chrome: '' }),
+        pickModelFile: async () => null,
+      });
+      return { services, call: <M extends ApiMethod>(m: M, payload?: unknown) => invokeApi(createApiHandlers(services), m, payload) };
+    };
+    const first = open();
+    const kept = ok(await first.call('createConversation', {}));
+    const deleted = ok(await first.call('createConversation', {}));
+    ok(await first.call('putKvBlocks', { blocks: [block('aa11aa11', 1), block('bb22bb22', 2), block('cc33cc33', 3)] }));
+    ok(await first.call('saveConversationKv', { conversationId: kept.id, modelFingerprint: fp, tokens: tokensToBytes([1]), computed: 1, blockHashes: ['aa11aa11'] }));
+    ok(await first.call('saveConversationKv', { conversationId: deleted.id, modelFingerprint: fp, tokens: tokensToBytes([1]), computed: 1, blockHashes: ['bb22bb22'] }));
+    ok(await first.call('deleteConversation', { id: deleted.id }));
+    // Within a session nothing is collected: an engine may be between storing a block and naming it.
+    expect(ok(await first.call('getKvUsage')).blocks).toBe(3);
+    first.services.db.close();
+    const second = open();
+    closeLater(second.services.db);
+    expect(ok(await second.call('getStoredKvHashes', { hashes: ['aa11aa11', 'bb22bb22', 'cc33cc33'] }))).toEqual(['aa11aa11']);
+  });
+
   it('refuses JSON-encoded arrays, unknown blocks in a table, and unknown conversations with typed errors', async () => {
     const { call } = api();
     const c = ok(await call('createConversation', {}));
