@@ -143,10 +143,16 @@ describe('a stream that drops mid-answer', () => {
     });
     const { service, conversation, messages } = setup(server);
     const deltas: string[] = [];
-    const e = await failure(service.send(conversation.id, 'Tell me a story', { onDelta: (_id, t) => deltas.push(t) }));
+    const stored: string[] = [];
+    const onDelta = (id: number, t: string): void => {
+      deltas.push(t);
+      stored.push(messages.getMessage(id).content); // saved as it streams, before the delta is passed on
+    };
+    const e = await failure(service.send(conversation.id, 'Tell me a story', { onDelta }));
     expect(e.code).toBe('stream-dropped');
     expect(e.message).toBe(`The connection to 127.0.0.1:${server.port} dropped in the middle of the answer; the part received was kept.`);
     expect(deltas).toEqual(['Once upon', ' a time']);
+    expect(stored).toEqual(['Once upon', 'Once upon a time']);
     const partial = messages.getMessage(e.messageId!);
     expect(partial).toMatchObject({ role: 'assistant', content: 'Once upon a time', status: 'incomplete', stats: { stopReason: 'error', errorMessage: e.message } });
 
@@ -214,6 +220,26 @@ describe('settings and history sent', () => {
       { role: 'user', content: 'second' },
     ]);
     expect(messages.thread(c.id).messages.map((m) => m.status)).toEqual(['complete', 'error', 'complete', 'complete']);
+  });
+
+  it('a second answer while one streams into the same conversation is refused; Stop ends the first', async () => {
+    const server = await httpServer((_req, res) => {
+      sseHead(res);
+      res.write(chunk('waiting'));
+    });
+    const { service, conversation } = setup(server);
+    const stop = new AbortController();
+    let first: Promise<unknown> | undefined;
+    const started = new Promise<void>((resolve) => {
+      first = service.send(conversation.id, 'one', { signal: stop.signal, onDelta: () => resolve() });
+    });
+    await started;
+    expect(service.isStreaming(conversation.id)).toBe(true);
+    await expect(service.send(conversation.id, 'two')).rejects.toMatchObject({ code: 'busy' });
+    stop.abort();
+    await expect(first).resolves.toMatchObject({ content: 'waiting', status: 'incomplete', stats: { stopReason: 'cancelled' } });
+    expect(service.isStreaming(conversation.id)).toBe(false);
+    expect(server.requests).toHaveLength(1);
   });
 
   it('a conversation that is not remote, or an empty message, is refused', async () => {

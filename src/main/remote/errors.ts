@@ -7,6 +7,7 @@ export type RemoteErrorCode =
   | 'cipher-unavailable'
   | 'not-remote'
   | 'invalid-message'
+  | 'busy'
   | 'unreachable'
   | 'unauthorized'
   | 'rate-limited'

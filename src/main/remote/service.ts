@@ -49,6 +49,8 @@ export class RemoteService {
   readonly providers: ProviderRepository;
   private readonly client: OpenAiRemoteClient;
   private readonly saveIntervalMs: number;
+  /** Conversations with an answer streaming: a second one at the same time is refused, not interleaved. */
+  private readonly streaming = new Set<number>();
 
   constructor(private readonly deps: RemoteServiceDeps) {
     this.providers = new ProviderRepository(deps.db, deps.cipher);
@@ -125,6 +127,7 @@ export class RemoteService {
   async send(conversationId: number, content: string, opts: ReplyOptions = {}): Promise<Message> {
     const link = this.requireLink(conversationId);
     if (content.trim() === '') throw new RemoteError('invalid-message', 'The message is empty');
+    this.requireIdle(conversationId);
     const parentId = this.deps.messages.activeLeaf(conversationId);
     const userId = this.deps.messages.appendMessage({ conversationId, parentId, role: 'user', content });
     return this.answer(link, userId, opts);
@@ -141,6 +144,7 @@ export class RemoteService {
   async continue(assistantMessageId: number, opts: ReplyOptions = {}): Promise<Message> {
     const message = this.requireAssistant(assistantMessageId);
     const link = this.requireLink(message.conversationId);
+    this.requireIdle(link.conversationId);
     const history = this.history(link.conversationId, this.deps.messages.pathTo(message.id));
     this.deps.messages.updateMessage(message.id, { status: 'incomplete' });
     return this.stream(link, message.id, message.content, history, opts);
@@ -148,22 +152,33 @@ export class RemoteService {
 
   /** Appends an empty 'incomplete' answer under `parentId` and streams into it. */
   private answer(link: RemoteLink, parentId: number, opts: ReplyOptions): Promise<Message> {
+    this.requireIdle(link.conversationId);
     const history = this.history(link.conversationId, this.deps.messages.pathTo(parentId));
     const id = this.deps.messages.appendMessage({ conversationId: link.conversationId, parentId, role: 'assistant', content: '', status: 'incomplete' });
     return this.stream(link, id, '', history, opts);
   }
 
   private async stream(link: RemoteLink, messageId: number, before: string, history: RemoteChatMessage[], opts: ReplyOptions): Promise<Message> {
+    this.streaming.add(link.conversationId);
+    try {
+      return await this.streamInto(link, messageId, before, history, opts);
+    } finally {
+      this.streaming.delete(link.conversationId);
+    }
+  }
+
+  private async streamInto(link: RemoteLink, messageId: number, before: string, history: RemoteChatMessage[], opts: ReplyOptions): Promise<Message> {
     const settings = this.deps.conversations.getConversation(link.conversationId).settings;
     let text = before;
     let savedAt = performance.now();
     const onDelta = (delta: string): void => {
       text += delta;
-      opts.onDelta?.(messageId, delta);
+      // Saved before the delta is passed on, so whoever shows it can already find it in the store.
       if (performance.now() - savedAt >= this.saveIntervalMs) {
         savedAt = performance.now();
         this.deps.messages.updateMessage(messageId, { content: text });
       }
+      opts.onDelta?.(messageId, delta);
     };
     let result: RemoteChatResult;
     try {
@@ -222,6 +237,17 @@ export class RemoteService {
     const link = this.conversationRemote(conversationId);
     if (!link) throw new RemoteError('not-remote', `Conversation ${conversationId} is not on a remote server (or its provider was removed)`);
     return link;
+  }
+
+  /** Whether an answer is streaming into the conversation now. */
+  isStreaming(conversationId: number): boolean {
+    return this.streaming.has(conversationId);
+  }
+
+  private requireIdle(conversationId: number): void {
+    if (this.streaming.has(conversationId)) {
+      throw new RemoteError('busy', `Conversation ${conversationId} is already receiving an answer; stop it first`);
+    }
   }
 
   private requireAssistant(id: number): Message {
