@@ -40,6 +40,7 @@ export const generationSettings = z
     repeatPenalty: z.number().min(0.5).max(3),
     maxTokens: z.int().min(1).max(1_000_000),
     seed: z.int().min(0).max(2 ** 32 - 1).nullable(),
+    contextPolicy: z.enum(['stop', 'truncate-middle', 'rolling-window']),
   })
   .partial();
 
@@ -50,7 +51,8 @@ export const messageStats = z.strictObject({
   generatedTokens: z.int().min(0).optional(),
   resumeSource: z.enum(['gpu', 'ram', 'disk', 'prefill']).optional(),
   recomputedTokens: z.int().min(0).optional(),
-  stopReason: z.enum(['eos', 'max-tokens', 'cancelled', 'error']).optional(),
+  stopReason: z.enum(['eos', 'max-tokens', 'cancelled', 'context', 'error']).optional(),
+  droppedTokens: z.int().min(0).optional(),
   errorMessage: z.string().max(LIMITS.errorMessage).optional(),
 });
 

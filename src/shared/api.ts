@@ -83,6 +83,13 @@ export const modelUrl = (id: string): string => `${MODEL_URL_SCHEME}://${id}`;
 
 // ---- Conversations and messages ----
 
+/**
+ * When a conversation outgrows the model's context (as LM Studio offers): stop there; drop the oldest turns but keep
+ * the system prompt (truncate-middle); or keep only the latest turns (rolling-window). Never silent: an answer
+ * records the tokens dropped, or that it stopped at the limit.
+ */
+export type ContextOverflowPolicy = 'stop' | 'truncate-middle' | 'rolling-window';
+
 export interface GenerationSettings {
   readonly temperature: number;
   readonly topP: number;
@@ -94,6 +101,7 @@ export interface GenerationSettings {
   readonly maxTokens: number;
   /** null: a fresh random seed per answer. */
   readonly seed: number | null;
+  readonly contextPolicy: ContextOverflowPolicy;
 }
 
 export const DEFAULT_GENERATION_SETTINGS: GenerationSettings = {
@@ -104,6 +112,7 @@ export const DEFAULT_GENERATION_SETTINGS: GenerationSettings = {
   repeatPenalty: 1.1,
   maxTokens: 512,
   seed: null,
+  contextPolicy: 'truncate-middle',
 };
 
 export interface Conversation {
@@ -131,7 +140,10 @@ export interface MessageStats {
   readonly resumeSource?: 'gpu' | 'ram' | 'disk' | 'prefill';
   /** Tokens recomputed by prefill on resume. */
   readonly recomputedTokens?: number;
-  readonly stopReason?: 'eos' | 'max-tokens' | 'cancelled' | 'error';
+  /** 'context': the conversation reached the model's context under the 'stop' policy. */
+  readonly stopReason?: 'eos' | 'max-tokens' | 'cancelled' | 'context' | 'error';
+  /** Tokens of the conversation left out of the model's view to fit its context (the overflow policy). */
+  readonly droppedTokens?: number;
   readonly errorMessage?: string;
 }
 

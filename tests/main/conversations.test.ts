@@ -43,8 +43,8 @@ describe('ConversationRepository', () => {
     const { conversations } = repos();
     const c = conversations.createConversation({ settings: { temperature: 0, seed: 42 }, systemPrompt: 'Be brief.' });
     expect(c.settings).toEqual({ ...DEFAULT_GENERATION_SETTINGS, temperature: 0, seed: 42 });
-    const u = conversations.updateSettings(c.id, { settings: { topK: 1, maxTokens: 64 } });
-    expect(u.settings).toEqual({ ...DEFAULT_GENERATION_SETTINGS, temperature: 0, seed: 42, topK: 1, maxTokens: 64 });
+    const u = conversations.updateSettings(c.id, { settings: { topK: 1, maxTokens: 64, contextPolicy: 'rolling-window' } });
+    expect(u.settings).toEqual({ ...DEFAULT_GENERATION_SETTINGS, temperature: 0, seed: 42, topK: 1, maxTokens: 64, contextPolicy: 'rolling-window' });
     expect(u.systemPrompt).toBe('Be brief.');
     expect(conversations.updateSettings(c.id, { systemPrompt: '', settings: { seed: null } }).settings.seed).toBeNull();
     expect(() => conversations.updateSettings(c.id, { modelId: 'nope' })).toThrow(expect.objectContaining({ code: 'model-not-found' }));
@@ -55,7 +55,7 @@ describe('ConversationRepository', () => {
     const { db, conversations } = repos();
     const c = conversations.createConversation({ settings: { topP: 0.5 } });
     const json = JSON.parse(db.prepare('SELECT settings FROM conversations WHERE id = ?').pluck().get(c.id) as string);
-    expect(Object.keys(json).sort()).toEqual(['max_tokens', 'min_p', 'repeat_penalty', 'seed', 'temperature', 'top_k', 'top_p']);
+    expect(Object.keys(json).sort()).toEqual(['context_policy', 'max_tokens', 'min_p', 'repeat_penalty', 'seed', 'temperature', 'top_k', 'top_p']);
     expect(json.top_p).toBe(0.5);
   });
 

@@ -26,6 +26,7 @@ interface SettingsJson {
   repeat_penalty?: number;
   max_tokens?: number;
   seed?: number | null;
+  context_policy?: GenerationSettings['contextPolicy'];
 }
 
 function settingsToJson(s: GenerationSettings): string {
@@ -37,6 +38,7 @@ function settingsToJson(s: GenerationSettings): string {
     repeat_penalty: s.repeatPenalty,
     max_tokens: s.maxTokens,
     seed: s.seed,
+    context_policy: s.contextPolicy,
   };
   return JSON.stringify(json);
 }
@@ -53,6 +55,7 @@ function settingsFromJson(text: string): GenerationSettings {
     repeatPenalty: j.repeat_penalty ?? d.repeatPenalty,
     maxTokens: j.max_tokens ?? d.maxTokens,
     seed: j.seed === undefined ? d.seed : j.seed,
+    contextPolicy: j.context_policy ?? d.contextPolicy,
   };
 }
 

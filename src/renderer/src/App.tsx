@@ -65,6 +65,7 @@ function storedStats(r: Extract<Finished, { type: 'done' }>): MessageStats {
     resumeSource: s.resume.source,
     recomputedTokens: Math.max(0, s.promptTokens - s.resume.reusedTokens),
     stopReason: r.stopReason,
+    ...(s.droppedTokens > 0 ? { droppedTokens: s.droppedTokens } : {}),
   };
 }
 

@@ -61,6 +61,16 @@ export function MessageView({ message, streaming, busy, onSelectSibling, onRegen
       )}
       {message.status === 'incomplete' && !streaming && <div className="note">Stopped</div>}
       {message.status === 'error' && <div className="note error">{message.stats.errorMessage ?? 'Generation failed'}</div>}
+      {message.stats.stopReason === 'context' && (
+        <div className="note" data-testid="context-note">
+          Stopped at the model's context limit (the chat settings say to stop there)
+        </div>
+      )}
+      {(message.stats.droppedTokens ?? 0) > 0 && (
+        <div className="note" data-testid="context-note">
+          Context full: the {message.stats.droppedTokens} oldest tokens of this chat were left out of the model's view
+        </div>
+      )}
       {!streaming && (
         <footer className="actions">
           <BranchArrows ids={message.siblingIds} current={message.id} onSelect={onSelectSibling} />

@@ -1,6 +1,6 @@
 // Per-chat system prompt and sampling settings. Before the first message they are the new chat's draft.
 import { useEffect, useState } from 'react';
-import type { GenerationSettings } from '../../../shared/api';
+import type { ContextOverflowPolicy, GenerationSettings } from '../../../shared/api';
 
 /** A number box that lets the user type freely (empty, "0.") and reports only valid values. */
 function NumberField(p: { testId: string; value: number | null; min: number; max: number; step: number; allowEmpty?: boolean; onValid: (n: number | null) => void }) {
@@ -30,7 +30,7 @@ export interface SettingsPanelProps {
   readonly onChange: (change: { systemPrompt?: string; settings?: Partial<GenerationSettings> }) => void;
 }
 
-const FIELDS: readonly { key: Exclude<keyof GenerationSettings, 'seed'>; label: string; min: number; max: number; step: number }[] = [
+const FIELDS: readonly { key: Exclude<keyof GenerationSettings, 'seed' | 'contextPolicy'>; label: string; min: number; max: number; step: number }[] = [
   { key: 'temperature', label: 'Temperature', min: 0, max: 5, step: 0.05 },
   { key: 'topP', label: 'Top-p', min: 0.01, max: 1, step: 0.01 },
   { key: 'topK', label: 'Top-k', min: 0, max: 1000, step: 1 },
@@ -56,6 +56,14 @@ export function SettingsPanel({ systemPrompt, settings, onChange }: SettingsPane
       <label>
         Seed (empty: random)
         <NumberField testId="setting-seed" value={settings.seed} min={0} max={2 ** 32 - 1} step={1} allowEmpty onValid={(n) => onChange({ settings: { seed: n } })} />
+      </label>
+      <label>
+        When the context is full
+        <select data-testid="setting-contextPolicy" value={settings.contextPolicy} onChange={(e) => onChange({ settings: { contextPolicy: e.target.value as ContextOverflowPolicy } })}>
+          <option value="truncate-middle">Drop the oldest turns, keep the system prompt</option>
+          <option value="rolling-window">Rolling window (keep only the latest turns)</option>
+          <option value="stop">Stop at the limit</option>
+        </select>
       </label>
     </aside>
   );

@@ -5,6 +5,7 @@
 // exact stored tokens are kept, so the history's KV block hashes match and stored blocks resume it.
 import type { GgufValue } from '../../../gpu/gguf/types';
 import { renderChatTemplate, type Tokenizer } from '../../../gpu/tokenizer';
+import type { ContextOverflowPolicy } from '../../../shared/api';
 import type { ThreadTurn } from './protocol';
 
 export interface BuiltPrompt {
@@ -60,4 +61,48 @@ export function buildPrompt(
   history: readonly number[],
 ): BuiltPrompt {
   return hasChatTemplate ? buildTemplated(tokenizer, metadata, systemPrompt, turns) : buildRaw(tokenizer, systemPrompt, turns, history);
+}
+
+export interface FittedPrompt extends BuiltPrompt {
+  /** Tokens of the whole thread's prompt left out to fit the context (0: nothing dropped). */
+  readonly droppedTokens: number;
+  /** Leading tokens a context shift during the answer must keep (the system prompt, or just BOS). */
+  readonly keepTokens: number;
+}
+
+/**
+ * The thread's prompt, leaving `room` positions for the answer within `contextLength`. Under truncate-middle the
+ * oldest turns after the system prompt are left out until it fits; under rolling-window the system prompt goes too.
+ * The new message always stays. Under 'stop', or when even the last message alone does not fit, the prompt is
+ * returned whole (the caller reports the limit).
+ */
+export function fitPrompt(
+  tokenizer: Tokenizer,
+  metadata: ReadonlyMap<string, GgufValue>,
+  hasChatTemplate: boolean,
+  systemPrompt: string,
+  turns: readonly ThreadTurn[],
+  history: readonly number[],
+  contextLength: number,
+  room: number,
+  policy: ContextOverflowPolicy,
+): FittedPrompt {
+  const whole = buildPrompt(tokenizer, metadata, hasChatTemplate, systemPrompt, turns, history);
+  const bos = tokenizer.bos !== undefined && whole.tokens[0] === tokenizer.bos ? 1 : 0;
+  const keepSystem = policy === 'truncate-middle' && systemPrompt.length > 0;
+  const keepTokens = keepSystem ? Math.min(whole.tokens.length, systemTokens(tokenizer, metadata, hasChatTemplate, systemPrompt)) : bos;
+  if (policy === 'stop' || whole.tokens.length + room <= contextLength) return { ...whole, droppedTokens: 0, keepTokens };
+  let fitted = whole;
+  for (let first = 1; first < turns.length && fitted.tokens.length + room > contextLength; first++) {
+    fitted = buildPrompt(tokenizer, metadata, hasChatTemplate, keepSystem ? systemPrompt : '', turns.slice(first), keepSystem ? history : []);
+  }
+  return { ...fitted, droppedTokens: whole.tokens.length - fitted.tokens.length, keepTokens };
+}
+
+/** Tokens the system prompt takes at the start of the prompt. */
+function systemTokens(tokenizer: Tokenizer, metadata: ReadonlyMap<string, GgufValue>, hasChatTemplate: boolean, systemPrompt: string): number {
+  if (!hasChatTemplate) return encodePiece(tokenizer, systemPrompt, true).length;
+  const text = renderChatTemplate(metadata, [{ role: 'system', content: systemPrompt }], { addGenerationPrompt: false });
+  const startsWithBos = tokenizer.bos !== undefined && text.startsWith(tokenizer.tokenText(tokenizer.bos));
+  return tokenizer.encode(text, { parseSpecial: true, addBos: !startsWithBos }).length;
 }

@@ -96,6 +96,8 @@ export interface AnswerStats {
   readonly resume: ResumeReport;
   /** Tokens of the new user message in the history (raw models), for the next turn's exact reuse. */
   readonly userTokenCount: number | null;
+  /** Tokens of the conversation left out to fit the context: whole turns before the answer, shifts during it. */
+  readonly droppedTokens: number;
 }
 
 export type FromWorker =
@@ -110,7 +112,7 @@ export type FromWorker =
       readonly requestId: number;
       readonly text: string;
       readonly tokenCount: number;
-      readonly stopReason: 'eos' | 'max-tokens' | 'cancelled';
+      readonly stopReason: 'eos' | 'max-tokens' | 'cancelled' | 'context';
       readonly stats: AnswerStats;
     }
   | { readonly type: 'generate-error'; readonly requestId: number; readonly message: string }

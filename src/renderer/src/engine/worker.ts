@@ -11,7 +11,7 @@ import { GgufFile } from '../../../gpu/gguf/reader';
 import { KV_BLOCK_TOKENS } from '../../../gpu/kv/layout';
 import { chatFormatOf, StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../../../gpu/tokenizer';
 import { bytesToTokens, tokensToBytes, type ApiResult, type ConversationKv, type KvBlockRecord, type KvUsage } from '../../../shared/api';
-import { buildPrompt } from './prompt';
+import { fitPrompt, type FittedPrompt } from './prompt';
 import type { FromWorker, GenerateRequest, KvPicture, LoadRequest, ResumeReport, ResumeSourceShown, StoreMethod, ToWorker } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -213,28 +213,38 @@ async function generate(req: GenerateRequest): Promise<void> {
   c.busy = true;
   c.lastUsed = performance.now();
   try {
-    const built = buildPrompt(m.tokenizer, m.file.metadata, m.hasChatTemplate, req.systemPrompt, req.turns, c.history);
-    const room = m.engine.config.contextLength - built.tokens.length;
-    if (room < 1) throw new Error(`the conversation takes ${built.tokens.length} tokens; the model's context is ${m.engine.config.contextLength}. Start a new chat.`);
-    const maxNewTokens = Math.min(req.settings.maxTokens, room);
+    const ctx = m.engine.config.contextLength;
+    const policy = req.settings.contextPolicy;
+    // Room wanted for the answer when turns must be dropped: its max tokens, but at most a quarter of the context.
+    const wantedRoom = Math.min(req.settings.maxTokens, Math.floor(ctx / 4));
+    const built = fitPrompt(m.tokenizer, m.file.metadata, m.hasChatTemplate, req.systemPrompt, req.turns, c.history, ctx, wantedRoom, policy);
+    const room = ctx - built.tokens.length;
+    if (room < 1) {
+      const why = policy === 'stop' ? 'the chat settings say to stop at the limit' : 'even the last message alone does not fit';
+      throw new Error(`the conversation takes ${built.tokens.length} tokens; the model's context is ${ctx} (${why}). Start a new chat, or shorten the message.`);
+    }
+    const maxNewTokens = policy === 'stop' ? Math.min(req.settings.maxTokens, room) : req.settings.maxTokens;
     freeIdleSequences(m, Math.ceil((built.tokens.length + maxNewTokens) / KV_BLOCK_TOKENS), req.conversationId);
     const { feed, resume } = await placePrompt(m, req.conversationId, c, built.tokens);
     reusedTokens += built.tokens.length - feed.length;
     promptTokens += built.tokens.length;
-    await answer(m, req, c, feed, resume, built.lastTurnTokens, built.tokens.length);
+    await answer(m, req, c, feed, resume, built, maxNewTokens);
   } finally {
     c.busy = false;
   }
 }
 
-async function answer(m: Loaded, req: GenerateRequest, c: ConversationState, feed: number[], resume: ResumeReport, userTokenCount: number | null, promptLength: number): Promise<void> {
+async function answer(m: Loaded, req: GenerateRequest, c: ConversationState, feed: number[], resume: ResumeReport, built: FittedPrompt, maxNewTokens: number): Promise<void> {
+  const promptLength = built.tokens.length;
   const controller = new AbortController();
   running.set(req.requestId, controller);
   const decoder = new StreamingDecoder(m.tokenizer, { continuation: true });
   const s = req.settings;
   try {
     const result = await m.engine.generate(c.seq, feed, {
-      maxNewTokens: Math.min(s.maxTokens, m.engine.config.contextLength - promptLength),
+      maxNewTokens,
+      // Past the context during the answer: the engine shifts (keeping the system prompt) or stops, and says so.
+      contextPolicy: s.contextPolicy === 'stop' ? { kind: 'stop' } : { kind: s.contextPolicy, keepTokens: Math.min(built.keepTokens, Math.floor(m.engine.config.contextLength / 2) - 1) },
       sampling: { temperature: s.temperature, topK: s.topK, topP: s.topP, minP: s.minP, repetitionPenalty: s.repeatPenalty, seed: s.seed ?? (Math.random() * 2 ** 32) >>> 0 },
       stopTokens: m.tokenizer.endOfGeneration,
       signal: controller.signal,
@@ -261,7 +271,7 @@ async function answer(m: Loaded, req: GenerateRequest, c: ConversationState, fee
       requestId: req.requestId,
       text: m.tokenizer.decode(result.tokens, { continuation: true }),
       tokenCount: n,
-      stopReason: result.stopReason === 'aborted' ? 'cancelled' : result.stopReason === 'eos' ? 'eos' : 'max-tokens',
+      stopReason: result.stopReason === 'aborted' ? 'cancelled' : result.stopReason,
       stats: {
         tokensPerSecond: n > 1 && decodeMs > 0 ? ((n - 1) / decodeMs) * 1000 : 0,
         timeToFirstTokenMs: result.timeToFirstTokenMs,
@@ -269,7 +279,8 @@ async function answer(m: Loaded, req: GenerateRequest, c: ConversationState, fee
         generatedTokens: n,
         contextUsed: c.history.length,
         resume: kvFrom,
-        userTokenCount,
+        userTokenCount: built.lastTurnTokens,
+        droppedTokens: built.droppedTokens + result.contextShifts.reduce((n, shift) => n + shift.droppedTokens, 0),
       },
     });
   } finally {
