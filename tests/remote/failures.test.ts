@@ -8,8 +8,8 @@ import { answer, chunk, closedPort, httpServer, jsonError, sseHead, type TestHtt
 const KEY = 'sk-failure-tests-77aa';
 const FAST_RETRY = { maxRetries: 2, baseDelayMs: 50, maxDelayMs: 5000 };
 
-function setup(server: { url: string }, retry = FAST_RETRY) {
-  const f = remoteFixture({ retry, saveIntervalMs: 0 });
+function setup(server: { url: string }, idleTimeoutMs?: number) {
+  const f = remoteFixture({ client: { retry: FAST_RETRY, ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}) }, saveIntervalMs: 0 });
   const provider = f.service.addProvider({ name: 'test', baseUrl: server.url, apiKey: KEY });
   const conversation = f.service.createConversation({ providerId: provider.id, model: 'm' });
   return { ...f, provider, conversation };
@@ -169,6 +169,32 @@ describe('a stream that drops mid-answer', () => {
     expect(regenerated).toMatchObject({ parentId: partial.parentId, content: ' and then the end.', status: 'complete' });
     expect(sentMessages(server, 2)).toEqual([{ role: 'user', content: 'Tell me a story' }]);
     expect(messages.thread(conversation.id).messages[1]!.siblingIds).toEqual([partial.id, regenerated.id]);
+  });
+
+  it('a stream that goes quiet is given up after the idle timeout, keeping the part received', async () => {
+    const server = await httpServer((_req, res) => {
+      sseHead(res);
+      res.write(chunk('Once'));
+      // ...and nothing more, connection left open.
+    });
+    const { service, conversation, messages } = setup(server, 300);
+    const began = Date.now();
+    const e = await failure(service.send(conversation.id, 'hello'));
+    expect(Date.now() - began).toBeLessThan(2000);
+    expect(e).toMatchObject({ code: 'timeout', message: `127.0.0.1:${server.port} sent nothing for 300 ms; gave up (the part received was kept).` });
+    expect(messages.getMessage(e.messageId!)).toMatchObject({ content: 'Once', status: 'incomplete' });
+  });
+
+  it('a server that never answers the request is given up after the idle timeout', async () => {
+    const server = await httpServer(() => undefined);
+    const { service, conversation, messages } = setup(server, 300);
+    const e = await failure(service.send(conversation.id, 'hello'));
+    expect(e.code).toBe('timeout');
+    expect(messages.getMessage(e.messageId!)).toMatchObject({ content: '', status: 'error' });
+    await expect(service.listModels(service.listProviders()[0]!.id)).rejects.toMatchObject({
+      code: 'timeout',
+      message: `127.0.0.1:${server.port} did not list its models within 300 ms.`,
+    });
   });
 
   it('a stream that ends cleanly but without finish_reason or [DONE] counts as dropped', async () => {

@@ -23,6 +23,17 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxRetries: 3, maxDelayMs: 30_000, baseDelayMs: 1000 };
 
+/**
+ * How long a chat request may go without receiving a byte (no headers yet, or a stream gone quiet) before it is
+ * given up as dropped. Long, because a big prompt on a busy server can take minutes before its first token.
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 180_000;
+
+export interface RemoteClientOptions {
+  readonly retry?: RetryPolicy;
+  readonly idleTimeoutMs?: number;
+}
+
 export interface RemoteModel {
   readonly id: string;
   readonly ownedBy?: string;
@@ -62,11 +73,24 @@ export interface StreamOptions {
 const MAX_QUOTED = 300;
 
 export class OpenAiRemoteClient {
-  constructor(private readonly retry: RetryPolicy = DEFAULT_RETRY_POLICY) {}
+  private readonly retry: RetryPolicy;
+  private readonly idleTimeoutMs: number;
+
+  constructor(options: RemoteClientOptions = {}) {
+    this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  }
 
   async listModels(endpoint: RemoteEndpoint, signal?: AbortSignal): Promise<RemoteModel[]> {
-    const res = await this.request(endpoint, '/v1/models', { method: 'GET', signal });
-    const body = (await readJson(res, endpoint)) as { data?: unknown };
+    const timeout = AbortSignal.timeout(this.idleTimeoutMs);
+    let body: { data?: unknown };
+    try {
+      const res = await this.request(endpoint, '/v1/models', { method: 'GET', signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      body = (await readJson(res, endpoint)) as { data?: unknown };
+    } catch (e) {
+      if (!timeout.aborted || signal?.aborted) throw e;
+      throw new RemoteError('timeout', `${hostOf(endpoint.baseUrl)} did not list its models within ${duration(this.idleTimeoutMs)}.`, { cause: e });
+    }
     if (!Array.isArray(body.data)) throw badResponse(endpoint, 'its /v1/models answer has no "data" list');
     return body.data
       .filter((m): m is { id: string; owned_by?: unknown } => typeof (m as { id?: unknown } | null)?.id === 'string')
@@ -94,17 +118,34 @@ export class OpenAiRemoteClient {
       acc.text += text;
       opts.onDelta?.(text);
     };
+    // A silent server (half-open connection, hung process) aborts the request through this second signal.
+    const idle = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const activity = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => idle.abort(), this.idleTimeoutMs);
+    };
+    const signal = opts.signal ? AbortSignal.any([opts.signal, idle.signal]) : idle.signal;
+    activity();
     try {
       const res = await this.request(endpoint, '/v1/chat/completions', {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
         body,
-        signal: opts.signal,
-      });
-      if ((res.headers.get('content-type') ?? '').includes('text/event-stream')) await readStream(res, endpoint, acc, onText);
+        signal,
+      }, activity);
+      if ((res.headers.get('content-type') ?? '').includes('text/event-stream')) await readStream(res, endpoint, acc, onText, activity);
       else readWhole((await readJson(res, endpoint)) as ChatJson, endpoint, acc, onText);
     } catch (e) {
-      if (!opts.signal?.aborted) throw e;
+      if (opts.signal?.aborted) {
+        // Stopped by the user: not an error, the caller keeps what arrived.
+      } else if (idle.signal.aborted) {
+        throw new RemoteError('timeout', `${hostOf(endpoint.baseUrl)} sent nothing for ${duration(this.idleTimeoutMs)}; gave up${acc.text ? ' (the part received was kept)' : ''}.`, { cause: e });
+      } else {
+        throw e;
+      }
+    } finally {
+      clearTimeout(timer);
     }
     const aborted = opts.signal?.aborted === true && !acc.done;
     return {
@@ -119,7 +160,12 @@ export class OpenAiRemoteClient {
   }
 
   /** One request with the key, 429 retried; any other non-2xx status becomes its RemoteError. */
-  private async request(endpoint: RemoteEndpoint, path: string, init: RequestInit & { signal?: AbortSignal | undefined }): Promise<Response> {
+  private async request(
+    endpoint: RemoteEndpoint,
+    path: string,
+    init: RequestInit & { signal?: AbortSignal | undefined },
+    onResponse: () => void = () => undefined,
+  ): Promise<Response> {
     const headers = new Headers(init.headers);
     if (endpoint.apiKey) headers.set('authorization', `Bearer ${endpoint.apiKey}`);
     for (let attempt = 0; ; attempt++) {
@@ -129,6 +175,7 @@ export class OpenAiRemoteClient {
       } catch (e) {
         throw networkError(e, endpoint, init.signal);
       }
+      onResponse(); // the server is alive: a Retry-After wait is not silence
       if (res.ok) return res;
       if (res.status !== 429) throw await statusError(res, endpoint);
       const asked = retryAfterMs(res.headers.get('retry-after'));
@@ -136,6 +183,7 @@ export class OpenAiRemoteClient {
       const delay = asked ?? this.retry.baseDelayMs * 2 ** attempt;
       if (attempt >= this.retry.maxRetries || delay > this.retry.maxDelayMs) throw rateLimited(endpoint, attempt, asked);
       await sleep(delay, init.signal);
+      onResponse();
     }
   }
 }
@@ -161,7 +209,7 @@ interface ChatJson {
   error?: { message?: unknown };
 }
 
-async function readStream(res: Response, endpoint: RemoteEndpoint, acc: Accumulator, onText: (t: string) => void): Promise<void> {
+async function readStream(res: Response, endpoint: RemoteEndpoint, acc: Accumulator, onText: (t: string) => void, activity: () => void): Promise<void> {
   const parser = new SseParser();
   const handle = (events: SseEvent[]): void => {
     for (const ev of events) {
@@ -190,6 +238,7 @@ async function readStream(res: Response, endpoint: RemoteEndpoint, acc: Accumula
         throw dropped(endpoint, e);
       }
       if (chunk.done) break;
+      activity();
       handle(parser.push(chunk.value));
       if (acc.done) break;
     }
@@ -322,6 +371,8 @@ function quote(message: unknown, endpoint: RemoteEndpoint): string {
   if (endpoint.apiKey) s = s.split(endpoint.apiKey).join('[key]');
   return s.length > MAX_QUOTED ? `${s.slice(0, MAX_QUOTED - 3)}...` : s;
 }
+
+const duration = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`);
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -3,7 +3,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ConversationRepository } from '../../../src/main/store/conversations';
 import { MessageRepository } from '../../../src/main/store/messages';
-import { OpenAiRemoteClient, RemoteService, type RetryPolicy, type SecretCipher } from '../../../src/main/remote';
+import { OpenAiRemoteClient, RemoteService, type RemoteClientOptions, type SecretCipher } from '../../../src/main/remote';
 import { tempDb } from '../../main/helpers/temp';
 
 export class AesGcmCipher implements SecretCipher {
@@ -28,7 +28,7 @@ export class AesGcmCipher implements SecretCipher {
   }
 }
 
-export function remoteFixture(opts: { cipher?: SecretCipher; retry?: RetryPolicy; saveIntervalMs?: number } = {}) {
+export function remoteFixture(opts: { cipher?: SecretCipher; client?: RemoteClientOptions; saveIntervalMs?: number } = {}) {
   const { db, file } = tempDb();
   const conversations = new ConversationRepository(db);
   const messages = new MessageRepository(db);
@@ -38,7 +38,7 @@ export function remoteFixture(opts: { cipher?: SecretCipher; retry?: RetryPolicy
     conversations,
     messages,
     cipher,
-    ...(opts.retry ? { client: new OpenAiRemoteClient(opts.retry) } : {}),
+    ...(opts.client ? { client: new OpenAiRemoteClient(opts.client) } : {}),
     ...(opts.saveIntervalMs !== undefined ? { saveIntervalMs: opts.saveIntervalMs } : {}),
   });
   return { db, file, conversations, messages, cipher, service };
