@@ -169,6 +169,13 @@ describe('a stream that drops mid-answer', () => {
     expect(regenerated).toMatchObject({ parentId: partial.parentId, content: ' and then the end.', status: 'complete' });
     expect(sentMessages(server, 2)).toEqual([{ role: 'user', content: 'Tell me a story' }]);
     expect(messages.thread(conversation.id).messages[1]!.siblingIds).toEqual([partial.id, regenerated.id]);
+
+    // Continuing the first answer again brings its branch back on screen.
+    await service.continue(partial.id);
+    expect(messages.thread(conversation.id).activeLeafId).toBe(partial.id);
+    // An answer with a reply after it cannot be continued.
+    await service.send(conversation.id, 'more');
+    await expect(service.continue(partial.id)).rejects.toMatchObject({ code: 'invalid-message', message: expect.stringMatching(/has replies after it/) });
   });
 
   it('a stream that goes quiet is given up after the idle timeout, keeping the part received', async () => {

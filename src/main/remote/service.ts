@@ -145,7 +145,11 @@ export class RemoteService {
     const message = this.requireAssistant(assistantMessageId);
     const link = this.requireLink(message.conversationId);
     this.requireIdle(link.conversationId);
+    if (this.deps.messages.childrenOf(link.conversationId, message.id).length > 0) {
+      throw new RemoteError('invalid-message', `Message ${message.id} has replies after it; only the last answer of a branch can be continued`);
+    }
     const history = this.history(link.conversationId, this.deps.messages.pathTo(message.id));
+    this.deps.messages.selectBranch(link.conversationId, message.id); // the answer growing is the one on screen
     this.deps.messages.updateMessage(message.id, { status: 'incomplete' });
     return this.stream(link, message.id, message.content, history, opts);
   }
