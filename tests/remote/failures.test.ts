@@ -110,6 +110,13 @@ describe('server and network failures', () => {
     await expect(service.listModels(provider.id)).rejects.toMatchObject({ code: 'unreachable', message: e.message });
   });
 
+  it('a host name that does not resolve is named in the error', async () => {
+    const { service, provider } = setup({ url: 'http://no-such-host.invalid:8000' }); // .invalid never resolves (RFC 6761)
+    const e = await failure(service.listModels(provider.id));
+    expect(e.code).toBe('unreachable');
+    expect(e.message).toMatch(/^Could not reach no-such-host\.invalid:8000: the host name (does not resolve|could not be resolved \(no network\?\))\.$/);
+  });
+
   it('an answer that is not JSON is a clear error', async () => {
     const server = await httpServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
