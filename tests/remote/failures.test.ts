@@ -110,6 +110,18 @@ describe('server and network failures', () => {
     await expect(service.listModels(provider.id)).rejects.toMatchObject({ code: 'unreachable', message: e.message });
   });
 
+  it('a server that ignores stream: true and answers one JSON completion is still understood', async () => {
+    const server = await httpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: 'whole answer' }, finish_reason: 'length' }], usage: { prompt_tokens: 3, completion_tokens: 2 } }));
+    });
+    const { service, conversation } = setup(server);
+    const deltas: string[] = [];
+    const reply = await service.send(conversation.id, 'hello', { onDelta: (_id, t) => deltas.push(t) });
+    expect(deltas).toEqual(['whole answer']);
+    expect(reply).toMatchObject({ content: 'whole answer', status: 'complete', tokenCount: 2, stats: { stopReason: 'max-tokens', promptTokens: 3 } });
+  });
+
   it('a host name that does not resolve is named in the error', async () => {
     const { service, provider } = setup({ url: 'http://no-such-host.invalid:8000' }); // .invalid never resolves (RFC 6761)
     const e = await failure(service.listModels(provider.id));
