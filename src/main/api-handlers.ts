@@ -1,6 +1,19 @@
 // The logic behind every API channel, as plain functions of already-validated payloads: testable without
 // Electron. ipc.ts only checks the sender, and calls `invokeApi` (which parses the payload, then the handler).
-import { bytesToTokens, modelUrl, tokensToBytes, type ApiError, type ApiResult, type AppInfo, type KvBlockRecord, type KvChatApi, type ModelImportProgress } from '../shared/api';
+import {
+  bytesToTokens,
+  modelUrl,
+  tokensToBytes,
+  type ApiError,
+  type ApiResult,
+  type AppInfo,
+  type KvBlockRecord,
+  type KvChatApi,
+  type Message,
+  type ModelImportProgress,
+  type RemoteDelta,
+  type RemoteProviderInfo,
+} from '../shared/api';
 import { GgufError } from '../gpu/gguf/errors';
 import { ApiInputError, parsePayload, type ApiMethod, type ApiPayload } from './api-schemas';
 import { ModelLibraryError } from './models/errors';
@@ -11,6 +24,7 @@ import { StoreError } from './store/errors';
 import { KvBlockStore, type StoredKvBlock } from './store/kv-store';
 import { MessageRepository } from './store/messages';
 import { MessageSearch } from './store/search';
+import { RemoteError, RemoteService, type RemoteProvider, type ReplyOptions, type SecretCipher } from './remote';
 
 export interface ApiServices {
   readonly appInfo: () => AppInfo;
@@ -19,6 +33,8 @@ export interface ApiServices {
   readonly messages: MessageRepository;
   readonly search: MessageSearch;
   readonly kv: KvBlockStore;
+  /** Remote OpenAI-compatible servers (providers, remote conversations, streamed answers). */
+  readonly remote: RemoteService;
   /** The URL the renderer's engine reads a model from; default `kvchat-model://<id>` (a test host serves HTTP). */
   readonly modelUrl?: (id: string) => string;
   /** Opens the OS open-file dialog for a model; null when the user cancels. */
@@ -34,6 +50,8 @@ export interface OpenServicesOptions {
   readonly nativeBinding?: string;
   readonly appInfo: () => AppInfo;
   readonly pickModelFile: () => Promise<string | null>;
+  /** Encrypts remote API keys at rest: Electron's safeStorage in the app, a node:crypto cipher in tests. */
+  readonly cipher: SecretCipher;
 }
 
 /** Opens (and migrates) the database and builds every service on it. */
@@ -43,21 +61,26 @@ export function openApiServices(o: OpenServicesOptions): ApiServices & { readonl
   // KV blocks no conversation names (those of deleted conversations, and RAM-tier spills of the last session) are
   // dropped at start, before any engine can be between storing a block and naming it in a block table.
   kv.garbageCollect();
+  const conversations = new ConversationRepository(db);
+  const messages = new MessageRepository(db);
   return {
     db,
     appInfo: o.appInfo,
     pickModelFile: o.pickModelFile,
     library: new ModelLibrary(db, o.modelsDir),
-    conversations: new ConversationRepository(db),
-    messages: new MessageRepository(db),
+    conversations,
+    messages,
     search: new MessageSearch(db),
     kv,
+    remote: new RemoteService({ db, conversations, messages, cipher: o.cipher }),
   };
 }
 
 /** What a handler may need about the call itself. */
 export interface CallContext {
   readonly onImportProgress?: (progress: ModelImportProgress) => void;
+  /** Where a remote answer's pieces go as they stream (to the window that asked). */
+  readonly onRemoteDelta?: (delta: RemoteDelta) => void;
 }
 
 /** The value an API method resolves to on success. */
@@ -68,6 +91,22 @@ export type ApiHandlers = {
 };
 
 export function createApiHandlers(s: ApiServices): ApiHandlers {
+  /** Remote requests streaming now, by the caller's requestId: remoteStop aborts them. */
+  const running = new Map<string, AbortController>();
+  const streamRemote = async (requestId: string, ctx: CallContext, run: (opts: ReplyOptions) => Promise<Message>): Promise<Message> => {
+    if (running.has(requestId)) throw new ApiInputError(`Invalid request: request ${requestId} is already running`);
+    const controller = new AbortController();
+    running.set(requestId, controller);
+    try {
+      const onDelta = ctx.onRemoteDelta;
+      return await run({
+        signal: controller.signal,
+        ...(onDelta ? { onDelta: (messageId: number, text: string) => onDelta({ requestId, messageId, text }) } : {}),
+      });
+    } finally {
+      running.delete(requestId);
+    }
+  };
   const importFrom = (path: string, copy: boolean, ctx: CallContext) =>
     s.library.importModel(path, { copy, ...(ctx.onImportProgress ? { onProgress: ctx.onImportProgress } : {}) });
   return {
@@ -116,7 +155,31 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
       s.kv.setConversationBlocks(conversationId, blockHashes);
     },
     getKvUsage: () => s.kv.usage(),
+
+    listRemoteProviders: () => s.remote.listProviders().map(toProviderInfo),
+    addRemoteProvider: (request) => toProviderInfo(s.remote.addProvider(request)),
+    updateRemoteProvider: ({ id, ...changes }) => toProviderInfo(s.remote.updateProvider(id, changes)),
+    removeRemoteProvider: ({ id }) => s.remote.removeProvider(id),
+    listRemoteModels: async ({ providerId }) => (await s.remote.listModels(providerId)).map((m) => ({ id: m.id, ...(m.ownedBy !== undefined ? { ownedBy: m.ownedBy } : {}) })),
+    createRemoteConversation: (request) => s.remote.createConversation(request),
+    getConversationRemote: ({ conversationId }) => {
+      s.conversations.getConversation(conversationId); // unknown conversation: a typed not-found error
+      return s.remote.conversationRemote(conversationId);
+    },
+    remoteSend: ({ conversationId, content, requestId }, ctx) => streamRemote(requestId, ctx, (o) => s.remote.send(conversationId, content, o)),
+    remoteContinue: ({ messageId, requestId }, ctx) => streamRemote(requestId, ctx, (o) => s.remote.continue(messageId, o)),
+    remoteRegenerate: ({ messageId, requestId }, ctx) => streamRemote(requestId, ctx, (o) => s.remote.regenerate(messageId, o)),
+    remoteStop: ({ requestId }) => {
+      const controller = running.get(requestId);
+      controller?.abort();
+      return controller !== undefined;
+    },
   };
+}
+
+/** Only the fields the API promises (the provider row never carries the key, but say so by construction). */
+function toProviderInfo(p: RemoteProvider): RemoteProviderInfo {
+  return { id: p.id, name: p.name, baseUrl: p.baseUrl, hasApiKey: p.hasApiKey, createdAt: p.createdAt, updatedAt: p.updatedAt };
 }
 
 /** Only the fields the API promises, with the bytes as a plain Uint8Array view (not a Node Buffer). */
@@ -124,7 +187,7 @@ function toKvRecord(b: StoredKvBlock): KvBlockRecord {
   return { hash: b.hash, modelFingerprint: b.modelFingerprint, layout: b.layout, checksum: b.checksum, bytes: new Uint8Array(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength) };
 }
 
-const USER_FACING = [StoreError, ModelLibraryError, ApiInputError, GgufError];
+const USER_FACING = [StoreError, ModelLibraryError, ApiInputError, GgufError, RemoteError];
 
 /** Our typed errors cross with their code and message; anything else is an internal error, logged here. */
 export function toApiError(e: unknown): { readonly ok: false; readonly error: ApiError } {

@@ -1,10 +1,14 @@
 // Every payload the renderer sends is parsed here before any handler sees it: exact shapes (unknown keys are
 // refused), bounded strings and numbers. A malformed payload becomes an ApiInputError a user can read.
 import { z } from 'zod';
-import type { KvChatApi } from '../shared/api';
+import type { EventMethod, KvChatApi } from '../shared/api';
 
 export const LIMITS = {
   title: 200,
+  providerName: 200,
+  baseUrl: 2048,
+  apiKey: 4096,
+  remoteModel: 500,
   modelName: 200,
   /** Characters in one message: a long pasted document, not an unbounded one. */
   content: 1_000_000,
@@ -74,6 +78,14 @@ const kvBlock = z.strictObject({
   bytes: bytes(LIMITS.kvBlockBytes),
 });
 
+// Remote providers: the URL's own rules (http/https, no credentials) are checked by normalizeBaseUrl in the service.
+const providerName = z.string().trim().min(1, 'must not be empty').max(LIMITS.providerName);
+const baseUrl = z.string().trim().min(1, 'must not be empty').max(LIMITS.baseUrl);
+const apiKey = z.string().max(LIMITS.apiKey).refine((k) => !/[\r\n\0]/.test(k), 'must be one line');
+const remoteModel = z.string().trim().min(1, 'must not be empty').max(LIMITS.remoteModel);
+/** The caller's name for a streaming request (to match its deltas and to stop it). */
+const requestId = z.string().regex(/^[\w-]{1,100}$/, 'must be 1 to 100 letters, digits, - or _');
+
 const noPayload = z.undefined({ message: 'takes no payload' });
 
 /** The payload schema of every invoke channel (`on...` event channels carry no request). */
@@ -133,7 +145,23 @@ export const API_SCHEMAS = {
     blockHashes: z.array(blockHash).max(LIMITS.kvHashes),
   }),
   getKvUsage: noPayload,
-} as const satisfies Record<Exclude<keyof KvChatApi, 'onModelImportProgress'>, z.ZodType>;
+  listRemoteProviders: noPayload,
+  addRemoteProvider: z.strictObject({ name: providerName, baseUrl, apiKey: apiKey.optional() }),
+  updateRemoteProvider: z.strictObject({ id: rowId, name: providerName.optional(), baseUrl: baseUrl.optional(), apiKey: apiKey.nullable().optional() }),
+  removeRemoteProvider: z.strictObject({ id: rowId }),
+  listRemoteModels: z.strictObject({ providerId: rowId }),
+  createRemoteConversation: z.strictObject({
+    providerId: rowId,
+    model: remoteModel,
+    title: title.optional(),
+    systemPrompt: z.string().max(LIMITS.systemPrompt).optional(),
+  }),
+  getConversationRemote: z.strictObject({ conversationId: rowId }),
+  remoteSend: z.strictObject({ conversationId: rowId, content: content.refine((c) => c.trim() !== '', 'must not be empty'), requestId }),
+  remoteContinue: z.strictObject({ messageId: rowId, requestId }),
+  remoteRegenerate: z.strictObject({ messageId: rowId, requestId }),
+  remoteStop: z.strictObject({ requestId }),
+} as const satisfies Record<Exclude<keyof KvChatApi, EventMethod>, z.ZodType>;
 
 export type ApiMethod = keyof typeof API_SCHEMAS;
 export type ApiPayload<M extends ApiMethod> = z.output<(typeof API_SCHEMAS)[M]>;

@@ -1,6 +1,6 @@
 // Electron main: app lifecycle, one window, the model protocol and the IPC handlers. Kept thin: the services
 // it wires up (store, model library, API handlers, Range handler) are plain Node modules tested without Electron.
-import { app, BrowserWindow, dialog, protocol } from 'electron';
+import { app, BrowserWindow, dialog, protocol, safeStorage } from 'electron';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MODEL_URL_SCHEME } from '../shared/api';
@@ -9,6 +9,7 @@ import { registerIpcHandlers } from './ipc';
 import { ensureDefaultModel } from './models/default-model';
 import { handleModelRequest } from './models/model-protocol';
 import { appDataPaths } from './paths';
+import { electronSafeStorageCipher } from './remote';
 import { createMainWindow, installContentSecurityPolicy } from './window';
 
 const rendererUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
@@ -56,6 +57,8 @@ function openServices(): ReturnType<typeof openApiServices> | null {
       modelsDir: paths.models,
       nativeBinding: electronSqliteBinding(),
       pickModelFile,
+      // Remote API keys: encrypted by the OS keychain; refused where there is none.
+      cipher: electronSafeStorageCipher(safeStorage),
       appInfo: () => ({
         name: app.getName(),
         version: app.getVersion(),

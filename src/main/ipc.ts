@@ -1,7 +1,7 @@
 // Registers one handler per API channel: only our window's main frame may call; the payload is parsed with
 // zod and the handler run by invokeApi (api-handlers.ts), which answers with an ApiResult and never throws.
 import { ipcMain, type IpcMainInvokeEvent } from 'electron';
-import { CHANNELS, type ApiResult } from '../shared/api';
+import { CHANNELS, type ApiResult, type RemoteDelta } from '../shared/api';
 import { invokeApi, throttleProgress, type ApiHandlers } from './api-handlers';
 import { API_SCHEMAS, type ApiMethod } from './api-schemas';
 
@@ -20,7 +20,10 @@ export function registerIpcHandlers(handlers: ApiHandlers): void {
       const onImportProgress = throttleProgress((progress) => {
         if (!event.sender.isDestroyed()) event.sender.send(CHANNELS.onModelImportProgress, progress);
       });
-      return invokeApi(handlers, method, args[0], { onImportProgress });
+      const onRemoteDelta = (delta: RemoteDelta): void => {
+        if (!event.sender.isDestroyed()) event.sender.send(CHANNELS.onRemoteDelta, delta);
+      };
+      return invokeApi(handlers, method, args[0], { onImportProgress, onRemoteDelta });
     });
   }
 }

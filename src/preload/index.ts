@@ -1,7 +1,7 @@
 // The only surface between the sandboxed renderer and main: one typed method per operation. Paths never come
 // from the renderer's own code: a dropped File is turned into its path here (webUtils), a picked one in main.
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
-import { CHANNELS, type KvChatApi, type ModelImportProgress } from '../shared/api';
+import { CHANNELS, type KvChatApi, type ModelImportProgress, type RemoteDelta } from '../shared/api';
 
 const api: KvChatApi = {
   getAppInfo: () => ipcRenderer.invoke(CHANNELS.getAppInfo),
@@ -44,6 +44,26 @@ const api: KvChatApi = {
   getConversationKv: (request) => ipcRenderer.invoke(CHANNELS.getConversationKv, request),
   saveConversationKv: (request) => ipcRenderer.invoke(CHANNELS.saveConversationKv, request),
   getKvUsage: () => ipcRenderer.invoke(CHANNELS.getKvUsage),
+
+  // Remote servers: the API key goes to main and stays there.
+  listRemoteProviders: () => ipcRenderer.invoke(CHANNELS.listRemoteProviders),
+  addRemoteProvider: (request) => ipcRenderer.invoke(CHANNELS.addRemoteProvider, request),
+  updateRemoteProvider: (request) => ipcRenderer.invoke(CHANNELS.updateRemoteProvider, request),
+  removeRemoteProvider: (request) => ipcRenderer.invoke(CHANNELS.removeRemoteProvider, request),
+  listRemoteModels: (request) => ipcRenderer.invoke(CHANNELS.listRemoteModels, request),
+  createRemoteConversation: (request) => ipcRenderer.invoke(CHANNELS.createRemoteConversation, request),
+  getConversationRemote: (request) => ipcRenderer.invoke(CHANNELS.getConversationRemote, request),
+  remoteSend: (request) => ipcRenderer.invoke(CHANNELS.remoteSend, request),
+  remoteContinue: (request) => ipcRenderer.invoke(CHANNELS.remoteContinue, request),
+  remoteRegenerate: (request) => ipcRenderer.invoke(CHANNELS.remoteRegenerate, request),
+  remoteStop: (request) => ipcRenderer.invoke(CHANNELS.remoteStop, request),
+  onRemoteDelta: (listener) => {
+    const relay = (_event: IpcRendererEvent, delta: RemoteDelta) => listener(delta);
+    ipcRenderer.on(CHANNELS.onRemoteDelta, relay);
+    return () => {
+      ipcRenderer.removeListener(CHANNELS.onRemoteDelta, relay);
+    };
+  },
 };
 
 contextBridge.exposeInMainWorld('kvchat', api);

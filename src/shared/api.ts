@@ -269,6 +269,60 @@ export function bytesToTokens(bytes: Uint8Array): number[] {
   return out;
 }
 
+// ---- Remote OpenAI-compatible servers (the API key goes in, never comes back out) ----
+
+export interface RemoteProviderInfo {
+  readonly id: number;
+  readonly name: string;
+  /** Normalized (no trailing slash; `/v1` optional). */
+  readonly baseUrl: string;
+  /** Whether a key is stored; the key itself stays in main. */
+  readonly hasApiKey: boolean;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface RemoteModelInfo {
+  readonly id: string;
+  readonly ownedBy?: string;
+}
+
+/** Which remote model a conversation talks to. */
+export interface ConversationRemote {
+  readonly conversationId: number;
+  readonly providerId: number;
+  readonly model: string;
+}
+
+export interface AddRemoteProviderRequest {
+  readonly name: string;
+  readonly baseUrl: string;
+  /** Omitted or empty: the server needs no key. */
+  readonly apiKey?: string;
+}
+
+export interface UpdateRemoteProviderRequest {
+  readonly id: number;
+  readonly name?: string;
+  readonly baseUrl?: string;
+  /** A string replaces the key, '' or null removes it, omitted keeps it. */
+  readonly apiKey?: string | null;
+}
+
+export interface CreateRemoteConversationRequest {
+  readonly providerId: number;
+  readonly model: string;
+  readonly title?: string;
+  readonly systemPrompt?: string;
+}
+
+/** A piece of a remote answer as it streams; `requestId` is the caller's, `messageId` the answer being written. */
+export interface RemoteDelta {
+  readonly requestId: string;
+  readonly messageId: number;
+  readonly text: string;
+}
+
 export interface KvChatApi {
   getAppInfo(): Promise<ApiResult<AppInfo>>;
 
@@ -309,7 +363,34 @@ export interface KvChatApi {
   getConversationKv(request: { readonly conversationId: number }): Promise<ApiResult<ConversationKv | null>>;
   saveConversationKv(request: SaveConversationKvRequest): Promise<ApiResult<void>>;
   getKvUsage(): Promise<ApiResult<KvUsage>>;
+
+  listRemoteProviders(): Promise<ApiResult<RemoteProviderInfo[]>>;
+  addRemoteProvider(request: AddRemoteProviderRequest): Promise<ApiResult<RemoteProviderInfo>>;
+  updateRemoteProvider(request: UpdateRemoteProviderRequest): Promise<ApiResult<RemoteProviderInfo>>;
+  removeRemoteProvider(request: { readonly id: number }): Promise<ApiResult<void>>;
+  /** The provider's models (its GET /v1/models). */
+  listRemoteModels(request: { readonly providerId: number }): Promise<ApiResult<RemoteModelInfo[]>>;
+  createRemoteConversation(request: CreateRemoteConversationRequest): Promise<ApiResult<Conversation>>;
+  /** null for a local conversation. */
+  getConversationRemote(request: { readonly conversationId: number }): Promise<ApiResult<ConversationRemote | null>>;
+  /**
+   * Saves the user's message, streams the answer (as `onRemoteDelta` events tagged with `requestId`) and resolves
+   * with the saved answer: 'complete', or 'incomplete' when stopped. A failure keeps the part received.
+   */
+  remoteSend(request: { readonly conversationId: number; readonly content: string; readonly requestId: string }): Promise<ApiResult<Message>>;
+  /** Appends to a partial answer (the last of its branch). */
+  remoteContinue(request: { readonly messageId: number; readonly requestId: string }): Promise<ApiResult<Message>>;
+  /** A new answer to the same question, as a new branch. */
+  remoteRegenerate(request: { readonly messageId: number; readonly requestId: string }): Promise<ApiResult<Message>>;
+  /** Stops the request `requestId` (false when none is running); its answer so far is kept as 'incomplete'. */
+  remoteStop(request: { readonly requestId: string }): Promise<ApiResult<boolean>>;
+  /** Remote answers as they stream; returns the unsubscribe function. */
+  onRemoteDelta(listener: (delta: RemoteDelta) => void): () => void;
 }
+
+/** The API's event subscriptions: no request, a channel main sends on. */
+export const EVENT_METHODS = ['onModelImportProgress', 'onRemoteDelta'] as const;
+export type EventMethod = (typeof EVENT_METHODS)[number];
 
 /** The single channel table: every API method's IPC channel (an event channel for `on...` methods). */
 export const CHANNELS = {
@@ -338,4 +419,16 @@ export const CHANNELS = {
   getConversationKv: 'kv:get-conversation',
   saveConversationKv: 'kv:save-conversation',
   getKvUsage: 'kv:usage',
+  listRemoteProviders: 'remote:list-providers',
+  addRemoteProvider: 'remote:add-provider',
+  updateRemoteProvider: 'remote:update-provider',
+  removeRemoteProvider: 'remote:remove-provider',
+  listRemoteModels: 'remote:list-models',
+  createRemoteConversation: 'remote:create-conversation',
+  getConversationRemote: 'remote:get-conversation',
+  remoteSend: 'remote:send',
+  remoteContinue: 'remote:continue',
+  remoteRegenerate: 'remote:regenerate',
+  remoteStop: 'remote:stop',
+  onRemoteDelta: 'remote:delta',
 } as const satisfies Record<keyof KvChatApi, string>;

@@ -2,6 +2,7 @@
 // API handlers) behind a local HTTP server instead of Electron. It serves the built renderer, model bytes with
 // HTTP Range (the same handler as the kvchat-model:// protocol), and the typed KvChatApi over a WebSocket
 // (tests/e2e and `src/renderer/src/transport`): binary frames, byte payloads as raw attachments.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +14,8 @@ import { createApiHandlers, invokeApi, openApiServices, throttleProgress, type A
 import { API_SCHEMAS, type ApiMethod } from '../../src/main/api-schemas';
 import { ensureDefaultModel } from '../../src/main/models/default-model';
 import { handleModelRequest } from '../../src/main/models/model-protocol';
-import { CHANNELS, modelUrl, type ApiResult } from '../../src/shared/api';
+import type { SecretCipher } from '../../src/main/remote';
+import { CHANNELS, modelUrl, type ApiResult, type RemoteDelta } from '../../src/shared/api';
 import { decodeFrame, encodeFrame, type WireRequest } from '../../src/renderer/src/transport/wire';
 
 export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -58,6 +60,23 @@ function serveStatic(staticDir: string, pathname: string, res: ServerResponse): 
   createReadStream(file).pipe(res);
 }
 
+/** Stands in for Electron's safeStorage: real AES-256-GCM with a key that lives as long as the host process. */
+const HOST_SECRET = randomBytes(32);
+export const hostCipher: SecretCipher = {
+  available: () => true,
+  encrypt(plain) {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', HOST_SECRET, iv);
+    const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+    return Buffer.concat([iv, c.getAuthTag(), body]);
+  },
+  decrypt(b) {
+    const d = createDecipheriv('aes-256-gcm', HOST_SECRET, b.subarray(0, 12));
+    d.setAuthTag(b.subarray(12, 28));
+    return Buffer.concat([d.update(b.subarray(28)), d.final()]).toString('utf8');
+  },
+};
+
 export async function startHost(o: HostOptions): Promise<TestHost> {
   mkdirSync(o.dataDir, { recursive: true });
   const pickQueue: string[] = [];
@@ -67,6 +86,7 @@ export async function startHost(o: HostOptions): Promise<TestHost> {
     modelsDir: join(o.dataDir, 'models'),
     appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: process.platform, electron: '', chrome: '' }),
     pickModelFile: async () => pickQueue.shift() ?? null,
+    cipher: hostCipher,
   });
   const handlers = createApiHandlers({ ...services, modelUrl: (id) => `http://localhost:${port}/models/${encodeURIComponent(id)}` });
   await ensureDefaultModel(services.library, join(REPO, 'resources'));
@@ -114,7 +134,10 @@ export async function startHost(o: HostOptions): Promise<TestHost> {
         return;
       }
       const payload = request.method === 'importDroppedModel' ? importUploaded(request.payload) : request.payload;
-      const result = await invokeApi(handlers, request.method as ApiMethod, payload, { onImportProgress });
+      const onRemoteDelta = (delta: RemoteDelta): void => {
+        if (socket.readyState === socket.OPEN) socket.send(encodeFrame({ event: CHANNELS.onRemoteDelta, payload: delta }));
+      };
+      const result = await invokeApi(handlers, request.method as ApiMethod, payload, { onImportProgress, onRemoteDelta });
       if (socket.readyState === socket.OPEN) socket.send(encodeFrame({ id: request.id, result }));
     });
   });

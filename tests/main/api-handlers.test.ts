@@ -3,10 +3,12 @@
 // the real store and library, and typed errors cross as { code, message }.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bytesToTokens, CHANNELS, DEFAULT_GENERATION_SETTINGS, tokensToBytes, type ApiResult, type ModelImportProgress } from '../../src/shared/api';
+import { bytesToTokens, CHANNELS, DEFAULT_GENERATION_SETTINGS, EVENT_METHODS, type RemoteDelta, tokensToBytes, type ApiResult, type ModelImportProgress } from '../../src/shared/api';
 import { createApiHandlers, invokeApi, openApiServices, throttleProgress, toApiError } from '../../src/main/api-handlers';
 import { API_SCHEMAS, LIMITS, type ApiMethod } from '../../src/main/api-schemas';
 import { closeLater, sharedModel, tempDir } from './helpers/temp';
+import { AesGcmCipher } from '../remote/helpers/fixtures';
+import { answer, httpServer, jsonError, sseHead, chunk } from '../remote/helpers/http';
 
 function api(picked: string | null = sharedModel('stories260K.gguf')) {
   const dir = tempDir();
@@ -15,11 +17,12 @@ function api(picked: string | null = sharedModel('stories260K.gguf')) {
     modelsDir: join(dir, 'models'),
     appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: 'linux', electron: '', chrome: '' }),
     pickModelFile: async () => picked,
+    cipher: new AesGcmCipher(),
   });
   closeLater(services.db);
   const handlers = createApiHandlers(services);
-  const call = <M extends ApiMethod>(method: M, payload?: unknown, onImportProgress?: (p: ModelImportProgress) => void) =>
-    invokeApi(handlers, method, payload, onImportProgress ? { onImportProgress } : {});
+  const call = <M extends ApiMethod>(method: M, payload?: unknown, onImportProgress?: (p: ModelImportProgress) => void, onRemoteDelta?: (d: RemoteDelta) => void) =>
+    invokeApi(handlers, method, payload, { ...(onImportProgress ? { onImportProgress } : {}), ...(onRemoteDelta ? { onRemoteDelta } : {}) });
   return { call, services };
 }
 
@@ -58,6 +61,17 @@ describe('payload validation', () => {
     ['deleteModel', { id: '123e4567-e89b-42d3-a456-426614174000', confirm: false }, /confirm: must be true: ask the user first/],
     ['deleteModel', { id: '123e4567-e89b-42d3-a456-426614174000' }, /confirm: must be true/],
     ['importDroppedModel', { path: 'models/relative.gguf', copy: true }, /path: must be an absolute file path/],
+    ['addRemoteProvider', { name: ' ', baseUrl: 'http://x' }, /name: must not be empty/],
+    ['addRemoteProvider', { name: 'a', baseUrl: 'http://x', apiKey: 7 }, /apiKey: Invalid input: expected string/],
+    ['addRemoteProvider', { name: 'a', baseUrl: 'http://x', apiKey: 'k\nInjected: 1' }, /apiKey: must be one line/],
+    ['addRemoteProvider', { name: 'a', baseUrl: 'http://x', token: 'k' }, /Unrecognized key: "token"/],
+    ['updateRemoteProvider', { id: 0, name: 'a' }, /id: Too small/],
+    ['listRemoteModels', { providerId: 'one' }, /providerId: Invalid input: expected number/],
+    ['createRemoteConversation', { providerId: 1, model: '' }, /model: must not be empty/],
+    ['remoteSend', { conversationId: 1, content: '  ', requestId: 'r1' }, /content: must not be empty/],
+    ['remoteSend', { conversationId: 1, content: 'hi', requestId: 'a b' }, /requestId: must be 1 to 100 letters/],
+    ['remoteContinue', { messageId: 1 }, /requestId: Invalid input/],
+    ['remoteStop', { requestId: '' }, /requestId: must be 1 to 100/],
     ['importDroppedModel', { path: '/tmp/a\0b.gguf', copy: true }, /path: must be an absolute file path/],
     ['pickAndImportModel', { copy: 'yes' }, /copy: Invalid input: expected boolean/],
   ])('%s(%j) is refused', async (method, payload, message) => {
@@ -76,7 +90,7 @@ describe('payload validation', () => {
   });
 
   it('has one schema per invoke channel, and CHANNELS names each once', () => {
-    const invokeMethods = Object.keys(CHANNELS).filter((m) => m !== 'onModelImportProgress').sort();
+    const invokeMethods = Object.keys(CHANNELS).filter((m) => !(EVENT_METHODS as readonly string[]).includes(m)).sort();
     expect(Object.keys(API_SCHEMAS).sort()).toEqual(invokeMethods);
     expect(new Set(Object.values(CHANNELS)).size).toBe(Object.keys(CHANNELS).length);
   });
@@ -203,6 +217,7 @@ describe('KV cache through the API (binary payloads)', () => {
         modelsDir: join(dir, 'models'),
         appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: 'linux', electron: '', chrome: '' }),
         pickModelFile: async () => null,
+        cipher: new AesGcmCipher(),
       });
       return { services, call: <M extends ApiMethod>(m: M, payload?: unknown) => invokeApi(createApiHandlers(services), m, payload) };
     };
@@ -241,5 +256,81 @@ describe('KV cache through the API (binary payloads)', () => {
     const m = ok(await call('pickAndImportModel', { copy: false }))!;
     expect(ok(await call('getModelUrl', { id: m.id }))).toBe(`kvchat-model://${m.id}`);
     expect(failed(await call('getModelUrl', { id: '123e4567-e89b-42d3-a456-426614174000' })).code).toMatch(/not-found|unknown/);
+  });
+});
+
+describe('remote providers', () => {
+  const KEY = 'sk-test-secret-0123456789';
+
+  it('adds, lists, updates and removes a provider without ever returning its key; bad URLs are typed errors', async () => {
+    const { call } = api();
+    const p = ok(await call('addRemoteProvider', { name: 'Lab', baseUrl: 'http://127.0.0.1:9/', apiKey: KEY }));
+    expect(p).toMatchObject({ name: 'Lab', baseUrl: 'http://127.0.0.1:9', hasApiKey: true });
+    const listed = ok(await call('listRemoteProviders'));
+    expect(listed).toEqual([p]);
+    expect(JSON.stringify(listed)).not.toContain(KEY);
+    expect(ok(await call('updateRemoteProvider', { id: p.id, apiKey: null })).hasApiKey).toBe(false);
+    const bad = failed(await call('addRemoteProvider', { name: 'x', baseUrl: 'ftp://example.com' }));
+    expect(bad.code).toBe('invalid-url');
+    ok(await call('removeRemoteProvider', { id: p.id }));
+    expect(ok(await call('listRemoteProviders'))).toEqual([]);
+    expect(failed(await call('listRemoteModels', { providerId: p.id })).code).toBe('provider-not-found');
+  });
+
+  it('round trip: models, a remote conversation, a streamed answer with deltas tagged by requestId, stop', async () => {
+    let release: (() => void) | undefined;
+    const server = await httpServer((req, res, _n, body) => {
+      if (req.headers.authorization !== `Bearer ${KEY}`) return jsonError(res, 401, 'Incorrect API key provided');
+      if (req.url === '/v1/models') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ object: 'list', data: [{ id: 'tiny', object: 'model', owned_by: 'me' }] }));
+        return;
+      }
+      if (body.includes('wait')) {
+        // Streams one piece, then holds the request open until the test stops it.
+        sseHead(res);
+        res.write(chunk('part'));
+        release = () => res.end();
+        return;
+      }
+      answer(res, ['Hel', 'lo']);
+    });
+    const { call } = api();
+    const p = ok(await call('addRemoteProvider', { name: 'Lab', baseUrl: server.url, apiKey: KEY }));
+    expect(ok(await call('listRemoteModels', { providerId: p.id }))).toEqual([{ id: 'tiny', ownedBy: 'me' }]);
+    const c = ok(await call('createRemoteConversation', { providerId: p.id, model: 'tiny', title: 'Remote' }));
+    expect(ok(await call('getConversationRemote', { conversationId: c.id }))).toEqual({ conversationId: c.id, providerId: p.id, model: 'tiny' });
+
+    const deltas: RemoteDelta[] = [];
+    const m = ok(await call('remoteSend', { conversationId: c.id, content: 'hi', requestId: 'req-1' }, undefined, (d) => deltas.push(d)));
+    expect(m).toMatchObject({ role: 'assistant', content: 'Hello', status: 'complete' });
+    expect(deltas).toEqual([
+      { requestId: 'req-1', messageId: m.id, text: 'Hel' },
+      { requestId: 'req-1', messageId: m.id, text: 'lo' },
+    ]);
+    expect(server.requests.at(-1)!.body).toContain('"tiny"');
+
+    const pending = call('remoteSend', { conversationId: c.id, content: 'wait', requestId: 'req-2' }, undefined, (d) => deltas.push(d));
+    while (!deltas.some((d) => d.requestId === 'req-2')) await new Promise((r) => setTimeout(r, 10));
+    expect(ok(await call('remoteStop', { requestId: 'req-2' }))).toBe(true);
+    const stopped = ok(await pending);
+    release?.();
+    expect(stopped).toMatchObject({ content: 'part', status: 'incomplete' });
+    expect(ok(await call('remoteStop', { requestId: 'req-2' }))).toBe(false);
+    const thread = ok(await call('getMessages', { conversationId: c.id }));
+    expect(thread.messages.map((x) => x.content)).toEqual(['hi', 'Hello', 'wait', 'part']);
+  });
+
+  it('a wrong key crosses as a typed 401 error that names the host and never the key', async () => {
+    const server = await httpServer((_req, res) => jsonError(res, 401, 'Incorrect API key provided'));
+    const { call } = api();
+    const p = ok(await call('addRemoteProvider', { name: 'Lab', baseUrl: server.url, apiKey: 'wrong-key-42' }));
+    const c = ok(await call('createRemoteConversation', { providerId: p.id, model: 'tiny' }));
+    const e = failed(await call('remoteSend', { conversationId: c.id, content: 'hi', requestId: 'r' }));
+    expect(e.code).toBe('unauthorized');
+    expect(e.message).toMatch(/401|key/i);
+    expect(e.message).toContain('127.0.0.1');
+    expect(e.message).not.toContain('wrong-key-42');
+    expect(failed(await call('remoteSend', { conversationId: 999, content: 'hi', requestId: 'r' })).code).toBe('not-remote');
   });
 });

@@ -1,6 +1,6 @@
 // KvChatApi over a WebSocket to the test host (tests/e2e/host.ts), used when the Electron preload is absent:
 // the same typed verbs, the same ApiResults, answered by the real main-process services.
-import { CHANNELS, type ApiResult, type KvChatApi, type ModelImportProgress } from '../../../shared/api';
+import { CHANNELS, type ApiResult, type KvChatApi, type ModelImportProgress, type RemoteDelta } from '../../../shared/api';
 import { decodeFrame, encodeFrame, type WireReply } from './wire';
 
 type Method = keyof KvChatApi;
@@ -9,6 +9,7 @@ export function createSocketApi(url: string): KvChatApi {
   let nextId = 1;
   const pending = new Map<number, (r: ApiResult<unknown>) => void>();
   const progressListeners = new Set<(p: ModelImportProgress) => void>();
+  const deltaListeners = new Set<(d: RemoteDelta) => void>();
   const socket = new WebSocket(url);
   socket.binaryType = 'arraybuffer';
   const opened = new Promise<void>((resolve, reject) => {
@@ -19,6 +20,7 @@ export function createSocketApi(url: string): KvChatApi {
     const reply = decodeFrame(new Uint8Array(e.data)) as WireReply;
     if ('event' in reply) {
       if (reply.event === CHANNELS.onModelImportProgress) progressListeners.forEach((l) => l(reply.payload as ModelImportProgress));
+      if (reply.event === CHANNELS.onRemoteDelta) deltaListeners.forEach((l) => l(reply.payload as RemoteDelta));
       return;
     }
     pending.get(reply.id)?.(reply.result as ApiResult<unknown>);
@@ -50,6 +52,10 @@ export function createSocketApi(url: string): KvChatApi {
   api.onModelImportProgress = (listener: (p: ModelImportProgress) => void) => {
     progressListeners.add(listener);
     return () => progressListeners.delete(listener);
+  };
+  api.onRemoteDelta = (listener: (d: RemoteDelta) => void) => {
+    deltaListeners.add(listener);
+    return () => deltaListeners.delete(listener);
   };
   return api as unknown as KvChatApi;
 }
