@@ -47,14 +47,22 @@ export function ensurePeerInstalled(log: (s: string) => void): void {
   log('installing llama.cpp (node-llama-cpp) into bench/peer/node_modules (first use) ...');
   // Only this platform's prebuilt CPU and Vulkan binaries: --omit=optional drops the CUDA and other OS builds the
   // package lists as optional, and the package's postinstall (which would look for or build binaries) is skipped.
-  const r = spawnSync('npm', ['ci', '--prefix', PEER_DIR, '--omit=optional', '--no-audit', '--no-fund'], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' },
-  });
+  const npm = (command: 'ci' | 'install') =>
+    spawnSync('npm', [command, '--prefix', PEER_DIR, '--omit=optional', '--no-audit', '--no-fund'], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' },
+    });
+  let r = npm('ci');
+  // `npm ci` refuses a lockfile that lacks some platform's optional package (a registry mirror without the macOS or
+  // Windows builds cannot record them); `npm install` then installs the same locked versions for this platform.
+  if (r.status !== 0) {
+    log('npm ci failed; trying npm install with the same lockfile ...');
+    r = npm('install');
+  }
   if (r.status !== 0 || !existsSync(join(PACKAGE_DIR, 'package.json'))) {
     throw new PeerUnavailableError(
-      `could not install node-llama-cpp into ${PEER_DIR} (npm ci exited ${r.status ?? r.signal}${r.error ? `: ${r.error.message}` : ''}). ` +
-        'It needs the npm registry once; run `npm ci --prefix bench/peer --omit=optional` by hand to see why.',
+      `could not install node-llama-cpp into ${PEER_DIR} (npm exited ${r.status ?? r.signal}${r.error ? `: ${r.error.message}` : ''}). ` +
+        'It needs the npm registry once; run `npm install --prefix bench/peer --omit=optional` by hand to see why.',
     );
   }
 }
