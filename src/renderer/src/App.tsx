@@ -1,15 +1,21 @@
 // The chat app: conversations on the left, the active thread in the middle, settings / models / KV cache on the
 // right, the status bar below. The engine runs in a Web Worker (EngineClient); the store is reached through the
 // typed API only. A question is saved before generation starts; an answer is saved when it ends (a stopped one
-// as incomplete), as a new branch when it regenerates or follows an edit.
+// as incomplete), as a new branch when it regenerates or follows an edit. A chat on a remote server streams through
+// main instead (remoteSend: main saves the question and the answer; deltas arrive as events), with the same view.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import {
   DEFAULT_GENERATION_SETTINGS,
+  type ApiResult,
+  type AddRemoteProviderRequest,
   type Conversation,
+  type ConversationRemote,
   type ConversationThread,
   type GenerationSettings,
   type MessageStats,
+  type Message,
   type ModelInfo,
+  type RemoteProviderInfo,
   type ThreadMessage,
 } from '../../shared/api';
 import { api, value } from './api';
@@ -17,6 +23,8 @@ import { Composer } from './components/Composer';
 import { KvPanel } from './components/KvPanel';
 import { MessageView } from './components/Message';
 import { ModelManager } from './components/ModelManager';
+import { NewChatTarget, type ChatTarget } from './components/NewChatTarget';
+import { RemoteServers, type RemoteModels } from './components/RemoteServers';
 import { SettingsPanel } from './components/SettingsPanel';
 import { Sidebar } from './components/Sidebar';
 import { StatusBar } from './components/StatusBar';
@@ -32,7 +40,9 @@ type ModelState =
 type Finished = Extract<EngineEvent, { type: 'done' } | { type: 'generate-error' }>;
 
 interface Stream {
-  readonly requestId: number;
+  /** The engine's request number, or (remote) the id we gave remoteSend. */
+  readonly requestId: number | string;
+  readonly remote: boolean;
   readonly conversationId: number;
   /** The thread shown above the answer being written. */
   readonly base: readonly ThreadMessage[];
@@ -49,6 +59,9 @@ function engine(): EngineClient {
   }
   return engineSingleton;
 }
+
+let remoteRequests = 0;
+const newRemoteRequestId = (): string => `remote-${Date.now().toString(36)}-${++remoteRequests}`;
 
 function titleFrom(text: string): string {
   const line = text.trim().split('\n')[0]!.slice(0, 60).trim();
@@ -84,6 +97,14 @@ export function App(): React.JSX.Element {
   const [error, setError] = useState<string | null>(null);
   /** Answers saved since the app started (tests wait on it: data-answers). */
   const [answered, setAnswered] = useState(0);
+  const [providers, setProviders] = useState<RemoteProviderInfo[]>([]);
+  const [remoteModels, setRemoteModels] = useState<ReadonlyMap<number, RemoteModels>>(new Map());
+  /** Where the next new chat runs. */
+  const [target, setTarget] = useState<ChatTarget>({ kind: 'local' });
+  /** The open chat's remote server and model; null for a local chat. */
+  const [activeRemote, setActiveRemote] = useState<ConversationRemote | null>(null);
+  const activeRemoteRef = useRef<ConversationRemote | null>(null);
+  activeRemoteRef.current = activeRemote;
   const activeRef = useRef<number | null>(null);
   const finished = useRef(new Map<number, (r: Finished) => void>());
   /** The text streamed so far per request (saved while it streams). */
@@ -103,6 +124,24 @@ export function App(): React.JSX.Element {
   }, []);
   const refreshConversations = useCallback(async () => setConversations(await value(api.listConversations())), []);
 
+  const refreshRemoteModels = useCallback((providerId: number) => {
+    const set = (state: RemoteModels) => setRemoteModels((m) => new Map(m).set(providerId, state));
+    set({ loading: true });
+    value(api.listRemoteModels({ providerId }))
+      .then((list) => set({ models: list.map((x) => x.id) }))
+      .catch((e: Error) => set({ error: e.message }));
+  }, []);
+  const refreshProviders = useCallback(async () => {
+    const list = await value(api.listRemoteProviders());
+    setProviders(list);
+    list.forEach((p) => refreshRemoteModels(p.id));
+  }, [refreshRemoteModels]);
+
+  // Remote answers as they stream (the same view as the engine's tokens).
+  useEffect(
+    () => api.onRemoteDelta((d) => setStream((s) => (s && s.requestId === d.requestId ? { ...s, text: s.text + d.text } : s))),
+    [],
+  );
   // Engine events.
   useEffect(
     () =>
@@ -112,7 +151,7 @@ export function App(): React.JSX.Element {
             return setModelState({ phase: 'loading', done: e.bytesDone, total: e.bytesTotal });
           case 'loaded':
             // The open chat's KV comes back now (after a model switch or a lost device).
-            if (activeRef.current !== null) engine().open(activeRef.current);
+            if (activeRef.current !== null && activeRemoteRef.current === null) engine().open(activeRef.current);
             return setModelState({ phase: 'ready', contextLength: e.contextLength, adapter: e.adapter });
           case 'load-error':
             return setModelState({ phase: 'error', message: e.message });
@@ -139,7 +178,16 @@ export function App(): React.JSX.Element {
   useEffect(() => {
     refreshModels().catch(fail);
     refreshConversations().catch(fail);
-  }, [refreshModels, refreshConversations, fail]);
+    refreshProviders().catch(fail);
+  }, [refreshModels, refreshConversations, refreshProviders, fail]);
+
+  // A remote target without a model yet takes the server's first one once its list arrives.
+  useEffect(() => {
+    if (target.kind !== 'remote' || target.providerId === null || target.model !== '') return;
+    const state = remoteModels.get(target.providerId);
+    const first = state && 'models' in state ? state.models[0] : undefined;
+    if (first !== undefined) setTarget({ ...target, model: first });
+  }, [target, remoteModels]);
 
   // Load the selected model into the worker (again only when the selection or its file changes).
   const selected = models.find((m) => m.id === modelId);
@@ -157,10 +205,13 @@ export function App(): React.JSX.Element {
 
   const openConversation = useCallback(
     async (id: number) => {
+      const link = await value(api.getConversationRemote({ conversationId: id }));
       setActiveId(id);
+      setActiveRemote(link);
       setResume(null);
       setStats(null);
       setThread(await value(api.getMessages({ conversationId: id })));
+      if (link) return; // answered by its server: the local engine keeps no state for it
       // A chat continues with the model it was kept with, when that model is still here.
       // (After a switch the worker opens it once the model is loaded: see 'loaded'.)
       const own = conversations.find((c) => c.id === id)?.modelId;
@@ -199,7 +250,7 @@ export function App(): React.JSX.Element {
       });
       const done = new Promise<Finished>((resolve) => finished.current.set(requestId, resolve));
       streamed.current.set(requestId, '');
-      setStream({ requestId, conversationId: conv.id, base, text: '' });
+      setStream({ requestId, remote: false, conversationId: conv.id, base, text: '' });
       // Saves are chained so the final update always lands last.
       let saves: Promise<unknown> = Promise.resolve();
       let savedText = '';
@@ -236,10 +287,55 @@ export function App(): React.JSX.Element {
     [refreshConversations],
   );
 
+  /**
+   * A remote answer: main saves the question (for send) and the answer as it streams; here we only show `base`, then
+   * the text as it arrives (after `before`, a partial answer being continued), and re-read the thread at the end. A
+   * failure shows its message; whatever arrived stays saved, incomplete, with a Continue button.
+   */
+  const remoteAnswer = useCallback(
+    async (conv: Conversation, base: readonly ThreadMessage[], before: string, start: (requestId: string) => Promise<ApiResult<Message>>) => {
+      const requestId = newRemoteRequestId();
+      setStats(null);
+      setStream({ requestId, remote: true, conversationId: conv.id, base, text: before });
+      try {
+        await value(start(requestId));
+      } catch (e) {
+        setError((e as Error).message);
+      } finally {
+        setStream(null);
+        if (activeRef.current === conv.id) setThread(await value(api.getMessages({ conversationId: conv.id })));
+        await refreshConversations();
+        setAnswered((n) => n + 1);
+      }
+    },
+    [refreshConversations],
+  );
+
   const send = useCallback(
     async (text: string) => {
       setError(null);
       let conv = active;
+      let remote = activeRemote;
+      if (!conv && target.kind === 'remote') {
+        if (target.providerId === null || target.model === '') throw new Error('Choose a server and one of its models');
+        conv = await value(
+          api.createRemoteConversation({ providerId: target.providerId, model: target.model, title: titleFrom(text), systemPrompt: draft.systemPrompt }),
+        );
+        conv = await value(api.updateConversationSettings({ id: conv.id, settings: draft.settings }));
+        remote = { conversationId: conv.id, providerId: target.providerId, model: target.model };
+        setActiveId(conv.id);
+        setActiveRemote(remote);
+        setThread(null);
+        setResume(null);
+        await refreshConversations();
+      }
+      if (conv && remote) {
+        const id = conv.id;
+        const shownBefore = id === thread?.conversationId ? thread.messages : [];
+        const question: ThreadMessage = { id: -2, conversationId: id, parentId: null, role: 'user', content: text, tokenCount: null, stats: {}, status: 'complete', createdAt: Date.now(), siblingIds: [] };
+        await remoteAnswer(conv, [...shownBefore, question], '', (requestId) => api.remoteSend({ conversationId: id, content: text, requestId }));
+        return;
+      }
       if (!conv) {
         conv = await value(api.createConversation({ title: titleFrom(text), modelId, systemPrompt: draft.systemPrompt, settings: draft.settings }));
         setActiveId(conv.id);
@@ -252,7 +348,7 @@ export function App(): React.JSX.Element {
       setThread(t);
       await answer(conv, t.messages, userId);
     },
-    [active, answer, draft, modelId, refreshConversations, thread],
+    [active, activeRemote, answer, draft, modelId, refreshConversations, remoteAnswer, target, thread],
   );
 
   const regenerate = useCallback(
@@ -261,9 +357,27 @@ export function App(): React.JSX.Element {
       const i = thread.messages.findIndex((m) => m.id === assistantId);
       const question = thread.messages[i - 1];
       if (i < 1 || !question) return;
+      setError(null);
+      if (activeRemote) {
+        await remoteAnswer(active, thread.messages.slice(0, i), '', (requestId) => api.remoteRegenerate({ messageId: assistantId, requestId }));
+        return;
+      }
       await answer(active, thread.messages.slice(0, i), question.id);
     },
-    [active, answer, thread],
+    [active, activeRemote, answer, remoteAnswer, thread],
+  );
+
+  /** Remote chats: asks the server to go on from a partial answer, appending to that same message. */
+  const continueAnswer = useCallback(
+    async (assistantId: number) => {
+      if (!active || !thread || !activeRemote) return;
+      const i = thread.messages.findIndex((m) => m.id === assistantId);
+      const partial = thread.messages[i];
+      if (!partial) return;
+      setError(null);
+      await remoteAnswer(active, thread.messages.slice(0, i), partial.content, (requestId) => api.remoteContinue({ messageId: assistantId, requestId }));
+    },
+    [active, activeRemote, remoteAnswer, thread],
   );
 
   const edit = useCallback(
@@ -280,8 +394,10 @@ export function App(): React.JSX.Element {
   );
 
   const stop = useCallback(() => {
-    if (stream) engine().stop(stream.requestId);
-  }, [stream]);
+    if (!stream) return;
+    if (typeof stream.requestId === 'string') void value(api.remoteStop({ requestId: stream.requestId })).catch(fail);
+    else engine().stop(stream.requestId);
+  }, [stream, fail]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => e.key === 'Escape' && stop();
@@ -304,6 +420,7 @@ export function App(): React.JSX.Element {
 
   const newChat = () => {
     setActiveId(null);
+    setActiveRemote(null);
     setThread(null);
     setStats(null);
     setResume(null);
@@ -313,6 +430,11 @@ export function App(): React.JSX.Element {
   const shown: readonly ThreadMessage[] = stream && stream.conversationId === activeId ? stream.base : activeId !== null ? (thread?.messages ?? []) : [];
   const model = models.find((m) => m.id === modelId);
   const ready = modelState.phase === 'ready';
+  // The chat on screen (or the new one about to start) runs on a remote server: no local model needed.
+  const remoteShown: { providerId: number | null; model: string } | null =
+    activeId !== null ? activeRemote : target.kind === 'remote' ? target : null;
+  const remoteProvider = providers.find((p) => p.id === remoteShown?.providerId);
+  const canAnswer = remoteShown ? remoteShown.providerId !== null && remoteShown.model !== '' : ready;
 
   return (
     <div className="app">
@@ -354,10 +476,12 @@ export function App(): React.JSX.Element {
             <MessageView
               key={m.id}
               message={m}
-              busy={busy || !ready}
+              busy={busy || !canAnswer}
+              editable={activeRemote === null}
               onSelectSibling={(id) => void value(api.selectBranch({ conversationId: m.conversationId, messageId: id })).then(setThread).catch(fail)}
               onRegenerate={() => void regenerate(m.id).catch(fail)}
               onEdit={(content) => void edit(m.id, content).catch(fail)}
+              {...(activeRemote ? { onContinue: () => void continueAnswer(m.id).catch(fail) } : {})}
             />
           ))}
           {stream && stream.conversationId === activeId && (
@@ -371,15 +495,39 @@ export function App(): React.JSX.Element {
             />
           )}
         </div>
-        <Composer disabled={!ready} busy={busy} onSend={(text) => void send(text).catch(fail)} onStop={stop} />
+        {activeId === null && <NewChatTarget target={target} providers={providers} models={remoteModels} onChange={setTarget} />}
+        <Composer disabled={!canAnswer} busy={busy} onSend={(text) => void send(text).catch(fail)} onStop={stop} />
       </main>
       <div className="side-panels">
         <SettingsPanel systemPrompt={active?.systemPrompt ?? draft.systemPrompt} settings={active?.settings ?? draft.settings} onChange={changeSettings} />
         <ModelManager models={models} selectedId={modelId} locked={busy} onSelect={selectModel} onChanged={(id) => void refreshModels(id).catch(fail)} />
+        <RemoteServers
+          providers={providers}
+          models={remoteModels}
+          onAdd={async (request: AddRemoteProviderRequest) => {
+            await value(api.addRemoteProvider(request));
+            await refreshProviders();
+          }}
+          onRemove={(id) =>
+            void value(api.removeRemoteProvider({ id }))
+              .then(() => {
+                setTarget((t) => (t.kind === 'remote' && t.providerId === id ? { kind: 'local' } : t));
+                return refreshProviders();
+              })
+              .catch(fail)
+          }
+          onRefreshModels={refreshRemoteModels}
+        />
         <KvPanel picture={kv} />
       </div>
       <StatusBar
-        model={model ? `${model.name} (${model.quantization})` : 'no model'}
+        model={
+          remoteShown
+            ? `remote: ${remoteProvider?.name ?? 'removed server'}/${remoteShown.model || '–'}`
+            : model
+              ? `${model.name} (${model.quantization})`
+              : 'no model'
+        }
         stats={stats}
         resume={resume}
         contextUsed={stats?.contextUsed ?? resume?.historyTokens ?? 0}

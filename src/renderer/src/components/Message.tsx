@@ -11,6 +11,10 @@ export interface MessageProps {
   readonly onSelectSibling: (id: number) => void;
   readonly onRegenerate: () => void;
   readonly onEdit: (content: string) => void;
+  /** Given for an answer that can be continued (a remote chat's incomplete answer): a Continue button. */
+  readonly onContinue?: () => void;
+  /** False where a question cannot be edited and re-asked (remote chats); default true. */
+  readonly editable?: boolean;
 }
 
 function BranchArrows({ ids, current, onSelect }: { ids: readonly number[]; current: number; onSelect: (id: number) => void }) {
@@ -31,7 +35,7 @@ function BranchArrows({ ids, current, onSelect }: { ids: readonly number[]; curr
   );
 }
 
-export function MessageView({ message, streaming, busy, onSelectSibling, onRegenerate, onEdit }: MessageProps) {
+export function MessageView({ message, streaming, busy, onSelectSibling, onRegenerate, onEdit, onContinue, editable = true }: MessageProps) {
   const [editing, setEditing] = useState<string | null>(null);
   const html = useMemo(() => (message.role === 'assistant' ? renderMarkdown(message.content) : ''), [message.role, message.content]);
   const status = streaming ? 'streaming' : message.status;
@@ -59,7 +63,11 @@ export function MessageView({ message, streaming, busy, onSelectSibling, onRegen
           {message.content}
         </div>
       )}
-      {message.status === 'incomplete' && !streaming && <div className="note">Stopped</div>}
+      {message.status === 'incomplete' && !streaming && (
+        <div className="note" data-testid="incomplete-note">
+          {message.stats.errorMessage !== undefined ? `Incomplete: ${message.stats.errorMessage}` : 'Stopped'}
+        </div>
+      )}
       {message.status === 'error' && <div className="note error">{message.stats.errorMessage ?? 'Generation failed'}</div>}
       {message.stats.stopReason === 'context' && (
         <div className="note" data-testid="context-note">
@@ -77,7 +85,7 @@ export function MessageView({ message, streaming, busy, onSelectSibling, onRegen
           <button data-testid="copy" onClick={() => void navigator.clipboard?.writeText(message.content)}>
             Copy
           </button>
-          {message.role === 'user' && (
+          {message.role === 'user' && editable && (
             <button data-testid="edit" disabled={busy} onClick={() => setEditing(message.content)}>
               Edit
             </button>
@@ -85,6 +93,11 @@ export function MessageView({ message, streaming, busy, onSelectSibling, onRegen
           {message.role === 'assistant' && (
             <button data-testid="regenerate" disabled={busy} onClick={onRegenerate}>
               Regenerate
+            </button>
+          )}
+          {message.role === 'assistant' && message.status === 'incomplete' && onContinue && (
+            <button data-testid="continue" disabled={busy} onClick={onContinue}>
+              Continue
             </button>
           )}
         </footer>
