@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiResult } from '../../src/shared/api';
+import { chunk, httpServer, sseHead } from '../remote/helpers/http';
 import { clientFor, loadTestModel, MODEL_ID, startOpenAiServer } from '../server/harness';
 import type { OpenAiServer } from '../../src/server';
 import { buildRenderer } from './build';
@@ -141,6 +142,12 @@ describe('a chat on a remote server', () => {
     expect(squash(continued.text).startsWith(squash(stopped.text))).toBe(true);
     expect(continued.text.length).toBeGreaterThan(stopped.text.length);
     expect(await app.page.locator('[data-testid="message-assistant"]').count()).toBe(2);
+
+    // Regenerate: a new answer from the server, as a second branch of the same question.
+    await app.click('regenerate');
+    const regenerated = await app.waitForAnswer(60_000);
+    expect(regenerated.status).toBe('complete');
+    expect(await app.page.locator('[data-testid="message-assistant"]').last().locator('[data-testid="branch-pos"]').textContent()).toBe('2/2');
   });
 
   it('a wrong API key is a clear 401 message: in the Servers panel, and on send with the question kept', async () => {
@@ -163,6 +170,40 @@ describe('a chat on a remote server', () => {
     expect(users.at(-1)).toBe('Hello?');
     expect(await app.page.locator('[data-testid="message-assistant"]').last().getAttribute('data-status')).toBe('error');
     await app.screenshot(SCREENS, '04-wrong-key');
+
+    // Removing a server takes it off the panel (its chats stay).
+    await app.page.locator('[data-testid="server-item"]', { hasText: 'Wrong key' }).locator('[data-testid="remove-server"]').click();
+    await app.page.waitForFunction(() => document.querySelectorAll('[data-testid="server-item"]').length === 1);
+    expect(ok(await host.call('listRemoteProviders')).map((p) => p.name)).toEqual(['Loopback']);
+    expect(ok(await host.call('listConversations'))).toHaveLength(1);
+    expect(app.errors).toEqual([]);
+  });
+
+  it('a stream cut mid-answer shows the error and keeps the part received, incomplete, with Continue', async () => {
+    const cutting = await httpServer((req, res) => {
+      if (req.url === '/v1/models') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ object: 'list', data: [{ id: 'cut', object: 'model' }] }));
+        return;
+      }
+      sseHead(res);
+      res.write(chunk('Half an '));
+      res.write(chunk('answer'));
+      setTimeout(() => res.destroy(), 50);
+    });
+    const provider = ok(await host.call('addRemoteProvider', { name: 'Cutter', baseUrl: cutting.url }));
+    const conversation = ok(await host.call('createRemoteConversation', { providerId: provider.id, model: 'cut', title: 'Cut short' }));
+    await app.reload();
+    await app.openConversationById(conversation.id);
+    await app.page.waitForFunction(() => document.querySelector('[data-testid="status-model"]')?.textContent === 'remote: Cutter/cut');
+    await app.send('Tell me');
+    const cut = await app.waitForAnswer(60_000);
+    expect(cut.status).toBe('incomplete');
+    expect(squash(cut.text)).toBe('Half an answer');
+    expect(await app.text('error')).toMatch(/127\.0\.0\.1/);
+    expect(await app.text('incomplete-note')).toMatch(/^Incomplete: /);
+    expect(await app.page.locator('[data-testid="continue"]').count()).toBe(1);
+    await app.screenshot(SCREENS, '05-cut-short');
     expect(app.errors).toEqual([]);
   });
 });
