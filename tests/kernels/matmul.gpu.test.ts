@@ -71,6 +71,23 @@ describe('quantized matmul kernel vs the CPU matvec', () => {
     expect(normalizedError(got, want)).toBeLessThan(1e-5);
   });
 
+  it('q8_0 and q4_0 rows of an odd block count keep the GGUF layout; even ones are paired and give the same result', async () => {
+    const ctx = new KernelContext(await testDevice());
+    for (const name of ['q8_0', 'q4_0']) {
+      const info = vectors.requireTensor(`w.${name}`);
+      const bytes = await vectors.tensorBytes(info);
+      // The same 1024 blocks read as 1024 rows of one block (odd: unpaired) and as 64 rows of 16 (paired).
+      for (const [rows, cols, paired] of [[1024, 32, false], [64, 512, true]] as const) {
+        expect(uploadWeight(ctx, 'w', info.type, bytes, rows, cols).paired).toBe(paired);
+        for (const tokens of [1, 5]) {
+          const x = Float32Array.from({ length: tokens * cols }, rng(11));
+          const got = await gpuMatmul(ctx, info.type, bytes, rows, cols, x, tokens);
+          expect(normalizedError(got, cpuMatmul(info.type, bytes, rows, cols, x, tokens)), `${name} ${rows}x${cols} T=${tokens}`).toBeLessThan(1e-5);
+        }
+      }
+    }
+  });
+
   it('accumulates into Y and adds a bias', async () => {
     const ctx = new KernelContext(await testDevice());
     const info = vectors.requireTensor('w.q4_K');

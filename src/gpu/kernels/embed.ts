@@ -8,8 +8,8 @@ import { isScalarType, wgslTypeName, type WeightTensor } from './weights';
 export function encodeEmbed(ctx: KernelContext, pass: GPUComputePassEncoder, table: WeightTensor, tokens: GPUBuffer, y: GPUBuffer, count: number): void {
   if (count > ctx.caps.maxComputeWorkgroupsPerDimension) throw new RangeError(`embedding lookup of ${count} tokens in one call`);
   const scalar = isScalarType(table.type);
-  const p = ctx.pipelines.get({ family: 'embed', wtype: table.type }, () => ({
-    code: preprocess(embedSource, { WTYPE: wgslTypeName(table.type), SCALAR: scalar }, { quant: quantSource }),
+  const p = ctx.pipelines.get({ family: 'embed', wtype: table.type, paired: table.paired }, () => ({
+    code: preprocess(embedSource, { WTYPE: wgslTypeName(table.type), SCALAR: scalar, PAIRED: table.paired }, { quant: quantSource }),
     entryPoint: 'main',
   }));
   for (const part of table.parts) {

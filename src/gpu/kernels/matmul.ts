@@ -33,11 +33,11 @@ export function tokenTile(tokens: number): number {
 
 function pipeline(ctx: KernelContext, w: WeightTensor, tTile: number, tpr: number, opts: MatmulOptions): GPUComputePipeline {
   const scalar = isScalarType(w.type);
-  const key = { family: 'matmul', wtype: w.type, tTile, tpr, accumulate: !!opts.accumulate, bias: !!opts.bias };
+  const key = { family: 'matmul', wtype: w.type, paired: w.paired, tTile, tpr, accumulate: !!opts.accumulate, bias: !!opts.bias };
   return ctx.pipelines.get(key, () => ({
     code: preprocess(
       matmulSource,
-      { WTYPE: wgslTypeName(w.type), WG: `${WG}u`, TPR: `${tpr}u`, T_TILE: `${tTile}u`, ACCUMULATE: !!opts.accumulate, BIAS: !!opts.bias, SCALAR: scalar },
+      { WTYPE: wgslTypeName(w.type), WG: `${WG}u`, TPR: `${tpr}u`, T_TILE: `${tTile}u`, ACCUMULATE: !!opts.accumulate, BIAS: !!opts.bias, SCALAR: scalar, PAIRED: w.paired },
       { quant: quantSource },
     ),
     entryPoint: 'main',

@@ -59,22 +59,43 @@ fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
 }
 fn dequant_elem(row_byte: u32, i: u32) -> f32 { return bitcast<f32>(ld_u16(row_byte + i * 2u) << 16u); }
 #elif WTYPE == Q8_0
-// block: d f16, qs[32] i8 (34 bytes); value d * q
+// block: d f16, qs[32] i8 (34 bytes); value d * q. PAIRED (weights.ts): blocks 2p, 2p+1 as [d0 d1][qs0][qs1]
+// (68 bytes), so h.o is the chunk's first quant byte, always word-aligned.
+#if PAIRED
+fn chunk_header(row_byte: u32, c: u32) -> Chunk {
+  let pair = row_byte + (c >> 1u) * 68u;
+  return Chunk(pair + 4u + (c & 1u) * 32u, ld_f16(pair + (c & 1u) * 2u), 0.0, 0u);
+}
+fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> { return h.d * bytes_i8(W[(h.o >> 2u) + i]); }
+#else
 fn chunk_header(row_byte: u32, c: u32) -> Chunk {
   let o = row_byte + c * 34u;
-  return Chunk(o, ld_f16(o), 0.0, 0u);
+  return Chunk(o + 2u, ld_f16(o), 0.0, 0u);
 }
-fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> { return h.d * bytes_i8(ld_u32(h.o + 2u + i * 4u)); }
+fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> { return h.d * bytes_i8(ld_u32(h.o + i * 4u)); }
+#endif
 #elif WTYPE == Q4_0
-// block: d f16, qs[16]: low nibbles are elements 0..15, high nibbles 16..31; value d * (q - 8) (18 bytes)
+// block: d f16, qs[16]: low nibbles are elements 0..15, high nibbles 16..31; value d * (q - 8) (18 bytes).
+// PAIRED: [d0 d1][qs0][qs1] (36 bytes), h.o word-aligned.
+#if PAIRED
 fn chunk_header(row_byte: u32, c: u32) -> Chunk {
-  let o = row_byte + c * 18u;
-  return Chunk(o, ld_f16(o), 0.0, 0u);
+  let pair = row_byte + (c >> 1u) * 36u;
+  return Chunk(pair + 4u + (c & 1u) * 16u, ld_f16(pair + (c & 1u) * 2u), 0.0, 0u);
 }
 fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
-  let q = nibbles(ld_u32(h.o + 2u + (i % 4u) * 4u), (i / 4u) * 4u, 0xfu);
+  let q = nibbles(W[(h.o >> 2u) + (i % 4u)], (i / 4u) * 4u, 0xfu);
   return h.d * (vec4<f32>(q) - 8.0);
 }
+#else
+fn chunk_header(row_byte: u32, c: u32) -> Chunk {
+  let o = row_byte + c * 18u;
+  return Chunk(o + 2u, ld_f16(o), 0.0, 0u);
+}
+fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
+  let q = nibbles(ld_u32(h.o + (i % 4u) * 4u), (i / 4u) * 4u, 0xfu);
+  return h.d * (vec4<f32>(q) - 8.0);
+}
+#endif
 #elif WTYPE == Q4_1
 // block: d f16, m f16, qs[16]; value q * d + m (20 bytes)
 fn chunk_header(row_byte: u32, c: u32) -> Chunk {

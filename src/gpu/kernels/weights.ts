@@ -20,7 +20,7 @@ export const GPU_WEIGHT_TYPES: ReadonlySet<number> = new Set([
 ]);
 
 export interface WeightPart {
-  readonly buffer: GPUBuffer; // raw GGUF bytes of rows [firstRow, firstRow + rows), padded to whole words
+  readonly buffer: GPUBuffer; // GGUF bytes of rows [firstRow, firstRow + rows) (paired, see below), padded to whole words
   readonly firstRow: number;
   readonly rows: number;
 }
@@ -32,6 +32,12 @@ export interface WeightTensor {
   readonly rows: number;
   readonly cols: number;
   readonly rowBytes: number;
+  /**
+   * Q8_0 / Q4_0 rows with an even block count are stored as block pairs, [d0 d1][qs0][qs1], instead of GGUF's
+   * [d0 qs0][d1 qs1]: same bytes, but every quant word is 4-byte aligned (GGUF's 34- and 18-byte blocks put every
+   * other block at a 2-mod-4 offset, and an unaligned load costs two loads, shifts and a branch per word).
+   */
+  readonly paired: boolean;
   readonly parts: readonly WeightPart[];
 }
 
@@ -63,6 +69,8 @@ export function uploadWeight(ctx: KernelContext, name: string, type: number, byt
   const rb = rowBytes(type, cols);
   if (bytes.byteLength < rb * rows) throw new GgufError('truncated', `tensor ${name}: ${bytes.byteLength} bytes, expected ${rb * rows}`);
   const per = rowsPerPart(ctx, name, rb);
+  const paired = pairable(type, cols);
+  if (paired) bytes = pairBlocks(type, bytes.subarray(0, rb * rows));
   const parts: WeightPart[] = [];
   for (let first = 0; first < rows; first += per) {
     const n = Math.min(per, rows - first);
@@ -71,7 +79,28 @@ export function uploadWeight(ctx: KernelContext, name: string, type: number, byt
     writePadded(ctx.device, buffer, bytes.subarray(first * rb, (first + n) * rb));
     parts.push({ buffer, firstRow: first, rows: n });
   }
-  return { name, type: type as GgmlType, rows, cols, rowBytes: rb, parts };
+  return { name, type: type as GgmlType, rows, cols, rowBytes: rb, paired, parts };
+}
+
+/** Q8_0 and Q4_0 rows of an even number of blocks (every real model's: widths are multiples of 64). */
+export function pairable(type: number, cols: number): boolean {
+  return (type === GgmlType.Q8_0 || type === GgmlType.Q4_0) && (cols / 32) % 2 === 0;
+}
+
+/** [d0 qs0][d1 qs1] -> [d0 d1][qs0][qs1] for each pair of blocks (a 2-byte scale, then the quants). */
+export function pairBlocks(type: number, bytes: Uint8Array): Uint8Array {
+  const block = blockGeometry(type)!.typeSize;
+  const qs = block - 2;
+  const out = new Uint8Array(bytes.byteLength);
+  for (let o = 0; o + 2 * block <= bytes.byteLength; o += 2 * block) {
+    out[o] = bytes[o]!;
+    out[o + 1] = bytes[o + 1]!;
+    out[o + 2] = bytes[o + block]!;
+    out[o + 3] = bytes[o + block + 1]!;
+    out.set(bytes.subarray(o + 2, o + block), o + 4);
+    out.set(bytes.subarray(o + block + 2, o + 2 * block), o + 4 + qs);
+  }
+  return out;
 }
 
 function writePadded(device: GPUDevice, buffer: GPUBuffer, bytes: Uint8Array): void {
