@@ -2,7 +2,7 @@
 // it wires up (store, model library, API handlers, Range handler) are plain Node modules tested without Electron.
 import { app, BrowserWindow, dialog, protocol, safeStorage } from 'electron';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { MODEL_URL_SCHEME } from '../shared/api';
 import { createApiHandlers, openApiServices } from './api-handlers';
 import { registerIpcHandlers } from './ipc';
@@ -13,6 +13,10 @@ import { electronSafeStorageCipher } from './remote';
 import { createMainWindow, installContentSecurityPolicy } from './window';
 
 const rendererUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
+
+// A separate data folder (tests, a second profile): KVCHAT_USER_DATA, an absolute path, replaces userData.
+const userDataOverride = process.env.KVCHAT_USER_DATA;
+if (userDataOverride && isAbsolute(userDataOverride)) app.setPath('userData', userDataOverride);
 
 // WebGPU is on by default on Windows/macOS Chromium; Linux needs the switch.
 app.commandLine.appendSwitch('enable-unsafe-webgpu');
