@@ -25,6 +25,11 @@ export interface DeviceCapabilities {
   readonly maxComputeInvocationsPerWorkgroup: number;
   readonly maxComputeWorkgroupsPerDimension: number;
   readonly maxStorageBuffersPerShaderStage: number;
+  /**
+   * A CPU implementation of Vulkan (SwiftShader, llvmpipe/lavapipe): workgroups run as coroutines on a few cores,
+   * so kernels that synchronize less (fewer threads per matvec row) run faster there.
+   */
+  readonly softwareAdapter: boolean;
 }
 
 export interface GpuContext {
@@ -106,6 +111,7 @@ export async function acquireDevice(gpu: GPU | undefined, options: AcquireOption
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
       maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+      softwareAdapter: /swiftshader|llvmpipe|lavapipe|software/i.test(describeAdapter(adapter)),
     },
   };
 }

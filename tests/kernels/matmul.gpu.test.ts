@@ -88,6 +88,23 @@ describe('quantized matmul kernel vs the CPU matvec', () => {
     }
   });
 
+  it('the GPU configuration (up to 64 threads a row) and the CPU-driver one (8) give the same result', async () => {
+    const gpu = await testDevice();
+    for (const softwareAdapter of [false, true]) {
+      const ctx = new KernelContext({ ...gpu, caps: { ...gpu.caps, softwareAdapter } });
+      for (const name of ['q8_0', 'q4_K', 'f16']) {
+        const info = vectors.requireTensor(`w.${name}`);
+        const bytes = await vectors.tensorBytes(info);
+        const [cols, rows] = info.dims as [number, number];
+        for (const tokens of [1, 8]) {
+          const x = Float32Array.from({ length: tokens * cols }, rng(13));
+          const got = await gpuMatmul(ctx, info.type, bytes, rows, cols, x, tokens);
+          expect(normalizedError(got, cpuMatmul(info.type, bytes, rows, cols, x, tokens)), `${name} software=${softwareAdapter} T=${tokens}`).toBeLessThan(1e-5);
+        }
+      }
+    }
+  });
+
   it('accumulates into Y and adds a bias', async () => {
     const ctx = new KernelContext(await testDevice());
     const info = vectors.requireTensor('w.q4_K');
