@@ -2,17 +2,12 @@
 // `apiKey(id)`, for the request that needs it; listings say whether a key is set, never what it is.
 import { now, writeTransaction, type Db } from '../store/database';
 import type { SecretCipher } from './cipher';
+import type { RemoteProviderInfo } from '../../shared/api';
 import { RemoteError } from './errors';
 import { normalizeBaseUrl } from './url';
 
-export interface RemoteProvider {
-  readonly id: number;
-  readonly name: string;
-  readonly baseUrl: string;
-  readonly hasApiKey: boolean;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-}
+/** A provider as listed: the API key never leaves main, only whether one is stored. */
+export type RemoteProvider = RemoteProviderInfo;
 
 export interface NewRemoteProvider {
   readonly name: string;

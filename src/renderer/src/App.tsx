@@ -234,6 +234,17 @@ export function App(): React.JSX.Element {
     [activeId, fail],
   );
 
+  /** After an answer, local or remote, whatever its outcome: the stream ends and the thread is read back. */
+  const answerEnded = useCallback(
+    async (conversationId: number) => {
+      setStream(null);
+      if (activeRef.current === conversationId) setThread(await value(api.getMessages({ conversationId })));
+      await refreshConversations();
+      setAnswered((n) => n + 1);
+    },
+    [refreshConversations],
+  );
+
   /**
    * Runs the engine on `base` (ending with the question `userId`) and writes the answer under it: saved at once as
    * an empty incomplete message, its text saved as it streams (at most once a second), and finally its status
@@ -278,13 +289,10 @@ export function App(): React.JSX.Element {
           setError(r.message);
         }
       } finally {
-        setStream(null);
-        if (activeRef.current === conv.id) setThread(await value(api.getMessages({ conversationId: conv.id })));
-        await refreshConversations();
-        setAnswered((n) => n + 1);
+        await answerEnded(conv.id);
       }
     },
-    [refreshConversations],
+    [answerEnded],
   );
 
   /**
@@ -302,13 +310,10 @@ export function App(): React.JSX.Element {
       } catch (e) {
         setError((e as Error).message);
       } finally {
-        setStream(null);
-        if (activeRef.current === conv.id) setThread(await value(api.getMessages({ conversationId: conv.id })));
-        await refreshConversations();
-        setAnswered((n) => n + 1);
+        await answerEnded(conv.id);
       }
     },
-    [refreshConversations],
+    [answerEnded],
   );
 
   const send = useCallback(
