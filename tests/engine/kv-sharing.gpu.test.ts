@@ -122,6 +122,14 @@ describe('KV cache in the engine', () => {
       // Under the default policy the same request stops at the limit instead.
       const stopped = await engine.generate(engine.createSequence(), prompt, { maxNewTokens: 70 });
       expect(stopped).toMatchObject({ stopReason: 'context', contextShifts: [] });
+      // A prompt longer than the context: refused under 'stop', shifted before the first step otherwise.
+      const long = [...prompt, ...prompt.slice(1), ...prompt.slice(1), ...prompt.slice(1), ...prompt.slice(1)];
+      expect(long.length).toBeGreaterThan(64);
+      await expect(engine.generate(engine.createSequence(), long, { maxNewTokens: 4 })).rejects.toThrow(/needs \d+ positions; the model's context is 64/);
+      const shifted = await engine.generate(engine.createSequence(), long, { maxNewTokens: 4, contextPolicy: { kind: 'rolling-window', keepTokens: 1 } });
+      expect(shifted.tokens.length).toBe(4);
+      expect(shifted.contextShifts[0]).toMatchObject({ policy: 'rolling-window', keptHead: 1 });
+      expect(shifted.contextShifts[0]!.droppedTokens).toBeGreaterThanOrEqual(long.length - 64);
     } finally {
       engine.destroy();
     }
