@@ -49,7 +49,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 #if T_TILE == 1u
       let xo = tok0 * k4 + c * 8u;
       var s = 0.0;
+#if WTYPE == Q4_0
+      // Each quant word once: its low nibbles are quad j, its high nibbles quad j + 4 (same values as chunk_quad).
+      for (var j = 0u; j < 4u; j++) {
+        let w = q4_word(h, j);
+        s += dot(h.d * (vec4<f32>(nibbles(w, 0u, 0xfu)) - 8.0), X[xo + j]);
+        s += dot(h.d * (vec4<f32>(nibbles(w, 4u, 0xfu)) - 8.0), X[xo + 4u + j]);
+      }
+#else
       for (var i = 0u; i < 8u; i++) { s += dot(chunk_quad(h, i), X[xo + i]); }
+#endif
       acc[0] += s;
 #else
       for (var i = 0u; i < 8u; i++) {

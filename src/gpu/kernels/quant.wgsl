@@ -82,8 +82,10 @@ fn chunk_header(row_byte: u32, c: u32) -> Chunk {
   let pair = row_byte + (c >> 1u) * 36u;
   return Chunk(pair + 4u + (c & 1u) * 16u, ld_f16(pair + (c & 1u) * 2u), 0.0, 0u);
 }
+// Word j of the chunk's quants: elements 4j..4j+3 in its low nibbles, 16+4j..16+4j+3 in its high ones.
+fn q4_word(h: Chunk, j: u32) -> u32 { return W[(h.o >> 2u) + j]; }
 fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
-  let q = nibbles(W[(h.o >> 2u) + (i % 4u)], (i / 4u) * 4u, 0xfu);
+  let q = nibbles(q4_word(h, i % 4u), (i / 4u) * 4u, 0xfu);
   return h.d * (vec4<f32>(q) - 8.0);
 }
 #else
@@ -91,8 +93,9 @@ fn chunk_header(row_byte: u32, c: u32) -> Chunk {
   let o = row_byte + c * 18u;
   return Chunk(o + 2u, ld_f16(o), 0.0, 0u);
 }
+fn q4_word(h: Chunk, j: u32) -> u32 { return ld_u32(h.o + j * 4u); }
 fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
-  let q = nibbles(ld_u32(h.o + (i % 4u) * 4u), (i / 4u) * 4u, 0xfu);
+  let q = nibbles(q4_word(h, i % 4u), (i / 4u) * 4u, 0xfu);
   return h.d * (vec4<f32>(q) - 8.0);
 }
 #endif
