@@ -13,7 +13,9 @@ import {
   type ModelImportProgress,
   type RemoteDelta,
   type RemoteProviderInfo,
+  type BridgeToRenderer,
 } from '../shared/api';
+import { BridgeChannel, LocalServerService } from './local-server';
 import { GgufError } from '../gpu/gguf/errors';
 import { ApiInputError, parsePayload, type ApiMethod, type ApiPayload } from './api-schemas';
 import { ModelLibraryError } from './models/errors';
@@ -39,6 +41,9 @@ export interface ApiServices {
   readonly modelUrl?: (id: string) => string;
   /** Opens the OS open-file dialog for a model; null when the user cancels. */
   readonly pickModelFile: () => Promise<string | null>;
+  /** The local OpenAI-compatible server (off by default) and its bridge to the renderer's engine. */
+  readonly localServer?: LocalServerService;
+  readonly bridgeChannel?: BridgeChannel;
 }
 
 export interface OpenServicesOptions {
@@ -63,11 +68,15 @@ export function openApiServices(o: OpenServicesOptions): ApiServices & { readonl
   kv.garbageCollect();
   const conversations = new ConversationRepository(db);
   const messages = new MessageRepository(db);
+  const library = new ModelLibrary(db, o.modelsDir);
+  const bridgeChannel = new BridgeChannel();
   return {
     db,
+    bridgeChannel,
+    localServer: new LocalServerService({ transport: bridgeChannel, modelFile: (id) => library.servedFile(id) }),
     appInfo: o.appInfo,
     pickModelFile: o.pickModelFile,
-    library: new ModelLibrary(db, o.modelsDir),
+    library,
     conversations,
     messages,
     search: new MessageSearch(db),
@@ -81,6 +90,8 @@ export interface CallContext {
   readonly onImportProgress?: (progress: ModelImportProgress) => void;
   /** Where a remote answer's pieces go as they stream (to the window that asked). */
   readonly onRemoteDelta?: (delta: RemoteDelta) => void;
+  /** How to reach the calling renderer with local-server bridge requests. */
+  readonly onServerBridge?: (message: BridgeToRenderer) => void;
 }
 
 /** The value an API method resolves to on success. */
@@ -174,7 +185,18 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
       controller?.abort();
       return controller !== undefined;
     },
+
+    getLocalServer: () => localServerOf(s).info(),
+    setLocalServer: (request) => localServerOf(s).set(request),
+    serverBridgeReply: (message, ctx) => {
+      s.bridgeChannel?.deliver(message, ctx.onServerBridge);
+    },
   };
+}
+
+function localServerOf(s: ApiServices): LocalServerService {
+  if (!s.localServer) throw new ApiInputError('The local server is not available in this build');
+  return s.localServer;
 }
 
 /** Only the fields the API promises (the provider row never carries the key, but say so by construction). */

@@ -89,6 +89,26 @@ const requestId = z.string().regex(/^[\w-]{1,100}$/, 'must be 1 to 100 letters, 
 const noPayload = z.undefined({ message: 'takes no payload' });
 
 /** The payload schema of every invoke channel (`on...` event channels carry no request). */
+const tokenId = z.int().min(0).max(2 ** 31 - 1);
+const bridgeId = z.int().min(1);
+
+/** What the renderer sends back over the local server's bridge. */
+const bridgeReply = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('model'), modelId: z.string().max(200).nullable(), contextLength: z.int().min(0), kvBlocks: z.int().min(0) }),
+  z.strictObject({ type: z.literal('token'), id: bridgeId, token: tokenId }),
+  z.strictObject({
+    type: z.literal('done'),
+    id: bridgeId,
+    result: z.strictObject({
+      tokens: z.array(tokenId).max(LIMITS.kvTokens),
+      stopReason: z.enum(['eos', 'max-tokens', 'context', 'aborted']),
+      promptTokens: z.int().min(0),
+      cachedTokens: z.int().min(0),
+    }),
+  }),
+  z.strictObject({ type: z.literal('error'), id: bridgeId, message: z.string().max(LIMITS.errorMessage) }),
+]);
+
 export const API_SCHEMAS = {
   getAppInfo: noPayload,
   listModels: noPayload,
@@ -161,6 +181,14 @@ export const API_SCHEMAS = {
   remoteContinue: z.strictObject({ messageId: rowId, requestId }),
   remoteRegenerate: z.strictObject({ messageId: rowId, requestId }),
   remoteStop: z.strictObject({ requestId }),
+
+  getLocalServer: noPayload,
+  setLocalServer: z.strictObject({
+    enabled: z.boolean(),
+    port: z.int().min(1024, 'must be 1024-65535').max(65535, 'must be 1024-65535'),
+    apiKey: z.string().max(LIMITS.apiKey).optional(),
+  }),
+  serverBridgeReply: bridgeReply,
 } as const satisfies Record<Exclude<keyof KvChatApi, EventMethod>, z.ZodType>;
 
 export type ApiMethod = keyof typeof API_SCHEMAS;

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { MODEL_URL_SCHEME } from '../shared/api';
 import { createApiHandlers, openApiServices } from './api-handlers';
-import { registerIpcHandlers } from './ipc';
+import { bridgeSinkOf, registerIpcHandlers } from './ipc';
 import { ensureDefaultModel } from './models/default-model';
 import { handleModelRequest } from './models/model-protocol';
 import { appDataPaths } from './paths';
@@ -84,7 +84,18 @@ void app.whenReady().then(() => {
     app.quit();
     return;
   }
-  app.on('will-quit', () => services.db.close());
+  app.on('will-quit', () => {
+    void services.localServer?.close();
+    services.db.close();
+  });
+  // A closed or reloaded window's engine is gone: the local server stops serving until a renderer loads a model.
+  app.on('browser-window-created', (_e, win) => {
+    const sink = bridgeSinkOf(win.webContents);
+    win.webContents.on('did-start-navigation', (_ev, _url, _inPlace, isMainFrame) => {
+      if (isMainFrame) services.bridgeChannel?.detach(sink);
+    });
+    win.webContents.once('destroyed', () => services.bridgeChannel?.detach(sink));
+  });
 
   protocol.handle(MODEL_URL_SCHEME, async (request) => {
     const r = await handleModelRequest(services.library, { url: request.url, method: request.method, headers: request.headers });

@@ -1,7 +1,7 @@
 // Registers one handler per API channel: only our window's main frame may call; the payload is parsed with
 // zod and the handler run by invokeApi (api-handlers.ts), which answers with an ApiResult and never throws.
 import { ipcMain, type IpcMainInvokeEvent } from 'electron';
-import { CHANNELS, type ApiResult, type RemoteDelta } from '../shared/api';
+import { CHANNELS, type ApiResult, type BridgeToRenderer, type RemoteDelta } from '../shared/api';
 import { invokeApi, throttleProgress, type ApiHandlers } from './api-handlers';
 import { API_SCHEMAS, type ApiMethod } from './api-schemas';
 
@@ -11,6 +11,21 @@ function fromOurWindow(event: IpcMainInvokeEvent): boolean {
 }
 
 const refused = (code: string, message: string): ApiResult<never> => ({ ok: false, error: { code, message } });
+
+type Sender = IpcMainInvokeEvent['sender'];
+const sinks = new WeakMap<Sender, (m: BridgeToRenderer) => void>();
+
+/** One sink per window (the bridge channel compares them to detach a closed window's). */
+export function bridgeSinkOf(sender: Sender): (m: BridgeToRenderer) => void {
+  let sink = sinks.get(sender);
+  if (!sink) {
+    sink = (m) => {
+      if (!sender.isDestroyed()) sender.send(CHANNELS.onServerBridge, m);
+    };
+    sinks.set(sender, sink);
+  }
+  return sink;
+}
 
 export function registerIpcHandlers(handlers: ApiHandlers): void {
   for (const method of Object.keys(API_SCHEMAS) as ApiMethod[]) {
@@ -23,7 +38,8 @@ export function registerIpcHandlers(handlers: ApiHandlers): void {
       const onRemoteDelta = (delta: RemoteDelta): void => {
         if (!event.sender.isDestroyed()) event.sender.send(CHANNELS.onRemoteDelta, delta);
       };
-      return invokeApi(handlers, method, args[0], { onImportProgress, onRemoteDelta });
+      const onServerBridge = bridgeSinkOf(event.sender);
+      return invokeApi(handlers, method, args[0], { onImportProgress, onRemoteDelta, onServerBridge });
     });
   }
 }

@@ -1,7 +1,7 @@
 // The only surface between the sandboxed renderer and main: one typed method per operation. Paths never come
 // from the renderer's own code: a dropped File is turned into its path here (webUtils), a picked one in main.
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
-import { CHANNELS, type KvChatApi, type ModelImportProgress, type RemoteDelta } from '../shared/api';
+import { CHANNELS, type BridgeToRenderer, type KvChatApi, type ModelImportProgress, type RemoteDelta } from '../shared/api';
 
 const api: KvChatApi = {
   getAppInfo: () => ipcRenderer.invoke(CHANNELS.getAppInfo),
@@ -62,6 +62,18 @@ const api: KvChatApi = {
     ipcRenderer.on(CHANNELS.onRemoteDelta, relay);
     return () => {
       ipcRenderer.removeListener(CHANNELS.onRemoteDelta, relay);
+    };
+  },
+
+  // The local OpenAI-compatible server: main's HTTP requests come in, the engine's tokens go back.
+  getLocalServer: () => ipcRenderer.invoke(CHANNELS.getLocalServer),
+  setLocalServer: (request) => ipcRenderer.invoke(CHANNELS.setLocalServer, request),
+  serverBridgeReply: (message) => ipcRenderer.invoke(CHANNELS.serverBridgeReply, message),
+  onServerBridge: (listener) => {
+    const relay = (_event: IpcRendererEvent, message: BridgeToRenderer) => listener(message);
+    ipcRenderer.on(CHANNELS.onServerBridge, relay);
+    return () => {
+      ipcRenderer.removeListener(CHANNELS.onServerBridge, relay);
     };
   },
 };

@@ -1,7 +1,7 @@
 // One request's generation on the shared engine: admission by KV blocks, a sequence of its own (released after,
 // whatever happens), tokens decoded to text as they come and checked against the stop strings. The streaming and
 // the non-streaming response are built from the same text pieces, so they always agree.
-import type { Engine, StopReason } from '../gpu/engine/engine';
+import type { GenerateOptions, GenerateResult, StopReason } from '../gpu/engine/engine';
 import type { SamplingParams } from '../gpu/engine/sampling-params';
 import { StreamingDecoder, type Tokenizer } from '../gpu/tokenizer';
 import { KvAdmission, worstCaseBlocks } from './kv-admission';
@@ -29,8 +29,17 @@ export interface GenerationOutcome {
   readonly cachedTokens: number;
 }
 
+/** What the server uses of an engine: a real Engine, or main's bridge to the engine in the app's renderer. */
+export interface ServerEngine {
+  readonly config: { readonly contextLength: number };
+  readonly pool: { readonly blocks: number };
+  createSequence(): number;
+  releaseSequence(seq: number): void;
+  generate(seq: number, tokens: readonly number[], opts: GenerateOptions): Promise<Pick<GenerateResult, 'tokens' | 'stopReason' | 'cachedTokens'>>;
+}
+
 export interface GenerationContext {
-  readonly engine: Engine;
+  readonly engine: ServerEngine;
   readonly tokenizer: Tokenizer;
   readonly admission: KvAdmission;
 }

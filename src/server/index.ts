@@ -4,3 +4,4 @@ export { startOpenAiServer, DEFAULT_MAX_BODY_BYTES } from './server';
 export type { OpenAiServer, OpenAiServerOptions } from './server';
 export { ApiError } from './errors';
 export type { OpenAiErrorBody } from './errors';
+export type { ServerEngine } from './generation';

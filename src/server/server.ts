@@ -4,12 +4,11 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Engine } from '../gpu/engine/engine';
 import type { Metadata } from '../gpu/gguf/metadata';
 import { KV_BLOCK_TOKENS } from '../gpu/kv/layout';
 import type { Tokenizer } from '../gpu/tokenizer';
 import { contextLengthExceeded, methodNotAllowed, modelNotFound, routeNotFound, toApiError, unauthorized } from './errors';
-import { runGeneration, type GenerationContext, type GenerationJob, type GenerationOutcome } from './generation';
+import { runGeneration, type GenerationContext, type ServerEngine, type GenerationJob, type GenerationOutcome } from './generation';
 import { readJsonBody, sendError, sendJson, SseStream } from './http-io';
 import { KvAdmission, worstCaseBlocks } from './kv-admission';
 import { checkLocalRequest } from './local-guard';
@@ -22,7 +21,7 @@ export const DEFAULT_MAX_BODY_BYTES = 4 * 2 ** 20;
 const DEFAULT_HOST = '127.0.0.1';
 
 export interface OpenAiServerOptions {
-  readonly engine: Engine;
+  readonly engine: ServerEngine;
   readonly tokenizer: Tokenizer;
   /** The model file's metadata: its chat template and special tokens. */
   readonly metadata: Metadata;

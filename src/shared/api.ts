@@ -386,10 +386,64 @@ export interface KvChatApi {
   remoteStop(request: { readonly requestId: string }): Promise<ApiResult<boolean>>;
   /** Remote answers as they stream; returns the unsubscribe function. */
   onRemoteDelta(listener: (delta: RemoteDelta) => void): () => void;
+
+  // Local OpenAI-compatible server (off by default): main serves HTTP, the renderer's engine generates.
+  getLocalServer(): Promise<ApiResult<LocalServerInfo>>;
+  setLocalServer(request: { readonly enabled: boolean; readonly port: number; readonly apiKey?: string }): Promise<ApiResult<LocalServerInfo>>;
+  /** The renderer's side of the bridge: the loaded model, and token/done/error answers to main's requests. */
+  serverBridgeReply(message: BridgeFromRenderer): Promise<ApiResult<void>>;
+  /** Main's generate/abort requests for the renderer's engine; returns the unsubscribe function. */
+  onServerBridge(listener: (message: BridgeToRenderer) => void): () => void;
 }
 
+// ---- The local server's bridge between main (HTTP) and the renderer's engine worker ----
+
+export interface LocalServerInfo {
+  readonly enabled: boolean;
+  /** `http://127.0.0.1:port/v1` while it listens; null when off or while no model is loaded. */
+  readonly url: string | null;
+  readonly port: number;
+  readonly hasApiKey: boolean;
+  /** Why it is not listening although enabled (no model loaded, port in use). */
+  readonly problem: string | null;
+}
+
+export interface BridgeSampling {
+  readonly temperature?: number;
+  readonly topK?: number;
+  readonly topP?: number;
+  readonly minP?: number;
+  readonly repetitionPenalty?: number;
+  readonly repetitionWindow?: number;
+  readonly seed?: number;
+}
+
+export interface BridgeGenerateOptions {
+  readonly maxNewTokens: number;
+  readonly sampling: BridgeSampling;
+  readonly stopTokens: readonly number[];
+}
+
+export type BridgeToRenderer =
+  | { readonly type: 'generate'; readonly id: number; readonly tokens: readonly number[]; readonly options: BridgeGenerateOptions }
+  | { readonly type: 'abort'; readonly id: number };
+
+export interface BridgeResult {
+  readonly tokens: number[];
+  readonly stopReason: 'eos' | 'max-tokens' | 'context' | 'aborted';
+  readonly promptTokens: number;
+  readonly cachedTokens: number;
+}
+
+export type BridgeFromRenderer =
+  /** The model now loaded in the engine (modelId null: none, or it is loading). */
+  | { readonly type: 'model'; readonly modelId: string | null; readonly contextLength: number; readonly kvBlocks: number }
+  | { readonly type: 'token'; readonly id: number; readonly token: number }
+  | { readonly type: 'done'; readonly id: number; readonly result: BridgeResult }
+  | { readonly type: 'error'; readonly id: number; readonly message: string };
+
 /** The API's event subscriptions: no request, a channel main sends on. */
-export const EVENT_METHODS = ['onModelImportProgress', 'onRemoteDelta'] as const;
+export const EVENT_METHODS = ['onModelImportProgress', 'onRemoteDelta', 'onServerBridge'] as const;
 export type EventMethod = (typeof EVENT_METHODS)[number];
 
 /** The single channel table: every API method's IPC channel (an event channel for `on...` methods). */
@@ -431,4 +485,8 @@ export const CHANNELS = {
   remoteRegenerate: 'remote:regenerate',
   remoteStop: 'remote:stop',
   onRemoteDelta: 'remote:delta',
+  getLocalServer: 'local-server:get',
+  setLocalServer: 'local-server:set',
+  serverBridgeReply: 'local-server:reply',
+  onServerBridge: 'local-server:bridge',
 } as const satisfies Record<keyof KvChatApi, string>;

@@ -15,7 +15,7 @@ import { API_SCHEMAS, type ApiMethod } from '../../src/main/api-schemas';
 import { ensureDefaultModel } from '../../src/main/models/default-model';
 import { handleModelRequest } from '../../src/main/models/model-protocol';
 import type { SecretCipher } from '../../src/main/remote';
-import { CHANNELS, modelUrl, type ApiResult, type RemoteDelta } from '../../src/shared/api';
+import { CHANNELS, modelUrl, type ApiResult, type BridgeToRenderer, type RemoteDelta } from '../../src/shared/api';
 import { decodeFrame, encodeFrame, type WireRequest } from '../../src/renderer/src/transport/wire';
 
 export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -120,6 +120,11 @@ export async function startHost(o: HostOptions): Promise<TestHost> {
 
   const wss = new WebSocketServer({ server, path: '/api', maxPayload: 2 ** 31 - 1 });
   wss.on('connection', (socket: WebSocket) => {
+    // The local API server's requests reach this page's engine as events (as Electron's webContents.send would).
+    const onServerBridge = (m: BridgeToRenderer): void => {
+      if (socket.readyState === socket.OPEN) socket.send(encodeFrame({ event: CHANNELS.onServerBridge, payload: m }));
+    };
+    socket.on('close', () => services.bridgeChannel?.detach(onServerBridge));
     socket.on('message', async (data: Buffer) => {
       let request: WireRequest;
       try {
@@ -137,7 +142,7 @@ export async function startHost(o: HostOptions): Promise<TestHost> {
       const onRemoteDelta = (delta: RemoteDelta): void => {
         if (socket.readyState === socket.OPEN) socket.send(encodeFrame({ event: CHANNELS.onRemoteDelta, payload: delta }));
       };
-      const result = await invokeApi(handlers, request.method as ApiMethod, payload, { onImportProgress, onRemoteDelta });
+      const result = await invokeApi(handlers, request.method as ApiMethod, payload, { onImportProgress, onRemoteDelta, onServerBridge });
       if (socket.readyState === socket.OPEN) socket.send(encodeFrame({ id: request.id, result }));
     });
   });
@@ -150,6 +155,7 @@ export async function startHost(o: HostOptions): Promise<TestHost> {
     pickQueue,
     call: (method, payload) => invokeApi(handlers, method, payload),
     close: async () => {
+      await services.localServer?.close();
       for (const c of wss.clients) c.terminate();
       await new Promise<void>((ok) => wss.close(() => ok()));
       server.closeAllConnections();

@@ -25,6 +25,7 @@ import { MessageView } from './components/Message';
 import { ModelManager } from './components/ModelManager';
 import { NewChatTarget, type ChatTarget } from './components/NewChatTarget';
 import { RemoteServers, type RemoteModels } from './components/RemoteServers';
+import { LocalServer } from './components/LocalServer';
 import { SettingsPanel } from './components/SettingsPanel';
 import { Sidebar } from './components/Sidebar';
 import { StatusBar } from './components/StatusBar';
@@ -142,6 +143,8 @@ export function App(): React.JSX.Element {
     () => api.onRemoteDelta((d) => setStream((s) => (s && s.requestId === d.requestId ? { ...s, text: s.text + d.text } : s))),
     [],
   );
+  // The local API server (in main) asks the loaded engine for generations; its answers go back the same way.
+  useEffect(() => api.onServerBridge((m) => engine().serverRequest(m)), []);
   // Engine events.
   useEffect(
     () =>
@@ -152,10 +155,13 @@ export function App(): React.JSX.Element {
           case 'loaded':
             // The open chat's KV comes back now (after a model switch or a lost device).
             if (activeRef.current !== null && activeRemoteRef.current === null) engine().open(activeRef.current);
+            void api.serverBridgeReply({ type: 'model', modelId: e.modelId, contextLength: e.contextLength, kvBlocks: e.kvBlocks });
             return setModelState({ phase: 'ready', contextLength: e.contextLength, adapter: e.adapter });
           case 'load-error':
+            void api.serverBridgeReply({ type: 'model', modelId: null, contextLength: 0, kvBlocks: 0 });
             return setModelState({ phase: 'error', message: e.message });
           case 'device-lost':
+            void api.serverBridgeReply({ type: 'model', modelId: null, contextLength: 0, kvBlocks: 0 });
             return setModelState({ phase: 'loading', done: 0, total: 0, note: e.message });
           case 'resumed':
             if (e.report.conversationId === activeRef.current) setResume(e.report);
@@ -165,6 +171,15 @@ export function App(): React.JSX.Element {
             return setStream((s) => (s && s.requestId === e.requestId ? { ...s, text: s.text + e.text } : s));
           case 'kv':
             return setKv(e.picture);
+          case 'server-token':
+            void api.serverBridgeReply({ type: 'token', id: e.id, token: e.token });
+            return;
+          case 'server-done':
+            void api.serverBridgeReply({ type: 'done', id: e.id, result: e.result });
+            return;
+          case 'server-error':
+            void api.serverBridgeReply({ type: 'error', id: e.id, message: e.message.slice(0, 2000) });
+            return;
           case 'done':
           case 'generate-error':
             finished.current.get(e.requestId)?.(e);
@@ -523,6 +538,7 @@ export function App(): React.JSX.Element {
           }
           onRefreshModels={refreshRemoteModels}
         />
+        <LocalServer modelLoaded={ready} />
         <KvPanel picture={kv} />
       </div>
       <StatusBar

@@ -1,6 +1,6 @@
 // The UI thread's side of the engine worker: starts it, answers its store calls through the API, and hands
 // its events to whoever listens (the React app).
-import type { KvChatApi } from '../../../shared/api';
+import type { BridgeToRenderer, KvChatApi } from '../../../shared/api';
 import type { FromWorker, GenerateRequest, ToWorker } from './protocol';
 
 export type EngineEvent = Exclude<FromWorker, { type: 'store-call' }>;
@@ -42,6 +42,12 @@ export class EngineClient {
 
   stop(requestId: number): void {
     this.send({ type: 'stop', requestId });
+  }
+
+  /** A local-server request from main, for the loaded engine. */
+  serverRequest(m: BridgeToRenderer): void {
+    if (m.type === 'generate') this.send({ type: 'server-generate', id: m.id, tokens: m.tokens, options: m.options });
+    else this.send({ type: 'server-abort', id: m.id });
   }
 
   /** Diagnostics: makes the worker lose its GPU device, which it must survive (reload, resume from the store). */

@@ -1,7 +1,7 @@
 // The typed message protocol between the UI thread and the engine's Web Worker. The worker owns the GPU
 // device, the model and the KV cache; the UI thread owns the API (window.kvchat or the test host's socket), so
 // the worker asks it for store operations with `store-call` and gets `store-result` back.
-import type { ApiResult, GenerationSettings, KvChatApi, MessageRole } from '../../../shared/api';
+import type { ApiResult, BridgeGenerateOptions, BridgeResult, GenerationSettings, KvChatApi, MessageRole } from '../../../shared/api';
 
 /** Where a conversation's KV came from when an answer started (resume.ts's 'recompute'/'none' show as prefill). */
 export type ResumeSourceShown = 'gpu' | 'ram' | 'disk' | 'prefill';
@@ -58,7 +58,20 @@ export interface ForgetRequest {
   readonly conversationId: number;
 }
 
-export type ToWorker = LoadRequest | OpenRequest | GenerateRequest | StopRequest | StoreResult | LoseDeviceRequest | ForgetRequest;
+/** The local server (in main) asks the loaded engine for a generation on a sequence of its own. */
+export interface ServerGenerateRequest {
+  readonly type: 'server-generate';
+  readonly id: number;
+  readonly tokens: readonly number[];
+  readonly options: BridgeGenerateOptions;
+}
+
+export interface ServerAbortRequest {
+  readonly type: 'server-abort';
+  readonly id: number;
+}
+
+export type ToWorker = LoadRequest | OpenRequest | GenerateRequest | StopRequest | StoreResult | LoseDeviceRequest | ForgetRequest | ServerGenerateRequest | ServerAbortRequest;
 
 /** The store verbs the worker may use. */
 export type StoreMethod = 'getKvBlocks' | 'getStoredKvHashes' | 'putKvBlocks' | 'getConversationKv' | 'saveConversationKv' | 'getKvUsage';
@@ -102,7 +115,7 @@ export interface AnswerStats {
 
 export type FromWorker =
   | { readonly type: 'load-progress'; readonly modelId: string; readonly bytesDone: number; readonly bytesTotal: number }
-  | { readonly type: 'loaded'; readonly modelId: string; readonly contextLength: number; readonly adapter: string; readonly hasChatTemplate: boolean }
+  | { readonly type: 'loaded'; readonly modelId: string; readonly contextLength: number; readonly adapter: string; readonly hasChatTemplate: boolean; readonly kvBlocks: number }
   | { readonly type: 'load-error'; readonly modelId: string; readonly code: string; readonly message: string }
   | { readonly type: 'device-lost'; readonly message: string }
   | { readonly type: 'resumed'; readonly report: ResumeReport }
@@ -117,4 +130,7 @@ export type FromWorker =
     }
   | { readonly type: 'generate-error'; readonly requestId: number; readonly message: string }
   | { readonly type: 'kv'; readonly picture: KvPicture }
+  | { readonly type: 'server-token'; readonly id: number; readonly token: number }
+  | { readonly type: 'server-done'; readonly id: number; readonly result: BridgeResult }
+  | { readonly type: 'server-error'; readonly id: number; readonly message: string }
   | { readonly type: 'store-call'; readonly callId: number; readonly method: StoreMethod; readonly payload: unknown };

@@ -12,7 +12,7 @@ import { KV_BLOCK_TOKENS } from '../../../gpu/kv/layout';
 import { chatFormatOf, StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../../../gpu/tokenizer';
 import { bytesToTokens, tokensToBytes, type ApiResult, type ConversationKv, type KvBlockRecord, type KvUsage } from '../../../shared/api';
 import { fitPrompt, type FittedPrompt } from './prompt';
-import type { FromWorker, GenerateRequest, KvPicture, LoadRequest, ResumeReport, ResumeSourceShown, StoreMethod, ToWorker } from './protocol';
+import type { FromWorker, GenerateRequest, ServerGenerateRequest, KvPicture, LoadRequest, ResumeReport, ResumeSourceShown, StoreMethod, ToWorker } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
 const post = (m: FromWorker): void => self.postMessage(m);
@@ -88,7 +88,7 @@ let promptTokens = 0;
 async function load(request: LoadRequest, force = false): Promise<Loaded | null> {
   const previous = await loading.catch(() => null);
   if (!force && previous?.request.modelId === request.modelId && previous.request.fingerprint === request.fingerprint) {
-    post({ type: 'loaded', modelId: request.modelId, contextLength: previous.engine.config.contextLength, adapter: previous.gpu.adapterDescription, hasChatTemplate: previous.hasChatTemplate });
+    post({ type: 'loaded', modelId: request.modelId, contextLength: previous.engine.config.contextLength, adapter: previous.gpu.adapterDescription, hasChatTemplate: previous.hasChatTemplate, kvBlocks: previous.engine.pool.blocks });
     return previous;
   }
   try {
@@ -121,7 +121,7 @@ async function load(request: LoadRequest, force = false): Promise<Loaded | null>
       restoring: new Map(),
     };
     void gpu.lost.then((e) => onDeviceLost(loaded, e));
-    post({ type: 'loaded', modelId: request.modelId, contextLength: engine.config.contextLength, adapter: gpu.adapterDescription, hasChatTemplate: loaded.hasChatTemplate });
+    post({ type: 'loaded', modelId: request.modelId, contextLength: engine.config.contextLength, adapter: gpu.adapterDescription, hasChatTemplate: loaded.hasChatTemplate, kvBlocks: engine.pool.blocks });
     void postKvPicture(loaded);
     return loaded;
   } catch (e) {
@@ -334,6 +334,38 @@ async function postKvPicture(m: Loaded): Promise<void> {
   post({ type: 'kv', picture });
 }
 
+// ---- The local server's requests (main's HTTP server, over the bridge) ----
+
+const serverRunning = new Map<number, AbortController>();
+
+/** One request of the local server: a sequence of its own, created and released here, tokens streamed back. */
+async function serverGenerate(req: ServerGenerateRequest): Promise<void> {
+  const controller = new AbortController();
+  serverRunning.set(req.id, controller);
+  const m = await loading;
+  try {
+    if (!m) throw new Error('no model is loaded');
+    // Room for this request: idle conversations' sequences go first (their KV is already in the store).
+    freeIdleSequences(m, Math.ceil((req.tokens.length + req.options.maxNewTokens) / KV_BLOCK_TOKENS), -1);
+    const seq = m.engine.createSequence();
+    try {
+      const r = await m.engine.generate(seq, req.tokens, {
+        maxNewTokens: req.options.maxNewTokens,
+        sampling: req.options.sampling,
+        stopTokens: new Set(req.options.stopTokens),
+        signal: controller.signal,
+        onToken: (token) => post({ type: 'server-token', id: req.id, token }),
+      });
+      post({ type: 'server-done', id: req.id, result: { tokens: r.tokens, stopReason: r.stopReason, promptTokens: r.promptTokens, cachedTokens: r.cachedTokens } });
+    } finally {
+      m.engine.releaseSequence(seq);
+    }
+  } finally {
+    serverRunning.delete(req.id);
+    if (m) void postKvPicture(m);
+  }
+}
+
 // ---- Messages ----
 
 self.onmessage = (e: MessageEvent<ToWorker>) => {
@@ -363,6 +395,12 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
         m.conversations.delete(msg.conversationId);
         void postKvPicture(m);
       });
+      return;
+    case 'server-generate':
+      serverGenerate(msg).catch((err: unknown) => post({ type: 'server-error', id: msg.id, message: (err as Error).message }));
+      return;
+    case 'server-abort':
+      serverRunning.get(msg.id)?.abort();
       return;
     case 'lose-device':
       void loading.then((m) => m?.gpu.device.destroy());
