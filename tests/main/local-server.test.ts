@@ -1,15 +1,21 @@
 // EngineBridge and LocalServerService over an in-process transport whose far end drives a real Engine
 // (stories260K on the test device) as the renderer's worker does: a sequence per request, tokens streamed back,
 // abort on request. The bridge must give what the engine alone gives, and the OpenAI server over it the reference.
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/gpu/engine/engine';
 import { tokenizerFromGguf, type Tokenizer } from '../../src/gpu/tokenizer';
+import { createApiHandlers, invokeApi, openApiServices } from '../../src/main/api-handlers';
+import type { ApiMethod } from '../../src/main/api-schemas';
 import { BridgeError, EngineBridge, LocalServerService, type BridgeTransport } from '../../src/main/local-server';
 import { startOpenAiServer } from '../../src/server';
 import type { BridgeFromRenderer, BridgeToRenderer } from '../../src/shared/api';
 import { testDevice } from '../helpers/gpu';
 import { loadReference, modelPath, openModel } from '../helpers/shared';
+import { AesGcmCipher } from '../remote/helpers/fixtures';
+import { closeLater, tempDir } from './helpers/temp';
 
 const REFERENCE = 'llama2c_stories260K_once_upon_a_time.json';
 const TOKENS = 16;
@@ -163,5 +169,77 @@ describe('LocalServerService', () => {
     expect(service.info()).toMatchObject({ enabled: false, url: null, problem: null });
     await expect(fetch(`${url}/models`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
     await service.close();
+  });
+});
+
+describe('LocalServerService, refusals', () => {
+  it('a port in use is reported as the problem, and the server starts once it is free', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(PORT + 1, '127.0.0.1', () => r()));
+    const transport = new InProcessTransport(engine);
+    const service = new LocalServerService({ transport, modelFile: async () => ({ path: modelPath('stories260K.gguf') }) });
+    transport.reply({ type: 'model', modelId: 'id-1', ...modelOf(engine) });
+    await new Promise((r) => setTimeout(r, 20));
+    const busy = await service.set({ enabled: true, port: PORT + 1 });
+    expect(busy).toMatchObject({ enabled: true, url: null, problem: `port ${PORT + 1} is in use: choose another` });
+    await new Promise<void>((r) => blocker.close(() => r()));
+    expect((await service.set({ enabled: true, port: PORT + 1 })).url).toBe(`http://127.0.0.1:${PORT + 1}/v1`);
+    await service.close();
+  });
+});
+
+describe('the local server through the typed API (openApiServices, invokeApi)', () => {
+  function api() {
+    const dir = tempDir();
+    const services = openApiServices({
+      databaseFile: join(dir, 'kvchat.sqlite'),
+      modelsDir: join(dir, 'models'),
+      appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: 'linux', electron: '', chrome: '' }),
+      pickModelFile: async () => modelPath('stories260K.gguf'),
+      cipher: new AesGcmCipher(),
+    });
+    closeLater(services.db);
+    const handlers = createApiHandlers(services);
+    // The renderer's end: main's requests run on the real engine, the answers come back through serverBridgeReply.
+    const renderer = new InProcessTransport(engine);
+    const onServerBridge = (m: BridgeToRenderer): void => renderer.send(m);
+    renderer.onMessage((m) => void invokeApi(handlers, 'serverBridgeReply', m, { onServerBridge }));
+    const call = (method: ApiMethod, payload?: unknown) => invokeApi(handlers, method, payload, { onServerBridge });
+    return { call, services, renderer };
+  }
+
+  it('validates setLocalServer and serverBridgeReply payloads', async () => {
+    const { call, services } = api();
+    expect(await call('getLocalServer')).toEqual({ ok: true, value: { enabled: false, url: null, port: 11435, hasApiKey: false, problem: null } });
+    for (const bad of [{ enabled: true, port: 80 }, { enabled: true, port: 70000 }, { enabled: 'yes', port: 8080 }, { enabled: true, port: 8080, extra: 1 }, { enabled: true }]) {
+      const r = await call('setLocalServer', bad);
+      expect(r.ok, JSON.stringify(bad)).toBe(false);
+      if (!r.ok) expect(r.error.code).toBe('invalid-request');
+    }
+    for (const bad of [{ type: 'token', id: 0, token: 1 }, { type: 'token', id: 1, token: -1 }, { type: 'done', id: 1, result: { tokens: [], stopReason: 'bored', promptTokens: 0, cachedTokens: 0 } }, { type: 'nope' }]) {
+      const r = await call('serverBridgeReply', bad);
+      expect(r.ok, JSON.stringify(bad)).toBe(false);
+    }
+    await services.localServer!.close();
+  });
+
+  it('a model reported by the renderer is served on the chosen port with its key; off closes it', async () => {
+    const { call, services } = api();
+    const imported = await call('pickAndImportModel', { copy: false });
+    if (!imported.ok || !imported.value) throw new Error('import failed');
+    const on = await call('setLocalServer', { enabled: true, port: PORT + 2, apiKey: 'secret' });
+    expect(on).toMatchObject({ ok: true, value: { enabled: true, url: null, hasApiKey: true } });
+    await call('serverBridgeReply', { type: 'model', modelId: imported.value.id, ...modelOf(engine) });
+    await expect.poll(async () => {
+      const r = await call('getLocalServer');
+      return r.ok ? (r.value as { url: string | null }).url : null;
+    }, { timeout: 10_000 }).toBe(`http://127.0.0.1:${PORT + 2}/v1`);
+    const ref = loadReference(REFERENCE);
+    const client = new OpenAI({ baseURL: `http://127.0.0.1:${PORT + 2}/v1`, apiKey: 'secret', maxRetries: 0 });
+    const r = await client.completions.create({ model: 'stories260K', prompt: ref.prompt, max_tokens: 8, temperature: 0 });
+    expect(r.choices[0]!.text).toBe(tokenizer.decode(ref.generated_tokens.slice(0, 8), { continuation: true }));
+    expect(await call('setLocalServer', { enabled: false, port: PORT + 2 })).toMatchObject({ ok: true, value: { enabled: false, url: null } });
+    await expect(fetch(`http://127.0.0.1:${PORT + 2}/v1/models`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
+    await services.localServer!.close();
   });
 });
