@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GgmlType, ggmlTypeName } from '../../src/gpu/gguf/types';
 import { KernelContext } from '../../src/gpu/kernels/context';
-import { encodeMatmul } from '../../src/gpu/kernels/matmul';
+import { encodeMatmul, GEMM_MIN_TOKENS } from '../../src/gpu/kernels/matmul';
 import { uploadWeight } from '../../src/gpu/kernels/weights';
 import { matvecRows } from '../../src/gpu/quant';
 import { testDevice } from '../helpers/gpu';
@@ -61,6 +61,44 @@ describe('quantized matmul kernel vs the CPU matvec', () => {
       }
     });
   }
+
+  it(`prefill GEMM (from ${GEMM_MIN_TOKENS} tokens): every type, full and partial tiles of rows and tokens, within 1e-5`, async () => {
+    const ctx = new KernelContext(await testDevice());
+    for (const name of TYPES) {
+      const info = vectors.requireTensor(`w.${name}`);
+      const all = await vectors.tensorBytes(info);
+      const [cols, allRows] = info.dims as [number, number];
+      // 64 rows: one whole row tile; 40: a partial one (rows past the end are neither read past nor written).
+      // 71 tokens: a whole 64-token tile and a partial one; the narrower tile (up to 32 tokens) on two types.
+      const tokenCounts = name === 'q8_0' || name === 'q4_K' ? [GEMM_MIN_TOKENS, 33, 64, 71] : [71];
+      for (const rows of [allRows, 40]) {
+        const bytes = all.subarray(0, (all.length / allRows) * rows);
+        for (const tokens of tokenCounts) {
+          const x = Float32Array.from({ length: tokens * cols }, rng(tokens + rows));
+          const got = await gpuMatmul(ctx, info.type, bytes, rows, cols, x, tokens);
+          expect(normalizedError(got, cpuMatmul(info.type, bytes, rows, cols, x, tokens)), `${name} ${rows} rows T=${tokens}`).toBeLessThan(1e-5);
+        }
+      }
+    }
+  });
+
+  it('prefill GEMM accumulates, adds a bias, and covers a weight split across bindings', async () => {
+    const gpu = await testDevice();
+    const ctx = new KernelContext(gpu);
+    const info = vectors.requireTensor('w.q8_0');
+    const bytes = await vectors.tensorBytes(info);
+    const r = rng(21);
+    const tokens = 37;
+    const x = Float32Array.from({ length: tokens * 512 }, r);
+    const init = Float32Array.from({ length: tokens * 64 }, r);
+    const bias = Float32Array.from({ length: 64 }, r);
+    const got = await gpuMatmul(ctx, info.type, bytes, 64, 512, x, tokens, init, bias);
+    const plain = cpuMatmul(info.type, bytes, 64, 512, x, tokens);
+    expect(normalizedError(got, plain.map((v, i) => v + init[i]! + bias[i % 64]!))).toBeLessThan(1e-5);
+    const small = new KernelContext({ ...gpu, caps: { ...gpu.caps, maxStorageBufferBindingSize: 34 * 16 * 10 + 8 } });
+    expect(uploadWeight(small, 'w', info.type, bytes, 64, 512).parts.length).toBe(7);
+    expect(normalizedError(await gpuMatmul(small, info.type, bytes, 64, 512, x, tokens), plain)).toBeLessThan(1e-5);
+  });
 
   it('q8_0 on the shared vector x matches y.q8_0.deq64', async () => {
     const ctx = new KernelContext(await testDevice());

@@ -13,19 +13,81 @@ struct Params {
   first_row: u32,  // rows of this weight part start at this output index (weights split across bindings)
   y_stride: u32,   // elements between consecutive tokens' outputs in Y
   row_tiles: u32,  // workgroups along R
-  _pad: u32,
+  flags: u32,      // GEMM only, at run time (one compiled variant fewer each): 1 = Y += result, 2 = add B[r]
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> W: array<u32>;
 @group(0) @binding(2) var<storage, read> X: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;
-#if BIAS
+#if BIAS || GEMM
 @group(0) @binding(4) var<storage, read> B: array<f32>;
 #endif
 
 #include "quant"
 
+#if GEMM
+// Prefill GEMM: a workgroup computes a BM x BN tile of Y (BM weight rows, BN tokens). For each 32-element chunk
+// of K, the BM rows' chunks are decoded once into workgroup memory (thread i decodes row i) and the BN tokens' X
+// slices are staged beside them; then every thread accumulates an RM x TN register block (rows lid % RT + RT*j,
+// tokens (lid / RT) * TN + u), so each decoded weight quad serves TN tokens and each X quad RM rows from
+// registers, in the manner of llama.cpp's mul_mm. WG = BM; RT = BM / RM row groups, BN / TN token groups.
+const BM = WG;
+const RT = BM / RM;
+var<workgroup> ws: array<vec4<f32>, BM * 8>;
+var<workgroup> xs: array<vec4<f32>, BN * 8>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let tile = wid.x + wid.y * nwg.x;
+  let row_tile = tile % P.row_tiles;
+  let tok0 = (tile / P.row_tiles) * BN;
+  if (tok0 >= P.t) { return; }
+  let row0 = row_tile * BM;
+  let chunks = P.k / 32u;
+  let k4 = P.k / 4u;
+  let load_row = min(row0 + lid, P.r - 1u) * P.row_bytes;
+  let tr = lid % RT;
+  let tn = (lid / RT) * TN;
+
+  var acc: array<vec4<f32>, RM * TN / 4u>;
+  for (var c = 0u; c < chunks; c++) {
+    let h = chunk_header(load_row, c);
+    for (var i = 0u; i < 8u; i++) { ws[lid * 8u + i] = chunk_quad(h, i); }
+    for (var e = lid; e < BN * 8u; e += WG) {
+      let tok = min(tok0 + e / 8u, P.t - 1u);
+      xs[e] = X[tok * k4 + c * 8u + e % 8u];
+    }
+    workgroupBarrier();
+    for (var i = 0u; i < 8u; i++) {
+      for (var u = 0u; u < TN; u += 4u) {
+        let x0 = xs[(tn + u) * 8u + i];
+        let x1 = xs[(tn + u + 1u) * 8u + i];
+        let x2 = xs[(tn + u + 2u) * 8u + i];
+        let x3 = xs[(tn + u + 3u) * 8u + i];
+        for (var j = 0u; j < RM; j++) {
+          let w = ws[(tr + RT * j) * 8u + i];
+          acc[(j * TN + u) / 4u] += vec4<f32>(dot(w, x0), dot(w, x1), dot(w, x2), dot(w, x3));
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var j = 0u; j < RM; j++) {
+    let r = row0 + tr + RT * j;
+    if (r >= P.r) { continue; }
+    for (var u = 0u; u < TN; u++) {
+      let t = tok0 + tn + u;
+      if (t >= P.t) { continue; }
+      var y = acc[(j * TN + u) / 4u][u % 4u];
+      if ((P.flags & 2u) != 0u) { y += B[P.first_row + r]; }
+      let yi = t * P.y_stride + P.first_row + r;
+      if ((P.flags & 1u) != 0u) { y += Y[yi]; }
+      Y[yi] = y;
+    }
+  }
+}
+#else
 const ROWS = WG / TPR;
 var<workgroup> partial: array<f32, WG * T_TILE>;
 
@@ -106,3 +168,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
 }
+#endif
