@@ -229,7 +229,7 @@ describe('the local server through the typed API (openApiServices, invokeApi)', 
     if (!imported.ok || !imported.value) throw new Error('import failed');
     const on = await call('setLocalServer', { enabled: true, port: PORT + 2, apiKey: 'secret' });
     expect(on).toMatchObject({ ok: true, value: { enabled: true, url: null, hasApiKey: true } });
-    await call('serverBridgeReply', { type: 'model', modelId: imported.value.id, ...modelOf(engine) });
+    await call('serverBridgeReply', { type: 'model', modelId: (imported.value as { id: string }).id, ...modelOf(engine) });
     await expect.poll(async () => {
       const r = await call('getLocalServer');
       return r.ok ? (r.value as { url: string | null }).url : null;
