@@ -60,9 +60,11 @@ export async function benchMatmul(
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
   const tokens = Number(process.env.T ?? 128);
   const cases = [GgmlType.Q8_0, GgmlType.Q4_0].flatMap((quant) => [
+    ...(tokens === 1 ? [{ quant, rows: 32000, cols: 576, tokens }] : []),
     { quant, rows: 1536, cols: 576, tokens },
     { quant, rows: 576, cols: 1536, tokens },
     { quant, rows: 576, cols: 576, tokens },
+    ...(process.env.BIG ? [{ quant, rows: 8192, cols: 2048, tokens }, { quant, rows: 2048, cols: 8192, tokens }] : []),
   ]) as { quant: GgmlType.Q8_0 | GgmlType.Q4_0; rows: number; cols: number; tokens: number }[];
   for (const f of await benchMatmul(cases)) console.log(JSON.stringify(f));
   process.exit(0);

@@ -126,7 +126,7 @@ describe('quantized matmul kernel vs the CPU matvec', () => {
     }
   });
 
-  it('the GPU configuration (up to 64 threads a row) and the CPU-driver one (8) give the same result', async () => {
+  it('the GPU configuration (up to 64 threads a row) and the CPU-driver one (a thread a row) give the same result', async () => {
     const gpu = await testDevice();
     for (const softwareAdapter of [false, true]) {
       const ctx = new KernelContext({ ...gpu, caps: { ...gpu.caps, softwareAdapter } });

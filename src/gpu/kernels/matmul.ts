@@ -18,8 +18,10 @@ export interface MatmulOptions {
 
 /**
  * Threads per row: enough to cover the row's 32-element chunks, a power of two up to `most` (the workgroup size on
- * a GPU; 8 on a CPU Vulkan driver, where each halving of the reduction saves a barrier that costs a coroutine switch:
- * a 32000x576 Q8_0 matvec on lavapipe takes 85 ms with 16 threads a row, 55-70 ms with 4-8).
+ * a GPU; 1 on a CPU Vulkan driver, where a thread that owns its row needs no reduction and no barrier, each of
+ * which is a coroutine switch there: lavapipe, medians of interleaved runs, 1 / 2 / 8 threads a row:
+ * 32000x576 Q8_0 34 / 43 / 55 ms, Q4_0 30 / 39 / 63 ms; 576x576 Q8_0 0.67 / 0.94 / 1.20 ms; 2048x8192 Q8_0
+ * 26 / 39 / 41 ms; a whole decode step of the 4-layer 576-wide synthetic model 66 / 81 / 114 ms (Q4_0)).
  */
 export function threadsPerRow(cols: number, most = WG): number {
   const chunks = Math.max(1, Math.floor(cols / 32));
@@ -96,7 +98,7 @@ export function encodeMatmul(ctx: KernelContext, pass: GPUComputePassEncoder, w:
     return;
   }
   const tTile = tokenTile(tokens);
-  const tpr = threadsPerRow(w.cols, ctx.caps.softwareAdapter ? 8 : WG);
+  const tpr = threadsPerRow(w.cols, ctx.caps.softwareAdapter ? 1 : WG);
   const rowsPerWg = WG / tpr;
   const p = pipeline(ctx, w, tTile, tpr, opts);
   for (const part of w.parts) {

@@ -1,9 +1,10 @@
 // Y(T, R) = X(T, K) @ W(R, K)^T for a GGUF weight W read as raw blocks and decoded in registers.
 // Decode is T = 1 (matvec); prefill and batched decode tile T_TILE tokens per workgroup so that each decoded
 // weight chunk serves T_TILE tokens. TPR threads share a row (they split its 32-element chunks), WG / TPR rows
-// per workgroup; partial sums are reduced in workgroup memory.
+// per workgroup; partial sums are reduced in workgroup memory (TPR = 1, on CPU drivers: none).
 // Defines: WTYPE, WG, TPR, T_TILE, ACCUMULATE (Y += result, for residual adds), BIAS (adds B[r]),
 // SCALAR (F32/F16/BF16: row length need only be a multiple of 4).
+// GEMM (prefill, from 16 tokens): the tiled kernel below, with WG, RM, TN, BN instead of TPR and T_TILE.
 
 struct Params {
   k: u32,          // row length (elements)
@@ -144,6 +145,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 #endif
   }
+#if TPR == 1u
+  // A thread has the whole row: no reduction, no barrier.
+  if (live) {
+    for (var t = 0u; t < T_TILE; t++) {
+      if (tok0 + t < P.t) {
+        var y = acc[t];
+#else
   for (var t = 0u; t < T_TILE; t++) { partial[t * WG + lid] = acc[t]; }
   workgroupBarrier();
   for (var stride = TPR / 2u; stride > 0u; stride /= 2u) {
@@ -156,6 +164,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var t = 0u; t < T_TILE; t++) {
       if (tok0 + t < P.t) {
         var y = partial[t * WG + lid];
+#endif
 #if BIAS
         y += B[P.first_row + r];
 #endif
