@@ -66,13 +66,13 @@ export const decodeQ3_K: RowDecoder = (src, dst, blocks) => {
 };
 
 /** ggml's get_scale_min_k4, scale half: the j-th (0..7) 6-bit scale of Q4_K/Q5_K from the 12 bytes at `at`. */
-function kScale(src: Uint8Array, at: number, j: number): number {
+export function kScale(src: Uint8Array, at: number, j: number): number {
   if (j < 4) return src[at + j]! & 63;
   return (src[at + j + 4]! & 0x0f) | ((src[at + j - 4]! >> 6) << 4);
 }
 
 /** ggml's get_scale_min_k4, min half: the j-th (0..7) 6-bit min of Q4_K/Q5_K from the 12 bytes at `at`. */
-function kMin(src: Uint8Array, at: number, j: number): number {
+export function kMin(src: Uint8Array, at: number, j: number): number {
   if (j < 4) return src[at + j + 4]! & 63;
   return (src[at + j + 4]! >> 4) | ((src[at + j]! >> 6) << 4);
 }
