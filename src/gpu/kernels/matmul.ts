@@ -14,6 +14,8 @@ export interface MatmulOptions {
   readonly bias?: GPUBuffer;
   /** Elements between consecutive tokens' rows in Y; defaults to R. */
   readonly yStride?: number;
+  /** Benchmarks and tests: force the token-tiled matvec over the GEMM, or its threads per row. */
+  readonly force?: { readonly kernel?: 'gemm' | 'tiled'; readonly threadsPerRow?: number };
 }
 
 /**
@@ -83,7 +85,8 @@ export function encodeMatmul(ctx: KernelContext, pass: GPUComputePassEncoder, w:
     throw new Error(`matmul: ${w.name} row length ${w.cols} is not supported (multiple of 32, or of 4 for float types)`);
   }
   const yStride = opts.yStride ?? w.rows;
-  if (tokens >= GEMM_MIN_TOKENS && w.cols % 32 === 0) {
+  const gemm = opts.force?.kernel ? opts.force.kernel === 'gemm' : tokens >= GEMM_MIN_TOKENS;
+  if (gemm && w.cols % 32 === 0) {
     const tn = gemmTokensPerThread(tokens);
     const bn = GEMM_RM * tn;
     const p = gemmPipeline(ctx, w, tn);
@@ -98,7 +101,7 @@ export function encodeMatmul(ctx: KernelContext, pass: GPUComputePassEncoder, w:
     return;
   }
   const tTile = tokenTile(tokens);
-  const tpr = threadsPerRow(w.cols, ctx.caps.softwareAdapter ? 1 : WG);
+  const tpr = threadsPerRow(w.cols, opts.force?.threadsPerRow ?? (ctx.caps.softwareAdapter ? 1 : WG));
   const rowsPerWg = WG / tpr;
   const p = pipeline(ctx, w, tTile, tpr, opts);
   for (const part of w.parts) {
