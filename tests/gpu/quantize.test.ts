@@ -1,4 +1,4 @@
-// f32 -> Q8_0 / Q4_0 / Q4_K (src/gpu/quant/quantize.ts, quantize-k.ts): the bytes ggml writes for the same source
+// f32 -> Q8_0 / Q4_0 / Q5_0 / Q4_K (src/gpu/quant/quantize.ts, quantize-k.ts): the bytes ggml writes for the same source
 // (shared/models/quant-testvectors.gguf: `src`, 64 rows of 512 real weights, and ggml's w.T of it), round trips
 // through our bit-exact dequantize, and Q4_K's structure on edge cases.
 import { readFileSync } from 'node:fs';
@@ -89,6 +89,7 @@ describe('quantize writes the bytes ggml writes', () => {
   it.each([
     ['q8_0', GgmlType.Q8_0],
     ['q4_0', GgmlType.Q4_0],
+    ['q5_0', GgmlType.Q5_0],
     ['q4_K', GgmlType.Q4_K],
   ] as const)('%s of 64 rows of 512 real weights', async (name, type) => {
     const info = file.requireTensor(`w.${name}`);
@@ -236,10 +237,11 @@ describe('quantize Q4_K', () => {
   });
 });
 
-describe('quantize Q8_0 / Q4_0', () => {
+describe('quantize Q8_0 / Q4_0 / Q5_0', () => {
   it.each([
     [GgmlType.Q8_0, 0.006],
     [GgmlType.Q4_0, 0.09],
+    [GgmlType.Q5_0, 0.045],
   ] as const)('type %d round trips Gaussian data within %d relative RMS error', (type, bound) => {
     const x = gaussian(32 * 256, 21, 0.02);
     expect(relativeRmsError(x, roundTrip(type, x).y)).toBeLessThan(bound);

@@ -1,4 +1,4 @@
-// f32 -> Q8_0 / Q4_0 / Q4_K block quantization as ggml's reference quantizers (quantize_row_*_ref) do it, f32
+// f32 -> Q8_0 / Q4_0 / Q5_0 / Q4_K block quantization as ggml's reference quantizers (quantize_row_*_ref) do it, f32
 // arithmetic included, so the bytes are ggml's; used to write synthetic models for benchmarks and tests.
 import { GgmlType } from '../gguf/types';
 import { f32ToF16Bits } from './half';
@@ -46,13 +46,43 @@ function quantizeBlockQ4_0(x: Float32Array, o: number, out: Uint8Array, at: numb
   }
 }
 
-export type QuantizableType = GgmlType.F32 | GgmlType.Q8_0 | GgmlType.Q4_0 | GgmlType.Q4_K;
+/**
+ * 32 values -> 22 bytes (half d, u32 qh, u8 qs[16]): d = max / -16, q = x / d + 16.5 clamped to 31; the low 4 bits of
+ * q in qs (values j and j + 16 share byte j), the 5th bit of value j in bit j of qh.
+ */
+function quantizeBlockQ5_0(x: Float32Array, o: number, out: Uint8Array, at: number): void {
+  let amax = 0;
+  let max = 0;
+  for (let i = 0; i < 32; i++) {
+    const v = x[o + i]!;
+    if (Math.abs(v) > amax) {
+      amax = Math.abs(v);
+      max = v;
+    }
+  }
+  const d = fround(max / -16);
+  const id = d ? fround(1 / d) : 0;
+  const bits = f32ToF16Bits(d);
+  out[at] = bits & 0xff;
+  out[at + 1] = bits >> 8;
+  let qh = 0;
+  for (let j = 0; j < 16; j++) {
+    const q0 = Math.min(31, Math.trunc(fround(fround(x[o + j]! * id) + 16.5)));
+    const q1 = Math.min(31, Math.trunc(fround(fround(x[o + 16 + j]! * id) + 16.5)));
+    out[at + 6 + j] = (q0 & 0x0f) | ((q1 & 0x0f) << 4);
+    qh |= ((q0 >> 4) << j) | ((q1 >> 4) << (j + 16));
+  }
+  for (let k = 0; k < 4; k++) out[at + 2 + k] = (qh >>> (8 * k)) & 0xff;
+}
+
+export type QuantizableType = GgmlType.F32 | GgmlType.Q8_0 | GgmlType.Q4_0 | GgmlType.Q5_0 | GgmlType.Q4_K;
 
 type BlockQuantizer = (x: Float32Array, o: number, out: Uint8Array, at: number) => void;
 
 const BLOCKS: Record<Exclude<QuantizableType, GgmlType.F32>, { values: number; bytes: number; quantize: BlockQuantizer }> = {
   [GgmlType.Q8_0]: { values: 32, bytes: 34, quantize: quantizeBlockQ8_0 },
   [GgmlType.Q4_0]: { values: 32, bytes: 18, quantize: quantizeBlockQ4_0 },
+  [GgmlType.Q5_0]: { values: 32, bytes: 22, quantize: quantizeBlockQ5_0 },
   [GgmlType.Q4_K]: { values: Q4_K_BLOCK_VALUES, bytes: Q4_K_BLOCK_BYTES, quantize: quantizeBlockQ4_K },
 };
 
@@ -65,7 +95,7 @@ export function quantizedByteSize(type: QuantizableType, count: number): number 
 
 /**
  * Quantizes `x` into GGUF block bytes. Blocks run along the row, so a row's length (and so x's) must be a whole number
- * of blocks: 32 values for Q8_0 / Q4_0, 256 for Q4_K.
+ * of blocks: 32 values for Q8_0 / Q4_0 / Q5_0, 256 for Q4_K.
  */
 export function quantize(type: QuantizableType, x: Float32Array): Uint8Array {
   if (type === GgmlType.F32) return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
