@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { GgufFile } from '../src/gpu/gguf/reader';
 import { GgmlType, ggmlTypeName } from '../src/gpu/gguf/types';
-import { quantize, type QuantizableType } from '../src/gpu/quant/quantize';
+import { quantize, quantizedByteSize, type QuantizableType } from '../src/gpu/quant/quantize';
 import { buildGguf, v, type MetaValue, type TensorSpec } from '../tests/gguf/writer';
 
 export interface SyntheticShape {
@@ -67,16 +67,29 @@ function gaussian(n: number, seed: number, sigma: number): Float32Array {
 interface TensorPlan {
   readonly name: string;
   readonly dims: [number, number?];
-  readonly type: GgmlType;
+  readonly type: QuantizableType;
   readonly fill: () => Float32Array;
+}
+
+/**
+ * The type a `cols`-wide matrix of a `quant` model gets, as `llama-quantize --pure` picks it: `quant` itself, unless
+ * the row is not a whole number of its blocks. Then llama.cpp's tensor_type_fallback (src/llama-quant.cpp) swaps in
+ * a 32-value type: Q4_K -> Q5_0 (so SmolLM-135M's 576-wide matrices are Q5_0 in a Q4_K file; its 1536-wide ffn_down
+ * and every Llama-3.2-1B matrix stay Q4_K).
+ */
+export function matrixType(quant: QuantizableType, cols: number): QuantizableType {
+  if (quant !== GgmlType.Q4_K || cols % 256 === 0) return quant;
+  if (cols % 32 !== 0) throw new RangeError(`synthetic: a ${cols}-wide row fits neither Q4_K nor its fallback Q5_0`);
+  return GgmlType.Q5_0;
 }
 
 function tensorPlans(s: SyntheticShape, vocab: number, quant: QuantizableType): TensorPlan[] {
   const hd = s.dim / s.heads;
   const plans: TensorPlan[] = [];
   let seed = 1;
-  const mat = (name: string, cols: number, rows: number, type: GgmlType = quant): void => {
+  const mat = (name: string, cols: number, rows: number): void => {
     const sd = seed++;
+    const type = matrixType(quant, cols);
     plans.push({ name, dims: [cols, rows], type, fill: () => gaussian(cols * rows, sd, 0.02 * Math.sqrt(576 / cols)) });
   };
   const norm = (name: string): void => {
@@ -133,7 +146,7 @@ export async function syntheticModel(dir: string, shape: SyntheticShape, quant: 
   };
   await write(header.bytes);
   for (const p of plans) {
-    const bytes = p.type === GgmlType.F32 ? new Uint8Array(p.fill().buffer) : quantize(p.type as QuantizableType, p.fill());
+    const bytes = p.type === GgmlType.F32 ? new Uint8Array(p.fill().buffer) : quantize(p.type, p.fill());
     await write(bytes);
     const pad = (32 - (bytes.byteLength % 32)) % 32;
     if (pad) await write(new Uint8Array(pad));
@@ -144,7 +157,5 @@ export async function syntheticModel(dir: string, shape: SyntheticShape, quant: 
 }
 
 function byteSizeOf(p: TensorPlan): number {
-  const n = p.dims.reduce<number>((a, d) => a * (d ?? 1), 1);
-  if (p.type === GgmlType.F32) return n * 4;
-  return (n / 32) * (p.type === GgmlType.Q8_0 ? 34 : 18);
+  return quantizedByteSize(p.type, p.dims.reduce<number>((a, d) => a * (d ?? 1), 1));
 }

@@ -25,7 +25,7 @@ const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 
 
 export interface PeerPlan {
   readonly shapes: readonly SyntheticShape[];
-  readonly quants: readonly (GgmlType.Q8_0 | GgmlType.Q4_0)[];
+  readonly quants: readonly (GgmlType.Q8_0 | GgmlType.Q4_0 | GgmlType.Q4_K)[];
   readonly prefillTokens: number;
   /** Context lengths at which decode is timed (the prompt length before the timed steps). */
   readonly decodeContexts: readonly [number, number];
@@ -37,7 +37,7 @@ export interface PeerPlan {
 // doubles as the prefill prompt (its time to first token) and the long context is 512, not 2K.
 export const QUICK_PLAN: PeerPlan = {
   shapes: [SHAPES.tiny!],
-  quants: [GgmlType.Q8_0, GgmlType.Q4_0],
+  quants: [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K],
   prefillTokens: 128,
   decodeContexts: [128, 512],
   decodeSteps: 6,
@@ -46,7 +46,7 @@ export const QUICK_PLAN: PeerPlan = {
 
 export const FULL_PLAN: PeerPlan = {
   shapes: [SHAPES['135M']!, SHAPES['1B']!],
-  quants: [GgmlType.Q8_0, GgmlType.Q4_0],
+  quants: [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K],
   prefillTokens: 512,
   decodeContexts: [128, 2048],
   decodeSteps: 32,
