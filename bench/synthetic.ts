@@ -45,8 +45,8 @@ async function vocabMetadata(): Promise<[string, MetaValue][]> {
   ];
 }
 
-/** Deterministic N(0, sigma) values (xorshift + Box-Muller). */
-function gaussian(n: number, seed: number, sigma: number): Float32Array {
+/** Deterministic N(0, sigma) values (xorshift32 + Box-Muller). */
+export function gaussian(n: number, seed: number, sigma = 1): Float32Array {
   const out = new Float32Array(n);
   let s = seed >>> 0 || 1;
   const u = (): number => {

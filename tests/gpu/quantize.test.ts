@@ -10,27 +10,9 @@ import { dequantize, f16ToF32 } from '../../src/gpu/quant';
 import { f32ToF16Bits } from '../../src/gpu/quant/half';
 import { kMin, kScale } from '../../src/gpu/quant/kquants';
 import { quantize, quantizedByteSize, type QuantizableType } from '../../src/gpu/quant/quantize';
+import { gaussian } from '../../bench/synthetic';
 
 const VECTORS = path.resolve(__dirname, '../../../shared/models/quant-testvectors.gguf');
-
-/** Deterministic N(0, sigma) values (xorshift32 + Box-Muller). */
-function gaussian(n: number, seed: number, sigma = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  const u = (): number => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return ((s >>> 0) + 1) / 4294967297;
-  };
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(u())) * sigma;
-    const t = 2 * Math.PI * u();
-    out[i] = r * Math.cos(t);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(t);
-  }
-  return out;
-}
 
 /** RMS of (y - x) over RMS of x. */
 function relativeRmsError(x: Float32Array, y: Float32Array): number {

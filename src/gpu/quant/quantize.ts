@@ -23,8 +23,8 @@ function quantizeBlockQ8_0(x: Float32Array, o: number, out: Uint8Array, at: numb
   for (let i = 0; i < 32; i++) out[at + 2 + i] = roundf(fround(x[o + i]! * id)) & 0xff;
 }
 
-/** 32 values -> 18 bytes: d = max / -8 (max: the value of largest magnitude), q = x / d + 8.5 clamped to 15. */
-function quantizeBlockQ4_0(x: Float32Array, o: number, out: Uint8Array, at: number): void {
+/** The value of largest magnitude among x[o .. o + 31], sign kept (the first one on ties, as ggml's loop). */
+function largestMagnitude(x: Float32Array, o: number): number {
   let amax = 0;
   let max = 0;
   for (let i = 0; i < 32; i++) {
@@ -34,6 +34,12 @@ function quantizeBlockQ4_0(x: Float32Array, o: number, out: Uint8Array, at: numb
       max = v;
     }
   }
+  return max;
+}
+
+/** 32 values -> 18 bytes: d = max / -8 (max: the value of largest magnitude), q = x / d + 8.5 clamped to 15. */
+function quantizeBlockQ4_0(x: Float32Array, o: number, out: Uint8Array, at: number): void {
+  const max = largestMagnitude(x, o);
   const d = fround(max / -8);
   const id = d ? fround(1 / d) : 0;
   const bits = f32ToF16Bits(d);
@@ -51,15 +57,7 @@ function quantizeBlockQ4_0(x: Float32Array, o: number, out: Uint8Array, at: numb
  * q in qs (values j and j + 16 share byte j), the 5th bit of value j in bit j of qh.
  */
 function quantizeBlockQ5_0(x: Float32Array, o: number, out: Uint8Array, at: number): void {
-  let amax = 0;
-  let max = 0;
-  for (let i = 0; i < 32; i++) {
-    const v = x[o + i]!;
-    if (Math.abs(v) > amax) {
-      amax = Math.abs(v);
-      max = v;
-    }
-  }
+  const max = largestMagnitude(x, o);
   const d = fround(max / -16);
   const id = d ? fround(1 / d) : 0;
   const bits = f32ToF16Bits(d);
