@@ -1,4 +1,5 @@
 // npm run -s bench -- --peer [--quick] [--json] [--profile] [--out FILE]
+//   [--shape tiny,135M,1B] [--quant Q8_0,Q4_0,Q4_K] [--skip-greedy]: part of a plan (a long full run in pieces)
 // Our engine against llama.cpp (node-llama-cpp's prebuilt binaries: Vulkan, and its CPU backend as a second line)
 // on the same device and the same GGUF files in one run: greedy, same context size, same prompt and token counts,
 // 2 CPU threads; the engines take turns within each repetition and every figure is the median of the repetitions.
@@ -210,10 +211,32 @@ function printRow(r: ModelRow): void {
   }
 }
 
+/** The quick or full plan, narrowed by `--shape` and `--quant` (comma lists). */
+export function choosePlan(argv: readonly string[]): PeerPlan {
+  const base = argv.includes('--quick') ? QUICK_PLAN : FULL_PLAN;
+  const list = (flag: string): string[] | undefined => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? (argv[i + 1] ?? '').split(',').filter(Boolean) : undefined;
+  };
+  const shapeNames = list('--shape');
+  const quantNames = list('--quant');
+  const shapes = shapeNames?.map((n) => {
+    const s = SHAPES[n];
+    if (!s) throw new Error(`--shape ${n}: not one of ${Object.keys(SHAPES).join(', ')}`);
+    return s;
+  });
+  const quants = quantNames?.map((n) => {
+    const q = base.quants.find((t) => ggmlTypeName(t) === n) ?? FULL_PLAN.quants.find((t) => ggmlTypeName(t) === n);
+    if (q === undefined) throw new Error(`--quant ${n}: not one of ${FULL_PLAN.quants.map(ggmlTypeName).join(', ')}`);
+    return q;
+  });
+  return { ...base, ...(shapes ? { shapes } : {}), ...(quants ? { quants } : {}) };
+}
+
 export async function runPeerBench(argv: readonly string[]): Promise<void> {
   const args = new Set(argv);
   const quick = args.has('--quick');
-  const plan = quick ? QUICK_PLAN : FULL_PLAN;
+  const plan = choosePlan(argv);
   // Both engines must see the same Vulkan driver: lavapipe, for the whole process (Dawn reads it when it first
   // enumerates adapters, below). llama.cpp hides CPU-type Vulkan devices unless they are named visible.
   process.env.VK_ICD_FILENAMES = process.env.KVCHAT_PEER_ICD ?? LAVAPIPE_ICD;
@@ -229,7 +252,7 @@ export async function runPeerBench(argv: readonly string[]): Promise<void> {
 
   // The cross-check is against llama.cpp's Vulkan backend; its CPU backend runs too (8-bit activations for quantized
   // weights: it is expected to leave the Q4_0 reference early).
-  const greedy = await greedyCheck(engines);
+  const greedy = args.has('--skip-greedy') ? [] : await greedyCheck(engines);
 
   const dir = join(tmpdir(), 'kvchat-bench-models');
   const rows: ModelRow[] = [];
@@ -257,7 +280,7 @@ export async function runPeerBench(argv: readonly string[]): Promise<void> {
     }
   }
 
-  const headline = rows.find((r) => r.quant === 'Q8_0')!;
+  const headline = rows.find((r) => r.quant === 'Q8_0') ?? rows[0]!;
   const peerRatio = headline.ratios['llama.cpp-vulkan']!;
   const matched = greedy.reduce((n, g) => n + g.match_fraction * Math.max(g.engines.ours!.length, g.engines['llama.cpp-vulkan']!.length), 0);
   const total = greedy.reduce((n, g) => n + Math.max(g.engines.ours!.length, g.engines['llama.cpp-vulkan']!.length), 0);
@@ -273,7 +296,7 @@ export async function runPeerBench(argv: readonly string[]): Promise<void> {
     prefill_vs_llamacpp: peerRatio.prefill_tokens_per_s,
     decode_vs_llamacpp_2k: peerRatio.decode_tokens_per_s_2k,
     decode_vs_llamacpp_cpu: headline.ratios['llama.cpp-cpu']!.decode_tokens_per_s,
-    peer_greedy_match: round(matched / total, 4),
+    peer_greedy_match: total ? round(matched / total, 4) : null,
     peer_greedy_identical_models: `${greedy.filter((g) => g.identical).length}/${greedy.length}`,
     peer_cpu_greedy_identical_models: `${greedy.filter((g) => { const c = g.engines['llama.cpp-cpu']!; return c.same_as_ours === Math.max(c.length, g.engines.ours!.length); }).length}/${greedy.length}`,
     greedy,

@@ -1,6 +1,8 @@
 // The peer bench's pure helpers: how step times, medians, prompts and greedy agreement are computed.
 import { describe, expect, it } from 'vitest';
+import { ggmlTypeName } from '../../src/gpu/gguf/types';
 import { kernelName } from '../../bench/peer/profile';
+import { choosePlan, FULL_PLAN, QUICK_PLAN } from '../../bench/peer/run';
 import { benchPrompt, commonPrefix, decodeTiming, median, stepTimes } from '../../bench/peer/types';
 
 describe('peer bench helpers', () => {
@@ -25,6 +27,17 @@ describe('peer bench helpers', () => {
     expect(kernelName('dtype=f16;family=attention;group=2;headDim=64;keyTile=16;variant=flash-decode')).toBe('attention flash-decode hd64');
     expect(kernelName('family=elementwise;op=swiglu')).toBe('elementwise swiglu');
     expect(kernelName('bench-copy')).toBe('bench-copy');
+  });
+
+  it('narrows a plan with --shape and --quant (a full run in pieces) and refuses unknown names', () => {
+    expect(choosePlan(['--quick'])).toEqual(QUICK_PLAN);
+    expect(choosePlan([])).toEqual(FULL_PLAN);
+    const part = choosePlan(['--shape', '135M', '--quant', 'Q8_0,Q4_K']);
+    expect(part.shapes.map((s) => s.name)).toEqual(['synthetic-135M']);
+    expect(part.quants.map((q) => ggmlTypeName(q))).toEqual(['Q8_0', 'Q4_K']);
+    expect(part.prefillTokens).toBe(FULL_PLAN.prefillTokens);
+    expect(() => choosePlan(['--shape', '7B'])).toThrow(/--shape 7B/);
+    expect(() => choosePlan(['--quant', 'Q2_K'])).toThrow(/--quant Q2_K/);
   });
 
   it('counts the agreeing prefix of two generations', () => {
