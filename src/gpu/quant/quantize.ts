@@ -37,14 +37,18 @@ function largestMagnitude(x: Float32Array, o: number): number {
   return max;
 }
 
-/** 32 values -> 18 bytes: d = max / -8 (max: the value of largest magnitude), q = x / d + 8.5 clamped to 15. */
-function quantizeBlockQ4_0(x: Float32Array, o: number, out: Uint8Array, at: number): void {
-  const max = largestMagnitude(x, o);
-  const d = fround(max / -8);
-  const id = d ? fround(1 / d) : 0;
+/** Q4_0 / Q5_0's scale: d = max / `levels` (max: the value of largest magnitude) as f16 at `at`; returns 1 / d (0 if d is). */
+function writeScale(x: Float32Array, o: number, levels: number, out: Uint8Array, at: number): number {
+  const d = fround(largestMagnitude(x, o) / levels);
   const bits = f32ToF16Bits(d);
   out[at] = bits & 0xff;
   out[at + 1] = bits >> 8;
+  return d ? fround(1 / d) : 0;
+}
+
+/** 32 values -> 18 bytes: d = max / -8 (max: the value of largest magnitude), q = x / d + 8.5 clamped to 15. */
+function quantizeBlockQ4_0(x: Float32Array, o: number, out: Uint8Array, at: number): void {
+  const id = writeScale(x, o, -8, out, at);
   for (let j = 0; j < 16; j++) {
     const q0 = Math.min(15, Math.trunc(fround(fround(x[o + j]! * id) + 8.5)));
     const q1 = Math.min(15, Math.trunc(fround(fround(x[o + 16 + j]! * id) + 8.5)));
@@ -57,12 +61,7 @@ function quantizeBlockQ4_0(x: Float32Array, o: number, out: Uint8Array, at: numb
  * q in qs (values j and j + 16 share byte j), the 5th bit of value j in bit j of qh.
  */
 function quantizeBlockQ5_0(x: Float32Array, o: number, out: Uint8Array, at: number): void {
-  const max = largestMagnitude(x, o);
-  const d = fround(max / -16);
-  const id = d ? fround(1 / d) : 0;
-  const bits = f32ToF16Bits(d);
-  out[at] = bits & 0xff;
-  out[at + 1] = bits >> 8;
+  const id = writeScale(x, o, -16, out, at);
   let qh = 0;
   for (let j = 0; j < 16; j++) {
     const q0 = Math.min(31, Math.trunc(fround(fround(x[o + j]! * id) + 16.5)));
