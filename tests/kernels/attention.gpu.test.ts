@@ -117,7 +117,8 @@ class PagedFixture {
 type AttentionKernel = 'flash' | 'flash-direct' | 'flash-split-5' | 'naive' | 'prefill' | 'prefill-tile-8';
 
 /** Runs one attention kernel for tokens (seq, pos) with queries q (nTokens, nHeads * headDim); returns o. */
-async function runAttention(f: PagedFixture, kernel: AttentionKernel, seqs: number[], positions: number[], q: Float32Array): Promise<{ o: Float32Array; splits?: number }> {
+async function runAttention(f: PagedFixture, kernel: AttentionKernel, seqs: number[], positions: number[], q: Float32Array, kctx = ctx): Promise<{ o: Float32Array; splits?: number }> {
+  const ctx = kctx;
   const shape = f.attentionShape(f.shape.nHeads);
   const nTokens = seqs.length;
   const bufs = {
@@ -234,6 +235,7 @@ describe('appendKv', () => {
 
 describe('flashDecodeGqa and naiveAttention: batched decode over contexts 1, 15, 16, 17, 300', () => {
   const lens = [1, 15, 16, 17, 300];
+  let other: KernelContext | undefined;
   for (const shape of SHAPES) {
     for (const dtype of DTYPES) {
       it(name(shape, dtype), async () => {
@@ -248,6 +250,9 @@ describe('flashDecodeGqa and naiveAttention: batched decode over contexts 1, 15,
         expect(auto.splits).toBeGreaterThan(1); // 300 keys: split-K and the merge pass
         expectClose(`flash ${dtype}`, auto.o, want);
         expectClose(`flash ${dtype}`, (await runAttention(f, 'flash-direct', seqs, positions, q)).o, want);
+        // The other decode layout: 8 threads a key on a GPU, 2 on a CPU driver (the test devices are CPU drivers).
+        other ??= new KernelContext({ ...ctx.gpu, caps: { ...ctx.caps, softwareAdapter: !ctx.caps.softwareAdapter } });
+        expectClose(`flash ${dtype} (${other.caps.softwareAdapter ? 'CPU' : 'GPU'} layout)`, (await runAttention(f, 'flash', seqs, positions, q, other)).o, want);
         if (NAIVE_CASES.has(`${shape.nHeads}/${shape.nKvHeads}/${shape.headDim}/${dtype}`)) {
           expectClose(`naive ${dtype}`, (await runAttention(f, 'naive', seqs, positions, q)).o, want);
         }
