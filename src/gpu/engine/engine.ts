@@ -288,7 +288,7 @@ export class Engine {
 
   /** Forgets every cached block of no sequence, in the GPU pool and in RAM (the store keeps its copies). */
   clearKvCache(): void {
-    for (const e of this.kv.blocks.evictIdle()) this.kv.ram.delete(e.hash);
+    this.kv.blocks.evictIdle();
     this.kv.ram.clear();
   }
 

@@ -10,7 +10,7 @@
 //
 // No GPU here: the device side is a BlockIo (the engine's is the real pool; tests can use host memory).
 import { BlockManager, type BlockCopy, type BlockEviction, type BlockState } from './block-manager';
-import { hashBlock } from './hash';
+import { blockHashChain } from './hash';
 import { HostKvCache, type SpilledBlock } from './host-cache';
 import { KV_BLOCK_TOKENS, blockBytes, type KvLayout } from './layout';
 import { blockChecksum, layoutKey } from './swap';
@@ -173,11 +173,10 @@ export class KvCache {
    */
   commit(seq: number, tokens: readonly number[]): void {
     const chain = this.chains.get(seq)!;
-    const full = Math.floor(tokens.length / KV_BLOCK_TOKENS);
-    for (let b = chain.length; b < full; b++) {
-      const hash = hashBlock(b === 0 ? `model:${this.opts.modelFingerprint}` : chain[b - 1]!, tokens, b * KV_BLOCK_TOKENS, (b + 1) * KV_BLOCK_TOKENS);
-      chain.push(hash);
-      this.blocks.register(seq, b, hash);
+    const hashes = blockHashChain(this.opts.modelFingerprint, tokens, chain);
+    for (let b = chain.length; b < hashes.length; b++) {
+      chain.push(hashes[b]!);
+      this.blocks.register(seq, b, hashes[b]!);
     }
   }
 
@@ -194,8 +193,7 @@ export class KvCache {
     if (this.blocks.table(seq).length > 0) throw new Error(`sequence ${seq} is not empty`);
     const n = Math.min(maxBlocks, Math.floor(tokens.length / KV_BLOCK_TOKENS));
     this.lookupTokens += n * KV_BLOCK_TOKENS;
-    const hashes: string[] = [];
-    for (let b = 0; b < n; b++) hashes.push(hashBlock(b === 0 ? `model:${this.opts.modelFingerprint}` : hashes[b - 1]!, tokens, b * KV_BLOCK_TOKENS, (b + 1) * KV_BLOCK_TOKENS));
+    const hashes = blockHashChain(this.opts.modelFingerprint, tokens, [], n);
     let fromGpu = 0;
     let fromRam = 0;
     let fromDisk = 0;

@@ -20,13 +20,15 @@ export function hashBlock(prefix: string, tokens: ArrayLike<number>, start: numb
   return lanes.map((h) => (h >>> 0).toString(16).padStart(8, '0')).join('');
 }
 
-/** One hash per full block of `tokens`, each chained on the one before and on the model fingerprint. */
-export function blockHashChain(modelFingerprint: string, tokens: ArrayLike<number>): string[] {
-  const hashes: string[] = [];
-  let previous = `model:${modelFingerprint}`;
-  for (let b = 0; (b + 1) * KV_BLOCK_TOKENS <= tokens.length; b++) {
-    previous = hashBlock(previous, tokens, b * KV_BLOCK_TOKENS, (b + 1) * KV_BLOCK_TOKENS);
-    hashes.push(previous);
+/**
+ * One hash per full block of `tokens` (at most `maxBlocks`), each chained on the one before and on the model
+ * fingerprint; `known`, the hashes of the leading blocks already computed, is extended rather than recomputed.
+ */
+export function blockHashChain(modelFingerprint: string, tokens: ArrayLike<number>, known: readonly string[] = [], maxBlocks = Infinity): string[] {
+  const hashes = [...known];
+  const blocks = Math.min(maxBlocks, Math.floor(tokens.length / KV_BLOCK_TOKENS));
+  for (let b = hashes.length; b < blocks; b++) {
+    hashes.push(hashBlock(b === 0 ? `model:${modelFingerprint}` : hashes[b - 1]!, tokens, b * KV_BLOCK_TOKENS, (b + 1) * KV_BLOCK_TOKENS));
   }
   return hashes;
 }
