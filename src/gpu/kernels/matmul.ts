@@ -85,30 +85,30 @@ export function encodeMatmul(ctx: KernelContext, pass: GPUComputePassEncoder, w:
     throw new Error(`matmul: ${w.name} row length ${w.cols} is not supported (multiple of 32, or of 4 for float types)`);
   }
   const yStride = opts.yStride ?? w.rows;
-  const gemm = opts.force?.kernel ? opts.force.kernel === 'gemm' : tokens >= GEMM_MIN_TOKENS;
-  if (gemm && w.cols % 32 === 0) {
+  const gemm = (opts.force?.kernel ? opts.force.kernel === 'gemm' : tokens >= GEMM_MIN_TOKENS) && w.cols % 32 === 0;
+  let p: GPUComputePipeline;
+  let rowsPerWg: number;
+  let tokensPerWg: number;
+  let flags = 0;
+  let bias = opts.bias ? [opts.bias] : [];
+  if (gemm) {
     const tn = gemmTokensPerThread(tokens);
-    const bn = GEMM_RM * tn;
-    const p = gemmPipeline(ctx, w, tn);
-    const flags = (opts.accumulate ? 1 : 0) | (opts.bias ? 2 : 0);
-    for (const part of w.parts) {
-      const rowTiles = Math.ceil(part.rows / WG);
-      const params = ctx.uniform([w.cols, part.rows, tokens, w.rowBytes, part.firstRow, yStride, rowTiles, flags]);
-      // Without a bias, X stands in for B (never read: both bindings are read-only).
-      const buffers: GPUBuffer[] = [params, part.buffer, x, y, opts.bias ?? x];
-      dispatch(pass, ctx.device, p, buffers, grid(rowTiles * Math.ceil(tokens / bn), ctx.caps.maxComputeWorkgroupsPerDimension));
-    }
-    return;
+    p = gemmPipeline(ctx, w, tn);
+    rowsPerWg = WG;
+    tokensPerWg = GEMM_RM * tn;
+    flags = (opts.accumulate ? 1 : 0) | (opts.bias ? 2 : 0);
+    // Without a bias, X stands in for B (never read: both bindings are read-only).
+    bias = [opts.bias ?? x];
+  } else {
+    const tTile = tokenTile(tokens);
+    const tpr = threadsPerRow(w.cols, opts.force?.threadsPerRow ?? (ctx.caps.softwareAdapter ? 1 : WG));
+    p = pipeline(ctx, w, tTile, tpr, opts);
+    rowsPerWg = WG / tpr;
+    tokensPerWg = tTile;
   }
-  const tTile = tokenTile(tokens);
-  const tpr = threadsPerRow(w.cols, opts.force?.threadsPerRow ?? (ctx.caps.softwareAdapter ? 1 : WG));
-  const rowsPerWg = WG / tpr;
-  const p = pipeline(ctx, w, tTile, tpr, opts);
   for (const part of w.parts) {
     const rowTiles = Math.ceil(part.rows / rowsPerWg);
-    const params = ctx.uniform([w.cols, part.rows, tokens, w.rowBytes, part.firstRow, yStride, rowTiles, 0]);
-    const buffers: GPUBuffer[] = [params, part.buffer, x, y];
-    if (opts.bias) buffers.push(opts.bias);
-    dispatch(pass, ctx.device, p, buffers, grid(rowTiles * Math.ceil(tokens / tTile), ctx.caps.maxComputeWorkgroupsPerDimension));
+    const params = ctx.uniform([w.cols, part.rows, tokens, w.rowBytes, part.firstRow, yStride, rowTiles, flags]);
+    dispatch(pass, ctx.device, p, [params, part.buffer, x, y, ...bias], grid(rowTiles * Math.ceil(tokens / tokensPerWg), ctx.caps.maxComputeWorkgroupsPerDimension));
   }
 }
