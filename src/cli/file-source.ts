@@ -2,6 +2,9 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { GgufFile, type ByteSource } from '../gpu/gguf/reader';
 
+/** One fs read at most: Node asserts (and aborts the process) on a read length that is not an int32. */
+const MAX_READ_CHUNK = 2 ** 30;
+
 export interface FileSource extends ByteSource {
   close(): Promise<void>;
 }
@@ -12,10 +15,13 @@ export async function fileSource(path: string): Promise<FileSource> {
   return {
     size,
     async read(offset, length) {
+      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+        throw new RangeError(`${path}: a read of ${length} bytes at ${offset} is outside the ${size}-byte file`);
+      }
       const out = new Uint8Array(length);
       let done = 0;
       while (done < length) {
-        const { bytesRead } = await handle.read(out, done, length - done, offset + done);
+        const { bytesRead } = await handle.read(out, done, Math.min(length - done, MAX_READ_CHUNK), offset + done);
         if (bytesRead === 0) throw new Error(`${path}: unexpected end of file at byte ${offset + done}`);
         done += bytesRead;
       }

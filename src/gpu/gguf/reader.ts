@@ -15,6 +15,13 @@ const GGUF_MAGIC = 0x46554747; // "GGUF" little endian
 const DEFAULT_ALIGNMENT = 32;
 const MAX_DIMS = 4;
 const MAX_ARRAY_DEPTH = 16;
+/**
+ * Bounds on what a header may claim, checked before anything is read or allocated (a hostile file can claim a
+ * 3e9-byte string in a 3 GiB sparse file). The largest real headers are a few tens of MiB (a 262K-token
+ * vocabulary with its scores and merges); a name longer than 64 KiB is no real key or tensor name.
+ */
+export const MAX_HEADER_BYTES = 256 * 2 ** 20;
+export const MAX_NAME_BYTES = 64 * 2 ** 10;
 
 /** Random access to the bytes of a model file: an in-memory buffer, a Blob, a file handle, an HTTP range reader. */
 export interface ByteSource {
@@ -51,8 +58,9 @@ class Cursor {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  remainingInFile(): number {
-    return this.fileSize - this.pos;
+  /** Bytes the rest of the header may still take: to the end of the file, and at most MAX_HEADER_BYTES in all. */
+  remainingInHeader(): number {
+    return Math.min(this.fileSize, MAX_HEADER_BYTES) - this.pos;
   }
 
   private need(n: number): number {
@@ -61,6 +69,7 @@ class Cursor {
     if (end > this.fileSize) {
       throw new GgufError('truncated', `file ends at byte ${this.fileSize} inside the header (needed ${end})`);
     }
+    if (end > MAX_HEADER_BYTES) throw new GgufError('corrupt', `the header would be larger than ${MAX_HEADER_BYTES / 2 ** 20} MiB (needed ${end} bytes)`);
     if (end > this.bytes.byteLength) throw new NeedMoreBytes(end);
     this.pos = end;
     return at;
@@ -120,11 +129,13 @@ class Cursor {
 
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
-function readString(c: Cursor, what: string): string {
+/** A string of at most `max` bytes (default: what the header has left). */
+function readString(c: Cursor, what: string, max = c.remainingInHeader()): string {
   const len = c.u64(`length of ${what}`);
-  if (len > c.remainingInFile()) {
-    throw new GgufError('corrupt', `${what} claims ${len} bytes but only ${c.remainingInFile()} remain in the file`);
+  if (len > c.remainingInHeader()) {
+    throw new GgufError('corrupt', `${what} claims ${len} bytes but only ${c.remainingInHeader()} remain in the header (at most ${MAX_HEADER_BYTES / 2 ** 20} MiB, and the file)`);
   }
+  if (len > max) throw new GgufError('corrupt', `${what} claims ${len} bytes; a name has at most ${max}`);
   return utf8.decode(c.bytesView(len));
 }
 
@@ -214,8 +225,8 @@ function readValue(c: Cursor, type: number, key: string, depth: number): GgufVal
   const count = c.u64(`element count of ${key}`);
   // Smallest possible encoding of one element: a string or array needs at least its 8-byte length.
   const minElem = SCALAR_SIZE[elemType as GgufValueType] ?? (elemType === GgufValueType.STRING ? 8 : 12);
-  if (count * minElem > c.remainingInFile()) {
-    throw new GgufError('corrupt', `${key} claims ${count} elements, more than the ${c.remainingInFile()} bytes left hold`);
+  if (count * minElem > c.remainingInHeader()) {
+    throw new GgufError('corrupt', `${key} claims ${count} elements, more than the ${c.remainingInHeader()} bytes left in the header hold`);
   }
   if (SCALAR_SIZE[elemType as GgufValueType] !== undefined) return readTypedArray(c, elemType, count);
   if (elemType !== GgufValueType.STRING && elemType !== GgufValueType.ARRAY) {
@@ -231,7 +242,7 @@ function alignUp(n: number, a: number): number {
 }
 
 function readTensorInfo(c: Cursor, index: number): Omit<GgufTensorInfo, 'byteSize' | 'elementCount'> {
-  const name = readString(c, `name of tensor ${index}`);
+  const name = readString(c, `name of tensor ${index}`, MAX_NAME_BYTES);
   const nDims = c.u32();
   if (nDims < 1 || nDims > MAX_DIMS) throw new GgufError('corrupt', `tensor ${name} has ${nDims} dimensions (1 to ${MAX_DIMS} allowed)`);
   const dims: number[] = [];
@@ -268,12 +279,12 @@ function parseHeader(bytes: Uint8Array, fileSize: number): GgufHeader {
   const tensorCount = c.u64('tensor count');
   const kvCount = c.u64('metadata count');
   // A key-value pair takes at least 13 bytes, a tensor info at least 32.
-  if (kvCount * 13 + tensorCount * 32 > c.remainingInFile()) {
-    throw new GgufError('corrupt', `header claims ${kvCount} metadata entries and ${tensorCount} tensors, more than the file holds`);
+  if (kvCount * 13 + tensorCount * 32 > c.remainingInHeader()) {
+    throw new GgufError('corrupt', `header claims ${kvCount} metadata entries and ${tensorCount} tensors, more than the file (or a ${MAX_HEADER_BYTES / 2 ** 20} MiB header) holds`);
   }
   const metadata = new Map<string, GgufValue>();
   for (let i = 0; i < kvCount; i++) {
-    const key = readString(c, `metadata key ${i}`);
+    const key = readString(c, `metadata key ${i}`, MAX_NAME_BYTES);
     const type = c.u32();
     if (metadata.has(key)) throw new GgufError('corrupt', `metadata key ${key} appears twice`);
     metadata.set(key, readValue(c, type, key, 0));
@@ -327,7 +338,7 @@ export async function readGgufHeader(source: ByteSource, firstRead = 1 << 20): P
       return parseHeader(prefix, source.size);
     } catch (e) {
       if (!(e instanceof NeedMoreBytes)) throw e;
-      length = Math.min(source.size, Math.max(e.end, length * 2));
+      length = Math.min(source.size, MAX_HEADER_BYTES, Math.max(e.end, length * 2));
     }
   }
 }
