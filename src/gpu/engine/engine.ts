@@ -84,6 +84,8 @@ export interface GenerateResult {
   readonly prefix?: PrefixMatch & { readonly ms: number };
   /** Context shifts applied under a truncate-middle or rolling-window policy, in order. */
   readonly contextShifts: readonly ContextShift[];
+  /** Times the request's KV blocks were taken back for an older request when the pool ran short (then recomputed). */
+  readonly preemptions: number;
   readonly firstLogits?: Float32Array;
   /** Milliseconds from the call to the first sampled token, and of the whole call. */
   readonly timeToFirstTokenMs: number;
@@ -101,6 +103,8 @@ interface SequenceState {
 }
 
 interface Request {
+  /** Arrival order: the older of two requests is never preempted for the newer. */
+  readonly serial: number;
   readonly seq: number;
   readonly opts: GenerateOptions;
   readonly sampling: SamplingParams;
@@ -117,6 +121,8 @@ interface Request {
   matchPrefix: boolean;
   prefix?: PrefixMatch & { readonly ms: number };
   readonly contextShifts: ContextShift[];
+  /** Times its blocks were taken back for an older request (it then ran its tokens again). */
+  preemptions: number;
 }
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
@@ -131,6 +137,7 @@ export class Engine {
   private readonly sequences = new Map<number, SequenceState>();
   private readonly queue: Request[] = [];
   private nextSeqId = 1;
+  private nextRequestSerial = 0;
   private readonly prefixCache: boolean;
   private running: Promise<void> | undefined;
 
@@ -330,6 +337,7 @@ export class Engine {
     s.busy = true;
     return new Promise<GenerateResult>((resolve, reject) => {
       this.queue.push({
+        serial: this.nextRequestSerial++,
         seq,
         opts,
         sampling: normalizeSamplingParams(opts.sampling ?? {}),
@@ -343,6 +351,7 @@ export class Engine {
         cachedTokens: 0,
         matchPrefix: this.prefixCache && s.computed === 0 && s.tokens.length === 0,
         contextShifts: shifts,
+        preemptions: 0,
       });
       this.running ??= this.loop();
     });
@@ -357,7 +366,8 @@ export class Engine {
   /**
    * Steps until the queue is empty. `running` is cleared in the same turn as the final empty-queue check, so a
    * request queued at any later moment starts a new loop (clearing it in a `.finally` callback a few microtasks
-   * later would strand a request that arrives in between).
+   * later would strand a request that arrives in between). A step fails only the requests it is about; an error
+   * that names none (a bug) fails the queue rather than spinning on it.
    */
   private async loop(): Promise<void> {
     try {
@@ -373,25 +383,27 @@ export class Engine {
     }
   }
 
-  /** Picks this step's tokens: every request's pending tokens, a prompt chunk at most maxBatchTokens in all. */
+  /**
+   * Picks this step's tokens: every request's pending tokens, a prompt chunk at most maxBatchTokens in all.
+   * When not even the first request finds KV blocks, a newer request's blocks are taken back (it is preempted and
+   * recomputed later, as vLLM does); a request that cannot fit even so fails alone.
+   */
   private plan(): { plan: StepPlan; requests: Request[]; sampled: Request[] } {
     const tokens: StepToken[] = [];
     const tables: number[][] = [];
     const requests: Request[] = [];
     const sampled: Request[] = [];
     const logitRows: number[] = [];
-    // Decoding requests (one pending token) first, so a long prompt never stalls them.
-    const order = [...this.queue].sort((a, b) => this.state(a.seq).pending.length - this.state(b.seq).pending.length);
+    // Decoding requests (one pending token) first, so a long prompt never stalls them; then the oldest.
+    const order = this.queue.filter((q) => !q.matchPrefix).sort((a, b) => this.state(a.seq).pending.length - this.state(b.seq).pending.length || a.serial - b.serial);
     for (const r of order) {
       if (requests.length >= this.maxSeqs || tokens.length >= this.maxBatchTokens) break;
+      if (!this.queue.includes(r) || r.matchPrefix) continue; // failed, or preempted, while planning
       const s = this.state(r.seq);
       const n = Math.min(s.pending.length, this.maxBatchTokens - tokens.length);
-      const end = s.computed + n;
-      try {
-        this.kv.reserve(r.seq, end, s.computed);
-      } catch (e) {
-        if (e instanceof KvCapacityError && requests.length > 0) break; // wait for others to finish
-        throw e;
+      if (!this.reserveOrPreempt(r, s.computed + n, requests.length > 0)) {
+        if (requests.length > 0) break; // wait for the planned ones to finish
+        continue;
       }
       const slot = tables.length;
       tables.push([...this.kv.blocks.table(r.seq)]);
@@ -405,25 +417,83 @@ export class Engine {
     return { plan: { tokens, tables, logitRows }, requests, sampled };
   }
 
+  /**
+   * Backs `r`'s positions up to `end`. Short of blocks with nothing planned yet, takes them from the newest other
+   * request holding any (never an older one: the oldest always progresses); false when `r` must wait (it may then
+   * have been preempted itself) or has failed because the pool cannot hold it at all.
+   */
+  private reserveOrPreempt(r: Request, end: number, othersPlanned: boolean): boolean {
+    for (;;) {
+      const s = this.state(r.seq);
+      try {
+        this.kv.reserve(r.seq, end, s.computed);
+        return true;
+      } catch (e) {
+        if (!(e instanceof KvCapacityError)) throw e;
+        if (othersPlanned) return false;
+        const holders = this.queue.filter((q) => q !== r && this.kv.blocks.table(q.seq).length > 0 && q.serial > r.serial);
+        const victim = holders.sort((a, b) => b.serial - a.serial)[0];
+        if (victim) {
+          this.preempt(victim);
+          continue;
+        }
+        if (this.queue.some((q) => q !== r && this.kv.blocks.table(q.seq).length > 0)) {
+          // Only older requests hold blocks: r gives its own back and waits for them.
+          if (this.kv.blocks.table(r.seq).length > 0) this.preempt(r);
+          return false;
+        }
+        this.finish(r, undefined, new KvCapacityError(`${e.message}: the sequence needs ${Math.ceil(end / KV_BLOCK_TOKENS)} blocks of the pool's ${this.pool.blocks}, and the rest are held by sequences that are not generating`));
+        return false;
+      }
+    }
+  }
+
+  /**
+   * Gives a queued request's blocks back to the cache: its full blocks stay named by their hashes (cached, and
+   * spilled to RAM rather than lost when evicted), and all of its tokens run again from its prefix lookup.
+   */
+  private preempt(r: Request): void {
+    const s = this.state(r.seq);
+    this.kv.truncate(r.seq, 0);
+    s.pending = [...s.tokens, ...s.pending];
+    s.tokens.length = 0;
+    s.computed = 0;
+    r.matchPrefix = this.prefixCache;
+    r.preemptions++;
+  }
+
   private async step(): Promise<void> {
     for (const r of this.queue.filter((q) => q.opts.signal?.aborted)) this.finish(r, 'aborted');
-    for (const r of this.queue.filter((q) => q.matchPrefix)) await this.matchPrefix(r);
+    // Prefix lookups may wait on the RAM and store tiers; a request queued meanwhile is looked up too before any
+    // request is planned, so no block is ever reserved for a sequence whose lookup is still to come.
+    for (let waiting = this.queue.filter((q) => q.matchPrefix); waiting.length > 0; waiting = this.queue.filter((q) => q.matchPrefix)) {
+      for (const r of waiting) if (this.queue.includes(r)) await this.matchPrefix(r);
+    }
     if (this.queue.length === 0) return;
     const { plan, requests, sampled } = this.plan();
-    this.forward.writeInputs(plan);
+    if (requests.length === 0) return;
+    let ids: Uint32Array;
+    let logits: ArrayBuffer | undefined;
     const rows = sampled.map((r) => ({ params: r.sampling, recent: r.recent, step: r.generated.length }));
-    const enc = this.ctx.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    this.forward.encode(pass, plan);
-    if (rows.length > 0) this.sampler.encode(pass, this.forward.logits, rows);
-    pass.end();
-    this.ctx.device.queue.submit([enc.finish()]);
     const capture = sampled.findIndex((r) => r.opts.captureFirstLogits && r.generated.length === 0);
-    const [ids, logits] = await Promise.all([
-      rows.length > 0 ? this.sampler.read(rows.length) : Promise.resolve(new Uint32Array(0)),
-      capture >= 0 ? this.ctx.read(this.forward.logits, this.config.vocabSize * 4, capture * this.config.vocabSize * 4) : Promise.resolve(undefined),
-    ]);
-    this.ctx.checkErrors();
+    try {
+      this.forward.writeInputs(plan);
+      const enc = this.ctx.device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      this.forward.encode(pass, plan);
+      if (rows.length > 0) this.sampler.encode(pass, this.forward.logits, rows);
+      pass.end();
+      this.ctx.device.queue.submit([enc.finish()]);
+      [ids, logits] = await Promise.all([
+        rows.length > 0 ? this.sampler.read(rows.length) : Promise.resolve(new Uint32Array(0)),
+        capture >= 0 ? this.ctx.read(this.forward.logits, this.config.vocabSize * 4, capture * this.config.vocabSize * 4) : Promise.resolve(undefined),
+      ]);
+      this.ctx.checkErrors();
+    } catch (e) {
+      // The device failed this step: its requests fail; the others were not touched and go on (or meet the same).
+      for (const r of requests) this.finish(r, undefined, e);
+      return;
+    }
     const perSlot = new Array<number>(requests.length).fill(0);
     for (const t of plan.tokens) perSlot[t.slot]!++;
     requests.forEach((r, slot) => {
@@ -445,7 +515,12 @@ export class Engine {
     r.recent.push(token);
     if (r.recent.length > r.sampling.repetitionWindow) r.recent.shift();
     s.pending.push(token);
-    r.opts.onToken?.(token);
+    try {
+      r.opts.onToken?.(token);
+    } catch (e) {
+      this.finish(r, undefined, e); // the caller's callback failed: its request ends, the batch goes on
+      return;
+    }
     if (r.opts.stopTokens?.has(token)) this.finish(r, 'eos');
     else if (r.generated.length >= r.opts.maxNewTokens) this.finish(r, 'max-tokens');
     else if (r.opts.signal?.aborted) this.finish(r, 'aborted');
@@ -458,15 +533,23 @@ export class Engine {
 
   /**
    * Looks a new sequence's prompt up in the KV cache tiers before its first step; what is found is not computed.
-   * At least the prompt's last token is always run, since its logits are needed.
+   * At least the prompt's last token is always run, since its logits are needed. A tier that fails (a store that
+   * cannot be read) costs a recompute, not the request.
    */
   private async matchPrefix(r: Request): Promise<void> {
     r.matchPrefix = false;
     const s = this.state(r.seq);
     const started = now();
-    const m = await this.kv.matchPrefix(r.seq, s.pending, Math.floor((s.pending.length - 1) / KV_BLOCK_TOKENS));
+    let m: PrefixMatch;
+    try {
+      m = await this.kv.matchPrefix(r.seq, s.pending, Math.floor((s.pending.length - 1) / KV_BLOCK_TOKENS));
+    } catch {
+      this.kv.truncate(r.seq, 0);
+      m = { tokens: 0, fromGpu: 0, fromRam: 0, fromDisk: 0, rejected: 0, source: 'recompute' };
+    }
     s.computed = m.tokens;
     s.tokens.push(...s.pending.splice(0, m.tokens));
+    if (r.preemptions > 0) return; // its answer's figures describe its first lookup
     r.cachedTokens = m.tokens;
     r.prefix = { ...m, ms: now() - started };
   }
@@ -508,6 +591,7 @@ export class Engine {
       promptTokens: r.promptTokens,
       cachedTokens: r.cachedTokens,
       contextShifts: r.contextShifts,
+      preemptions: r.preemptions,
       ...(r.prefix ? { prefix: r.prefix } : {}),
       timeToFirstTokenMs: (r.firstTokenAt || end) - r.started,
       totalMs: end - r.started,
