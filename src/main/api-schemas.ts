@@ -166,8 +166,14 @@ export const API_SCHEMAS = {
   }),
   getKvUsage: noPayload,
   listRemoteProviders: noPayload,
-  addRemoteProvider: z.strictObject({ name: providerName, baseUrl, apiKey: apiKey.optional() }),
-  updateRemoteProvider: z.strictObject({ id: rowId, name: providerName.optional(), baseUrl: baseUrl.optional(), apiKey: apiKey.nullable().optional() }),
+  addRemoteProvider: z.strictObject({ name: providerName, baseUrl, apiKey: apiKey.optional(), allowInsecureKey: z.boolean().optional() }),
+  updateRemoteProvider: z.strictObject({
+    id: rowId,
+    name: providerName.optional(),
+    baseUrl: baseUrl.optional(),
+    apiKey: apiKey.nullable().optional(),
+    allowInsecureKey: z.boolean().optional(),
+  }),
   removeRemoteProvider: z.strictObject({ id: rowId }),
   listRemoteModels: z.strictObject({ providerId: rowId }),
   createRemoteConversation: z.strictObject({

@@ -2,12 +2,14 @@
 // refused when no cipher is available, and never echoed; plus migration 005.
 import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { electronSafeStorageCipher, RemoteError, type SafeStorageLike } from '../../src/main/remote';
 import { migrate, schemaVersion } from '../../src/main/store/database';
 import { closeLater, tempDir } from '../main/helpers/temp';
 import { AesGcmCipher, remoteFixture } from './helpers/fixtures';
+import { answer, httpServer } from './helpers/http';
 
 const KEY = 'sk-test-5f2a9c0d1e8b7a6f';
 
@@ -82,6 +84,76 @@ describe('remote provider store', () => {
     expect(service.conversationRemote(c.id)).toBeNull();
     expect(conversations.getConversation(c.id).id).toBe(c.id);
     expect(messages.allMessages(c.id).map((m) => m.content)).toEqual(['hello']);
+  });
+});
+
+describe('a key stays with the origin it was entered for', () => {
+  it('moving a provider to another origin drops its key: the new server gets no Authorization header', async () => {
+    const modelsOr = (text: string) => (req: IncomingMessage, res: ServerResponse): void => {
+      if (req.url === '/v1/models') res.end('{"data":[]}');
+      else answer(res, [text]);
+    };
+    const first = await httpServer(modelsOr('one'));
+    const second = await httpServer(modelsOr('two'));
+    const { service } = remoteFixture({ saveIntervalMs: 0 });
+    const p = service.addProvider({ name: 'lab', baseUrl: first.url, apiKey: KEY });
+    const c = service.createConversation({ providerId: p.id, model: 'm' });
+    await service.send(c.id, 'hello');
+    expect(first.requests[0]!.authorization).toBe(`Bearer ${KEY}`);
+
+    const moved = service.updateProvider(p.id, { baseUrl: `${second.url}/v1` }); // same host, another port
+    expect(moved.hasApiKey).toBe(false);
+    expect(service.providers.apiKey(p.id)).toBeUndefined();
+    expect((await service.send(c.id, 'hello again')).content).toBe('two');
+    await service.listModels(p.id);
+    expect(second.requests.map((r) => [r.url, r.authorization])).toEqual([
+      ['/v1/chat/completions', undefined],
+      ['/v1/models', undefined],
+    ]);
+  });
+
+  it('keeps the key for the same origin, drops it for another scheme, host or port, takes a new one given with the URL', () => {
+    const { service } = remoteFixture();
+    const p = service.addProvider({ name: 'a', baseUrl: 'https://a.example/v1', apiKey: KEY });
+    expect(service.updateProvider(p.id, { baseUrl: 'https://A.example:443/api/' }).hasApiKey).toBe(true); // same origin
+    for (const other of ['http://a.example', 'https://b.example', 'https://a.example:8443', 'https://a.example.evil.test']) {
+      service.updateProvider(p.id, { baseUrl: 'https://a.example', apiKey: KEY });
+      expect(service.updateProvider(p.id, { baseUrl: other }).hasApiKey).toBe(false);
+    }
+    const withKey = service.updateProvider(p.id, { baseUrl: 'https://c.example', apiKey: 'sk-new-for-c' });
+    expect(withKey.hasApiKey).toBe(true);
+    expect(service.providers.apiKey(p.id)).toBe('sk-new-for-c');
+  });
+
+  it('refuses a key over plain http:// to another machine unless allowInsecureKey says the user agreed', () => {
+    const { service } = remoteFixture();
+    const err = thrown(() => service.addProvider({ name: 'lan', baseUrl: 'http://10.0.0.2:8000/v1', apiKey: KEY }));
+    expect(err.code).toBe('insecure-key');
+    expect(err.message).toBe(
+      'The API key would be sent unencrypted (http://) to 10.0.0.2:8000, which is not this computer: anyone on the network in between could read it. Use https://, or confirm to send it anyway.',
+    );
+    expect(service.listProviders()).toEqual([]);
+    // Without a key there is nothing to leak; with consent, it is stored.
+    const lan = service.addProvider({ name: 'lan', baseUrl: 'http://10.0.0.2:8000/v1' });
+    expect(thrown(() => service.updateProvider(lan.id, { apiKey: KEY })).code).toBe('insecure-key');
+    expect(service.providers.getProvider(lan.id).hasApiKey).toBe(false);
+    expect(service.updateProvider(lan.id, { apiKey: KEY, allowInsecureKey: true }).hasApiKey).toBe(true);
+    expect(service.addProvider({ name: 'lan2', baseUrl: 'http://gpu-box.lan', apiKey: KEY, allowInsecureKey: true }).hasApiKey).toBe(true);
+    // Moving an https provider to plain http with a new key needs the same consent.
+    const tls = service.addProvider({ name: 'tls', baseUrl: 'https://gpu-box.lan', apiKey: KEY });
+    expect(thrown(() => service.updateProvider(tls.id, { baseUrl: 'http://gpu-box.lan', apiKey: KEY })).code).toBe('insecure-key');
+    expect(service.providers.apiKey(tls.id)).toBe(KEY); // nothing changed
+    // Names that only look like loopback are other machines.
+    for (const url of ['http://127.0.0.1.nip.io', 'http://localhost.example', 'http://0.0.0.0:8000', 'http://[::2]']) {
+      expect(thrown(() => service.addProvider({ name: url, baseUrl: url, apiKey: KEY })).code).toBe('insecure-key');
+    }
+  });
+
+  it('a key to this computer (loopback) or over https:// needs no confirmation', () => {
+    const { service } = remoteFixture();
+    for (const url of ['http://localhost:8080', 'http://127.0.0.1:8000', 'http://127.3.2.1', 'http://[::1]:9000', 'http://[::ffff:127.0.0.1]:1', 'https://10.0.0.2']) {
+      expect(service.addProvider({ name: url, baseUrl: url, apiKey: KEY }).hasApiKey).toBe(true);
+    }
   });
 });
 

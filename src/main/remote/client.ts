@@ -1,9 +1,11 @@
 // An OpenAI-compatible HTTP client over Node's global fetch: GET /v1/models and streamed POST /v1/chat/completions.
 // Every failure becomes a RemoteError naming the host (never the key); 429 is retried after Retry-After, a bounded
-// number of times; a Stop (AbortSignal) ends the stream and resolves with what had arrived.
+// number of times; a Stop (AbortSignal) ends the stream and resolves with what had arrived. Nothing a server sends
+// is read without a bound: the answer, one SSE line and any JSON body stop at their limit with a RemoteError, the
+// connection closed at once (the part of an answer received is kept).
 import { RemoteError } from './errors';
 import { retryAfterMs } from './retry-after';
-import { SseParser, type SseEvent } from './sse';
+import { DEFAULT_MAX_SSE_LINE, SseParser, SseTooLongError, type SseEvent } from './sse';
 import { hostOf } from './url';
 
 export interface RemoteEndpoint {
@@ -29,9 +31,27 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxRetries: 3, maxDelayMs: 30
  */
 export const DEFAULT_IDLE_TIMEOUT_MS = 180_000;
 
+/** How much a server may send, in bytes (an SSE line: UTF-16 code units, the same for the ASCII of JSON). */
+export interface ResponseLimits {
+  /** The text of one streamed answer (UTF-8). */
+  readonly maxAnswerBytes: number;
+  /** One line, and one event, of the answer's event stream. */
+  readonly maxSseLine: number;
+  /** The body of GET /v1/models. */
+  readonly maxModelListBytes: number;
+}
+
+const MiB = 1024 * 1024;
+
+export const DEFAULT_RESPONSE_LIMITS: ResponseLimits = { maxAnswerBytes: 8 * MiB, maxSseLine: DEFAULT_MAX_SSE_LINE, maxModelListBytes: 4 * MiB };
+
+/** Of an error body, only the start is read: a message quotes at most MAX_QUOTED characters of it anyway. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
 export interface RemoteClientOptions {
   readonly retry?: RetryPolicy;
   readonly idleTimeoutMs?: number;
+  readonly limits?: Partial<ResponseLimits>;
 }
 
 export interface RemoteModel {
@@ -75,10 +95,12 @@ const MAX_QUOTED = 300;
 export class OpenAiRemoteClient {
   private readonly retry: RetryPolicy;
   private readonly idleTimeoutMs: number;
+  private readonly limits: ResponseLimits;
 
   constructor(options: RemoteClientOptions = {}) {
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.limits = { ...DEFAULT_RESPONSE_LIMITS, ...options.limits };
   }
 
   async listModels(endpoint: RemoteEndpoint, signal?: AbortSignal): Promise<RemoteModel[]> {
@@ -86,7 +108,8 @@ export class OpenAiRemoteClient {
     let body: { data?: unknown };
     try {
       const res = await this.request(endpoint, '/v1/models', { method: 'GET', signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-      body = (await readJson(res, endpoint)) as { data?: unknown };
+      const max = this.limits.maxModelListBytes;
+      body = (await readJson(res, endpoint, max, () => tooLarge(endpoint, `a model list larger than ${size(max)}`, false))) as { data?: unknown };
     } catch (e) {
       if (!timeout.aborted || signal?.aborted) throw e;
       throw new RemoteError('timeout', `${hostOf(endpoint.baseUrl)} did not list its models within ${duration(this.idleTimeoutMs)}.`, { cause: e });
@@ -101,7 +124,8 @@ export class OpenAiRemoteClient {
   /** Streams a chat completion. Resolves at the end of the answer or on Stop; rejects with a RemoteError. */
   async streamChat(endpoint: RemoteEndpoint, request: RemoteChatRequest, opts: StreamOptions = {}): Promise<RemoteChatResult> {
     const began = performance.now();
-    const acc: Accumulator = { text: '', finishReason: null, done: false };
+    const acc: Accumulator = { text: '', bytes: 0, finishReason: null, done: false };
+    const { maxAnswerBytes, maxSseLine } = this.limits;
     const body = JSON.stringify({
       model: request.model,
       messages: request.messages,
@@ -114,6 +138,9 @@ export class OpenAiRemoteClient {
     });
     const onText = (text: string): void => {
       if (text === '') return;
+      acc.bytes += Buffer.byteLength(text, 'utf8');
+      // The piece that crosses the limit is dropped whole: what is kept is what was passed on.
+      if (acc.bytes > maxAnswerBytes) throw tooLarge(endpoint, `an answer longer than ${size(maxAnswerBytes)}`, acc.text !== '');
       acc.firstTokenAt ??= performance.now();
       acc.text += text;
       opts.onDelta?.(text);
@@ -134,8 +161,14 @@ export class OpenAiRemoteClient {
         body,
         signal,
       }, activity);
-      if ((res.headers.get('content-type') ?? '').includes('text/event-stream')) await readStream(res, endpoint, acc, onText, activity);
-      else readWhole((await readJson(res, endpoint)) as ChatJson, endpoint, acc, onText);
+      if ((res.headers.get('content-type') ?? '').includes('text/event-stream')) {
+        await readStream(res, endpoint, new SseParser(maxSseLine), acc, onText, activity);
+      } else {
+        // One JSON completion: its text, plus room for the envelope around it.
+        const max = maxAnswerBytes + maxSseLine;
+        const json = await readJson(res, endpoint, max, () => tooLarge(endpoint, `an answer larger than ${size(max)}`, false), activity);
+        readWhole(json as ChatJson, endpoint, acc, onText);
+      }
     } catch (e) {
       if (opts.signal?.aborted) {
         // Stopped by the user: not an error, the caller keeps what arrived.
@@ -190,6 +223,8 @@ export class OpenAiRemoteClient {
 
 interface Accumulator {
   text: string;
+  /** UTF-8 size of `text`. */
+  bytes: number;
   finishReason: string | null;
   done: boolean;
   firstTokenAt?: number;
@@ -209,8 +244,14 @@ interface ChatJson {
   error?: { message?: unknown };
 }
 
-async function readStream(res: Response, endpoint: RemoteEndpoint, acc: Accumulator, onText: (t: string) => void, activity: () => void): Promise<void> {
-  const parser = new SseParser();
+async function readStream(
+  res: Response,
+  endpoint: RemoteEndpoint,
+  parser: SseParser,
+  acc: Accumulator,
+  onText: (t: string) => void,
+  activity: () => void,
+): Promise<void> {
   const handle = (events: SseEvent[]): void => {
     for (const ev of events) {
       if (acc.done) return;
@@ -239,10 +280,10 @@ async function readStream(res: Response, endpoint: RemoteEndpoint, acc: Accumula
       }
       if (chunk.done) break;
       activity();
-      handle(parser.push(chunk.value));
+      handle(parseOrRefuse(() => parser.push(chunk.value), endpoint, acc, handle));
       if (acc.done) break;
     }
-    if (!acc.done) handle(parser.end());
+    if (!acc.done) handle(parseOrRefuse(() => parser.end(), endpoint, acc, handle));
   } finally {
     // Closes the connection when we stop early (a Stop, a [DONE] before the socket's end, a bad event).
     reader.cancel().catch(() => undefined);
@@ -250,6 +291,18 @@ async function readStream(res: Response, endpoint: RemoteEndpoint, acc: Accumula
   // Some servers end without [DONE] but after a finish_reason: the answer is whole. Without either, it was cut.
   if (!acc.done && acc.finishReason === null) throw dropped(endpoint);
   acc.done = true;
+}
+
+/** The parser's events; past its limit, the events before the overlong line are still handled, then it is refused. */
+function parseOrRefuse(parse: () => SseEvent[], endpoint: RemoteEndpoint, acc: Accumulator, handle: (events: SseEvent[]) => void): SseEvent[] {
+  try {
+    return parse();
+  } catch (e) {
+    if (!(e instanceof SseTooLongError)) throw e;
+    handle(e.events);
+    if (acc.done) return [];
+    throw tooLarge(endpoint, `a stream ${e.what} longer than ${size(e.limit)}`, acc.text !== '');
+  }
 }
 
 function readWhole(json: ChatJson, endpoint: RemoteEndpoint, acc: Accumulator, onText: (t: string) => void): void {
@@ -267,13 +320,52 @@ function applyChunk(json: ChatJson, acc: Accumulator, onText: (t: string) => voi
   if (typeof json.usage?.completion_tokens === 'number') acc.completionTokens = json.usage.completion_tokens;
 }
 
-async function readJson(res: Response, endpoint: RemoteEndpoint): Promise<unknown> {
-  let text: string;
-  try {
-    text = await res.text();
-  } catch (e) {
-    throw dropped(endpoint, e);
+/**
+ * Reads a body up to `maxBytes` (a larger Content-Length is not even started). At the limit it stops and closes
+ * the connection: `complete` is then false and `text` is what fitted.
+ */
+async function readCapped(
+  res: Response,
+  endpoint: RemoteEndpoint,
+  maxBytes: number,
+  activity: () => void = () => undefined,
+): Promise<{ text: string; complete: boolean }> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > maxBytes || !res.body) {
+    await res.body?.cancel().catch(() => undefined);
+    return { text: '', complete: !res.body };
   }
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  let complete = false;
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        throw dropped(endpoint, e);
+      }
+      if (chunk.done) {
+        complete = true;
+        break;
+      }
+      activity();
+      const room = maxBytes - bytes;
+      chunks.push(chunk.value.byteLength > room ? chunk.value.subarray(0, room) : chunk.value);
+      bytes += Math.min(chunk.value.byteLength, room);
+      if (chunk.value.byteLength > room) break;
+    }
+  } finally {
+    reader.cancel().catch(() => undefined);
+  }
+  return { text: new TextDecoder().decode(Buffer.concat(chunks, bytes)), complete };
+}
+
+async function readJson(res: Response, endpoint: RemoteEndpoint, maxBytes: number, tooBig: () => RemoteError, activity?: () => void): Promise<unknown> {
+  const { text, complete } = await readCapped(res, endpoint, maxBytes, activity);
+  if (!complete) throw tooBig();
   try {
     return JSON.parse(text) as unknown;
   } catch {
@@ -324,6 +416,13 @@ function dropped(endpoint: RemoteEndpoint, cause?: unknown): RemoteError {
   );
 }
 
+function tooLarge(endpoint: RemoteEndpoint, what: string, partKept: boolean): RemoteError {
+  return new RemoteError(
+    'too-large',
+    `${hostOf(endpoint.baseUrl)} sent ${what}; stopped reading it${partKept ? ' (the part received was kept)' : ''}.`,
+  );
+}
+
 function badResponse(endpoint: RemoteEndpoint, what: string): RemoteError {
   return new RemoteError('bad-response', `${hostOf(endpoint.baseUrl)} gave an unexpected answer: ${what}.`);
 }
@@ -339,8 +438,8 @@ function rateLimited(endpoint: RemoteEndpoint, retries: number, askedMs: number 
 
 async function statusError(res: Response, endpoint: RemoteEndpoint): Promise<RemoteError> {
   const host = hostOf(endpoint.baseUrl);
-  const detail = await res.text().then(
-    (t) => serverMessage(t, endpoint),
+  const detail = await readCapped(res, endpoint, MAX_ERROR_BODY_BYTES).then(
+    (r) => serverMessage(r.text, endpoint),
     () => '',
   );
   const status = res.status;
@@ -371,6 +470,8 @@ function quote(message: unknown, endpoint: RemoteEndpoint): string {
   if (endpoint.apiKey) s = s.split(endpoint.apiKey).join('[key]');
   return s.length > MAX_QUOTED ? `${s.slice(0, MAX_QUOTED - 3)}...` : s;
 }
+
+const size = (bytes: number): string => (bytes % MiB === 0 ? `${bytes / MiB} MiB` : bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} bytes`);
 
 const duration = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`);
 

@@ -15,7 +15,11 @@ export type RemoteErrorCode =
   | 'http-error'
   | 'bad-response'
   | 'stream-dropped'
-  | 'timeout';
+  | 'timeout'
+  /** The server sent more than a limit allows (an endless answer, line or model list). */
+  | 'too-large'
+  /** A key would go over plain http:// to a host that is not this machine, and that was not confirmed. */
+  | 'insecure-key';
 
 export class RemoteError extends Error {
   readonly code: RemoteErrorCode;

@@ -1,10 +1,12 @@
 // The providers table: name, base URL and the API key as cipher bytes. The plain key leaves this file only through
-// `apiKey(id)`, for the request that needs it; listings say whether a key is set, never what it is.
+// `apiKey(id)`, for the request that needs it; listings say whether a key is set, never what it is. A key belongs to
+// the origin it was entered for: moving the provider to another origin drops it, and a key that would cross the
+// network as plain http:// needs the user's explicit consent (`allowInsecureKey`).
 import { now, writeTransaction, type Db } from '../store/database';
 import type { SecretCipher } from './cipher';
 import type { RemoteProviderInfo } from '../../shared/api';
 import { RemoteError } from './errors';
-import { normalizeBaseUrl } from './url';
+import { hostOf, normalizeBaseUrl, originOf, sendsKeyInClear } from './url';
 
 /** A provider as listed: the API key never leaves main, only whether one is stored. */
 export type RemoteProvider = RemoteProviderInfo;
@@ -14,13 +16,17 @@ export interface NewRemoteProvider {
   readonly baseUrl: string;
   /** Omitted or empty: the server needs no key. */
   readonly apiKey?: string;
+  /** The user confirmed sending the key over plain http:// to a host that is not this computer. */
+  readonly allowInsecureKey?: boolean;
 }
 
 export interface RemoteProviderChanges {
   readonly name?: string;
   readonly baseUrl?: string;
-  /** A string replaces the key, '' or null removes it, undefined keeps it. */
+  /** A string replaces the key, '' or null removes it, undefined keeps it (unless the origin changes: then dropped). */
   readonly apiKey?: string | null;
+  /** The user confirmed sending the new key over plain http:// to a host that is not this computer. */
+  readonly allowInsecureKey?: boolean;
 }
 
 interface ProviderRow {
@@ -47,6 +53,7 @@ export class ProviderRepository {
   addProvider(p: NewRemoteProvider): RemoteProvider {
     const name = checkName(p.name);
     const baseUrl = normalizeBaseUrl(p.baseUrl);
+    checkKeyTransport(baseUrl, p.apiKey, p.allowInsecureKey);
     const key = this.encryptKey(p.apiKey);
     const t = now();
     const { lastInsertRowid } = this.db
@@ -60,7 +67,12 @@ export class ProviderRepository {
       const current = this.row(id);
       const name = changes.name === undefined ? current.name : checkName(changes.name);
       const baseUrl = changes.baseUrl === undefined ? current.base_url : normalizeBaseUrl(changes.baseUrl);
-      const key = changes.apiKey === undefined ? current.api_key_encrypted : this.encryptKey(changes.apiKey ?? undefined);
+      const newKey = changes.apiKey ?? undefined;
+      checkKeyTransport(baseUrl, newKey, changes.allowInsecureKey);
+      // A typo in the URL (or a compromised renderer) must not send the key elsewhere: the user enters it again.
+      const sameOrigin = originOf(baseUrl) === originOf(current.base_url);
+      const kept = sameOrigin ? current.api_key_encrypted : null;
+      const key = changes.apiKey === undefined ? kept : this.encryptKey(newKey);
       this.db
         .prepare('UPDATE remote_providers SET name = ?, base_url = ?, api_key_encrypted = ?, updated_at = ? WHERE id = ?')
         .run(name, baseUrl, key, now(), id);
@@ -114,6 +126,15 @@ export class ProviderRepository {
     if (!r) throw notFound(id);
     return r;
   }
+}
+
+/** A new key for a plain http:// server on another machine is refused unless the user said to send it anyway. */
+function checkKeyTransport(baseUrl: string, apiKey: string | undefined, allowInsecureKey: boolean | undefined): void {
+  if ((apiKey?.trim() ?? '') === '' || allowInsecureKey === true || !sendsKeyInClear(baseUrl)) return;
+  throw new RemoteError(
+    'insecure-key',
+    `The API key would be sent unencrypted (http://) to ${hostOf(baseUrl)}, which is not this computer: anyone on the network in between could read it. Use https://, or confirm to send it anyway.`,
+  );
 }
 
 function checkName(name: string): string {

@@ -1,8 +1,9 @@
 // Conversations answered by a remote OpenAI-compatible server. The history lives in our SQLite store like any
 // other conversation: the question is saved before the request, the answer is appended as 'incomplete' when it
-// starts, saved while it streams, and ends 'complete' (or stays 'incomplete' when stopped or cut off, with the
-// part received kept, ready for `continue` or `regenerate`). The API key is read from the encrypted column only
-// for the request, in this process; nothing here returns it.
+// starts, saved while it streams (at growing intervals: each save rewrites and re-indexes the whole text, so a
+// long answer must not be saved every second), and ends 'complete' (or stays 'incomplete' when stopped or cut
+// off, with the part received kept, ready for `continue` or `regenerate`). The API key is read from the
+// encrypted column only for the request, in this process; nothing here returns it.
 import type { Conversation, Message, MessageStats } from '../../shared/api';
 import type { ConversationRepository } from '../store/conversations';
 import type { Db } from '../store/database';
@@ -18,8 +19,13 @@ export interface RemoteServiceDeps {
   readonly messages: MessageRepository;
   readonly cipher: SecretCipher;
   readonly client?: OpenAiRemoteClient;
-  /** How often a streaming answer's text is written to SQLite, in ms (default 1000, as the local engine does). */
+  /**
+   * When a streaming answer's text is first written to SQLite, in ms after its start (default 1000, as the local
+   * engine does); each later save waits twice as long as the one before, up to `maxSaveIntervalMs`.
+   */
   readonly saveIntervalMs?: number;
+  /** The longest wait between two saves of a streaming answer, in ms (default 30 000): what a crash can lose. */
+  readonly maxSaveIntervalMs?: number;
 }
 
 /** Which remote model a conversation talks to. */
@@ -44,11 +50,13 @@ export interface ReplyOptions {
 }
 
 const DEFAULT_SAVE_INTERVAL_MS = 1000;
+const DEFAULT_MAX_SAVE_INTERVAL_MS = 30_000;
 
 export class RemoteService {
   readonly providers: ProviderRepository;
   private readonly client: OpenAiRemoteClient;
   private readonly saveIntervalMs: number;
+  private readonly maxSaveIntervalMs: number;
   /** Conversations with an answer streaming: a second one at the same time is refused, not interleaved. */
   private readonly streaming = new Set<number>();
 
@@ -56,6 +64,7 @@ export class RemoteService {
     this.providers = new ProviderRepository(deps.db, deps.cipher);
     this.client = deps.client ?? new OpenAiRemoteClient();
     this.saveIntervalMs = deps.saveIntervalMs ?? DEFAULT_SAVE_INTERVAL_MS;
+    this.maxSaveIntervalMs = Math.max(this.saveIntervalMs, deps.maxSaveIntervalMs ?? DEFAULT_MAX_SAVE_INTERVAL_MS);
   }
 
   // ---- providers ----
@@ -175,11 +184,15 @@ export class RemoteService {
     const settings = this.deps.conversations.getConversation(link.conversationId).settings;
     let text = before;
     let savedAt = performance.now();
+    // Doubling waits (1, 2, 4 ... 30 s): a few saves for a short answer, one per 30 s for a long one, instead of
+    // one a second, each rewriting (and re-indexing for search) all of the text so far.
+    let interval = this.saveIntervalMs;
     const onDelta = (delta: string): void => {
       text += delta;
       // Saved before the delta is passed on, so whoever shows it can already find it in the store.
-      if (performance.now() - savedAt >= this.saveIntervalMs) {
+      if (performance.now() - savedAt >= interval) {
         savedAt = performance.now();
+        interval = Math.min(interval * 2, this.maxSaveIntervalMs);
         this.deps.messages.updateMessage(messageId, { content: text });
       }
       opts.onDelta?.(messageId, delta);

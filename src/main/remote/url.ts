@@ -27,3 +27,23 @@ export function normalizeBaseUrl(input: string): string {
 export function hostOf(baseUrl: string): string {
   return new URL(baseUrl).host;
 }
+
+/** Scheme, host and port: a key entered for one origin is never sent to another. */
+export function originOf(baseUrl: string): string {
+  return new URL(baseUrl).origin;
+}
+
+/** 127.0.0.0/8, ::1 (also IPv4-mapped) and localhost: traffic that never leaves this computer. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase();
+  if (h === 'localhost' || h === '[::1]') return true;
+  if (/^127(\.\d{1,3}){3}$/.test(h)) return true;
+  // The URL parser writes ::ffff:127.0.0.1 as [::ffff:7f00:1] (and so on through 127.255.255.255).
+  return /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(h);
+}
+
+/** Whether a key sent to this base URL crosses the network unencrypted: plain http:// to another machine. */
+export function sendsKeyInClear(baseUrl: string): boolean {
+  const url = new URL(baseUrl);
+  return url.protocol === 'http:' && !isLoopbackHost(url.hostname);
+}

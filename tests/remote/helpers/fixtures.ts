@@ -28,7 +28,9 @@ export class AesGcmCipher implements SecretCipher {
   }
 }
 
-export function remoteFixture(opts: { cipher?: SecretCipher; client?: RemoteClientOptions; saveIntervalMs?: number } = {}) {
+export function remoteFixture(
+  opts: { cipher?: SecretCipher; client?: RemoteClientOptions; saveIntervalMs?: number; maxSaveIntervalMs?: number } = {},
+) {
   const { db, file } = tempDb();
   const conversations = new ConversationRepository(db);
   const messages = new MessageRepository(db);
@@ -40,6 +42,7 @@ export function remoteFixture(opts: { cipher?: SecretCipher; client?: RemoteClie
     cipher,
     ...(opts.client ? { client: new OpenAiRemoteClient(opts.client) } : {}),
     ...(opts.saveIntervalMs !== undefined ? { saveIntervalMs: opts.saveIntervalMs } : {}),
+    ...(opts.maxSaveIntervalMs !== undefined ? { maxSaveIntervalMs: opts.maxSaveIntervalMs } : {}),
   });
   return { db, file, conversations, messages, cipher, service };
 }

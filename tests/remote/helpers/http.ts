@@ -77,3 +77,39 @@ export function jsonError(res: ServerResponse, status: number, message: string, 
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify({ error: { message, type: 'error', code: null } }));
 }
+
+/** What a lazy stream has sent so far, in bytes, and whether the client hung up before its end. */
+export interface LazyStreamProgress {
+  sent: number;
+  closedByClient: boolean;
+}
+
+/**
+ * Writes `next()`'s pieces until it returns null or the client hangs up, waiting for 'drain' (so only what the
+ * client reads is generated: a 500 MB body costs what the client takes of it, not 500 MB of memory or time).
+ */
+export async function streamLazily(res: ServerResponse, next: () => Buffer | null, progress: LazyStreamProgress): Promise<void> {
+  const hungUp = new Promise<void>((r) => res.once('close', () => r()));
+  res.once('close', () => (progress.closedByClient = !res.writableFinished));
+  for (let piece = next(); piece !== null && !res.destroyed; piece = next()) {
+    progress.sent += piece.byteLength;
+    if (!res.write(piece)) await Promise.race([new Promise<void>((r) => res.once('drain', () => r())), hungUp]);
+  }
+  if (!res.destroyed) res.end();
+}
+
+/** The next `total` bytes of an endless pattern: `head` once, then `body` again and again, as `piece`-sized Buffers. */
+export function pattern(head: string, body: string, total: number, piece = 64 * 1024): () => Buffer | null {
+  const first = Buffer.from(head);
+  const unit = Buffer.from(body.repeat(Math.max(1, Math.floor(piece / Buffer.byteLength(body)))));
+  let left = total;
+  let started = false;
+  return () => {
+    if (left <= 0) return null;
+    const b = started ? unit : first;
+    started = true;
+    const out = b.byteLength <= left ? b : b.subarray(0, left);
+    left -= out.byteLength;
+    return out;
+  };
+}

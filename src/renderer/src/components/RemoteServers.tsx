@@ -47,7 +47,14 @@ export function RemoteServers({ providers, models, onAdd, onRemove, onRefreshMod
     setSaving(true);
     setError(null);
     try {
-      await onAdd({ name: name.trim(), baseUrl: baseUrl.trim(), ...(apiKey !== '' ? { apiKey } : {}) });
+      const request: AddRemoteProviderRequest = { name: name.trim(), baseUrl: baseUrl.trim(), ...(apiKey !== '' ? { apiKey } : {}) };
+      try {
+        await onAdd(request);
+      } catch (e) {
+        // A key over plain http:// to another machine is sent only once the user has said so.
+        if ((e as { code?: unknown }).code !== 'insecure-key' || !window.confirm((e as Error).message)) throw e;
+        await onAdd({ ...request, allowInsecureKey: true });
+      }
       setName('');
       setBaseUrl('');
       setApiKey('');
