@@ -1,6 +1,16 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'electron-vite';
 import { resolve } from 'node:path';
+import type { Plugin } from 'vite';
+import { META_CONTENT_SECURITY_POLICY, withMetaContentSecurityPolicy } from './src/main/content-security-policy';
+
+// The source index.html's <meta> CSP allows Vite's dev websocket; the built page gets the production policy
+// (src/main/content-security-policy.ts), the same one main sends as a header.
+const productionContentSecurityPolicy: Plugin = {
+  name: 'kvchat-production-csp',
+  apply: 'build',
+  transformIndexHtml: (html) => withMetaContentSecurityPolicy(html, META_CONTENT_SECURITY_POLICY),
+};
 
 export default defineConfig({
   main: {
@@ -20,7 +30,9 @@ export default defineConfig({
   renderer: {
     root: resolve(__dirname, 'src/renderer'),
     build: { rollupOptions: { input: { index: resolve(__dirname, 'src/renderer/index.html') } } },
-    plugins: [react()],
+    // No `base`: electron-vite builds the renderer with base './', so index.html names its assets relative to
+    // itself, app://kvchat/assets/…, and the engine's worker (its own file in assets/) is found from its chunk.
+    plugins: [react(), productionContentSecurityPolicy],
     worker: { format: 'es' },
   },
 });

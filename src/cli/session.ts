@@ -58,8 +58,7 @@ export class CliSession {
     this.messages.appendMessage({ conversationId: c.id, parentId: user, role: 'assistant', content: answer, stats });
     const { hashes } = await persistSequence(engine, seq, this.modelFingerprint, this.kv);
     const { computed, pending } = engine.sequenceTokens(seq);
-    this.kv.setConversationTokens(c.id, this.modelFingerprint, [...computed, ...pending], computed.length);
-    this.kv.setConversationBlocks(c.id, hashes);
+    this.kv.saveConversationKv(c.id, { modelFingerprint: this.modelFingerprint, tokens: [...computed, ...pending], computed: computed.length, blockHashes: hashes });
   }
 
   close(): void {

@@ -19,9 +19,11 @@ import { BridgeChannel, LocalServerService } from './local-server';
 import { GgufError } from '../gpu/gguf/errors';
 import { ApiInputError, parsePayload, type ApiMethod, type ApiPayload } from './api-schemas';
 import { ModelLibraryError } from './models/errors';
-import { ModelLibrary } from './models/library';
+import { ModelLibrary, type UnregisteredCopiesOutcome } from './models/library';
+import type { ModelsFolderSweep } from './models/models-folder';
 import { ConversationRepository } from './store/conversations';
-import { openDatabase, type Db } from './store/database';
+import type { Db } from './store/database';
+import { openDatabaseOrSetAside, type DamagedDatabase, type SetAsideDatabase } from './store/damaged-database';
 import { StoreError } from './store/errors';
 import { KvBlockStore, type StoredKvBlock } from './store/kv-store';
 import { MessageRepository } from './store/messages';
@@ -57,11 +59,28 @@ export interface OpenServicesOptions {
   readonly pickModelFile: () => Promise<string | null>;
   /** Encrypts remote API keys at rest: Electron's safeStorage in the app, a node:crypto cipher in tests. */
   readonly cipher: SecretCipher;
+  /**
+   * Asked when the database is damaged: true keeps it aside and starts with a fresh one. Without it, or on
+   * false, opening fails with a 'database-damaged' StoreError and the file is left as it was.
+   */
+  readonly startFreshOnDamage?: (damaged: DamagedDatabase) => boolean;
 }
 
-/** Opens (and migrates) the database and builds every service on it. */
-export function openApiServices(o: OpenServicesOptions): ApiServices & { readonly db: Db } {
-  const db = openDatabase(o.databaseFile, o.nativeBinding ? { nativeBinding: o.nativeBinding } : {});
+/** What the start found and repaired: a damaged database kept aside, leftovers of interrupted imports. */
+export interface StartRecovery {
+  /** The damaged database moved aside (the services run on a fresh one), or null. */
+  readonly databaseSetAside: SetAsideDatabase | null;
+  readonly modelsFolder: ModelsFolderSweep;
+  /** Settles once finished copies without a row are registered again (fingerprinting them takes a while). */
+  readonly unregisteredCopies: Promise<UnregisteredCopiesOutcome>;
+}
+
+/** Opens (and migrates) the database, cleans what a crash left, and builds every service on it. */
+export function openApiServices(o: OpenServicesOptions): ApiServices & { readonly db: Db; readonly recovery: StartRecovery } {
+  const { db, setAside } = openDatabaseOrSetAside(o.databaseFile, {
+    ...(o.nativeBinding ? { nativeBinding: o.nativeBinding } : {}),
+    startFresh: o.startFreshOnDamage ?? (() => false),
+  });
   const kv = new KvBlockStore(db);
   // KV blocks no conversation names (those of deleted conversations, and RAM-tier spills of the last session) are
   // dropped at start, before any engine can be between storing a block and naming it in a block table.
@@ -69,9 +88,14 @@ export function openApiServices(o: OpenServicesOptions): ApiServices & { readonl
   const conversations = new ConversationRepository(db);
   const messages = new MessageRepository(db);
   const library = new ModelLibrary(db, o.modelsDir);
+  // Before any handler exists, so no import of this session can be mistaken for a leftover.
+  const modelsFolder = library.sweepModelsFolder();
+  const unregisteredCopies = library.registerUnregisteredCopies(modelsFolder.unregisteredCopies);
+  void unregisteredCopies.then(({ failed }) => failed.forEach((f) => console.warn(`KVChat: kept ${f.path}, an unregistered model copy that could not be read: ${f.message}`)));
   const bridgeChannel = new BridgeChannel();
   return {
     db,
+    recovery: { databaseSetAside: setAside, modelsFolder, unregisteredCopies },
     bridgeChannel,
     localServer: new LocalServerService({ transport: bridgeChannel, modelFile: (id) => library.servedFile(id) }),
     appInfo: o.appInfo,
@@ -162,8 +186,7 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
     saveConversationKv: ({ conversationId, modelFingerprint, tokens, computed, blockHashes }) => {
       const ids = bytesToTokens(tokens);
       if (computed > ids.length) throw new ApiInputError(`Invalid request to saveConversationKv: computed (${computed}) exceeds the ${ids.length} tokens`);
-      s.kv.setConversationTokens(conversationId, modelFingerprint, ids, computed);
-      s.kv.setConversationBlocks(conversationId, blockHashes);
+      s.kv.saveConversationKv(conversationId, { modelFingerprint, tokens: ids, computed, blockHashes });
     },
     getKvUsage: () => s.kv.usage(),
 

@@ -8,6 +8,7 @@
 import type { App } from 'electron';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ApiError, ApiResult, ModelInfo } from '../shared/api';
 
 /**
  * The .gguf files named in a command line, in order, without duplicates. Switches (`-x`, `--x=y`, macOS's
@@ -85,5 +86,38 @@ export function installOpenFileHandlers(app: OpenFileApp, argv: readonly string[
     onSecondInstance(handler) {
       secondInstanceHandler = handler;
     },
+  };
+}
+
+export interface OpenedModelImport {
+  /** Imports one file as the import button does (copied into the models folder); answers, never throws. */
+  importModel(path: string): Promise<ApiResult<ModelInfo>>;
+  /** The model is in the library: tell the renderer. */
+  onImported(model: ModelInfo): void;
+  /** Not imported (not a GGUF model, already in the library, unreadable): tell the user. */
+  onFailed(path: string, error: ApiError): void;
+}
+
+/**
+ * Imports opened .gguf files one at a time, in the order they arrived, also across batches (each import may copy
+ * gigabytes; two double-clicks in a row must not copy in parallel). The returned promise settles when this batch
+ * is done.
+ */
+export function createOpenedModelImporter(target: OpenedModelImport): (paths: readonly string[]) => Promise<void> {
+  let tail: Promise<void> = Promise.resolve();
+  const importOne = async (path: string): Promise<void> => {
+    let result: ApiResult<ModelInfo>;
+    try {
+      result = await target.importModel(path);
+    } catch (e) {
+      result = { ok: false, error: { code: 'internal', message: (e as Error).message } };
+    }
+    if (result.ok) target.onImported(result.value);
+    else target.onFailed(path, result.error);
+  };
+  return (paths) => {
+    // A throwing callback must not stop the files queued after it.
+    for (const path of paths) tail = tail.then(() => importOne(path)).catch((e: unknown) => console.error(`KVChat: could not finish opening ${path}`, e));
+    return tail;
   };
 }

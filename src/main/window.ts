@@ -1,29 +1,20 @@
 // The one app window: sandboxed, isolated, no Node in the renderer, no navigation away, no new windows.
 import { BrowserWindow, session, shell } from 'electron';
 import { join } from 'node:path';
+import { contentSecurityPolicy } from './content-security-policy';
+import { RENDERER_ENTRY_URL } from './renderer-protocol';
 
-// Workers come from our own origin (blob: for Vite's dev worker); models are fetched from the app's own scheme.
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "worker-src 'self' blob:",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "connect-src 'self' kvchat-model:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+/** The built renderer (index.html and assets), served on app://kvchat by src/main/renderer-protocol.ts. */
+export const RENDERER_DIR = join(__dirname, '../renderer');
 
 export function installContentSecurityPolicy(isDev: boolean): void {
-  // Vite's dev server needs its websocket for hot reload; the built app allows nothing beyond 'self'.
-  const policy = isDev ? CONTENT_SECURITY_POLICY.replace("connect-src 'self'", "connect-src 'self' ws://localhost:*") : CONTENT_SECURITY_POLICY;
+  const policy = contentSecurityPolicy(isDev);
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [policy] } });
   });
 }
 
+/** `rendererUrl`: Vite's dev server in development; otherwise the built renderer on app://kvchat. */
 export function createMainWindow(rendererUrl: string | undefined): BrowserWindow {
   const win = new BrowserWindow({
     width: 1200,
@@ -47,7 +38,13 @@ export function createMainWindow(rendererUrl: string | undefined): BrowserWindow
   });
   win.webContents.on('will-navigate', (event) => event.preventDefault());
   win.webContents.on('will-redirect', (event) => event.preventDefault());
-  if (rendererUrl) void win.loadURL(rendererUrl);
-  else void win.loadFile(join(__dirname, '../renderer/index.html'));
+  void win.loadURL(rendererUrl ?? RENDERER_ENTRY_URL);
   return win;
+}
+
+/** Brings the window forward (a second launch, a double-clicked model): restored if minimized, then focused. */
+export function focusWindow(win: BrowserWindow): void {
+  if (win.isMinimized()) win.restore();
+  if (!win.isVisible()) win.show();
+  win.focus();
 }

@@ -1,7 +1,7 @@
 // The only surface between the sandboxed renderer and main: one typed method per operation. Paths never come
 // from the renderer's own code: a dropped File is turned into its path here (webUtils), a picked one in main.
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
-import { CHANNELS, type BridgeToRenderer, type KvChatApi, type ModelImportProgress, type RemoteDelta } from '../shared/api';
+import { CHANNELS, type BridgeToRenderer, type KvChatApi, type ModelImportProgress, type ModelInfo, type RemoteDelta } from '../shared/api';
 
 const api: KvChatApi = {
   getAppInfo: () => ipcRenderer.invoke(CHANNELS.getAppInfo),
@@ -18,6 +18,13 @@ const api: KvChatApi = {
     ipcRenderer.on(CHANNELS.onModelImportProgress, relay);
     return () => {
       ipcRenderer.removeListener(CHANNELS.onModelImportProgress, relay);
+    };
+  },
+  onModelOpened: (listener) => {
+    const relay = (_event: IpcRendererEvent, model: ModelInfo) => listener(model);
+    ipcRenderer.on(CHANNELS.onModelOpened, relay);
+    return () => {
+      ipcRenderer.removeListener(CHANNELS.onModelOpened, relay);
     };
   },
   renameModel: (request) => ipcRenderer.invoke(CHANNELS.renameModel, request),

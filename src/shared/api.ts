@@ -299,14 +299,19 @@ export interface AddRemoteProviderRequest {
   readonly baseUrl: string;
   /** Omitted or empty: the server needs no key. */
   readonly apiKey?: string;
+  /** The user confirmed sending the key over plain http:// to another machine (else refused: 'insecure-key'). */
+  readonly allowInsecureKey?: boolean;
 }
 
 export interface UpdateRemoteProviderRequest {
   readonly id: number;
   readonly name?: string;
+  /** Another origin (scheme, host, port) drops the stored key, unless a new one comes with it. */
   readonly baseUrl?: string;
   /** A string replaces the key, '' or null removes it, omitted keeps it. */
   readonly apiKey?: string | null;
+  /** The user confirmed sending the key over plain http:// to another machine (else refused: 'insecure-key'). */
+  readonly allowInsecureKey?: boolean;
 }
 
 export interface CreateRemoteConversationRequest {
@@ -333,6 +338,11 @@ export interface KvChatApi {
   importDroppedModel(file: File, options: ModelImportOptions): Promise<ApiResult<ModelInfo>>;
   /** Progress of the import in flight; returns the unsubscribe function. */
   onModelImportProgress(listener: (progress: ModelImportProgress) => void): () => void;
+  /**
+   * A model file opened from the OS (a double-clicked .gguf, a launch argument) that main has imported into the
+   * library; returns the unsubscribe function. Failures main reports itself, in a dialog.
+   */
+  onModelOpened(listener: (model: ModelInfo) => void): () => void;
   renameModel(request: { readonly id: string; readonly name: string }): Promise<ApiResult<ModelInfo>>;
   /** `confirm` must be true: the UI asks the user first. Removes the model's persisted KV blocks too. */
   deleteModel(request: { readonly id: string; readonly confirm: true }): Promise<ApiResult<void>>;
@@ -443,7 +453,7 @@ export type BridgeFromRenderer =
   | { readonly type: 'error'; readonly id: number; readonly message: string };
 
 /** The API's event subscriptions: no request, a channel main sends on. */
-export const EVENT_METHODS = ['onModelImportProgress', 'onRemoteDelta', 'onServerBridge'] as const;
+export const EVENT_METHODS = ['onModelImportProgress', 'onModelOpened', 'onRemoteDelta', 'onServerBridge'] as const;
 export type EventMethod = (typeof EVENT_METHODS)[number];
 
 /** The single channel table: every API method's IPC channel (an event channel for `on...` methods). */
@@ -453,6 +463,7 @@ export const CHANNELS = {
   pickAndImportModel: 'models:pick-and-import',
   importDroppedModel: 'models:import-dropped',
   onModelImportProgress: 'models:import-progress',
+  onModelOpened: 'models:opened',
   renameModel: 'models:rename',
   deleteModel: 'models:delete',
   verifyModel: 'models:verify',

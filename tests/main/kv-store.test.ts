@@ -88,6 +88,36 @@ describe('KvBlockStore', () => {
     expect(() => kv.setConversationBlocks(999, ['a'])).toThrow(expect.objectContaining({ code: 'conversation-not-found' }));
   });
 
+  it('saves a token history and its block table together; a failure in the second write keeps both as they were', () => {
+    const { kv, conversations } = setup();
+    const c = conversations.createConversation();
+    kv.putBlocks([block('a'), block('b')]);
+    kv.saveConversationKv(c.id, { modelFingerprint: 'model-a', tokens: [1, 2, 3], computed: 2, blockHashes: ['a'] });
+    const saved = { tokens: kv.conversationTokens(c.id), table: kv.conversationBlocks(c.id) };
+    expect(saved).toEqual({ tokens: { modelFingerprint: 'model-a', tokens: [1, 2, 3], computed: 2 }, table: ['a'] });
+
+    // A constraint: the table names a block that is not stored.
+    expect(() => kv.saveConversationKv(c.id, { modelFingerprint: 'model-b', tokens: [9, 9, 9, 9], computed: 4, blockHashes: ['a', 'ghost'] })).toThrow(
+      expect.objectContaining({ code: 'kv-unknown-block' }),
+    );
+    expect({ tokens: kv.conversationTokens(c.id), table: kv.conversationBlocks(c.id) }).toEqual(saved);
+
+    // A stand-in whose table write fails after the history was written (a disk error, say).
+    const failing = Object.assign(Object.create(kv) as KvBlockStore, {
+      setConversationBlocks: () => {
+        throw new Error('disk I/O error');
+      },
+    });
+    expect(() => failing.saveConversationKv(c.id, { modelFingerprint: 'model-b', tokens: [7], computed: 1, blockHashes: ['b'] })).toThrow('disk I/O error');
+    expect({ tokens: kv.conversationTokens(c.id), table: kv.conversationBlocks(c.id) }).toEqual(saved);
+
+    // A conversation saved for the first time keeps nothing of a failed save.
+    const fresh = conversations.createConversation();
+    expect(() => failing.saveConversationKv(fresh.id, { modelFingerprint: 'model-a', tokens: [1], computed: 1, blockHashes: ['a'] })).toThrow();
+    expect(kv.conversationTokens(fresh.id)).toBeUndefined();
+    expect(kv.conversationBlocks(fresh.id)).toEqual([]);
+  });
+
   it('deletes a model’s blocks and the table entries naming them', () => {
     const { kv, conversations } = setup();
     const c = conversations.createConversation();

@@ -1,16 +1,19 @@
 // The model library on the shared test models: import in place and by copy, metadata from the header,
-// refusal of bad files before anything is saved, verify after the file moved or changed, rename, delete.
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync, openSync, writeSync, closeSync, copyFileSync } from 'node:fs';
+// refusal of bad files before anything is saved, verify after the file moved or changed, rename, delete, and the
+// models folder cleaned at start of what a crash left there.
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, openSync, writeSync, closeSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ModelImportProgress } from '../../src/shared/api';
+import { openApiServices } from '../../src/main/api-handlers';
 import { GgufError } from '../../src/gpu/gguf/errors';
 import { ModelLibraryError } from '../../src/main/models/errors';
 import { ModelLibrary } from '../../src/main/models/library';
 import { ConversationRepository } from '../../src/main/store/conversations';
 import { KvBlockStore } from '../../src/main/store/kv-store';
 import { copyOf, sha256, truncatedCopy, withArchitecture } from './helpers/model-files';
-import { sharedModel, tempDb } from './helpers/temp';
+import { closeLater, sharedModel, tempDb, tempDir } from './helpers/temp';
+import { AesGcmCipher } from '../remote/helpers/fixtures';
 
 function setup() {
   const { db, dir } = tempDb();
@@ -223,5 +226,115 @@ describe('rename and delete', () => {
     await library.deleteModel(other.id, { confirm: true });
     expect(existsSync(sharedModel('TinyStories-656K.gguf'))).toBe(true); // a file referenced in place is never deleted
     expect((await rejection(library.deleteModel(other.id, { confirm: true }))).code).toBe('model-not-found');
+  });
+});
+
+describe('the models folder after a crash', () => {
+  const UUID = (n: number) => `0000000${n}-1111-4222-8333-444444444444`;
+
+  function services(dir: string) {
+    const s = openApiServices({
+      databaseFile: join(dir, 'kvchat.sqlite'),
+      modelsDir: join(dir, 'models'),
+      appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: 'linux', electron: '', chrome: '' }),
+      pickModelFile: async () => null,
+      cipher: new AesGcmCipher(),
+    });
+    closeLater(s.db);
+    return s;
+  }
+
+  it('a fresh open deletes unfinished copies and registers a finished copy that lost its row; nothing else is touched', async () => {
+    const dir = tempDir();
+    const modelsDir = join(dir, 'models');
+    const originals = join(dir, 'originals');
+    mkdirSync(modelsDir);
+    mkdirSync(originals);
+    // A crash during a copy, one between the rename and the row, a copy gone bad, and files that are not ours.
+    const partial = truncatedCopy('stories260K.gguf', modelsDir, 300_000);
+    renameSync(partial, join(modelsDir, `${UUID(1)}.gguf.partial`));
+    const finished = copyOf('TinyStories-656K-Q4_0.gguf', modelsDir, `${UUID(2)}.gguf`);
+    writeFileSync(join(modelsDir, `${UUID(3)}.gguf`), 'not a model any more\n'.repeat(50));
+    // A GGUF this version cannot run (an architecture it does not know) may be runnable by another: kept.
+    renameSync(withArchitecture('stories260K.gguf', modelsDir, 'mamba'), join(modelsDir, `${UUID(8)}.gguf`));
+    writeFileSync(join(modelsDir, 'readme.txt'), 'the user’s note');
+    const userOwn = copyOf('stories260K.gguf', modelsDir, 'my-model.gguf');
+    const userPartial = copyOf('stories260K.gguf', originals, `${UUID(4)}.gguf.partial`);
+
+    const s = services(dir);
+    expect(s.recovery.modelsFolder).toEqual({
+      partialsRemoved: [join(modelsDir, `${UUID(1)}.gguf.partial`)],
+      deletesUndone: [],
+      deletesFinished: [],
+      unregisteredCopies: [finished, join(modelsDir, `${UUID(3)}.gguf`), join(modelsDir, `${UUID(8)}.gguf`)],
+    });
+    const outcome = await s.recovery.unregisteredCopies;
+    expect(outcome.failed).toEqual([{ path: join(modelsDir, `${UUID(8)}.gguf`), message: expect.stringMatching(/mamba/) }]);
+    expect(outcome.removed).toEqual([join(modelsDir, `${UUID(3)}.gguf`)]);
+    expect(outcome.registered).toHaveLength(1);
+    expect(outcome.registered[0]).toMatchObject({
+      path: finished,
+      name: 'TinyStories-656K',
+      fingerprint: sha256(sharedModel('TinyStories-656K-Q4_0.gguf')),
+      storedInPlace: false,
+      available: true,
+    });
+    expect(s.library.listModels().map((m) => m.path)).toEqual([finished]);
+    expect(readdirSync(modelsDir).sort()).toEqual([`${UUID(2)}.gguf`, `${UUID(8)}.gguf`, 'my-model.gguf', 'readme.txt']);
+    expect(existsSync(userOwn) && existsSync(userPartial)).toBe(true);
+    await expect(s.library.servedFile(outcome.registered[0]!.id)).resolves.toMatchObject({ path: finished });
+
+    // The next start finds nothing left to do.
+    s.db.close();
+    const again = services(dir);
+    expect(again.recovery.modelsFolder.unregisteredCopies).toEqual([join(modelsDir, `${UUID(8)}.gguf`)]);
+    expect((await again.recovery.unregisteredCopies).registered).toEqual([]);
+  });
+
+  it('a leftover copy of a model already in the library is deleted; one of an unavailable model re-links it', async () => {
+    const { library, modelsDir, files } = setup();
+    const inPlace = await library.importModel(sharedModel('stories260K.gguf'), { copy: false });
+    const moved = copyOf('TinyStories-656K.gguf', files);
+    const gone = await library.importModel(moved, { copy: false });
+    rmSync(moved);
+    await library.verifyModel(gone.id); // now unavailable
+    mkdirSync(modelsDir);
+    const duplicate = copyOf('stories260K.gguf', modelsDir, `${UUID(5)}.gguf`);
+    const relink = copyOf('TinyStories-656K.gguf', modelsDir, `${UUID(6)}.gguf`);
+
+    const sweep = library.sweepModelsFolder();
+    expect(sweep.unregisteredCopies).toEqual([duplicate, relink]);
+    const outcome = await library.registerUnregisteredCopies(sweep.unregisteredCopies);
+    expect(outcome.removed).toEqual([duplicate]);
+    expect(outcome.registered.map((m) => m.id)).toEqual([gone.id]);
+    expect(library.getModel(gone.id)).toMatchObject({ path: relink, available: true, storedInPlace: false });
+    expect(library.getModel(inPlace.id).path).toBe(sharedModel('stories260K.gguf'));
+    expect(readdirSync(modelsDir)).toEqual([`${UUID(6)}.gguf`]);
+  });
+
+  it('a delete cut short is undone when its row is still there, and finished when it is not', async () => {
+    const { library, modelsDir } = setup();
+    const kept = await library.importModel(sharedModel('stories260K.gguf'), { copy: true });
+    renameSync(kept.path, `${kept.path}.deleting`); // crash before the row went
+    const deleted = copyOf('TinyStories-656K.gguf', modelsDir, `${UUID(7)}.gguf.deleting`); // crash after it went
+
+    const sweep = library.sweepModelsFolder();
+    expect(sweep.deletesUndone).toEqual([kept.path]);
+    expect(sweep.deletesFinished).toEqual([deleted]);
+    expect(sweep.unregisteredCopies).toEqual([]);
+    expect(readdirSync(modelsDir)).toEqual([kept.path.slice(modelsDir.length + 1)]);
+    expect((await library.verifyModel(kept.id)).problem).toBeNull();
+  });
+
+  it('a delete leaves neither the copy nor a .deleting file; a failed delete keeps the copy under its name', async () => {
+    const { db, library, modelsDir } = setup();
+    const m = await library.importModel(sharedModel('stories260K.gguf'), { copy: true });
+    db.exec("CREATE TRIGGER refuse BEFORE DELETE ON models BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    await expect(library.deleteModel(m.id, { confirm: true })).rejects.toThrow('disk full');
+    expect(readdirSync(modelsDir)).toEqual([m.path.slice(modelsDir.length + 1)]);
+    expect(library.getModel(m.id).available).toBe(true);
+    db.exec('DROP TRIGGER refuse');
+    await library.deleteModel(m.id, { confirm: true });
+    expect(readdirSync(modelsDir)).toEqual([]);
   });
 });

@@ -8,11 +8,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inflateSync } from 'node:zlib';
+import { FuseV1Options, FuseVersion, getCurrentFuseWire } from '@electron/fuses';
 import type { App } from 'electron';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ggufPathsFromArgv, installOpenFileHandlers } from '../../src/main/open-file';
 import { appDataPaths, bundledModelPath, DATABASE_FILE, dataPaths, DEFAULT_MODEL_FILE } from '../../src/main/paths';
+import { RENDERER_ENTRY_URL } from '../../src/main/renderer-protocol';
+import afterPack, { fuseConfig, KVCHAT_FUSES, packagedExecutable } from '../../scripts/after-pack.mjs';
 
 const root = resolve(__dirname, '../..');
 const read = (rel: string): string => readFileSync(join(root, rel), 'utf8');
@@ -213,11 +216,13 @@ describe('electron-builder.yml', () => {
   });
 
   it('packages every file the app loads at run time, and no sources', () => {
-    // What main loads: package.json "main", and (src/main/window.ts) the preload and the page beside it.
+    // What main loads: package.json "main", and (src/main/window.ts) the preload and the renderer folder beside
+    // it, whose index.html the window loads as app://kvchat/index.html (src/main/renderer-protocol.ts).
     expect(pkg.main.replace(/^\.\//, '')).toBe('out/main/index.js');
     const window = read('src/main/window.ts');
     expect(window).toContain("'../preload/index.cjs'");
-    expect(window).toContain("'../renderer/index.html'");
+    expect(window).toContain("join(__dirname, '../renderer')");
+    expect(RENDERER_ENTRY_URL).toBe('app://kvchat/index.html');
     expect(read('electron.vite.config.ts')).toContain("entryFileNames: '[name].cjs'");
     for (const f of ['out/main/index.js', 'out/preload/index.cjs', 'out/renderer/index.html', 'out/renderer/assets/index-Dx1y2z3.js', 'package.json']) {
       expect([f, inApp(f)]).toEqual([f, true]);
@@ -456,6 +461,97 @@ describe('installOpenFileHandlers', () => {
     app.emit('second-instance', {}, ['kvchat'], '/home/ada');
     expect(got).toEqual([['/home/ada/models/x.gguf']]);
     expect(raised).toBe(2);
+  });
+});
+
+describe('Electron fuses: the afterPack hook (scripts/after-pack.mjs)', () => {
+  // @electron/fuses's wire format: the sentinel, the wire version (1), its length, then one byte a fuse.
+  const SENTINEL = 'dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX';
+  const [OFF, ON] = [0x30, 0x31];
+  // Electron 38's defaults, in FuseV1Options order: RunAsNode on, cookie encryption off, NODE_OPTIONS on, inspect
+  // on, asar integrity off, only-asar off, browser V8 snapshot off, file:// extra privileges on.
+  const ELECTRON_DEFAULTS = [ON, OFF, ON, ON, OFF, OFF, OFF, ON];
+  const linuxContext = (appOutDir: string) => ({ appOutDir, electronPlatformName: 'linux', arch: 1, packager: { appInfo: { productFilename: 'KVChat' }, executableName: 'kvchat' } });
+
+  it('electron-builder.yml runs it after packing, and sets no fuses of its own', () => {
+    expect(config.afterPack).toBe('./scripts/after-pack.mjs');
+    expect(existsSync(join(root, config.afterPack as string))).toBe(true);
+    expect(config.electronFuses).toBeUndefined();
+    const manifest = JSON.parse(read('package.json')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    expect(manifest.devDependencies).toHaveProperty('@electron/fuses');
+    expect(manifest.dependencies).not.toHaveProperty('@electron/fuses');
+  });
+
+  it('electron-builder finds the hook the way it loads hooks', () => {
+    // In a plain Node process, as electron-builder runs it from scripts/dist.mjs (working directory: the root).
+    const script = `require('app-builder-lib/out/util/resolve').resolveFunction(undefined, ${JSON.stringify(config.afterPack)}, 'afterPack', process.cwd())
+      .then((f) => console.log(typeof f, f.name))`;
+    const r = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('function afterPack');
+  });
+
+  it('sets exactly the listed fuses', () => {
+    expect(KVCHAT_FUSES).toEqual({
+      RunAsNode: false,
+      EnableCookieEncryption: true,
+      EnableNodeOptionsEnvironmentVariable: false,
+      EnableNodeCliInspectArguments: false,
+      EnableEmbeddedAsarIntegrityValidation: true,
+      OnlyLoadAppFromAsar: true,
+    });
+    const { version, resetAdHocDarwinSignature, ...wire } = fuseConfig('linux', 'x64') as unknown as Record<string, unknown>;
+    expect(version).toBe(FuseVersion.V1);
+    expect(resetAdHocDarwinSignature).toBe(false);
+    expect(wire).toEqual({
+      [FuseV1Options.RunAsNode]: false,
+      [FuseV1Options.EnableCookieEncryption]: true,
+      [FuseV1Options.EnableNodeOptionsEnvironmentVariable]: false,
+      [FuseV1Options.EnableNodeCliInspectArguments]: false,
+      [FuseV1Options.EnableEmbeddedAsarIntegrityValidation]: true,
+      [FuseV1Options.OnlyLoadAppFromAsar]: true,
+    });
+    // Apple Silicon needs a fresh ad-hoc signature on the modified binary; nothing else does.
+    expect(fuseConfig('darwin', 'arm64').resetAdHocDarwinSignature).toBe(true);
+    expect(fuseConfig('darwin', 'x64').resetAdHocDarwinSignature).toBe(false);
+    expect(fuseConfig('win32', 'arm64').resetAdHocDarwinSignature).toBe(false);
+  });
+
+  it('names the packaged executable of each platform', () => {
+    const packager = { appInfo: { productFilename: 'KVChat' }, executableName: 'kvchat' };
+    const at = (electronPlatformName: string) => packagedExecutable({ appOutDir: '/out', electronPlatformName, arch: 1, packager });
+    expect(at('linux')).toBe(join('/out', 'kvchat'));
+    expect(at('win32')).toBe(join('/out', 'KVChat.exe'));
+    expect(at('darwin')).toBe(join('/out', 'KVChat.app'));
+    expect(() => at('aix')).toThrow(/aix/);
+  });
+
+  it('flips those fuses, and only those, in a stand-in Electron binary', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvchat-fuses-'));
+    try {
+      const exe = join(dir, 'kvchat');
+      const filler = Buffer.alloc(4096, 0xab);
+      writeFileSync(exe, Buffer.concat([filler, Buffer.from(SENTINEL, 'latin1'), Buffer.from([1, ELECTRON_DEFAULTS.length, ...ELECTRON_DEFAULTS]), filler]));
+      await afterPack(linuxContext(dir));
+      const wire = await getCurrentFuseWire(exe);
+      const states = ELECTRON_DEFAULTS.map((_, i) => (wire as unknown as Record<number, number>)[i]);
+      expect(states).toEqual([OFF, ON, OFF, OFF, ON, ON, /* untouched: */ OFF, ON]);
+      const bytes = readFileSync(exe);
+      expect(bytes.length).toBe(2 * filler.length + SENTINEL.length + 2 + ELECTRON_DEFAULTS.length);
+      expect(bytes.subarray(0, filler.length).equals(filler)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails the build, naming the problem, when the executable has no fuse wire', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvchat-fuses-'));
+    try {
+      writeFileSync(join(dir, 'kvchat'), Buffer.alloc(1024));
+      await expect(afterPack(linuxContext(dir))).rejects.toThrow(/sentinel/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -4,14 +4,15 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { basename, extname, join, relative, resolve, isAbsolute } from 'node:path';
+import { basename, extname, relative, resolve, isAbsolute } from 'node:path';
 import type { ModelDetails, ModelImportProgress, ModelInfo, ModelVerification } from '../../shared/api';
-import { GgufError } from '../../gpu/gguf/errors';
+import { GgufError, type GgufErrorCode } from '../../gpu/gguf/errors';
 import { now, writeTransaction, type Db } from '../store/database';
 import { KvBlockStore } from '../store/kv-store';
 import { ModelLibraryError } from './errors';
 import { copyWithFingerprint, fingerprintFile } from './fingerprint';
 import { inspectModelFile, type ModelFacts } from './gguf-info';
+import { DELETING_SUFFIX, newCopyPath, PARTIAL_SUFFIX, sweepModelsFolder, type ModelsFolderSweep } from './models-folder';
 
 export interface ImportOptions {
   /** Copy into the models folder (true) or reference the file where it is (false). */
@@ -20,6 +21,16 @@ export interface ImportOptions {
   readonly name?: string;
   readonly onProgress?: (progress: ModelImportProgress) => void;
   readonly signal?: AbortSignal;
+}
+
+/** What became of the finished copies a crash left without a library row. */
+export interface UnregisteredCopiesOutcome {
+  /** Registered again (or re-linked to an unavailable model with the same bytes). */
+  readonly registered: readonly ModelInfo[];
+  /** Deleted: a copy of a model the library already has, or a damaged file (not GGUF, cut off). */
+  readonly removed: readonly string[];
+  /** Left as they were: they could not be read (the message says why). */
+  readonly failed: readonly { readonly path: string; readonly message: string }[];
 }
 
 export interface ServedFile {
@@ -64,8 +75,19 @@ function toModelInfo(r: ModelRow): ModelInfo {
   };
 }
 
+/** GGUF reader findings that mean the bytes are broken, not merely unsupported by this version. */
+const DAMAGED_GGUF: readonly GgufErrorCode[] = ['bad-magic', 'truncated', 'corrupt', 'out-of-bounds'];
+
 const mtimeOf = (s: Stats): number => Math.trunc(s.mtimeMs);
 const sameFile = (r: ModelRow, s: Stats): boolean => s.size === r.size && mtimeOf(s) === r.mtime_ms;
+
+async function renameIfPresent(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
 
 async function statFile(path: string): Promise<Stats> {
   let s: Stats;
@@ -105,7 +127,7 @@ export class ModelLibrary {
     let fingerprint: string;
     if (options.copy) {
       await mkdir(this.modelsDir, { recursive: true });
-      stored = join(this.modelsDir, `${randomUUID()}.gguf`);
+      stored = newCopyPath(this.modelsDir);
       fingerprint = await this.copyVerified(source, stored, before.size, progress, options.signal);
     } else {
       fingerprint = await fingerprintFile(source, before.size, progress('fingerprint'), options.signal);
@@ -155,14 +177,64 @@ export class ModelLibrary {
     if (options.confirm !== true) {
       throw new ModelLibraryError('confirmation-required', 'Deleting a model needs the user’s confirmation');
     }
-    const { row, kvBlocksDeleted } = writeTransaction(this.db, () => {
-      const r = this.row(id);
-      const n = this.kv.deleteModelBlocks(r.fingerprint);
-      this.db.prepare('DELETE FROM models WHERE id = ?').run(id);
-      return { row: r, kvBlocksDeleted: n };
-    });
-    if (row.stored_in_place === 0 && this.isOurCopy(row.path)) await rm(row.path, { force: true });
+    const r = this.row(id);
+    // Our copy is renamed first, so a crash before the row is gone is undone at start, and one after it is
+    // finished: never a copy without a row that the start would take for an interrupted import.
+    const copy = r.stored_in_place === 0 && this.isOurCopy(r.path) ? r.path : null;
+    if (copy) await renameIfPresent(copy, copy + DELETING_SUFFIX);
+    let kvBlocksDeleted: number;
+    try {
+      kvBlocksDeleted = writeTransaction(this.db, () => {
+        const n = this.kv.deleteModelBlocks(this.row(id).fingerprint);
+        this.db.prepare('DELETE FROM models WHERE id = ?').run(id);
+        return n;
+      });
+    } catch (e) {
+      if (copy) await renameIfPresent(copy + DELETING_SUFFIX, copy);
+      throw e;
+    }
+    if (copy) await rm(copy + DELETING_SUFFIX, { force: true });
     return { kvBlocksDeleted };
+  }
+
+  /**
+   * Cleans the models folder of what a crash cut short (unfinished copies, interrupted deletes; models-folder.ts).
+   * Call once at start, before any import; it returns the finished copies no row names, for
+   * registerUnregisteredCopies.
+   */
+  sweepModelsFolder(): ModelsFolderSweep {
+    const registered = new Set((this.db.prepare('SELECT path FROM models').pluck().all() as string[]).map((p) => resolve(p)));
+    return sweepModelsFolder(this.modelsDir, (path) => registered.has(resolve(path)));
+  }
+
+  /**
+   * Registers finished copies that a crash left without their row: the user imported them, so they come back
+   * (named from their header) rather than being deleted. A copy of a model the library already has, or a damaged
+   * file, is deleted; only paths inside the models folder are ever touched.
+   */
+  async registerUnregisteredCopies(paths: readonly string[]): Promise<UnregisteredCopiesOutcome> {
+    const registered: ModelInfo[] = [];
+    const removed: string[] = [];
+    const failed: { path: string; message: string }[] = [];
+    for (const path of paths.filter((p) => this.isOurCopy(p))) {
+      try {
+        const s = await statFile(path);
+        const facts = await this.inspect(path);
+        const fingerprint = await fingerprintFile(path, s.size);
+        registered.push(this.record({ name: facts.details.displayName, path, fingerprint, size: s.size, mtimeMs: mtimeOf(s), inPlace: false, facts }));
+      } catch (e) {
+        // Deleted only when the bytes are known: the same as a model's in the library, or a damaged file. One this
+        // version cannot run (an architecture it does not know) or cannot read (EACCES, EIO) is kept.
+        const damaged = e instanceof ModelLibraryError && e.cause instanceof GgufError && DAMAGED_GGUF.includes(e.cause.code);
+        if (damaged || (e instanceof ModelLibraryError && e.code === 'duplicate')) {
+          await rm(path, { force: true });
+          removed.push(path);
+        } else {
+          failed.push({ path, message: (e as Error).message });
+        }
+      }
+    }
+    return { registered, removed, failed };
   }
 
   /**
@@ -226,7 +298,7 @@ export class ModelLibrary {
     progress: (phase: ModelImportProgress['phase']) => (done: number, total: number) => void,
     signal: AbortSignal | undefined,
   ): Promise<string> {
-    const partial = `${dest}.partial`;
+    const partial = dest + PARTIAL_SUFFIX;
     try {
       const original = await copyWithFingerprint(source, partial, size, progress('copy'), signal);
       const copied = await fingerprintFile(partial, size, progress('verify'), signal);

@@ -2,6 +2,7 @@
 export type StoreErrorCode =
   | 'database-too-new'
   | 'database-unreadable'
+  | 'database-damaged'
   | 'database-busy'
   | 'migration-failed'
   | 'conversation-not-found'

@@ -19,6 +19,17 @@ export interface KvBlock {
   readonly bytes: Uint8Array;
 }
 
+/** What a conversation's KV resume needs, saved together: the token history and the block table built from it. */
+export interface ConversationKv {
+  readonly modelFingerprint: string;
+  /** The exact token history (u32 ids), the last sampled token included. */
+  readonly tokens: readonly number[];
+  /** How many leading tokens the engine had computed K/V for. */
+  readonly computed: number;
+  /** The block table: `blockHashes[i]` is logical block i. Every hash must be stored. */
+  readonly blockHashes: readonly string[];
+}
+
 export interface StoredKvBlock extends KvBlock {
   readonly createdAt: number;
   readonly lastUsedAt: number;
@@ -76,6 +87,17 @@ export class KvBlockStore {
         });
       }
       return out;
+    });
+  }
+
+  /**
+   * Saves the conversation's token history and its block table in ONE transaction: a failure (or a crash) in
+   * either leaves both as they were, so a resume never pairs a history with another history's blocks.
+   */
+  saveConversationKv(conversationId: number, kv: ConversationKv): void {
+    writeTransaction(this.db, () => {
+      this.setConversationTokens(conversationId, kv.modelFingerprint, kv.tokens, kv.computed);
+      this.setConversationBlocks(conversationId, kv.blockHashes);
     });
   }
 

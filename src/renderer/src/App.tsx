@@ -143,6 +143,8 @@ export function App(): React.JSX.Element {
     () => api.onRemoteDelta((d) => setStream((s) => (s && s.requestId === d.requestId ? { ...s, text: s.text + d.text } : s))),
     [],
   );
+  // A .gguf opened from the OS (double-click, launch argument) that main has imported: list it and select it.
+  useEffect(() => api.onModelOpened((m) => void refreshModels(m.id).catch(fail)), [refreshModels, fail]);
   // The local API server (in main) asks the loaded engine for generations; its answers go back the same way.
   useEffect(() => api.onServerBridge((m) => engine().serverRequest(m)), []);
   // Engine events.

@@ -36,8 +36,7 @@ if (mode === 'append') {
     const hashes = blockHashChain(fingerprint, tokens);
     const bytes = new Uint8Array(65536).fill(n & 0xff);
     kv.putBlocks([{ hash: hashes.at(-1)!, modelFingerprint: fingerprint, layout: { key: 'f32:test' }, checksum: blockChecksum(bytes), bytes }]);
-    kv.setConversationTokens(conversationId, fingerprint, tokens, tokens.length);
-    kv.setConversationBlocks(conversationId, hashes);
+    kv.saveConversationKv(conversationId, { modelFingerprint: fingerprint, tokens, computed: tokens.length, blockHashes: hashes });
     process.stdout.write(`saved ${hashes.length}\n`);
   }
 } else if (mode === 'hold') {

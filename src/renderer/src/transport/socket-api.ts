@@ -1,6 +1,6 @@
 // KvChatApi over a WebSocket to the test host (tests/e2e/host.ts), used when the Electron preload is absent:
 // the same typed verbs, the same ApiResults, answered by the real main-process services.
-import { CHANNELS, type ApiResult, type BridgeToRenderer, type KvChatApi, type ModelImportProgress, type RemoteDelta } from '../../../shared/api';
+import { CHANNELS, type ApiResult, type BridgeToRenderer, type KvChatApi, type ModelImportProgress, type ModelInfo, type RemoteDelta } from '../../../shared/api';
 import { decodeFrame, encodeFrame, type WireReply } from './wire';
 
 type Method = keyof KvChatApi;
@@ -10,6 +10,7 @@ export function createSocketApi(url: string): KvChatApi {
   const pending = new Map<number, (r: ApiResult<unknown>) => void>();
   const progressListeners = new Set<(p: ModelImportProgress) => void>();
   const deltaListeners = new Set<(d: RemoteDelta) => void>();
+  const openedListeners = new Set<(m: ModelInfo) => void>();
   const bridgeListeners = new Set<(m: BridgeToRenderer) => void>();
   const socket = new WebSocket(url);
   socket.binaryType = 'arraybuffer';
@@ -21,6 +22,7 @@ export function createSocketApi(url: string): KvChatApi {
     const reply = decodeFrame(new Uint8Array(e.data)) as WireReply;
     if ('event' in reply) {
       if (reply.event === CHANNELS.onModelImportProgress) progressListeners.forEach((l) => l(reply.payload as ModelImportProgress));
+      if (reply.event === CHANNELS.onModelOpened) openedListeners.forEach((l) => l(reply.payload as ModelInfo));
       if (reply.event === CHANNELS.onRemoteDelta) deltaListeners.forEach((l) => l(reply.payload as RemoteDelta));
       if (reply.event === CHANNELS.onServerBridge) bridgeListeners.forEach((l) => l(reply.payload as BridgeToRenderer));
       return;
@@ -54,6 +56,10 @@ export function createSocketApi(url: string): KvChatApi {
   api.onModelImportProgress = (listener: (p: ModelImportProgress) => void) => {
     progressListeners.add(listener);
     return () => progressListeners.delete(listener);
+  };
+  api.onModelOpened = (listener: (m: ModelInfo) => void) => {
+    openedListeners.add(listener);
+    return () => openedListeners.delete(listener);
   };
   api.onRemoteDelta = (listener: (d: RemoteDelta) => void) => {
     deltaListeners.add(listener);
