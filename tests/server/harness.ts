@@ -1,6 +1,6 @@
 // A real server on 127.0.0.1 (port 0) over a real engine with stories260K, and helpers to talk to it.
 import OpenAI from 'openai';
-import { Engine } from '../../src/gpu/engine/engine';
+import { Engine, type EngineOptions } from '../../src/gpu/engine/engine';
 import { tokenizerFromGguf, type Tokenizer } from '../../src/gpu/tokenizer';
 import { startOpenAiServer, type OpenAiServer, type OpenAiServerOptions } from '../../src/server';
 import { testDevice } from '../helpers/gpu';
@@ -14,9 +14,9 @@ export interface TestModel {
   readonly options: Pick<OpenAiServerOptions, 'engine' | 'tokenizer' | 'metadata' | 'modelId'>;
 }
 
-export async function loadTestModel(maxSeqs = 8, name = 'stories260K.gguf'): Promise<TestModel> {
+export async function loadTestModel(maxSeqs = 8, name = 'stories260K.gguf', options: EngineOptions = {}): Promise<TestModel> {
   const file = openModel(name);
-  const engine = await Engine.load(await testDevice(), file, { maxSeqs });
+  const engine = await Engine.load(await testDevice(), file, { ...options, maxSeqs });
   const tokenizer = tokenizerFromGguf(file.metadata);
   return { engine, tokenizer, options: { engine, tokenizer, metadata: file.metadata, modelId: name.replace(/\.gguf$/, '') } };
 }
