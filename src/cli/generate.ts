@@ -8,11 +8,11 @@
 // and go on; the JSON's context_shifts says what was dropped and recomputed.
 import { Engine, type ContextPolicy, type ContextShift } from '../gpu/engine/engine';
 import { sampleCpu } from '../gpu/engine/sampler-cpu';
-import { normalizeSamplingParams, type SamplingParams } from '../gpu/engine/sampling-params';
+import { foldSeed, normalizeSamplingParams, SamplingParamError, topPZeroAsGreedy, type SamplingParams } from '../gpu/engine/sampling-params';
 import type { GgufFile } from '../gpu/gguf/reader';
 import { readModelConfig } from '../gpu/model/config';
 import { CpuReferenceModel } from '../gpu/model/cpu-reference';
-import { renderChatTemplate, StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../gpu/tokenizer';
+import { continuesPrompt, renderChatTemplate, StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../gpu/tokenizer';
 import type { ResumeResult } from '../gpu/engine/resume';
 import { Args, runMain, UsageError } from './args';
 import { openGgufFile } from './file-source';
@@ -142,15 +142,9 @@ async function main(): Promise<void> {
     const used = history.length + prompt.length;
     const maxNew = contextPolicy.kind !== 'stop' ? cap : conversation ? Math.min(cap, config.contextLength - used + 1) : Math.min(cap, config.contextLength) - prompt.length + 1;
     if (maxNew < 1) throw new UsageError(`the prompt takes ${used} tokens; the model's context is ${config.contextLength} and ${cap} positions were allowed`);
-    const sampling = normalizeSamplingParams({
-      temperature: args.number('temperature', 0.8),
-      seed: args.number('seed', Date.now() % 2 ** 31, Number.isInteger, 'a whole number'),
-      topK: args.number('top-k', 40),
-      topP: args.number('top-p', 0.95),
-      minP: args.number('min-p', 0.05),
-      repetitionPenalty: args.number('repeat-penalty', 1),
-    });
-    const decoder = new StreamingDecoder(tokenizer, { continuation: true });
+    const sampling = samplingFromArgs(args);
+    const continuation = continuesPrompt(prompt, tokenizer.bos);
+    const decoder = new StreamingDecoder(tokenizer, { continuation });
     const stream = (t: number): void => {
       if (!json) process.stdout.write(decoder.push(t));
     };
@@ -167,7 +161,7 @@ async function main(): Promise<void> {
       ...(store && conversation ? { session: { store, conversation, promptText, tokenizer } } : {}),
     };
     const g = args.flag('reference') ? await generateReference(run) : await generateGpu(run);
-    const text = tokenizer.decode(g.tokens, { continuation: true });
+    const text = tokenizer.decode(g.tokens, { continuation });
     const decoded = Math.max(0, g.tokens.length - 1);
     if (json) {
       process.stdout.write(
@@ -213,6 +207,35 @@ function encodePrompt(tokenizer: Tokenizer, file: GgufFile, text: string, first:
 }
 
 const round = (x: number): number => Math.round(x * 100) / 100;
+
+/** The flag that sets each sampling parameter, for usage errors in the user's own words. */
+const SAMPLING_FLAGS: Partial<Record<keyof SamplingParams, string>> = {
+  temperature: '--temperature',
+  topK: '--top-k',
+  topP: '--top-p',
+  minP: '--min-p',
+  repetitionPenalty: '--repeat-penalty',
+  seed: '--seed',
+};
+
+/** llama.cpp's defaults; --top-p 0 is greedy and any integer seed is folded, as the server reads them. */
+function samplingFromArgs(args: Args): SamplingParams {
+  try {
+    return normalizeSamplingParams(
+      topPZeroAsGreedy({
+        temperature: args.number('temperature', 0.8),
+        seed: foldSeed(args.number('seed', Date.now() % 2 ** 31, Number.isInteger, 'a whole number')),
+        topK: args.number('top-k', 40),
+        topP: args.number('top-p', 0.95),
+        minP: args.number('min-p', 0.05),
+        repetitionPenalty: args.number('repeat-penalty', 1),
+      }),
+    );
+  } catch (e) {
+    if (e instanceof SamplingParamError) throw new UsageError(`${SAMPLING_FLAGS[e.param] ?? e.param} must be ${e.rule}, not ${e.value}`);
+    throw e;
+  }
+}
 
 function parseContextPolicy(kind: string, args: Args, first: number | undefined, bos: number | undefined): ContextPolicy {
   if (kind === 'stop') return { kind };

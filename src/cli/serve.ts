@@ -1,12 +1,16 @@
-// npm run -s serve -- --model FILE [--port N] [--host H] [--api-key K] [--context N]
+// npm run -s serve -- --model FILE [--port N] [--host H] [--api-key K] [--context N] [--max-waiting N]
+//                      [--allowed-host NAME,...] [--insecure-no-key]
 // An OpenAI-compatible server (/v1/models, /v1/completions, /v1/chat/completions) over one engine on this
 // machine's GPU. Binds 127.0.0.1 unless --host says otherwise; with --api-key every request needs
-// "Authorization: Bearer K". --context N serves a shorter context than the model's (less KV memory, like
-// llama.cpp's n_ctx). Runs until SIGINT/SIGTERM.
+// "Authorization: Bearer K". Any other address needs --api-key, or --insecure-no-key (which prints a warning);
+// there, Host names other than IP addresses and this machine's name need --allowed-host. --context N serves a
+// shorter context than the model's (less KV memory, like llama.cpp's n_ctx). --max-waiting N: requests waiting
+// for room at most (default 64; more get 429). Runs until SIGINT/SIGTERM.
 import { basename } from 'node:path';
 import { Engine } from '../gpu/engine/engine';
 import { tokenizerFromGguf } from '../gpu/tokenizer';
 import { startOpenAiServer } from '../server';
+import { isLoopback } from '../server/local-guard';
 import { Args, runMain, UsageError } from './args';
 import { openGgufFile } from './file-source';
 import { acquireNodeDevice } from './node-gpu';
@@ -14,13 +18,20 @@ import { acquireNodeDevice } from './node-gpu';
 const DEFAULT_PORT = 8080;
 
 async function main(): Promise<void> {
-  const args = new Args(process.argv.slice(2), new Set(), new Set(['model', 'port', 'host', 'api-key', 'context']));
+  const args = new Args(process.argv.slice(2), new Set(['insecure-no-key']), new Set(['model', 'port', 'host', 'api-key', 'context', 'max-waiting', 'allowed-host']));
   const modelPath = args.required('model');
   const port = args.number('port', DEFAULT_PORT, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number (0 picks a free one)');
   const host = args.string('host') ?? '127.0.0.1';
   const apiKey = args.string('api-key');
   if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('--api-key must not be empty');
   const context = args.string('context') === undefined ? undefined : args.number('context', 0, (n) => Number.isInteger(n) && n > 0, 'a positive whole number');
+  const maxWaiting = args.number('max-waiting', 64, (n) => Number.isInteger(n) && n >= 0, 'a whole number (0: refuse whatever cannot start at once)');
+  const allowedHosts = (args.string('allowed-host') ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '');
+  const noKey = args.flag('insecure-no-key');
+  if (!isLoopback(host) && apiKey === undefined) {
+    if (!noKey) throw new UsageError(`--host ${host} lets other machines use this server: set --api-key, or pass --insecure-no-key to serve without one`);
+    process.stderr.write(`warning: serving ${host} without an API key: anyone who can reach this machine can use the model\n`);
+  }
 
   const gpu = await acquireNodeDevice();
   const { file, close } = await openGgufFile(modelPath);
@@ -39,6 +50,9 @@ async function main(): Promise<void> {
     host,
     port,
     ...(apiKey !== undefined ? { apiKey } : {}),
+    maxWaitingRequests: maxWaiting,
+    allowedHosts,
+    allowNetworkWithoutKey: noKey,
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`KVChat OpenAI-compatible server for ${basename(modelPath)} on ${server.url}/v1 (webgpu: ${gpu.adapterDescription})\n`);

@@ -1,7 +1,7 @@
 // Every failure a client can see, as OpenAI's error object ({error: {message, type, param, code}}) with its HTTP
 // status. Handlers throw ApiError; the router turns anything else into a 500 server_error.
 
-export type ApiErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'server_error';
+export type ApiErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'rate_limit_error' | 'server_error';
 
 export interface OpenAiErrorBody {
   readonly error: {
@@ -48,6 +48,14 @@ export const methodNotAllowed = (method: string, path: string, allowed: readonly
 
 export const bodyTooLarge = (limit: number): ApiError =>
   new ApiError(413, `The request body exceeds this server's limit of ${limit} bytes.`, 'invalid_request_error', 'request_too_large');
+
+/** 429: the admission queue is full; the client should come back after `retryAfterS` seconds. */
+export const tooManyRequests = (message: string, retryAfterS: number): ApiError =>
+  new ApiError(429, message, 'rate_limit_error', 'rate_limit_exceeded', null, { 'retry-after': String(retryAfterS) });
+
+/** 503: the server cannot take the request now (waited too long for room, shutting down, no model loaded yet). */
+export const serviceUnavailable = (message: string, code: string, retryAfterS?: number): ApiError =>
+  new ApiError(503, message, 'server_error', code, null, retryAfterS === undefined ? {} : { 'retry-after': String(retryAfterS) });
 
 export const contextLengthExceeded = (message: string, param: string): ApiError => badRequest(message, 'context_length_exceeded', param);
 

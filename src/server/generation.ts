@@ -1,10 +1,8 @@
-// One request's generation on the shared engine: admission by KV blocks, a sequence of its own (released after,
-// whatever happens), tokens decoded to text as they come and checked against the stop strings. The streaming and
+// One admitted request's generation on the shared engine: a sequence of its own (released after, whatever happens), tokens decoded to text as they come and checked against the stop strings. The streaming and
 // the non-streaming response are built from the same text pieces, so they always agree.
 import type { GenerateOptions, GenerateResult, StopReason } from '../gpu/engine/engine';
 import type { SamplingParams } from '../gpu/engine/sampling-params';
-import { StreamingDecoder, type Tokenizer } from '../gpu/tokenizer';
-import { KvAdmission, worstCaseBlocks } from './kv-admission';
+import { continuesPrompt, StreamingDecoder, type Tokenizer } from '../gpu/tokenizer';
 import { StopStringMatcher } from './stop-strings';
 
 export interface GenerationJob {
@@ -41,7 +39,6 @@ export interface ServerEngine {
 export interface GenerationContext {
   readonly engine: ServerEngine;
   readonly tokenizer: Tokenizer;
-  readonly admission: KvAdmission;
 }
 
 /** Turns sampled tokens into output text, ending the generation through `stopNow` when a stop string shows up. */
@@ -52,12 +49,14 @@ class OutputText {
 
   constructor(
     private readonly tokenizer: Tokenizer,
+    continuation: boolean,
     stops: readonly string[],
     private readonly onText: ((text: string) => void) | undefined,
     private readonly stopNow: () => void,
   ) {
-    // The output continues the prompt: the first token keeps its leading space, as the CLI prints it.
-    this.decoder = new StreamingDecoder(tokenizer, { continuation: true });
+    // The output continues the prompt: the first token keeps its leading space, as the CLI prints it (unless the
+    // prompt is BOS alone: then the text starts there, without one).
+    this.decoder = new StreamingDecoder(tokenizer, { continuation });
     this.matcher = new StopStringMatcher(stops);
   }
 
@@ -100,9 +99,8 @@ function finishReasonOf(stopReason: StopReason, stoppedByString: boolean): Finis
   return undefined;
 }
 
+/** Runs a job that holds its KV admission (the caller acquired and releases it). */
 export async function runGeneration(ctx: GenerationContext, job: GenerationJob): Promise<GenerationOutcome> {
-  const blocks = worstCaseBlocks(job.prompt.length, job.maxNewTokens);
-  await ctx.admission.acquire(blocks, job.signal);
   // One signal for the engine: the client's, or ours once a stop string has been found.
   const stop = new AbortController();
   const onClientAbort = (): void => stop.abort(job.signal.reason);
@@ -110,7 +108,7 @@ export async function runGeneration(ctx: GenerationContext, job: GenerationJob):
   if (job.signal.aborted) onClientAbort();
   const seq = ctx.engine.createSequence();
   let callbackError: unknown;
-  const output = new OutputText(ctx.tokenizer, job.stop, job.onText, () => stop.abort());
+  const output = new OutputText(ctx.tokenizer, continuesPrompt(job.prompt, ctx.tokenizer.bos), job.stop, job.onText, () => stop.abort());
   try {
     const result = await ctx.engine.generate(seq, job.prompt, {
       maxNewTokens: job.maxNewTokens,
@@ -134,6 +132,5 @@ export async function runGeneration(ctx: GenerationContext, job: GenerationJob):
   } finally {
     job.signal.removeEventListener('abort', onClientAbort);
     ctx.engine.releaseSequence(seq);
-    ctx.admission.release(blocks);
   }
 }

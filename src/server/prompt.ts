@@ -20,15 +20,18 @@ export function maxPromptChars(tokenizer: Tokenizer, contextLength: number): num
   return contextLength * longest + 1;
 }
 
-function checkChars(text: string, maxChars: number, param: string): void {
-  if (text.length > maxChars) {
-    throw contextLengthExceeded(`The ${param} take ${text.length} characters: more tokens than this model's context holds.`, param);
+/** "The prompt takes", "the messages take". */
+const takes = (param: string): string => `${param} ${param === 'messages' ? 'take' : 'takes'}`;
+
+function checkChars(length: number, maxChars: number, param: string): void {
+  if (length > maxChars) {
+    throw contextLengthExceeded(`The ${takes(param)} ${length} characters: more tokens than this model's context holds.`, param);
   }
 }
 
 export function completionPromptTokens(tokenizer: Tokenizer, prompt: CompletionPrompt, maxChars = Infinity): number[] {
   if ('text' in prompt) {
-    checkChars(prompt.text, maxChars, 'prompt');
+    checkChars(prompt.text.length, maxChars, 'prompt');
     return tokenizer.encode(prompt.text, {});
   }
   const bad = prompt.tokens.find((t) => t >= tokenizer.vocabSize);
@@ -37,6 +40,9 @@ export function completionPromptTokens(tokenizer: Tokenizer, prompt: CompletionP
 }
 
 export function chatPromptTokens(tokenizer: Tokenizer, metadata: Metadata, messages: readonly ChatMessage[], maxChars = Infinity): number[] {
+  // The messages' own text is a lower bound of the rendered prompt: a flood of text is refused before the template
+  // (a Jinja interpreter on the server's only thread) ever runs.
+  checkChars(messages.reduce((n, m) => n + m.content.length, 0), maxChars, 'messages');
   let rendered: string;
   try {
     rendered = renderChatTemplate(metadata, messages, { addGenerationPrompt: true });
@@ -45,7 +51,7 @@ export function chatPromptTokens(tokenizer: Tokenizer, metadata: Metadata, messa
     if (e instanceof ChatTemplateError) throw badRequest(e.message, 'invalid_messages', 'messages');
     throw e;
   }
-  checkChars(rendered, maxChars, 'messages');
+  checkChars(rendered.length, maxChars, 'messages');
   const startsWithBos = tokenizer.bos !== undefined && rendered.startsWith(tokenizer.tokenText(tokenizer.bos));
   return tokenizer.encode(rendered, { parseSpecial: true, addBos: !startsWithBos });
 }
@@ -54,7 +60,7 @@ export function chatPromptTokens(tokenizer: Tokenizer, metadata: Metadata, messa
 export function newTokenBudget(promptLength: number, contextLength: number, maxTokens: number | undefined, param: string): number {
   if (promptLength === 0) throw badRequest(`The '${param}' is empty and this model adds no BOS token: there is nothing to continue.`, 'invalid_value', param);
   if (promptLength > contextLength) {
-    throw contextLengthExceeded(`This model's maximum context length is ${contextLength} tokens; the ${param} take ${promptLength}.`, param);
+    throw contextLengthExceeded(`This model's maximum context length is ${contextLength} tokens; the ${takes(param)} ${promptLength}.`, param);
   }
   const room = contextLength - promptLength + 1;
   return Math.min(maxTokens ?? room, room);

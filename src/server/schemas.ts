@@ -2,7 +2,7 @@
 // Unknown fields are ignored (clients send many we have no use for); known fields of the wrong type, out of range,
 // or asking for something this server does not do (n > 1, logprobs, tools...) are a 400 naming the field.
 import { z } from 'zod';
-import type { SamplingParams } from '../gpu/engine/sampling-params';
+import { foldSeed, topPZeroAsGreedy, type SamplingParams } from '../gpu/engine/sampling-params';
 import type { ChatMessage } from '../gpu/tokenizer';
 import { badRequest } from './errors';
 
@@ -23,7 +23,8 @@ const generationFields = {
   top_k: z.int().min(0).nullish(),
   min_p: z.number().min(0).max(1).nullish(),
   repeat_penalty: z.number().gt(0).nullish(),
-  seed: z.int().nullish(),
+  // Any integer: 64-bit seeds (past 2^53 every double is an integer) are folded into the sampler's u32 below.
+  seed: z.number().refine(Number.isInteger, { error: 'must be an integer' }).nullish(),
   stop,
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
@@ -121,20 +122,16 @@ function rejectUnsupported(f: GenerationFields): void {
   if (f.presence_penalty) unsupported('presence_penalty', 'other than 0 (use repeat_penalty)');
 }
 
-/** A 64-bit seed from the client folded into the sampler's u32. */
-const toU32 = (seed: number): number => ((seed % 2 ** 32) + 2 ** 32) % 2 ** 32;
-
 function samplingOf(f: GenerationFields): Partial<SamplingParams> {
-  // OpenAI's defaults (temperature 1, top_p 1), not the CLI's; top_p 0 keeps only the likeliest token: greedy.
-  const temperature = f.top_p === 0 ? 0 : (f.temperature ?? 1);
-  return {
-    temperature,
-    topP: f.top_p || 1,
+  // OpenAI's defaults (temperature 1, top_p 1), not the CLI's.
+  return topPZeroAsGreedy({
+    temperature: f.temperature ?? 1,
+    topP: f.top_p ?? 1,
     topK: f.top_k ?? 0,
     minP: f.min_p ?? 0,
     repetitionPenalty: f.repeat_penalty ?? 1,
-    seed: toU32(f.seed ?? Math.floor(Math.random() * 2 ** 32)),
-  };
+    seed: foldSeed(f.seed ?? Math.floor(Math.random() * 2 ** 32)),
+  });
 }
 
 function generationOf(f: GenerationFields, maxTokens: number | null | undefined): GenerationRequest {

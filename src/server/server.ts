@@ -7,11 +7,11 @@ import type { AddressInfo } from 'node:net';
 import type { Metadata } from '../gpu/gguf/metadata';
 import { KV_BLOCK_TOKENS } from '../gpu/kv/layout';
 import type { Tokenizer } from '../gpu/tokenizer';
-import { contextLengthExceeded, methodNotAllowed, modelNotFound, routeNotFound, toApiError, unauthorized } from './errors';
+import { ApiError, contextLengthExceeded, methodNotAllowed, modelNotFound, routeNotFound, serviceUnavailable, toApiError, tooManyRequests, unauthorized } from './errors';
 import { runGeneration, type GenerationContext, type ServerEngine, type GenerationJob, type GenerationOutcome } from './generation';
 import { readJsonBody, sendError, sendJson, SseStream } from './http-io';
-import { KvAdmission, worstCaseBlocks } from './kv-admission';
-import { checkLocalRequest } from './local-guard';
+import { AdmissionRefused, KvAdmission, worstCaseBlocks } from './kv-admission';
+import { checkLocalRequest, isLoopback } from './local-guard';
 import { chatPromptTokens, completionPromptTokens, maxPromptChars, newTokenBudget } from './prompt';
 import { chatChunk, chatResponse, completionChunk, completionResponse, modelObject, usageChunk, type ResponseMeta } from './responses';
 import { parseChatRequest, parseCompletionRequest, type GenerationRequest } from './schemas';
@@ -19,6 +19,15 @@ import { parseChatRequest, parseCompletionRequest, type GenerationRequest } from
 /** Large enough for a long conversation; a body past it is refused (413) before it is parsed. */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 2 ** 20;
 const DEFAULT_HOST = '127.0.0.1';
+/** Open connections at most; the next ones are dropped by the OS-level accept (Node's maxConnections). */
+export const DEFAULT_MAX_CONNECTIONS = 4096;
+/** A client has this long to send its headers, and its whole request (a slowloris holds a socket otherwise), in ms. */
+export const HEADERS_TIMEOUT_MS = 20_000;
+export const REQUEST_TIMEOUT_MS = 60_000;
+/** An idle kept-alive connection is closed after this long, in ms. */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** What a refused client is told to wait before trying again, in seconds. */
+const RETRY_AFTER_S = 2;
 
 export interface OpenAiServerOptions {
   readonly engine: ServerEngine;
@@ -36,6 +45,19 @@ export interface OpenAiServerOptions {
   readonly maxBodyBytes?: number;
   /** KV blocks this server's requests may hold together; default the engine's whole pool. */
   readonly kvBlocks?: number;
+  /** Requests waiting for KV blocks at most (default 64); more are answered 429 with Retry-After. */
+  readonly maxWaitingRequests?: number;
+  /** Longest wait for KV blocks in ms (default 5 minutes); then 503 with Retry-After. */
+  readonly maxQueueWaitMs?: number;
+  /** Open connections at most (default 4096). */
+  readonly maxConnections?: number;
+  /**
+   * Bound to a non-loopback address: Host names accepted besides IP literals, loopback names and this machine's
+   * own name (a DNS-rebinding page's name is refused).
+   */
+  readonly allowedHosts?: readonly string[];
+  /** Bind a non-loopback address without an API key (refused otherwise: anyone on the network could use it). */
+  readonly allowNetworkWithoutKey?: boolean;
   /** One line per finished request. */
   readonly log?: (line: string) => void;
 }
@@ -76,6 +98,7 @@ interface PreparedRequest {
 
 class OpenAiHttpApi {
   private readonly generation: GenerationContext;
+  private readonly admission: KvAdmission;
   private readonly started = Math.floor(Date.now() / 1000);
   private readonly keyDigest: Buffer | undefined;
   private readonly routes: readonly Route[];
@@ -83,21 +106,24 @@ class OpenAiHttpApi {
 
   constructor(private readonly opts: OpenAiServerOptions) {
     this.maxPromptChars = maxPromptChars(opts.tokenizer, opts.engine.config.contextLength);
-    const admission = new KvAdmission(opts.kvBlocks ?? opts.engine.pool.blocks);
-    this.generation = { engine: opts.engine, tokenizer: opts.tokenizer, admission };
+    this.admission = new KvAdmission(opts.kvBlocks ?? opts.engine.pool.blocks, {
+      ...(opts.maxWaitingRequests !== undefined ? { maxWaiting: opts.maxWaitingRequests } : {}),
+      ...(opts.maxQueueWaitMs !== undefined ? { maxWaitMs: opts.maxQueueWaitMs } : {}),
+    });
+    this.generation = { engine: opts.engine, tokenizer: opts.tokenizer };
     this.keyDigest = opts.apiKey === undefined ? undefined : digest(opts.apiKey);
     this.routes = [
       { pattern: /^\/v1\/models$/, methods: { GET: async (c) => this.listModels(c) } },
       { pattern: /^\/v1\/models\/([^/]+)$/, methods: { GET: async (c) => this.getModel(c) } },
-      { pattern: /^\/v1\/completions$/, methods: { POST: async (c) => this.generate(c, await this.prepareCompletion(c)) } },
-      { pattern: /^\/v1\/chat\/completions$/, methods: { POST: async (c) => this.generate(c, await this.prepareChat(c)) } },
+      { pattern: /^\/v1\/completions$/, methods: { POST: async (c) => this.generate(c, await this.prepareCompletion(this.checkRoom(c))) } },
+      { pattern: /^\/v1\/chat\/completions$/, methods: { POST: async (c) => this.generate(c, await this.prepareChat(this.checkRoom(c))) } },
     ];
   }
 
   /** Finds the handler for a request, or throws the 401/404/405 it deserves. */
   resolve(req: IncomingMessage): { handler: Handler; param: string | undefined } {
     const method = req.method ?? 'GET';
-    checkLocalRequest(req, this.opts.host ?? DEFAULT_HOST);
+    checkLocalRequest(req, this.opts.host ?? DEFAULT_HOST, this.opts.allowedHosts);
     if (!this.authorized(req)) throw unauthorized();
     const path = pathOf(req.url ?? '/');
     for (const route of this.routes) {
@@ -126,6 +152,12 @@ class OpenAiHttpApi {
     sendJson(c.res, 200, modelObject(this.opts.modelId, this.started));
   }
 
+  /** A full queue refuses before the body is read, parsed, rendered or tokenized: a flood costs almost nothing. */
+  private checkRoom(c: Call): Call {
+    if (this.admission.full) throw queueFull(this.admission.maxWaiting);
+    return c;
+  }
+
   private async prepareCompletion(c: Call): Promise<PreparedRequest> {
     const request = parseCompletionRequest(await this.body(c));
     this.checkModel(request);
@@ -151,15 +183,24 @@ class OpenAiHttpApi {
     const param = p.endpoint === 'chat' ? 'messages' : 'prompt';
     const maxNewTokens = newTokenBudget(p.prompt.length, contextLength, p.request.maxTokens, param);
     const blocks = worstCaseBlocks(p.prompt.length, maxNewTokens);
-    if (blocks > this.generation.admission.capacity) {
-      throw contextLengthExceeded(`The ${param} and max_tokens need ${blocks} KV blocks of ${KV_BLOCK_TOKENS} tokens; this server's KV cache holds ${this.generation.admission.capacity}. Lower max_tokens.`, param);
+    if (blocks > this.admission.capacity) {
+      throw contextLengthExceeded(`The ${param} and max_tokens need ${blocks} KV blocks of ${KV_BLOCK_TOKENS} tokens; this server's KV cache holds ${this.admission.capacity}. Lower max_tokens.`, param);
     }
-    const meta: ResponseMeta = { id: `${p.endpoint === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: this.opts.modelId };
-    const job: GenerationJob = { prompt: p.prompt, maxNewTokens, sampling: p.request.sampling, stop: p.request.stop, signal: c.signal };
-    if (p.request.stream) return this.stream(c, p, meta, job);
-    const outcome = await runGeneration(this.generation, job);
-    if (outcome.finishReason === undefined) return; // the client left
-    sendJson(c.res, 200, p.endpoint === 'chat' ? chatResponse(meta, outcome) : completionResponse(meta, outcome));
+    // Admitted before any byte of the answer: a stream refused for room gets a real 429/503, not a broken stream.
+    await this.admission.acquire(blocks, c.signal).catch((e: unknown) => {
+      if (e instanceof AdmissionRefused) throw e.reason === 'queue-full' ? queueFull(this.admission.maxWaiting) : serviceUnavailable(`The request ${e.message}; try again later.`, 'queue_timeout', RETRY_AFTER_S);
+      throw e;
+    });
+    try {
+      const meta: ResponseMeta = { id: `${p.endpoint === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: this.opts.modelId };
+      const job: GenerationJob = { prompt: p.prompt, maxNewTokens, sampling: p.request.sampling, stop: p.request.stop, signal: c.signal };
+      if (p.request.stream) return await this.stream(c, p, meta, job);
+      const outcome = await runGeneration(this.generation, job);
+      if (outcome.finishReason === undefined) return abortedBy(c.signal); // the client left, or the server is stopping
+      sendJson(c.res, 200, p.endpoint === 'chat' ? chatResponse(meta, outcome) : completionResponse(meta, outcome));
+    } finally {
+      this.admission.release(blocks);
+    }
   }
 
   private async stream(c: Call, p: PreparedRequest, meta: ResponseMeta, job: GenerationJob): Promise<void> {
@@ -173,11 +214,22 @@ class OpenAiHttpApi {
     } catch (e) {
       return sse.fail(toApiError(e));
     }
-    if (outcome.finishReason === undefined) return; // the client left
+    if (outcome.finishReason === undefined) {
+      // A shutdown ends the stream with an error event and [DONE], so the client can tell it from a network failure.
+      if (c.signal.reason instanceof ApiError) sse.fail(c.signal.reason);
+      return;
+    }
     sse.send(chat ? chatChunk(meta, {}, outcome.finishReason) : completionChunk(meta, '', outcome.finishReason));
     if (p.request.includeUsage) sse.send(usageChunk(meta, chat ? 'chat.completion.chunk' : 'text_completion', outcome));
     sse.done();
   }
+}
+
+const queueFull = (max: number): ApiError => tooManyRequests(`This server already has ${max} requests waiting for the model; try again shortly.`, RETRY_AFTER_S);
+
+/** A generation cut short by its signal: a shutdown answers 503; a client that left gets nothing. */
+function abortedBy(signal: AbortSignal): void {
+  if (signal.reason instanceof ApiError) throw signal.reason;
 }
 
 /** The request's path, percent-decoded, without a trailing slash; a path that does not decode matches no route. */
@@ -209,17 +261,24 @@ async function serve(api: OpenAiHttpApi, req: IncomingMessage, res: ServerRespon
 }
 
 export function startOpenAiServer(opts: OpenAiServerOptions): Promise<OpenAiServer> {
+  const host = opts.host ?? DEFAULT_HOST;
+  if (!isLoopback(host) && opts.apiKey === undefined && opts.allowNetworkWithoutKey !== true) {
+    return Promise.reject(new Error(`Serving ${host} (not only this machine) needs an API key: anyone who can reach it could use the model. Set one, or say explicitly that it may run without one.`));
+  }
   const api = new OpenAiHttpApi(opts);
-  const shutdown = new AbortController();
+  // Every request's own controller, aborted on shutdown (one listener per request on a shared signal would pass
+  // EventTarget's listener warning past 10 requests).
+  const clients = new Set<AbortController>();
+  let closing = false;
   const inFlight = new Set<Promise<void>>();
-  const server = createServer((req, res) => {
+  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => {
     const began = performance.now();
     const client = new AbortController();
-    const onShutdown = (): void => client.abort(new Error('the server is shutting down'));
-    shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+    if (closing) client.abort(shuttingDown());
+    clients.add(client);
     // 'close' before the response finished: the client disconnected.
     res.on('close', () => {
-      shutdown.signal.removeEventListener('abort', onShutdown);
+      clients.delete(client);
       if (!res.writableFinished) client.abort(new Error('the client disconnected'));
       opts.log?.(`${req.method} ${req.url} ${res.writableFinished ? res.statusCode : 'disconnected'} ${(performance.now() - began).toFixed(0)} ms`);
     });
@@ -232,7 +291,7 @@ export function startOpenAiServer(opts: OpenAiServerOptions): Promise<OpenAiServ
       .finally(() => inFlight.delete(done));
     inFlight.add(done);
   });
-  const host = opts.host ?? DEFAULT_HOST;
+  server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, host, () => {
@@ -245,7 +304,8 @@ export function startOpenAiServer(opts: OpenAiServerOptions): Promise<OpenAiServ
         port,
         close: async () => {
           const closed = new Promise<void>((r) => server.close(() => r()));
-          shutdown.abort();
+          closing = true;
+          for (const c of clients) c.abort(shuttingDown());
           await Promise.allSettled([...inFlight]);
           server.closeAllConnections();
           await closed;
@@ -254,3 +314,5 @@ export function startOpenAiServer(opts: OpenAiServerOptions): Promise<OpenAiServ
     });
   });
 }
+
+const shuttingDown = (): ApiError => serviceUnavailable('The server is shutting down.', 'server_shutting_down');

@@ -51,3 +51,36 @@ describe('KvAdmission', () => {
     await expect(new KvAdmission(4).acquire(5)).rejects.toThrow(RangeError);
   });
 });
+
+describe('KvAdmission: a bounded queue', () => {
+  it('refuses past maxWaiting (queue-full) at once, without disturbing those waiting', async () => {
+    const a = new KvAdmission(2, { maxWaiting: 2 });
+    await a.acquire(2);
+    const w1 = a.acquire(1);
+    const w2 = a.acquire(1);
+    await expect(a.acquire(1)).rejects.toMatchObject({ name: 'AdmissionRefused', reason: 'queue-full' });
+    expect(a.full).toBe(true);
+    a.release(2);
+    await Promise.all([w1, w2]);
+    expect(a.full).toBe(false);
+  });
+
+  it('maxWaiting 0 admits what fits at once and refuses the rest', async () => {
+    const a = new KvAdmission(2, { maxWaiting: 0 });
+    await a.acquire(1);
+    await a.acquire(1);
+    expect(a.full).toBe(false); // nothing waits: the cheap pre-check lets acquire() decide
+    await expect(a.acquire(1)).rejects.toMatchObject({ reason: 'queue-full' });
+  });
+
+  it('a waiter past maxWaitMs is refused (timeout) and leaves the queue; the next one is admitted', async () => {
+    const a = new KvAdmission(2, { maxWaitMs: 30 });
+    await a.acquire(2);
+    const slow = a.acquire(2);
+    await expect(slow).rejects.toMatchObject({ reason: 'timeout' });
+    expect(a.waitingRequests).toBe(0);
+    a.release(2);
+    await a.acquire(2);
+    expect(a.reservedBlocks).toBe(2);
+  });
+});

@@ -30,8 +30,31 @@ export const GREEDY: Readonly<SamplingParams> = Object.freeze({
   seed: 0,
 });
 
+/** A sampling parameter out of range; `param` names it, so each front end can say it in its own words. */
+export class SamplingParamError extends RangeError {
+  constructor(
+    readonly param: keyof SamplingParams,
+    readonly rule: string,
+    readonly value: number,
+  ) {
+    super(`sampling parameter ${param} must be ${rule}, got ${String(value)}`);
+    this.name = 'SamplingParamError';
+  }
+}
+
 function check(ok: boolean, name: keyof SamplingParams, rule: string, value: number): void {
-  if (!ok) throw new RangeError(`sampling parameter ${name} must be ${rule}, got ${String(value)}`);
+  if (!ok) throw new SamplingParamError(name, rule, value);
+}
+
+/** Any integer seed a user gives (64-bit, negative) folded into the sampler's u32. */
+export const foldSeed = (seed: number): number => ((seed % 2 ** 32) + 2 ** 32) % 2 ** 32;
+
+/**
+ * What users mean by top-p 0 (llama.cpp's and OpenAI's reading): keep only the likeliest token, i.e. greedy.
+ * Every front end applies it, so `--top-p 0` and `top_p: 0` mean the same thing.
+ */
+export function topPZeroAsGreedy(p: Partial<SamplingParams>): Partial<SamplingParams> {
+  return p.topP === 0 ? { ...p, temperature: 0, topP: 1 } : p;
 }
 
 /** GREEDY overlaid with `partial`, validated: throws a RangeError naming the first parameter out of range. */

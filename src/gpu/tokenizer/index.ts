@@ -1,6 +1,6 @@
 export { tokenizerFromGguf, Tokenizer } from './tokenizer';
 export type { DecodeOptions, EncodeOptions, PieceOptions } from './tokenizer';
-export { StreamingDecoder } from './streaming-decoder';
+export { continuesPrompt, StreamingDecoder } from './streaming-decoder';
 export type { StreamingDecodeOptions } from './streaming-decoder';
 export { renderChatTemplate, chatFormatOf } from './chat-template';
 export type { ChatFormat, ChatMessage, ChatRole, RenderOptions } from './chat-template';

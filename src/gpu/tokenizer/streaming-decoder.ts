@@ -27,3 +27,11 @@ export class StreamingDecoder {
     return this.utf8.decode();
   }
 }
+
+/**
+ * Whether generated text continues text of the prompt (keeping its first token's leading space) or starts a text
+ * of its own: after a prompt of BOS alone, llama2.c's decoder drops the first piece's leading space.
+ */
+export function continuesPrompt(prompt: readonly number[], bos: number | undefined): boolean {
+  return prompt.some((t) => t !== bos);
+}
