@@ -1,4 +1,5 @@
-// npm run -s bench -- [--quick] [--json] [--out FILE]   (--peer: against llama.cpp; --matmul: the matmul kernels alone)
+// npm run -s bench -- [--quick] [--json] [--out FILE]   (--peer: against llama.cpp; --matmul: the matmul kernels alone;
+// --render: the streaming answer renderer in Chromium)
 // Engine benchmarks on this machine's WebGPU device, each figure a ratio against a baseline measured in the same
 // run: the device's own streaming bandwidth (a copy kernel), and naive three-pass attention.
 import { tmpdir } from 'node:os';
@@ -265,11 +266,14 @@ async function main(): Promise<void> {
 
 // --peer: our engine against llama.cpp on the same device and files (bench/peer).
 // --matmul: the quantized matmul kernels alone (bench/matmul).
+// --render: the streaming answer renderer (bench/render).
 const entry = args.has('--peer')
   ? import('./peer/run').then((m) => m.runPeerBench(process.argv.slice(2)))
   : args.has('--matmul')
     ? import('./matmul').then((m) => m.runMatmulBench(process.argv.slice(2)))
-    : main();
+    : args.has('--render')
+      ? import('./render').then((m) => m.runRenderBench(process.argv.slice(2)))
+      : main();
 entry.then(
   () => process.exit(0),
   (e: unknown) => {

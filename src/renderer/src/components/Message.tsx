@@ -1,8 +1,8 @@
 // One message of the active thread: Markdown for answers, branch arrows "< 2/3 >" when it has siblings, and its
 // actions (copy; edit for a question, regenerate for an answer).
-import { useMemo, useState } from 'react';
+import { useState } from 'react';
 import type { ThreadMessage } from '../../../shared/api';
-import { renderMarkdown } from '../markdown';
+import { MarkdownView } from './MarkdownView';
 
 export interface MessageProps {
   readonly message: Pick<ThreadMessage, 'id' | 'role' | 'content' | 'status' | 'siblingIds' | 'stats'>;
@@ -37,7 +37,6 @@ function BranchArrows({ ids, current, onSelect }: { ids: readonly number[]; curr
 
 export function MessageView({ message, streaming, busy, onSelectSibling, onRegenerate, onEdit, onContinue, editable = true }: MessageProps) {
   const [editing, setEditing] = useState<string | null>(null);
-  const html = useMemo(() => (message.role === 'assistant' ? renderMarkdown(message.content) : ''), [message.role, message.content]);
   const status = streaming ? 'streaming' : message.status;
   return (
     <article className={`message ${message.role}`} data-testid={`message-${message.role}`} data-status={status}>
@@ -57,7 +56,9 @@ export function MessageView({ message, streaming, busy, onSelectSibling, onRegen
           <button onClick={() => setEditing(null)}>Cancel</button>
         </div>
       ) : message.role === 'assistant' ? (
-        <div className="content markdown" data-testid="message-content" dangerouslySetInnerHTML={{ __html: html }} />
+        <div className="content markdown" data-testid="message-content">
+          <MarkdownView text={message.content} done={!streaming} />
+        </div>
       ) : (
         <div className="content plain" data-testid="message-content">
           {message.content}
