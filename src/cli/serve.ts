@@ -9,7 +9,8 @@
 import { basename } from 'node:path';
 import { Engine } from '../gpu/engine/engine';
 import { tokenizerFromGguf } from '../gpu/tokenizer';
-import { startOpenAiServer } from '../server';
+import type { GgufFile } from '../gpu/gguf/reader';
+import { startOpenAiServer, startUnavailableServer } from '../server';
 import { isLoopback } from '../server/local-guard';
 import { Args, runMain, UsageError } from './args';
 import { openGgufFile } from './file-source';
@@ -33,14 +34,23 @@ async function main(): Promise<void> {
     process.stderr.write(`warning: serving ${host} without an API key: anyone who can reach this machine can use the model\n`);
   }
 
-  const gpu = await acquireNodeDevice();
-  const { file, close } = await openGgufFile(modelPath);
+  // The port is taken at once: while the model loads (minutes for a large one), clients get 503 model_loading.
+  const loading = await startUnavailableServer({ host, port, reason: `The model ${basename(modelPath)} is loading.`, code: 'model_loading', retryAfterS: 5, allowedHosts });
+  process.stderr.write(`loading ${basename(modelPath)}; port ${loading.port} answers 503 until it is ready\n`);
   let engine: Engine;
+  let file: GgufFile;
   try {
-    // Weights are on the device once loaded: the file is not read again.
-    engine = await Engine.load(gpu, file, context === undefined ? {} : { contextLength: context });
+    const gpu = await acquireNodeDevice();
+    const opened = await openGgufFile(modelPath);
+    file = opened.file;
+    try {
+      // Weights are on the device once loaded: the file is not read again.
+      engine = await Engine.load(gpu, file, context === undefined ? {} : { contextLength: context });
+    } finally {
+      await opened.close();
+    }
   } finally {
-    await close();
+    await loading.close();
   }
   const server = await startOpenAiServer({
     engine,
@@ -48,14 +58,14 @@ async function main(): Promise<void> {
     metadata: file.metadata,
     modelId: basename(modelPath).replace(/\.gguf$/i, ''),
     host,
-    port,
+    port: loading.port,
     ...(apiKey !== undefined ? { apiKey } : {}),
     maxWaitingRequests: maxWaiting,
     allowedHosts,
     allowNetworkWithoutKey: noKey,
     log: (line) => process.stderr.write(`${line}\n`),
   });
-  process.stdout.write(`KVChat OpenAI-compatible server for ${basename(modelPath)} on ${server.url}/v1 (webgpu: ${gpu.adapterDescription})\n`);
+  process.stdout.write(`KVChat OpenAI-compatible server for ${basename(modelPath)} on ${server.url}/v1 (webgpu: ${engine.ctx.gpu.adapterDescription})\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

@@ -153,6 +153,11 @@ describe('LocalServerService', () => {
 
     const enabled = await service.set({ enabled: true, port: PORT, apiKey: 'k1' });
     expect(enabled).toMatchObject({ enabled: true, url: null, hasApiKey: true, problem: 'no model is loaded: load one to serve it' });
+    // Meanwhile the port is held and says why: 503 with Retry-After, not a refused connection.
+    const waiting = await fetch(`http://127.0.0.1:${PORT}/v1/models`, { headers: { authorization: 'Bearer k1' } });
+    expect(waiting.status).toBe(503);
+    expect(waiting.headers.get('retry-after')).toBe('10');
+    expect((await waiting.json()).error).toMatchObject({ code: 'model_not_loaded', type: 'server_error' });
 
     transport.reply({ type: 'model', modelId: 'id-1', ...modelOf(engine) });
     await expect.poll(() => service.info().url, { timeout: 10_000 }).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OpenAiServer } from '../../src/server';
+import { startUnavailableServer, type OpenAiServer } from '../../src/server';
 import { modelPath } from '../helpers/shared';
 import { loadTestModel, MODEL_ID, postJson, startOpenAiServer, type TestModel } from './harness';
 
@@ -195,6 +195,22 @@ describe('server: bound to the network', () => {
     );
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--insecure-no-key/);
+  });
+});
+
+describe('server: while no model can answer', () => {
+  it('the held port answers every request 503 with Retry-After, and still refuses foreign Host names', async () => {
+    const held = await startUnavailableServer({ host: '127.0.0.1', port: 0, reason: 'The model x.gguf is loading.', code: 'model_loading', retryAfterS: 5 });
+    try {
+      const url = `http://127.0.0.1:${held.port}`;
+      const r = await postJson({ url } as OpenAiServer, '/v1/completions', { prompt: 'x' });
+      expect(r.status).toBe(503);
+      expect(r.headers.get('retry-after')).toBe('5');
+      expect(r.json.error).toMatchObject({ code: 'model_loading', message: 'The model x.gguf is loading.' });
+      expect((await rawRequest(url, { method: 'GET', path: '/v1/models', headers: { host: 'evil.test' } })).status).toBe(403);
+    } finally {
+      await held.close();
+    }
   });
 });
 

@@ -1,10 +1,12 @@
 // The local OpenAI-compatible server as the app runs it: off by default; when enabled and a model is loaded in the
 // renderer's engine, startOpenAiServer listens on 127.0.0.1:port over an EngineBridge to that engine. The
 // tokenizer and chat template come from the same model file, read here in main. A new model, port or key restarts it.
+// Enabled with no model loaded (or while one loads), the port is held and answers 503 model_not_loaded, so a
+// client learns why instead of meeting a refused connection.
 import { basename } from 'node:path';
 import { openGgufFile } from '../../cli/file-source';
 import { tokenizerFromGguf } from '../../gpu/tokenizer';
-import { startOpenAiServer, type OpenAiServer } from '../../server';
+import { startOpenAiServer, startUnavailableServer, type OpenAiServer, type UnavailableServer } from '../../server';
 import type { BridgeFromRenderer, LocalServerInfo } from '../../shared/api';
 import { EngineBridge, type BridgeTransport } from './bridge';
 
@@ -33,6 +35,8 @@ export class LocalServerService {
   private apiKey: string | undefined;
   private model: LoadedModel | null = null;
   private running: Running | null = null;
+  /** The port held while enabled without a model, and the port it was taken for. */
+  private holding: { readonly port: number; readonly server: UnavailableServer } | null = null;
   private problem: string | null = null;
   /** Starts and stops run one after another, so a quick toggle never leaves two servers. */
   private queue: Promise<void> = Promise.resolve();
@@ -74,16 +78,27 @@ export class LocalServerService {
   private async apply(): Promise<void> {
     const model = this.model;
     const key = this.enabled && model ? JSON.stringify([model.modelId, model.contextLength, model.kvBlocks, this.port, this.apiKey ?? null]) : null;
-    if (this.running?.key === key) return;
-    await this.stop();
+    const holdPort = this.enabled && !model ? this.port : null;
+    if (this.running?.key === key && (this.holding?.port ?? null) === holdPort) return;
+    if (this.running?.key !== key) await this.stop();
+    if ((this.holding?.port ?? null) !== holdPort) await this.release();
     this.problem = null;
-    if (key === null || !model) return;
     try {
-      this.running = await this.start(key, model);
+      if (holdPort !== null && !this.holding) {
+        const server = await startUnavailableServer({ host: HOST, port: holdPort, reason: 'No model is loaded in KVChat: load one to serve it.', code: 'model_not_loaded', retryAfterS: 10 });
+        this.holding = { port: holdPort, server };
+      }
+      if (key !== null && model && !this.running) this.running = await this.start(key, model);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       throw new Error(code === 'EADDRINUSE' ? `port ${this.port} is in use: choose another` : `could not start: ${(e as Error).message}`);
     }
+  }
+
+  private async release(): Promise<void> {
+    const h = this.holding;
+    this.holding = null;
+    await h?.server.close();
   }
 
   private async start(key: string, model: LoadedModel): Promise<Running> {
