@@ -3,7 +3,7 @@
 // - kv_waste_pct: slots of the allocated physical blocks that hold no token (paging leaves at most one partly filled
 //   block per sequence; a contiguous max-context cache would waste the rest of every sequence's context);
 // - prefix_blocks_shared: physical blocks referenced by more than one sequence (the shared system prompt).
-import { openGgufFile } from '../src/cli/file-source';
+import { openGgufFile } from '../src/node/file-source';
 import type { GpuContext } from '../src/gpu/device';
 import { Engine } from '../src/gpu/engine/engine';
 import { KV_BLOCK_TOKENS } from '../src/gpu/kv/layout';

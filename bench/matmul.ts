@@ -3,7 +3,7 @@
 // with this device's threads per row vs 8 threads a row (the previous CPU-driver setting).
 // npm run -s bench -- --matmul [--json] [--out FILE]
 import { writeFile } from 'node:fs/promises';
-import { acquireNodeDevice } from '../src/cli/node-gpu';
+import { acquireNodeDevice } from '../src/node/dawn-device';
 import { GgmlType, ggmlTypeName } from '../src/gpu/gguf/types';
 import { KernelContext } from '../src/gpu/kernels/context';
 import { encodeMatmul, type MatmulOptions } from '../src/gpu/kernels/matmul';

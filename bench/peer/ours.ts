@@ -1,6 +1,6 @@
 // Our WebGPU engine behind the peer bench's interface: one sequence at a time, no prefix cache (every repetition
 // computes its prompt again, as llama.cpp does with a cleared sequence), f16 KV like llama.cpp's default.
-import { openGgufFile } from '../../src/cli/file-source';
+import { openGgufFile } from '../../src/node/file-source';
 import type { GpuContext } from '../../src/gpu/device';
 import { Engine } from '../../src/gpu/engine/engine';
 import { KV_BLOCK_TOKENS } from '../../src/gpu/kv/layout';

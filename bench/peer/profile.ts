@@ -1,7 +1,7 @@
 // Per-kernel GPU time of our engine's real forward pass, from timestamp queries, without touching engine code: while
 // profiling, every compute pass the engine begins is split into one pass per dispatch, each with timestampWrites,
 // and each dispatch is named by its pipeline's label (the kernel family and variant key).
-import { openGgufFile } from '../../src/cli/file-source';
+import { openGgufFile } from '../../src/node/file-source';
 import type { GpuContext } from '../../src/gpu/device';
 import { Engine } from '../../src/gpu/engine/engine';
 import { GgmlType, ggmlTypeName } from '../../src/gpu/gguf/types';

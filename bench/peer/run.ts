@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { acquireNodeDevice } from '../../src/cli/node-gpu';
+import { acquireNodeDevice } from '../../src/node/dawn-device';
 import { GgmlType, ggmlTypeName } from '../../src/gpu/gguf/types';
 import { SHAPES, syntheticModel, type SyntheticShape } from '../synthetic';
 import { ensurePeerInstalled, llamaCppEngine, type PeerEngine } from './llamacpp';

@@ -15,8 +15,8 @@ import { CpuReferenceModel } from '../gpu/model/cpu-reference';
 import { continuesPrompt, renderChatTemplate, StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../gpu/tokenizer';
 import type { ResumeResult } from '../gpu/engine/resume';
 import { Args, runMain, UsageError } from './args';
-import { openGgufFile } from './file-source';
-import { acquireNodeDevice } from './node-gpu';
+import { openGgufFile } from '../node/file-source';
+import { acquireNodeDevice } from '../node/dawn-device';
 import { CliSession, type StoredConversation } from './session';
 
 interface Generation {

@@ -13,8 +13,8 @@ import type { GgufFile } from '../gpu/gguf/reader';
 import { startOpenAiServer, startUnavailableServer } from '../server';
 import { isLoopback } from '../server/local-guard';
 import { Args, runMain, UsageError } from './args';
-import { openGgufFile } from './file-source';
-import { acquireNodeDevice } from './node-gpu';
+import { openGgufFile } from '../node/file-source';
+import { acquireNodeDevice } from '../node/dawn-device';
 
 const DEFAULT_PORT = 8080;
 

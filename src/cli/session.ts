@@ -4,11 +4,11 @@
 import { stat } from 'node:fs/promises';
 import type { Engine } from '../gpu/engine/engine';
 import { persistSequence, resumeFromStore, type ResumeResult } from '../gpu/engine/resume';
-import { fingerprintFile } from '../main/models/fingerprint';
-import { ConversationRepository } from '../main/store/conversations';
-import { openDatabase, type Db } from '../main/store/database';
-import { KvBlockStore } from '../main/store/kv-store';
-import { MessageRepository } from '../main/store/messages';
+import { fingerprintFile } from '../node/fingerprint';
+import { ConversationRepository } from '../store/conversations';
+import { openDatabase, type Db } from '../store/database';
+import { KvBlockStore } from '../store/kv-store';
+import { MessageRepository } from '../store/messages';
 
 export interface StoredConversation {
   readonly id: number;

@@ -1,7 +1,7 @@
 // npm run -s tokenize -- --model FILE --text TEXT [--json] [--no-bos] [--special]
 import { tokenizerFromGguf } from '../gpu/tokenizer';
 import { Args, runMain } from './args';
-import { openGgufFile } from './file-source';
+import { openGgufFile } from '../node/file-source';
 
 async function main(): Promise<void> {
   const args = new Args(process.argv.slice(2), new Set(['json', 'no-bos', 'special']), new Set(['model', 'text']));

@@ -21,13 +21,13 @@ import { ApiInputError, parsePayload, type ApiMethod, type ApiPayload } from './
 import { ModelLibraryError } from './models/errors';
 import { ModelLibrary, type UnregisteredCopiesOutcome } from './models/library';
 import type { ModelsFolderSweep } from './models/models-folder';
-import { ConversationRepository } from './store/conversations';
-import type { Db } from './store/database';
-import { openDatabaseOrSetAside, type DamagedDatabase, type SetAsideDatabase } from './store/damaged-database';
-import { StoreError } from './store/errors';
-import { KvBlockStore, type StoredKvBlock } from './store/kv-store';
-import { MessageRepository } from './store/messages';
-import { MessageSearch } from './store/search';
+import { ConversationRepository } from '../store/conversations';
+import type { Db } from '../store/database';
+import { openDatabaseOrSetAside, type DamagedDatabase, type SetAsideDatabase } from '../store/damaged-database';
+import { StoreError } from '../store/errors';
+import { KvBlockStore, type StoredKvBlock } from '../store/kv-store';
+import { MessageRepository } from '../store/messages';
+import { MessageSearch } from '../store/search';
 import { RemoteError, RemoteService, type RemoteProvider, type ReplyOptions, type SecretCipher } from './remote';
 
 export interface ApiServices {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { matrixType, SHAPES, syntheticModel } from '../../bench/synthetic';
-import { openGgufFile } from '../../src/cli/file-source';
+import { openGgufFile } from '../../src/node/file-source';
 import { GgmlType } from '../../src/gpu/gguf/types';
 import { dequantize } from '../../src/gpu/quant';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiResult } from '../../src/shared/api';
-import { chunk, httpServer, sseHead } from '../remote/helpers/http';
+import { chunk, httpServer, sseHead } from '../main/remote/helpers/http';
 import { clientFor, loadTestModel, MODEL_ID, startOpenAiServer } from '../server/harness';
 import type { OpenAiServer } from '../../src/server';
 import { buildRenderer } from './build';

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Engine, type GenerateOptions } from '../../src/gpu/engine/engine';
 import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
-import { openDatabase } from '../../src/main/store/database';
-import { KvBlockStore } from '../../src/main/store/kv-store';
+import { openDatabase } from '../../src/store/database';
+import { KvBlockStore } from '../../src/store/kv-store';
 import { testDevice } from '../helpers/gpu';
 import { openModel } from '../helpers/shared';
 

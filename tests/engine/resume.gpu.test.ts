@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/gpu/engine/engine';
 import { persistSequence, resumeFromStore } from '../../src/gpu/engine/resume';
 import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
-import { ConversationRepository } from '../../src/main/store/conversations';
-import { openDatabase } from '../../src/main/store/database';
-import { KvBlockStore } from '../../src/main/store/kv-store';
+import { ConversationRepository } from '../../src/store/conversations';
+import { openDatabase } from '../../src/store/database';
+import { KvBlockStore } from '../../src/store/kv-store';
 import { testDevice } from '../helpers/gpu';
 import { openModel } from '../helpers/shared';
 

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openGgufFile } from '../../src/cli/file-source';
+import { openGgufFile } from '../../src/node/file-source';
 import { GgufError } from '../../src/gpu/gguf/errors';
 import { MAX_HEADER_BYTES, readGgufHeader, type ByteSource } from '../../src/gpu/gguf/reader';
 import { modelPath } from '../helpers/shared';

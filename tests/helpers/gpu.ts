@@ -1,6 +1,6 @@
 // The one place GPU tests get their device. Every GPU test runs for real: no adapter is a failure, not a skip.
 // Set KVCHAT_TEST_F32=1 to force the f32 kernel path on a device that has shader-f16.
-import { acquireNodeDevice } from '../../src/cli/node-gpu';
+import { acquireNodeDevice } from '../../src/node/dawn-device';
 import { GpuError, type GpuContext } from '../../src/gpu/device';
 
 let context: Promise<GpuContext> | undefined;

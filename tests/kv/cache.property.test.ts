@@ -9,8 +9,8 @@ import { KvCapacityError } from '../../src/gpu/kv/block-manager';
 import { KvCache, type BlockIo } from '../../src/gpu/kv/cache';
 import { hashBlock } from '../../src/gpu/kv/hash';
 import { KV_BLOCK_TOKENS, blockBytes, type KvLayout } from '../../src/gpu/kv/layout';
-import { KvBlockStore } from '../../src/main/store/kv-store';
-import { tempDb } from '../main/helpers/temp';
+import { KvBlockStore } from '../../src/store/kv-store';
+import { tempDb } from '../helpers/temp';
 
 const LAYOUT: KvLayout = { nLayers: 1, nKvHeads: 1, headDim: 4, dtype: 'f32' };
 const BYTES = blockBytes(LAYOUT);

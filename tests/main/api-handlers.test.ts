@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { bytesToTokens, CHANNELS, DEFAULT_GENERATION_SETTINGS, EVENT_METHODS, type RemoteDelta, tokensToBytes, type ApiResult, type ModelImportProgress } from '../../src/shared/api';
 import { createApiHandlers, invokeApi, openApiServices, throttleProgress, toApiError } from '../../src/main/api-handlers';
 import { API_SCHEMAS, LIMITS, type ApiMethod } from '../../src/main/api-schemas';
-import { closeLater, sharedModel, tempDir } from './helpers/temp';
-import { AesGcmCipher } from '../remote/helpers/fixtures';
-import { answer, httpServer, jsonError, sseHead, chunk } from '../remote/helpers/http';
+import { closeLater, sharedModel, tempDir } from '../helpers/temp';
+import { AesGcmCipher } from './remote/helpers/fixtures';
+import { answer, httpServer, jsonError, sseHead, chunk } from './remote/helpers/http';
 
 function api(picked: string | null = sharedModel('stories260K.gguf')) {
   const dir = tempDir();

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_FILE, ensureDefaultModel } from '../../src/main/models/default-model';
 import { ModelLibrary } from '../../src/main/models/library';
 import { sha256 } from './helpers/model-files';
-import { sharedModel, tempDb, tempDir } from './helpers/temp';
+import { sharedModel, tempDb, tempDir } from '../helpers/temp';
 
 const RESOURCES = resolve(__dirname, '../../resources');
 

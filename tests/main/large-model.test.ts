@@ -7,7 +7,7 @@ import { modelUrl } from '../../src/shared/api';
 import { ModelLibrary } from '../../src/main/models/library';
 import { handleModelRequest } from '../../src/main/models/model-protocol';
 import { copyOf } from './helpers/model-files';
-import { tempDb } from './helpers/temp';
+import { tempDb } from '../helpers/temp';
 
 const GiB = 1 << 30;
 

@@ -9,11 +9,11 @@ import { openApiServices } from '../../src/main/api-handlers';
 import { GgufError } from '../../src/gpu/gguf/errors';
 import { ModelLibraryError } from '../../src/main/models/errors';
 import { ModelLibrary } from '../../src/main/models/library';
-import { ConversationRepository } from '../../src/main/store/conversations';
-import { KvBlockStore } from '../../src/main/store/kv-store';
+import { ConversationRepository } from '../../src/store/conversations';
+import { KvBlockStore } from '../../src/store/kv-store';
 import { copyOf, sha256, truncatedCopy, withArchitecture } from './helpers/model-files';
-import { closeLater, sharedModel, tempDb, tempDir } from './helpers/temp';
-import { AesGcmCipher } from '../remote/helpers/fixtures';
+import { closeLater, sharedModel, tempDb, tempDir } from '../helpers/temp';
+import { AesGcmCipher } from './remote/helpers/fixtures';
 
 function setup() {
   const { db, dir } = tempDb();

@@ -15,8 +15,8 @@ import type { BridgeFromRenderer, BridgeToRenderer } from '../../src/shared/api'
 import { testDevice } from '../helpers/gpu';
 import { connectResult } from '../helpers/net';
 import { loadReference, modelPath, openModel } from '../helpers/shared';
-import { AesGcmCipher } from '../remote/helpers/fixtures';
-import { closeLater, tempDir } from './helpers/temp';
+import { AesGcmCipher } from './remote/helpers/fixtures';
+import { closeLater, tempDir } from '../helpers/temp';
 
 const REFERENCE = 'llama2c_stories260K_once_upon_a_time.json';
 const TOKENS = 16;

@@ -6,7 +6,7 @@ import { modelUrl } from '../../src/shared/api';
 import { ModelLibrary } from '../../src/main/models/library';
 import { handleModelRequest, parseRange, type ModelResponse } from '../../src/main/models/model-protocol';
 import { copyOf } from './helpers/model-files';
-import { sharedModel, tempDb, tempDir } from './helpers/temp';
+import { sharedModel, tempDb, tempDir } from '../helpers/temp';
 
 async function served() {
   const { db, dir } = tempDb();

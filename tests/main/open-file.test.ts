@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import type { ApiError, ApiResult, ModelInfo } from '../../src/shared/api';
 import { createApiHandlers, invokeApi, openApiServices } from '../../src/main/api-handlers';
 import { createOpenedModelImporter } from '../../src/main/open-file';
-import { AesGcmCipher } from '../remote/helpers/fixtures';
+import { AesGcmCipher } from './remote/helpers/fixtures';
 import { copyOf } from './helpers/model-files';
-import { closeLater, tempDir } from './helpers/temp';
+import { closeLater, tempDir } from '../helpers/temp';
 
 const modelNamed = (path: string): ModelInfo => ({ id: path, name: path }) as unknown as ModelInfo;
 

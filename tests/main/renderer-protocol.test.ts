@@ -11,7 +11,7 @@ import {
   withMetaContentSecurityPolicy,
 } from '../../src/main/content-security-policy';
 import { handleRendererRequest, mimeTypeOf, RENDERER_ENTRY_URL, rendererPathOf, type RendererResponse } from '../../src/main/renderer-protocol';
-import { tempDir } from './helpers/temp';
+import { tempDir } from '../helpers/temp';
 
 const INDEX = '<!doctype html><script type="module" crossorigin src="./assets/index-abc.js"></script>';
 

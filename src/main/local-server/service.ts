@@ -4,7 +4,7 @@
 // Enabled with no model loaded (or while one loads), the port is held and answers 503 model_not_loaded, so a
 // client learns why instead of meeting a refused connection.
 import { basename } from 'node:path';
-import { openGgufFile } from '../../cli/file-source';
+import { openGgufFile } from '../../node/file-source';
 import { tokenizerFromGguf } from '../../gpu/tokenizer';
 import { startOpenAiServer, startUnavailableServer, type OpenAiServer, type UnavailableServer } from '../../server';
 import type { BridgeFromRenderer, LocalServerInfo } from '../../shared/api';

@@ -2,7 +2,7 @@
 // file the engine would refuse is refused at import, with the engine's GgufError.
 import { basename } from 'node:path';
 import type { ModelDetails } from '../../shared/api';
-import { fileSource } from '../../cli/file-source';
+import { fileSource } from '../../node/file-source';
 import { GgufFile } from '../../gpu/gguf/reader';
 import { ggmlTypeName, type GgufHeader } from '../../gpu/gguf/types';
 import { checkGpuType } from '../../gpu/kernels/weights';

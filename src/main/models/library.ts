@@ -7,10 +7,10 @@ import type { Stats } from 'node:fs';
 import { basename, extname, relative, resolve, isAbsolute } from 'node:path';
 import type { ModelDetails, ModelImportProgress, ModelInfo, ModelVerification } from '../../shared/api';
 import { GgufError, type GgufErrorCode } from '../../gpu/gguf/errors';
-import { now, writeTransaction, type Db } from '../store/database';
-import { KvBlockStore } from '../store/kv-store';
+import { now, writeTransaction, type Db } from '../../store/database';
+import { KvBlockStore } from '../../store/kv-store';
 import { ModelLibraryError } from './errors';
-import { copyWithFingerprint, fingerprintFile } from './fingerprint';
+import { copyWithFingerprint, fingerprintFile } from '../../node/fingerprint';
 import { inspectModelFile, type ModelFacts } from './gguf-info';
 import { DELETING_SUFFIX, newCopyPath, PARTIAL_SUFFIX, sweepModelsFolder, type ModelsFolderSweep } from './models-folder';
 

@@ -2,7 +2,7 @@
 // `apiKey(id)`, for the request that needs it; listings say whether a key is set, never what it is. A key belongs to
 // the origin it was entered for: moving the provider to another origin drops it, and a key that would cross the
 // network as plain http:// needs the user's explicit consent (`allowInsecureKey`).
-import { now, writeTransaction, type Db } from '../store/database';
+import { now, writeTransaction, type Db } from '../../store/database';
 import type { SecretCipher } from './cipher';
 import type { RemoteProviderInfo } from '../../shared/api';
 import { RemoteError } from './errors';

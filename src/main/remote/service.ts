@@ -5,9 +5,9 @@
 // off, with the part received kept, ready for `continue` or `regenerate`). The API key is read from the
 // encrypted column only for the request, in this process; nothing here returns it.
 import type { Conversation, Message, MessageStats } from '../../shared/api';
-import type { ConversationRepository } from '../store/conversations';
-import type { Db } from '../store/database';
-import type { MessageRepository } from '../store/messages';
+import type { ConversationRepository } from '../../store/conversations';
+import type { Db } from '../../store/database';
+import type { MessageRepository } from '../../store/messages';
 import type { SecretCipher } from './cipher';
 import { OpenAiRemoteClient, type RemoteChatMessage, type RemoteChatResult, type RemoteEndpoint, type RemoteModel } from './client';
 import { RemoteError } from './errors';

@@ -1,10 +1,10 @@
 // What the remote tests share: a real AES-GCM cipher (a random key per instance), a migrated temp database with the
 // store's repositories, and a RemoteService over them.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { ConversationRepository } from '../../../src/main/store/conversations';
-import { MessageRepository } from '../../../src/main/store/messages';
-import { OpenAiRemoteClient, RemoteService, type RemoteClientOptions, type SecretCipher } from '../../../src/main/remote';
-import { tempDb } from '../../main/helpers/temp';
+import { ConversationRepository } from '../../../../src/store/conversations';
+import { MessageRepository } from '../../../../src/store/messages';
+import { OpenAiRemoteClient, RemoteService, type RemoteClientOptions, type SecretCipher } from '../../../../src/main/remote';
+import { tempDb } from '../../../helpers/temp';
 
 export class AesGcmCipher implements SecretCipher {
   private readonly key = randomBytes(32);

@@ -1,6 +1,6 @@
 // Full-text search over messages and conversation titles (FTS5). The user's words are always quoted as
 // FTS5 strings, so a query such as `"`, `*`, `AND` or `(foo` is searched for as text and never parsed as syntax.
-import type { MessageRole, SearchHit, SnippetPart } from '../../shared/api';
+import type { MessageRole, SearchHit, SnippetPart } from '../shared/api';
 import type { Db } from './database';
 
 // Snippet markers: private-use characters that never appear in chat text in practice.

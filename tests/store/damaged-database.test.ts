@@ -5,14 +5,14 @@ import { existsSync, openSync, readdirSync, readFileSync, statSync, writeFileSyn
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openApiServices } from '../../src/main/api-handlers';
-import { ConversationRepository } from '../../src/main/store/conversations';
-import { schemaVersion } from '../../src/main/store/database';
-import { asideNameFor, findDatabaseDamage, openDatabaseOrSetAside, type DamagedDatabase } from '../../src/main/store/damaged-database';
-import { StoreError } from '../../src/main/store/errors';
-import { MessageRepository } from '../../src/main/store/messages';
-import { LATEST_SCHEMA_VERSION } from '../../src/main/store/migrations';
-import { AesGcmCipher } from '../remote/helpers/fixtures';
-import { closeLater, tempDb, tempDir } from './helpers/temp';
+import { ConversationRepository } from '../../src/store/conversations';
+import { schemaVersion } from '../../src/store/database';
+import { asideNameFor, findDatabaseDamage, openDatabaseOrSetAside, type DamagedDatabase } from '../../src/store/damaged-database';
+import { StoreError } from '../../src/store/errors';
+import { MessageRepository } from '../../src/store/messages';
+import { LATEST_SCHEMA_VERSION } from '../../src/store/migrations';
+import { AesGcmCipher } from '../main/remote/helpers/fixtures';
+import { closeLater, tempDb, tempDir } from '../helpers/temp';
 
 const AT = new Date('2025-01-31T10:20:30.000Z');
 const PAGE_BYTES = 4096; // SQLite's default page size

@@ -1,6 +1,6 @@
 // Conversations: a title, the model it talks to, a system prompt and sampling settings. Listed newest
 // activity first; deleting one removes its messages and block table with it (foreign-key cascades).
-import { DEFAULT_GENERATION_SETTINGS, type Conversation, type GenerationSettings } from '../../shared/api';
+import { DEFAULT_GENERATION_SETTINGS, type Conversation, type GenerationSettings } from '../shared/api';
 import { now, writeTransaction, type Db } from './database';
 import { StoreError } from './errors';
 

@@ -1,10 +1,10 @@
 // Conversations on a real database file: every repository verb, settings, cascading delete.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_GENERATION_SETTINGS } from '../../src/shared/api';
-import { ConversationRepository, DEFAULT_CONVERSATION_TITLE } from '../../src/main/store/conversations';
-import { MessageRepository } from '../../src/main/store/messages';
-import { KvBlockStore } from '../../src/main/store/kv-store';
-import { tempDb } from './helpers/temp';
+import { ConversationRepository, DEFAULT_CONVERSATION_TITLE } from '../../src/store/conversations';
+import { MessageRepository } from '../../src/store/messages';
+import { KvBlockStore } from '../../src/store/kv-store';
+import { tempDb } from '../helpers/temp';
 
 function repos() {
   const { db } = tempDb();

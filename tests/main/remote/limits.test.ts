@@ -3,7 +3,7 @@
 // hangs up there (the server sends little more than the limit), and memory stays flat. Plus the save schedule of
 // a long answer: doubling intervals, not one rewrite a second.
 import { describe, expect, it, vi } from 'vitest';
-import { DEFAULT_RESPONSE_LIMITS, RemoteError, SseParser, SseTooLongError } from '../../src/main/remote';
+import { DEFAULT_RESPONSE_LIMITS, RemoteError, SseParser, SseTooLongError } from '../../../src/main/remote';
 import { remoteFixture } from './helpers/fixtures';
 import { chunk, httpServer, pattern, sseHead, streamLazily, type LazyStreamProgress } from './helpers/http';
 

@@ -1,7 +1,7 @@
 // Failures lose nothing and say what happened: real loopback servers that answer 429 (Retry-After in seconds or as
 // an HTTP-date), 5xx, cut the socket mid-answer or dribble bytes; and a closed port.
 import { describe, expect, it } from 'vitest';
-import { RemoteError } from '../../src/main/remote';
+import { RemoteError } from '../../../src/main/remote';
 import { remoteFixture } from './helpers/fixtures';
 import { answer, chunk, closedPort, httpServer, jsonError, sseHead, type TestHttpServer } from './helpers/http';
 

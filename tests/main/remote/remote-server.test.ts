@@ -1,9 +1,9 @@
 // End to end against our own OpenAI-compatible server (src/server) on loopback, over a real engine with
 // stories260K: models listed, answers streamed into the SQLite store, Stop, continue, regenerate, a bad key.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RemoteError } from '../../src/main/remote';
-import { clientFor, loadTestModel, MODEL_ID, startOpenAiServer, type TestModel } from '../server/harness';
-import type { OpenAiServer } from '../../src/server';
+import { RemoteError } from '../../../src/main/remote';
+import { clientFor, loadTestModel, MODEL_ID, startOpenAiServer, type TestModel } from '../../server/harness';
+import type { OpenAiServer } from '../../../src/server';
 import { remoteFixture } from './helpers/fixtures';
 
 const KEY = 'sk-loopback-8c1f0e2d';

@@ -1,12 +1,12 @@
 // Two connections on one file: WAL lets a reader keep its snapshot while another connection writes, and the
 // busy timeout makes a writer wait for another process's lock instead of failing.
 import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/main/store/database';
-import { StoreError } from '../../src/main/store/errors';
-import { ConversationRepository } from '../../src/main/store/conversations';
-import { MessageRepository } from '../../src/main/store/messages';
+import { openDatabase } from '../../src/store/database';
+import { StoreError } from '../../src/store/errors';
+import { ConversationRepository } from '../../src/store/conversations';
+import { MessageRepository } from '../../src/store/messages';
 import { committedIds, startWriter } from './helpers/child';
-import { closeLater, tempDb } from './helpers/temp';
+import { closeLater, tempDb } from '../helpers/temp';
 
 describe('two connections', () => {
   it('in one process see each other’s commits; a reader keeps its snapshot during a write', () => {

@@ -4,9 +4,9 @@
 //   kv <db> <conversationId>               saves a growing conversation's KV as the app does (blocks, then its
 //                                          token history and block table) until killed, printing "saved <n>"
 //   hold <db> <ms>                         takes the write lock, prints "locked", holds it <ms>, commits, prints "released"
-import { openDatabase } from '../../../src/main/store/database';
-import { MessageRepository } from '../../../src/main/store/messages';
-import { KvBlockStore } from '../../../src/main/store/kv-store';
+import { openDatabase } from '../../../src/store/database';
+import { MessageRepository } from '../../../src/store/messages';
+import { KvBlockStore } from '../../../src/store/kv-store';
 import { blockHashChain } from '../../../src/gpu/kv/hash';
 import { blockChecksum } from '../../../src/gpu/kv/swap';
 

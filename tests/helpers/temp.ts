@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach } from 'vitest';
-import { openDatabase, type Db } from '../../../src/main/store/database';
+import { openDatabase, type Db } from '../../src/store/database';
 
-export const SHARED_MODELS = resolve(__dirname, '../../../../shared/models');
+export const SHARED_MODELS = resolve(__dirname, '../../../shared/models');
 export const sharedModel = (name: string): string => join(SHARED_MODELS, name);
 
 const cleanups: (() => void)[] = [];

@@ -9,7 +9,7 @@ import type {
   MessageStats,
   MessageStatus,
   ThreadMessage,
-} from '../../shared/api';
+} from '../shared/api';
 import { definedOnly, notFound as conversationNotFound } from './conversations';
 import { durably, now, writeTransaction, type Db } from './database';
 import { StoreError } from './errors';

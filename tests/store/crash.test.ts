@@ -1,14 +1,14 @@
 // A crash mid-write: a child process appends messages in a loop and is killed with SIGKILL. Reopened, the
 // database is intact and every message the child reported as committed is there, with its content.
 import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/main/store/database';
-import { ConversationRepository } from '../../src/main/store/conversations';
-import { MessageRepository } from '../../src/main/store/messages';
-import { KvBlockStore } from '../../src/main/store/kv-store';
+import { openDatabase } from '../../src/store/database';
+import { ConversationRepository } from '../../src/store/conversations';
+import { MessageRepository } from '../../src/store/messages';
+import { KvBlockStore } from '../../src/store/kv-store';
 import { blockHashChain } from '../../src/gpu/kv/hash';
 import { blockChecksum } from '../../src/gpu/kv/swap';
 import { committedIds, startWriter } from './helpers/child';
-import { closeLater, tempDb } from './helpers/temp';
+import { closeLater, tempDb } from '../helpers/temp';
 
 describe('crash mid-write', () => {
   it('SIGKILL during appends loses no committed message and corrupts nothing', async () => {

@@ -4,10 +4,10 @@ import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { migrate, openDatabase, schemaVersion } from '../../src/main/store/database';
-import { StoreError } from '../../src/main/store/errors';
-import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/main/store/migrations';
-import { closeLater, tempDb, tempDir } from './helpers/temp';
+import { migrate, openDatabase, schemaVersion } from '../../src/store/database';
+import { StoreError } from '../../src/store/errors';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../../src/store/migrations';
+import { closeLater, tempDb, tempDir } from '../helpers/temp';
 
 const tables = (db: Database.Database): string[] =>
   db.prepare("SELECT name FROM sqlite_schema WHERE type IN ('table') AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all() as string[];

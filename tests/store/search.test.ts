@@ -1,10 +1,10 @@
 // Full-text search: snippets with marked matches, titles, prefix search, triggers kept in sync, and hostile
 // input that must be searched as text, never thrown as FTS5 syntax errors.
 import { describe, expect, it } from 'vitest';
-import { ConversationRepository } from '../../src/main/store/conversations';
-import { MessageRepository } from '../../src/main/store/messages';
-import { MessageSearch, parseSnippet, toFtsQuery } from '../../src/main/store/search';
-import { tempDb } from './helpers/temp';
+import { ConversationRepository } from '../../src/store/conversations';
+import { MessageRepository } from '../../src/store/messages';
+import { MessageSearch, parseSnippet, toFtsQuery } from '../../src/store/search';
+import { tempDb } from '../helpers/temp';
 
 function seeded() {
   const { db } = tempDb();

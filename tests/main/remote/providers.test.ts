@@ -5,9 +5,9 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { electronSafeStorageCipher, RemoteError, type SafeStorageLike } from '../../src/main/remote';
-import { migrate, schemaVersion } from '../../src/main/store/database';
-import { closeLater, tempDir } from '../main/helpers/temp';
+import { electronSafeStorageCipher, RemoteError, type SafeStorageLike } from '../../../src/main/remote';
+import { migrate, schemaVersion } from '../../../src/store/database';
+import { closeLater, tempDir } from '../../helpers/temp';
 import { AesGcmCipher, remoteFixture } from './helpers/fixtures';
 import { answer, httpServer } from './helpers/http';
 

@@ -1,8 +1,8 @@
 // Messages on a real database file: append (durable), streamed updates, parents, and the branch tree.
 import { describe, expect, it } from 'vitest';
-import { ConversationRepository } from '../../src/main/store/conversations';
-import { MessageRepository } from '../../src/main/store/messages';
-import { tempDb } from './helpers/temp';
+import { ConversationRepository } from '../../src/store/conversations';
+import { MessageRepository } from '../../src/store/messages';
+import { tempDb } from '../helpers/temp';
 
 function repos() {
   const { db } = tempDb();

@@ -1,4 +1,4 @@
-// Starts tests/main/helpers/store-writer.ts in its own Node process and follows what it prints.
+// Starts tests/store/helpers/store-writer.ts in its own Node process and follows what it prints.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 

@@ -1,7 +1,7 @@
 // The pure parts: SSE framing under any chunk split, Retry-After in both forms, base URL validation.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalizeBaseUrl, retryAfterMs, RemoteError, SseParser, type SseEvent } from '../../src/main/remote';
+import { normalizeBaseUrl, retryAfterMs, RemoteError, SseParser, type SseEvent } from '../../../src/main/remote';
 
 const enc = new TextEncoder();
 

@@ -1,8 +1,8 @@
 // The SQLite tier of the KV cache: blocks by hash, block tables, per-model deletion and garbage collection.
 import { describe, expect, it } from 'vitest';
-import { ConversationRepository } from '../../src/main/store/conversations';
-import { KvBlockStore, type KvBlock } from '../../src/main/store/kv-store';
-import { tempDb } from './helpers/temp';
+import { ConversationRepository } from '../../src/store/conversations';
+import { KvBlockStore, type KvBlock } from '../../src/store/kv-store';
+import { tempDb } from '../helpers/temp';
 
 function block(hash: string, modelFingerprint = 'model-a', size = 1024): KvBlock {
   const bytes = new Uint8Array(size);
