@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { acquireNodeDevice } from '../../src/node/dawn-device';
 import { GgmlType, ggmlTypeName } from '../../src/gpu/gguf/types';
 import { SHAPES, syntheticModel, type SyntheticShape } from '../synthetic';
-import { ensurePeerInstalled, llamaCppEngine, type PeerEngine } from './llamacpp';
+import { ensurePeerInstalled, llamaCppEngine } from './llamacpp';
 import { oursEngine } from './ours';
 import { profileOurs, type StepProfile } from './profile';
 import { benchPrompt, commonPrefix, median, type BenchEngine, type LoadedModel } from './types';

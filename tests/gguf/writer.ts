@@ -465,7 +465,10 @@ export function craftModel(o: CraftOptions = {}): Uint8Array {
     if (o.qkvBias) {
       shapes.push([`blk.${l}.attn_q.bias`, [q]], [`blk.${l}.attn_k.bias`, [kv]], [`blk.${l}.attn_v.bias`, [kv]]);
     }
-    if (o.qkNorm) w('attn_q_norm', [headDim]), w('attn_k_norm', [headDim]);
+    if (o.qkNorm) {
+      w('attn_q_norm', [headDim]);
+      w('attn_k_norm', [headDim]);
+    }
   }
   const omitTensors = new Set(o.omitTensors ?? []);
   return writeGguf({

@@ -47,13 +47,12 @@ describe('crash mid-write', () => {
     const { db, file } = tempDb();
     const conversationId = new ConversationRepository(db).createConversation({ title: 'kv crash' }).id;
     db.close();
-    let saved = 0;
     for (const killAfter of [2, 7]) {
       const writer = startWriter('kv', file, String(conversationId));
       await writer.waitFor((lines) => lines.filter((l) => l.startsWith('saved')).length >= killAfter);
       writer.child.kill('SIGKILL');
       expect((await writer.exited).signal).toBe('SIGKILL');
-      saved = Math.max(...writer.lines.filter((l) => l.startsWith('saved')).map((l) => Number(l.split(' ')[1])));
+      const saved = Math.max(...writer.lines.filter((l) => l.startsWith('saved')).map((l) => Number(l.split(' ')[1])));
 
       const reopened = closeLater(openDatabase(file));
       expect(reopened.pragma('integrity_check', { simple: true })).toBe('ok');
@@ -66,7 +65,6 @@ describe('crash mid-write', () => {
       expect(table).toEqual(blockHashChain(history.modelFingerprint, history.tokens));
       const blocks = kv.getBlocks(table);
       for (const h of table) expect(blockChecksum(blocks.get(h)!.bytes)).toBe(blocks.get(h)!.checksum);
-      saved = table.length;
       reopened.close();
     }
   });

@@ -91,7 +91,7 @@ export class LocalServerService {
       if (key !== null && model && !this.running) this.running = await this.start(key, model);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(code === 'EADDRINUSE' ? `port ${this.port} is in use: choose another` : `could not start: ${(e as Error).message}`);
+      throw new Error(code === 'EADDRINUSE' ? `port ${this.port} is in use: choose another` : `could not start: ${(e as Error).message}`, { cause: e });
     }
   }
 

@@ -2,7 +2,7 @@
 // streams, React compares one reference per settled group and writes only the blocks that changed (the growing
 // tail) to the DOM, and layout walks a few groups rather than every block. Written without JSX so the render
 // benchmark (bench/render-page.ts, under the Node tsconfig) can load it as it is.
-import { createElement, Fragment, memo, useMemo, useRef } from 'react';
+import { createElement, Fragment, memo, useMemo, useState } from 'react';
 import { MarkdownStream, type MarkdownBlock } from '../markdown-stream';
 
 // `display: contents`: the wrapper adds no box, so a block lays out as a child of its group. A group is a plain
@@ -27,9 +27,8 @@ export interface MarkdownViewProps {
 }
 
 export function MarkdownView({ text, done }: MarkdownViewProps) {
-  const stream = useRef<MarkdownStream | null>(null);
-  stream.current ??= new MarkdownStream();
-  const renderer = stream.current;
+  // One incremental renderer for the component's life (a lazy state initializer: made once, never in an effect).
+  const [renderer] = useState(() => new MarkdownStream());
   const { settled, tail } = useMemo(() => renderer.render(text, done), [renderer, text, done]);
   return createElement(
     Fragment,

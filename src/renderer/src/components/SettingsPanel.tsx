@@ -1,11 +1,17 @@
 // Per-chat system prompt and sampling settings. Before the first message they are the new chat's draft.
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { ContextOverflowPolicy, GenerationSettings } from '../../../shared/api';
 
 /** A number box that lets the user type freely (empty, "0.") and reports only valid values. */
 function NumberField(p: { testId: string; value: number | null; min: number; max: number; step: number; allowEmpty?: boolean; onValid: (n: number | null) => void }) {
   const [text, setText] = useState(p.value === null ? '' : String(p.value));
-  useEffect(() => setText((t) => (Number(t) === p.value && t !== '' ? t : p.value === null ? '' : String(p.value))), [p.value]);
+  // A new value from outside replaces the text, unless the text already says it ("0.50" for 0.5 stays as typed):
+  // adjusted during render, React's pattern for state that follows a prop.
+  const [shown, setShown] = useState(p.value);
+  if (p.value !== shown) {
+    setShown(p.value);
+    setText((t) => (Number(t) === p.value && t !== '' ? t : p.value === null ? '' : String(p.value)));
+  }
   const valid = (t: string): boolean => (t === '' ? !!p.allowEmpty : Number.isFinite(Number(t)) && Number(t) >= p.min && Number(t) <= p.max && (p.step < 1 || Number.isInteger(Number(t))));
   return (
     <input

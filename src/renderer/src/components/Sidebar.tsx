@@ -14,11 +14,9 @@ export interface SidebarProps {
 
 function useSearch(query: string): { hits: SearchHit[]; error: string | null } {
   const [state, setState] = useState<{ hits: SearchHit[]; error: string | null }>({ hits: [], error: null });
+  const empty = query.trim() === '';
   useEffect(() => {
-    if (query.trim() === '') {
-      setState({ hits: [], error: null });
-      return;
-    }
+    if (empty) return;
     let live = true;
     const t = setTimeout(() => {
       value(api.searchMessages({ query, limit: 50 }))
@@ -29,9 +27,12 @@ function useSearch(query: string): { hits: SearchHit[]; error: string | null } {
       live = false;
       clearTimeout(t);
     };
-  }, [query]);
-  return state;
+  }, [query, empty]);
+  // An empty query shows no hits at once; a search in flight for an older query is dropped by its cleanup.
+  return empty ? NO_HITS : state;
 }
+
+const NO_HITS: { hits: SearchHit[]; error: string | null } = { hits: [], error: null };
 
 function ConversationItem({ c, active, onOpen, onRename, onDelete }: { c: Conversation; active: boolean } & Pick<SidebarProps, 'onOpen' | 'onRename' | 'onDelete'>) {
   const [title, setTitle] = useState<string | null>(null);
