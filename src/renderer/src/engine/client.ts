@@ -1,17 +1,31 @@
-// The UI thread's side of the engine worker: starts it, answers its store calls through the API, and hands
-// its events to whoever listens (the React app).
-import type { BridgeToRenderer, KvChatApi } from '../../../shared/api';
+// The UI thread's side of the engine worker: starts it, answers its store calls through the API, relays the local
+// server's requests (main <-> worker, see local-server-relay.ts) and hands its events to whoever listens (the app).
+import type { KvChatApi } from '../../../shared/api';
+import { startLocalServerRelay } from './local-server-relay';
 import type { FromWorker, GenerateRequest, ToWorker } from './protocol';
 
 export type EngineEvent = Exclude<FromWorker, { type: 'store-call' }>;
 
+/** How an answer ends: its text and stats, or the engine's error. */
+export type Finished = Extract<EngineEvent, { type: 'done' } | { type: 'generate-error' }>;
+
+export interface Generation {
+  /** The request number: for stop and for matching its token events. */
+  readonly requestId: number;
+  readonly finished: Promise<Finished>;
+}
+
 export class EngineClient {
   private readonly worker: Worker;
   private readonly listeners = new Set<(e: EngineEvent) => void>();
+  /** Answers in flight, by request number. */
+  private readonly pending = new Map<number, (r: Finished) => void>();
+  private readonly relayToServer: (e: EngineEvent) => void;
   private nextRequestId = 1;
 
   constructor(private readonly api: KvChatApi) {
     this.worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'kvchat-engine' });
+    this.relayToServer = startLocalServerRelay(api, (m) => this.send(m));
     this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.receive(e.data);
     this.worker.onerror = (e) => this.emit({ type: 'load-error', modelId: '', code: 'worker-failed', message: `The engine worker failed: ${e.message}` });
   }
@@ -33,21 +47,16 @@ export class EngineClient {
     this.send({ type: 'forget', conversationId });
   }
 
-  /** Returns the request id (for stop and for matching token events). */
-  generate(request: Omit<GenerateRequest, 'type' | 'requestId'>): number {
+  /** Starts an answer; its tokens arrive as 'token' events, its end settles `finished`. */
+  generate(request: Omit<GenerateRequest, 'type' | 'requestId'>): Generation {
     const requestId = this.nextRequestId++;
+    const finished = new Promise<Finished>((resolve) => this.pending.set(requestId, resolve));
     this.send({ type: 'generate', requestId, ...request });
-    return requestId;
+    return { requestId, finished };
   }
 
   stop(requestId: number): void {
     this.send({ type: 'stop', requestId });
-  }
-
-  /** A local-server request from main, for the loaded engine. */
-  serverRequest(m: BridgeToRenderer): void {
-    if (m.type === 'generate') this.send({ type: 'server-generate', id: m.id, tokens: m.tokens, options: m.options });
-    else this.send({ type: 'server-abort', id: m.id });
   }
 
   /** Diagnostics: makes the worker lose its GPU device, which it must survive (reload, resume from the store). */
@@ -60,7 +69,12 @@ export class EngineClient {
   }
 
   private emit(e: EngineEvent): void {
+    this.relayToServer(e);
     for (const l of this.listeners) l(e);
+    if (e.type === 'done' || e.type === 'generate-error') {
+      this.pending.get(e.requestId)?.(e);
+      this.pending.delete(e.requestId);
+    }
   }
 
   private receive(m: FromWorker): void {
