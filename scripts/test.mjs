@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// The whole test suite, as CI runs it: every unit and GPU test on SwiftShader (f32 kernel path), the GPU tests
-// again on Mesa lavapipe where it is installed (shader-f16: the f16 path), then the end-to-end tests.
+// The whole test suite, as CI runs it: the static checks (tsc over both tsconfigs: the Electron main process and
+// the renderer are type-checked nowhere else; ESLint over the whole tree), every unit and GPU test on SwiftShader
+// (f32 kernel path), the GPU tests again on Mesa lavapipe where it is installed (shader-f16: the f16 path), then
+// the end-to-end tests.
 // Ends with one line `N passed, N failed` summed over every run.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
@@ -43,6 +45,16 @@ function run(label, args, env) {
   skipped += s;
 }
 
+/** A static check counts as one test: passed when the command exits 0. */
+function check(label, args) {
+  console.log(`\n=== ${label} ===`);
+  const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+  const ok = r.status === 0;
+  console.log(`${label}: ${ok ? 'passed' : 'FAILED'}`);
+  if (ok) passed++;
+  else failed++;
+}
+
 // System packages (Chromium's SwiftShader, the Vulkan loader, lavapipe) on Debian; a no-op once installed.
 if (process.platform === 'linux' && process.env.KVCHAT_SKIP_SYSTEM_DEPS !== '1') {
   spawnSync('bash', [join(root, 'scripts', 'install-system-deps.sh')], { stdio: 'inherit' });
@@ -51,6 +63,12 @@ if (process.platform === 'linux' && process.env.KVCHAT_SKIP_SYSTEM_DEPS !== '1')
 const only = process.argv.slice(2);
 const wants = (name) => only.length === 0 || only.includes(name);
 
+if (wants('static')) {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  check('tsc (Node: main, preload, cli, server, store, node, gpu, tests, bench)', [tsc, '-p', 'tsconfig.node.json', '--noEmit']);
+  check('tsc (renderer)', [tsc, '-p', 'tsconfig.web.json', '--noEmit']);
+  check('eslint', [join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.', '--max-warnings', '0']);
+}
 if (wants('unit')) run('unit+gpu (SwiftShader, f32 path)', [], { VK_ICD_FILENAMES: SWIFTSHADER });
 if (wants('f16')) {
   if (existsSync(LAVAPIPE)) run('gpu (lavapipe, f16 path)', ['.gpu.test.ts'], { VK_ICD_FILENAMES: LAVAPIPE });
