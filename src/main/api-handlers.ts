@@ -7,13 +7,13 @@ import {
   type ApiError,
   type ApiResult,
   type AppInfo,
-  type KvBlockRecord,
   type KvChatApi,
   type Message,
   type ModelImportProgress,
   type RemoteDelta,
   type RemoteProviderInfo,
   type BridgeToRenderer,
+  type StoredKvBlock,
 } from '../shared/api';
 import { BridgeChannel, LocalServerService } from './local-server';
 import { GgufError } from '../gpu/gguf/errors';
@@ -25,7 +25,7 @@ import { ConversationRepository } from '../store/conversations';
 import type { Db } from '../store/database';
 import { openDatabaseOrSetAside, type DamagedDatabase, type SetAsideDatabase } from '../store/damaged-database';
 import { StoreError } from '../store/errors';
-import { KvBlockStore, type StoredKvBlock } from '../store/kv-store';
+import { KvBlockStore, type KvBlockRow } from '../store/kv-store';
 import { MessageRepository } from '../store/messages';
 import { MessageSearch } from '../store/search';
 import { RemoteError, RemoteService, type RemoteProvider, type ReplyOptions, type SecretCipher } from './remote';
@@ -228,7 +228,7 @@ function toProviderInfo(p: RemoteProvider): RemoteProviderInfo {
 }
 
 /** Only the fields the API promises, with the bytes as a plain Uint8Array view (not a Node Buffer). */
-function toKvRecord(b: StoredKvBlock): KvBlockRecord {
+function toKvRecord(b: KvBlockRow): StoredKvBlock {
   return { hash: b.hash, modelFingerprint: b.modelFingerprint, layout: b.layout, checksum: b.checksum, bytes: new Uint8Array(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength) };
 }
 

@@ -1,6 +1,13 @@
 // The typed contract between the renderer and main: one named method per operation, one channel each.
-// The preload implements `KvChatApi` with ipcRenderer.invoke; main validates every payload (src/main/api-schemas.ts)
-// and answers with an ApiResult. The renderer gets no file system access and no SQL: only these verbs.
+// The preload implements `KvChatApi` with ipcRenderer.invoke; main validates every payload and answers with an
+// ApiResult. The renderer gets no file system access and no SQL: only these verbs. Every request type is derived
+// from its zod schema (./api-schemas.ts), the one main parses with, so the two cannot drift; what main answers
+// with is declared here.
+import type { z } from 'zod';
+import type { StoredKvBlock } from '../gpu/kv/cache';
+import type { ApiPayload, ApiRequest, fullGenerationSettings, messageRole, messageStats, messageStatus, ReadonlyDeep } from './api-schemas';
+
+export type { ApiMethod, ApiRequest } from './api-schemas';
 
 export interface AppInfo {
   readonly name: string;
@@ -61,10 +68,8 @@ export interface ModelInfo {
   readonly available: boolean;
 }
 
-export interface ModelImportOptions {
-  /** Copy the file into the app's models folder (true) or reference it where it is (false). */
-  readonly copy: boolean;
-}
+/** `copy`: copy the file into the app's models folder (true) or reference it where it is (false). */
+export type ModelImportOptions = ApiRequest<'pickAndImportModel'>;
 
 export interface ModelImportProgress {
   readonly phase: 'fingerprint' | 'copy' | 'verify';
@@ -83,26 +88,15 @@ export const modelUrl = (id: string): string => `${MODEL_URL_SCHEME}://${id}`;
 
 // ---- Conversations and messages ----
 
+/** A conversation's sampling and context settings (the schema's fields, documented there). */
+export type GenerationSettings = ReadonlyDeep<z.output<typeof fullGenerationSettings>>;
+
 /**
  * When a conversation outgrows the model's context (as LM Studio offers): stop there; drop the oldest turns but keep
  * the system prompt (truncate-middle); or keep only the latest turns (rolling-window). Never silent: an answer
  * records the tokens dropped, or that it stopped at the limit.
  */
-export type ContextOverflowPolicy = 'stop' | 'truncate-middle' | 'rolling-window';
-
-export interface GenerationSettings {
-  readonly temperature: number;
-  readonly topP: number;
-  /** 0: no top-k cut. */
-  readonly topK: number;
-  readonly minP: number;
-  readonly repeatPenalty: number;
-  /** Tokens per answer. */
-  readonly maxTokens: number;
-  /** null: a fresh random seed per answer. */
-  readonly seed: number | null;
-  readonly contextPolicy: ContextOverflowPolicy;
-}
+export type ContextOverflowPolicy = GenerationSettings['contextPolicy'];
 
 export const DEFAULT_GENERATION_SETTINGS: GenerationSettings = {
   temperature: 0.8,
@@ -126,26 +120,11 @@ export interface Conversation {
   readonly updatedAt: number;
 }
 
-export type MessageRole = 'system' | 'user' | 'assistant';
-export type MessageStatus = 'complete' | 'incomplete' | 'error';
+export type MessageRole = z.output<typeof messageRole>;
+export type MessageStatus = z.output<typeof messageStatus>;
 
-/** How an answer was produced; every field optional (a user message has none). */
-export interface MessageStats {
-  readonly tokensPerSecond?: number;
-  /** Milliseconds from send to the first token. */
-  readonly timeToFirstTokenMs?: number;
-  readonly promptTokens?: number;
-  readonly generatedTokens?: number;
-  /** Where the conversation's KV cache came from when this answer started. */
-  readonly resumeSource?: 'gpu' | 'ram' | 'disk' | 'prefill';
-  /** Tokens recomputed by prefill on resume. */
-  readonly recomputedTokens?: number;
-  /** 'context': the conversation reached the model's context under the 'stop' policy. */
-  readonly stopReason?: 'eos' | 'max-tokens' | 'cancelled' | 'context' | 'error';
-  /** Tokens of the conversation left out of the model's view to fit its context (the overflow policy). */
-  readonly droppedTokens?: number;
-  readonly errorMessage?: string;
-}
+/** How an answer was produced; every field optional (a user message has none). Documented in the schema. */
+export type MessageStats = ReadonlyDeep<z.output<typeof messageStats>>;
 
 export interface Message {
   readonly id: number;
@@ -188,51 +167,22 @@ export interface SearchHit {
   readonly createdAt: number;
 }
 
-// ---- Payloads (validated in main by src/main/api-schemas.ts) ----
+// ---- Payloads (validated in main by their schemas in ./api-schemas.ts) ----
 
-export interface CreateConversationRequest {
-  readonly title?: string;
-  readonly modelId?: string | null;
-  readonly systemPrompt?: string;
-  readonly settings?: Partial<GenerationSettings>;
-}
-
-export interface UpdateConversationSettingsRequest {
-  readonly id: number;
-  readonly settings?: Partial<GenerationSettings>;
-  readonly systemPrompt?: string;
-  readonly modelId?: string | null;
-}
-
-export interface AppendMessageRequest {
-  readonly conversationId: number;
-  readonly parentId: number | null;
-  readonly role: MessageRole;
-  readonly content: string;
-  readonly status?: MessageStatus;
-  readonly tokenCount?: number | null;
-  readonly stats?: MessageStats;
-}
-
-export interface UpdateMessageRequest {
-  readonly id: number;
-  readonly content?: string;
-  readonly status?: MessageStatus;
-  readonly tokenCount?: number | null;
-  readonly stats?: MessageStats;
-}
+export type CreateConversationRequest = ApiRequest<'createConversation'>;
+export type UpdateConversationSettingsRequest = ApiRequest<'updateConversationSettings'>;
+export type AppendMessageRequest = ApiRequest<'appendMessage'>;
+export type UpdateMessageRequest = ApiRequest<'updateMessage'>;
 
 // ---- KV cache persistence (the SQLite tier; bytes cross as Uint8Array, never as JSON arrays) ----
 
-/** One persisted KV block: 16 tokens of K and V for every layer, named by its chained content hash. */
-export interface KvBlockRecord {
-  readonly hash: string;
-  readonly modelFingerprint: string;
-  /** Engine-defined layout (dtype, layers, heads...), checked before the bytes are used. */
-  readonly layout: Readonly<Record<string, unknown>>;
-  readonly checksum: string;
-  readonly bytes: Uint8Array;
-}
+/**
+ * One persisted KV block: 16 tokens of K and V for every layer, named by its chained content hash. The engine's own
+ * type (src/gpu/kv/cache.ts), sent as it is: the putKvBlocks schema is checked against it.
+ */
+export type { StoredKvBlock };
+/** @deprecated The same type as StoredKvBlock; kept for the renderer's engine worker. */
+export type KvBlockRecord = StoredKvBlock;
 
 /** A conversation's exact token history as the engine last computed it. */
 export interface ConversationKv {
@@ -243,11 +193,8 @@ export interface ConversationKv {
   readonly computed: number;
 }
 
-export interface SaveConversationKvRequest extends ConversationKv {
-  readonly conversationId: number;
-  /** Logical block i -> the hash of a stored block. */
-  readonly blockHashes: readonly string[];
-}
+/** A ConversationKv, the conversation it belongs to and its block table. */
+export type SaveConversationKvRequest = ApiRequest<'saveConversationKv'>;
 
 export interface KvUsage {
   readonly blocks: number;
@@ -294,32 +241,9 @@ export interface ConversationRemote {
   readonly model: string;
 }
 
-export interface AddRemoteProviderRequest {
-  readonly name: string;
-  readonly baseUrl: string;
-  /** Omitted or empty: the server needs no key. */
-  readonly apiKey?: string;
-  /** The user confirmed sending the key over plain http:// to another machine (else refused: 'insecure-key'). */
-  readonly allowInsecureKey?: boolean;
-}
-
-export interface UpdateRemoteProviderRequest {
-  readonly id: number;
-  readonly name?: string;
-  /** Another origin (scheme, host, port) drops the stored key, unless a new one comes with it. */
-  readonly baseUrl?: string;
-  /** A string replaces the key, '' or null removes it, omitted keeps it. */
-  readonly apiKey?: string | null;
-  /** The user confirmed sending the key over plain http:// to another machine (else refused: 'insecure-key'). */
-  readonly allowInsecureKey?: boolean;
-}
-
-export interface CreateRemoteConversationRequest {
-  readonly providerId: number;
-  readonly model: string;
-  readonly title?: string;
-  readonly systemPrompt?: string;
-}
+export type AddRemoteProviderRequest = ApiRequest<'addRemoteProvider'>;
+export type UpdateRemoteProviderRequest = ApiRequest<'updateRemoteProvider'>;
+export type CreateRemoteConversationRequest = ApiRequest<'createRemoteConversation'>;
 
 /** A piece of a remote answer as it streams; `requestId` is the caller's, `messageId` the answer being written. */
 export interface RemoteDelta {
@@ -343,63 +267,63 @@ export interface KvChatApi {
    * library; returns the unsubscribe function. Failures main reports itself, in a dialog.
    */
   onModelOpened(listener: (model: ModelInfo) => void): () => void;
-  renameModel(request: { readonly id: string; readonly name: string }): Promise<ApiResult<ModelInfo>>;
+  renameModel(request: ApiRequest<'renameModel'>): Promise<ApiResult<ModelInfo>>;
   /** `confirm` must be true: the UI asks the user first. Removes the model's persisted KV blocks too. */
-  deleteModel(request: { readonly id: string; readonly confirm: true }): Promise<ApiResult<void>>;
-  verifyModel(request: { readonly id: string }): Promise<ApiResult<ModelVerification>>;
+  deleteModel(request: ApiRequest<'deleteModel'>): Promise<ApiResult<void>>;
+  verifyModel(request: ApiRequest<'verifyModel'>): Promise<ApiResult<ModelVerification>>;
 
   listConversations(): Promise<ApiResult<Conversation[]>>;
   createConversation(request: CreateConversationRequest): Promise<ApiResult<Conversation>>;
-  renameConversation(request: { readonly id: number; readonly title: string }): Promise<ApiResult<Conversation>>;
-  deleteConversation(request: { readonly id: number }): Promise<ApiResult<void>>;
+  renameConversation(request: ApiRequest<'renameConversation'>): Promise<ApiResult<Conversation>>;
+  deleteConversation(request: ApiRequest<'deleteConversation'>): Promise<ApiResult<void>>;
   updateConversationSettings(request: UpdateConversationSettingsRequest): Promise<ApiResult<Conversation>>;
 
-  getMessages(request: { readonly conversationId: number }): Promise<ApiResult<ConversationThread>>;
+  getMessages(request: ApiRequest<'getMessages'>): Promise<ApiResult<ConversationThread>>;
   /** Makes the newest leaf under `messageId` the active branch. */
-  selectBranch(request: { readonly conversationId: number; readonly messageId: number }): Promise<ApiResult<ConversationThread>>;
+  selectBranch(request: ApiRequest<'selectBranch'>): Promise<ApiResult<ConversationThread>>;
   /** Returns the new message's id once it is on disk. */
   appendMessage(request: AppendMessageRequest): Promise<ApiResult<number>>;
   updateMessage(request: UpdateMessageRequest): Promise<ApiResult<Message>>;
-  searchMessages(request: { readonly query: string; readonly limit?: number }): Promise<ApiResult<SearchHit[]>>;
+  searchMessages(request: ApiRequest<'searchMessages'>): Promise<ApiResult<SearchHit[]>>;
 
   /** Where the engine fetches the model's bytes with Range requests (`kvchat-model://<id>` in the app). */
-  getModelUrl(request: { readonly id: string }): Promise<ApiResult<string>>;
+  getModelUrl(request: ApiRequest<'getModelUrl'>): Promise<ApiResult<string>>;
   /** The stored blocks among `hashes`; absent ones are simply missing. */
-  getKvBlocks(request: { readonly hashes: readonly string[] }): Promise<ApiResult<KvBlockRecord[]>>;
+  getKvBlocks(request: ApiRequest<'getKvBlocks'>): Promise<ApiResult<StoredKvBlock[]>>;
   /** Which of `hashes` are stored, without their bytes. */
-  getStoredKvHashes(request: { readonly hashes: readonly string[] }): Promise<ApiResult<string[]>>;
-  putKvBlocks(request: { readonly blocks: readonly KvBlockRecord[] }): Promise<ApiResult<void>>;
+  getStoredKvHashes(request: ApiRequest<'getStoredKvHashes'>): Promise<ApiResult<string[]>>;
+  putKvBlocks(request: ApiRequest<'putKvBlocks'>): Promise<ApiResult<void>>;
   /** null when the conversation never ran through the engine. */
-  getConversationKv(request: { readonly conversationId: number }): Promise<ApiResult<ConversationKv | null>>;
+  getConversationKv(request: ApiRequest<'getConversationKv'>): Promise<ApiResult<ConversationKv | null>>;
   saveConversationKv(request: SaveConversationKvRequest): Promise<ApiResult<void>>;
   getKvUsage(): Promise<ApiResult<KvUsage>>;
 
   listRemoteProviders(): Promise<ApiResult<RemoteProviderInfo[]>>;
   addRemoteProvider(request: AddRemoteProviderRequest): Promise<ApiResult<RemoteProviderInfo>>;
   updateRemoteProvider(request: UpdateRemoteProviderRequest): Promise<ApiResult<RemoteProviderInfo>>;
-  removeRemoteProvider(request: { readonly id: number }): Promise<ApiResult<void>>;
+  removeRemoteProvider(request: ApiRequest<'removeRemoteProvider'>): Promise<ApiResult<void>>;
   /** The provider's models (its GET /v1/models). */
-  listRemoteModels(request: { readonly providerId: number }): Promise<ApiResult<RemoteModelInfo[]>>;
+  listRemoteModels(request: ApiRequest<'listRemoteModels'>): Promise<ApiResult<RemoteModelInfo[]>>;
   createRemoteConversation(request: CreateRemoteConversationRequest): Promise<ApiResult<Conversation>>;
   /** null for a local conversation. */
-  getConversationRemote(request: { readonly conversationId: number }): Promise<ApiResult<ConversationRemote | null>>;
+  getConversationRemote(request: ApiRequest<'getConversationRemote'>): Promise<ApiResult<ConversationRemote | null>>;
   /**
    * Saves the user's message, streams the answer (as `onRemoteDelta` events tagged with `requestId`) and resolves
    * with the saved answer: 'complete', or 'incomplete' when stopped. A failure keeps the part received.
    */
-  remoteSend(request: { readonly conversationId: number; readonly content: string; readonly requestId: string }): Promise<ApiResult<Message>>;
+  remoteSend(request: ApiRequest<'remoteSend'>): Promise<ApiResult<Message>>;
   /** Appends to a partial answer (the last of its branch). */
-  remoteContinue(request: { readonly messageId: number; readonly requestId: string }): Promise<ApiResult<Message>>;
+  remoteContinue(request: ApiRequest<'remoteContinue'>): Promise<ApiResult<Message>>;
   /** A new answer to the same question, as a new branch. */
-  remoteRegenerate(request: { readonly messageId: number; readonly requestId: string }): Promise<ApiResult<Message>>;
+  remoteRegenerate(request: ApiRequest<'remoteRegenerate'>): Promise<ApiResult<Message>>;
   /** Stops the request `requestId` (false when none is running); its answer so far is kept as 'incomplete'. */
-  remoteStop(request: { readonly requestId: string }): Promise<ApiResult<boolean>>;
+  remoteStop(request: ApiRequest<'remoteStop'>): Promise<ApiResult<boolean>>;
   /** Remote answers as they stream; returns the unsubscribe function. */
   onRemoteDelta(listener: (delta: RemoteDelta) => void): () => void;
 
   // Local OpenAI-compatible server (off by default): main serves HTTP, the renderer's engine generates.
   getLocalServer(): Promise<ApiResult<LocalServerInfo>>;
-  setLocalServer(request: { readonly enabled: boolean; readonly port: number; readonly apiKey?: string }): Promise<ApiResult<LocalServerInfo>>;
+  setLocalServer(request: ApiRequest<'setLocalServer'>): Promise<ApiResult<LocalServerInfo>>;
   /** The renderer's side of the bridge: the loaded model, and token/done/error answers to main's requests. */
   serverBridgeReply(message: BridgeFromRenderer): Promise<ApiResult<void>>;
   /** Main's generate/abort requests for the renderer's engine; returns the unsubscribe function. */
@@ -438,19 +362,13 @@ export type BridgeToRenderer =
   | { readonly type: 'generate'; readonly id: number; readonly tokens: readonly number[]; readonly options: BridgeGenerateOptions }
   | { readonly type: 'abort'; readonly id: number };
 
-export interface BridgeResult {
-  readonly tokens: number[];
-  readonly stopReason: 'eos' | 'max-tokens' | 'context' | 'aborted';
-  readonly promptTokens: number;
-  readonly cachedTokens: number;
-}
+/**
+ * What the renderer sends back over the bridge: the loaded model (modelId null: none, or it is loading), tokens, the
+ * end. The schema's parsed shape (mutable `result.tokens`, which main hands on as a GenerateResult's).
+ */
+export type BridgeFromRenderer = ApiPayload<'serverBridgeReply'>;
 
-export type BridgeFromRenderer =
-  /** The model now loaded in the engine (modelId null: none, or it is loading). */
-  | { readonly type: 'model'; readonly modelId: string | null; readonly contextLength: number; readonly kvBlocks: number }
-  | { readonly type: 'token'; readonly id: number; readonly token: number }
-  | { readonly type: 'done'; readonly id: number; readonly result: BridgeResult }
-  | { readonly type: 'error'; readonly id: number; readonly message: string };
+export type BridgeResult = Extract<BridgeFromRenderer, { readonly type: 'done' }>['result'];
 
 /** The API's event subscriptions: no request, a channel main sends on. */
 export const EVENT_METHODS = ['onModelImportProgress', 'onModelOpened', 'onRemoteDelta', 'onServerBridge'] as const;

@@ -2,25 +2,20 @@
 // conversation's block table (logical position -> block hash). Only storage lives here; the engine decides
 // what to swap. A conversation's table may name only blocks already stored (foreign key), so a table read
 // back never points at bytes that are not on disk.
+import type { StoredKvBlock } from '../gpu/kv/cache';
 import type { Db } from './database';
 import { now, writeTransaction } from './database';
 import { notFound as conversationNotFound } from './conversations';
 import { StoreError } from './errors';
 
 /** How the block's bytes are laid out (dtype, layers, KV heads, head dim, tokens...): JSON, engine-defined. */
-export type KvBlockLayout = Readonly<Record<string, unknown>>;
+export type KvBlockLayout = StoredKvBlock['layout'];
 
-export interface KvBlock {
-  readonly hash: string;
-  readonly modelFingerprint: string;
-  readonly layout: KvBlockLayout;
-  /** Of `bytes`; the engine checks it before a block is used. */
-  readonly checksum: string;
-  readonly bytes: Uint8Array;
-}
+/** A block as the store takes it: the engine's StoredKvBlock (hash, model, layout, checksum of the bytes, bytes). */
+export type KvBlock = StoredKvBlock;
 
 /** What a conversation's KV resume needs, saved together: the token history and the block table built from it. */
-export interface ConversationKv {
+export interface ConversationKvSnapshot {
   readonly modelFingerprint: string;
   /** The exact token history (u32 ids), the last sampled token included. */
   readonly tokens: readonly number[];
@@ -30,12 +25,14 @@ export interface ConversationKv {
   readonly blockHashes: readonly string[];
 }
 
-export interface StoredKvBlock extends KvBlock {
+/** A stored block as read back: the block and when it was stored and last used (ms since the epoch). */
+export interface KvBlockRow extends StoredKvBlock {
   readonly createdAt: number;
   readonly lastUsedAt: number;
 }
 
-interface KvBlockRow {
+/** A kv_blocks row as SQLite returns it. */
+interface KvBlockSqlRow {
   hash: string;
   model_fingerprint: string;
   layout: string;
@@ -66,14 +63,14 @@ export class KvBlockStore {
   }
 
   /** The stored blocks among `hashes` (absent ones are simply missing from the map); marks them used. */
-  getBlocks(hashes: readonly string[]): Map<string, StoredKvBlock> {
+  getBlocks(hashes: readonly string[]): Map<string, KvBlockRow> {
     const select = this.db.prepare('SELECT * FROM kv_blocks WHERE hash = ?');
     const touch = this.db.prepare('UPDATE kv_blocks SET last_used_at = ? WHERE hash = ?');
     return writeTransaction(this.db, () => {
       const t = now();
-      const out = new Map<string, StoredKvBlock>();
+      const out = new Map<string, KvBlockRow>();
       for (const hash of hashes) {
-        const r = select.get(hash) as KvBlockRow | undefined;
+        const r = select.get(hash) as KvBlockSqlRow | undefined;
         if (!r || out.has(hash)) continue;
         touch.run(t, hash);
         out.set(hash, {
@@ -94,7 +91,7 @@ export class KvBlockStore {
    * Saves the conversation's token history and its block table in ONE transaction: a failure (or a crash) in
    * either leaves both as they were, so a resume never pairs a history with another history's blocks.
    */
-  saveConversationKv(conversationId: number, kv: ConversationKv): void {
+  saveConversationKv(conversationId: number, kv: ConversationKvSnapshot): void {
     writeTransaction(this.db, () => {
       this.setConversationTokens(conversationId, kv.modelFingerprint, kv.tokens, kv.computed);
       this.setConversationBlocks(conversationId, kv.blockHashes);
