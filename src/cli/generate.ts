@@ -6,14 +6,14 @@
 // continues a stored conversation (raw text unless --chat) and N caps the new tokens. At the context length the
 // policy applies: stop (default), or drop the oldest tokens after the first N kept (--keep; default the BOS token)
 // and go on; the JSON's context_shifts says what was dropped and recomputed.
-import { Engine, type ContextPolicy, type ContextShift } from '../gpu/engine/engine';
+import type { ConversationResume } from '../gpu/engine/conversation-cache';
+import { Engine, type ContextPolicy, type ContextShift, type GenerateOptions, type GenerateResult } from '../gpu/engine/engine';
 import { sampleCpu } from '../gpu/engine/sampler-cpu';
 import { foldSeed, normalizeSamplingParams, SamplingParamError, topPZeroAsGreedy, type SamplingParams } from '../gpu/engine/sampling-params';
 import type { GgufFile } from '../gpu/gguf/reader';
 import { readModelConfig } from '../gpu/model/config';
 import { CpuReferenceModel } from '../gpu/model/cpu-reference';
-import { continuesPrompt, renderChatTemplate, StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../gpu/tokenizer';
-import type { ResumeResult } from '../gpu/engine/resume';
+import { continuesPrompt, encodeChat, StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../gpu/tokenizer';
 import { Args, runMain, UsageError } from './args';
 import { openGgufFile } from '../node/file-source';
 import { acquireNodeDevice } from '../node/dawn-device';
@@ -25,7 +25,7 @@ interface Generation {
   readonly prefillMs: number;
   readonly decodeMs: number;
   readonly device: string;
-  readonly resume?: ResumeResult;
+  readonly resume?: ConversationResume;
   readonly contextShifts: readonly ContextShift[];
 }
 
@@ -74,36 +74,27 @@ async function generateGpu(r: Run): Promise<Generation> {
   // In session mode KV blocks are named by the model file's fingerprint, so stored ones are found again.
   const engine = await Engine.load(gpu, r.file, { maxSeqs: 1, contextLength: r.contextLength, ...(r.session ? { modelFingerprint: r.session.store.modelFingerprint } : {}) });
   try {
-    const seq = engine.createSequence();
     const started = performance.now();
-    let prefix: number[] = [];
-    let resume: ResumeResult | undefined;
-    if (r.session) {
-      const history = r.session.conversation.history;
-      resume = await r.session.store.resume(engine, seq, r.session.conversation);
-      prefix = history.slice(resume.reusedTokens);
-    }
     let firstAt = 0;
-    const result = await engine.generate(seq, [...prefix, ...r.prompt], {
+    let lastAt = 0;
+    const opts: GenerateOptions = {
       maxNewTokens: r.maxNew,
       sampling: r.sampling,
       stopTokens: r.stop,
       contextPolicy: r.contextPolicy,
       onToken: (t) => {
-        firstAt ||= performance.now();
+        lastAt = performance.now();
+        firstAt ||= lastAt;
         r.onToken(t);
       },
-    });
-    const end = performance.now();
-    if (r.session) {
-      const answer = r.session.tokenizer.decode(result.tokens, { continuation: true });
-      await r.session.store.save(engine, seq, r.session.conversation, r.session.promptText, answer, { tokens: result.tokens.length, stopReason: result.stopReason });
-    }
+    };
+    const { result, resume } = r.session ? await generateInSession(engine, r.session, r.prompt, opts) : { result: await engine.generate(engine.createSequence(), r.prompt, opts), resume: undefined };
     return {
       tokens: result.tokens,
       stopReason: result.stopReason,
       prefillMs: firstAt - started,
-      decodeMs: end - firstAt,
+      // Up to the last token: in session mode the KV is persisted after it.
+      decodeMs: lastAt - firstAt,
       device: `webgpu: ${gpu.adapterDescription}`,
       contextShifts: result.contextShifts,
       ...(resume ? { resume } : {}),
@@ -111,6 +102,17 @@ async function generateGpu(r: Run): Promise<Generation> {
   } finally {
     engine.destroy();
   }
+}
+
+/** The stored conversation restored (its KV from the file), continued by the prompt, then saved with its messages. */
+async function generateInSession(engine: Engine, s: NonNullable<Run['session']>, prompt: readonly number[], opts: GenerateOptions): Promise<{ result: GenerateResult; resume: ConversationResume }> {
+  let resume: ConversationResume | undefined;
+  const conversations = s.store.conversationCache(engine, { onRestored: (_, r) => (resume = r) });
+  await conversations.openConversation(s.conversation.id);
+  const a = await conversations.generate(s.conversation.id, [...s.conversation.history, ...prompt], opts);
+  if (a.persistError !== undefined) throw a.persistError;
+  s.store.saveMessages(s.conversation, s.promptText, s.tokenizer.decode(a.result.tokens, { continuation: true }), { tokens: a.result.tokens.length, stopReason: a.result.stopReason });
+  return { result: a.result, resume: resume! };
 }
 
 async function main(): Promise<void> {
@@ -201,9 +203,7 @@ async function main(): Promise<void> {
 /** The prompt's tokens: raw text continues the conversation; --chat wraps it as a user turn in the model's template. */
 function encodePrompt(tokenizer: Tokenizer, file: GgufFile, text: string, first: boolean, chat: boolean): number[] {
   if (!chat) return tokenizer.encode(text, first ? {} : { addBos: false });
-  const rendered = renderChatTemplate(file.metadata, [{ role: 'user', content: text }], { addGenerationPrompt: true });
-  const startsWithBos = tokenizer.bos !== undefined && rendered.startsWith(tokenizer.tokenText(tokenizer.bos));
-  return tokenizer.encode(rendered, { parseSpecial: true, addBos: first && !startsWithBos });
+  return encodeChat(tokenizer, file.metadata, [{ role: 'user', content: text }], { addGenerationPrompt: true, addBos: first });
 }
 
 const round = (x: number): number => Math.round(x * 100) / 100;

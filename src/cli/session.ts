@@ -1,9 +1,10 @@
-// `generate --session DB --conversation NAME`: a conversation kept in the app's SQLite store. Its exact token
-// history and KV blocks are saved after each run; the next run (a new process) restores the blocks instead of
-// recomputing the history, and records where the KV came from.
+// `generate --session DB --conversation NAME`: a conversation kept in the app's SQLite store. The engine's
+// ConversationCache runs it: the next run (a new process) restores its KV blocks instead of recomputing the
+// history, and the exact token history, blocks and block table are saved after each run. Here: the file, the
+// conversation by name and its messages.
 import { stat } from 'node:fs/promises';
+import { ConversationCache, type ConversationCacheOptions } from '../gpu/engine/conversation-cache';
 import type { Engine } from '../gpu/engine/engine';
-import { persistSequence, resumeFromStore, type ResumeResult } from '../gpu/engine/resume';
 import { fingerprintFile } from '../node/fingerprint';
 import { ConversationRepository } from '../store/conversations';
 import { openDatabase, type Db } from '../store/database';
@@ -47,18 +48,16 @@ export class CliSession {
     return { id, history: tokens?.tokens ?? [] };
   }
 
-  resume(engine: Engine, seq: number, c: StoredConversation): Promise<ResumeResult> {
-    return resumeFromStore(engine, seq, this.modelFingerprint, c.history, this.kv);
+  /** The engine's conversations, kept in this file (the store is the SQLite store itself). */
+  conversationCache(engine: Engine, opts?: ConversationCacheOptions): ConversationCache {
+    return new ConversationCache(engine, this.kv, opts);
   }
 
-  /** Saves the exchange: the two messages, the token history, the KV blocks and the block table. */
-  async save(engine: Engine, seq: number, c: StoredConversation, prompt: string, answer: string, stats: Record<string, number | string>): Promise<void> {
+  /** Saves the exchange's two messages (the KV was saved by the ConversationCache). */
+  saveMessages(c: StoredConversation, prompt: string, answer: string, stats: Record<string, number | string>): void {
     const leaf = this.messages.activeLeaf(c.id);
     const user = this.messages.appendMessage({ conversationId: c.id, parentId: leaf, role: 'user', content: prompt });
     this.messages.appendMessage({ conversationId: c.id, parentId: user, role: 'assistant', content: answer, stats });
-    const { hashes } = await persistSequence(engine, seq, this.modelFingerprint, this.kv);
-    const { computed, pending } = engine.sequenceTokens(seq);
-    this.kv.saveConversationKv(c.id, { modelFingerprint: this.modelFingerprint, tokens: [...computed, ...pending], computed: computed.length, blockHashes: hashes });
   }
 
   close(): void {

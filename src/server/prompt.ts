@@ -1,11 +1,11 @@
 // Prompt tokens and the new-token budget, by the same rules as the CLI's `generate` (src/cli/generate.ts), so a
 // greedy request gives exactly what the CLI prints for the same prompt:
 // - raw text is encoded with the model's own BOS rule (tokenizer.ggml.add_bos_token);
-// - a chat is rendered by the model's template, special tokens parsed, BOS added unless the template wrote it;
+// - a chat is encoded by encodeChat (the model's template, special tokens parsed, BOS unless the template wrote it);
 // - prompt and generated tokens together take at most contextLength + 1 positions (the last sampled token is
 //   never run through the model), llama2.c's -n rule.
 import type { Metadata } from '../gpu/gguf/metadata';
-import { ChatTemplateError, renderChatTemplate, type ChatMessage, type Tokenizer } from '../gpu/tokenizer';
+import { ChatTemplateError, encodeChat, type ChatMessage, type Tokenizer } from '../gpu/tokenizer';
 import { badRequest, contextLengthExceeded } from './errors';
 import type { CompletionPrompt } from './schemas';
 
@@ -43,17 +43,14 @@ export function chatPromptTokens(tokenizer: Tokenizer, metadata: Metadata, messa
   // The messages' own text is a lower bound of the rendered prompt: a flood of text is refused before the template
   // (a Jinja interpreter on the server's only thread) ever runs.
   checkChars(messages.reduce((n, m) => n + m.content.length, 0), maxChars, 'messages');
-  let rendered: string;
   try {
-    rendered = renderChatTemplate(metadata, messages, { addGenerationPrompt: true });
+    // The rendered text is size-checked again before the tokenizer runs.
+    return encodeChat(tokenizer, metadata, messages, { addGenerationPrompt: true, checkRendered: (text) => checkChars(text.length, maxChars, 'messages') });
   } catch (e) {
     // A template refuses some conversations (roles out of order, a system message it has no place for).
     if (e instanceof ChatTemplateError) throw badRequest(e.message, 'invalid_messages', 'messages');
     throw e;
   }
-  checkChars(rendered.length, maxChars, 'messages');
-  const startsWithBos = tokenizer.bos !== undefined && rendered.startsWith(tokenizer.tokenText(tokenizer.bos));
-  return tokenizer.encode(rendered, { parseSpecial: true, addBos: !startsWithBos });
 }
 
 /** Most new tokens for a prompt: what the client allows, cut to what the context leaves. */

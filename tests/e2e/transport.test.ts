@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpSource, HttpSourceError } from '../../src/gpu/gguf/http-source';
 import { GgufFile } from '../../src/gpu/gguf/reader';
 import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
-import { buildPrompt } from '../../src/renderer/src/engine/prompt';
+import { buildPrompt } from '../../src/gpu/engine/conversation-prompt';
 import { decodeFrame, encodeFrame, WireError } from '../../src/renderer/src/transport/wire';
 import { WebSocket as WsWebSocket } from 'ws';
 import { bytesToTokens, tokensToBytes, type ApiResult, type KvChatApi } from '../../src/shared/api';

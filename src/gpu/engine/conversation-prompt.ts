@@ -1,12 +1,19 @@
-// A thread's prompt tokens. A model with a chat template gets the template's rendering of the whole thread.
-// A raw model (no template: stories260K) continues the text, as `npm run generate` does: the system prompt and
-// each message are tokenized piece by piece, and where the conversation's stored token history still matches a
-// message (same token count; a user message re-encodes to the same ids; an answer decodes to its text) the
-// exact stored tokens are kept, so the history's KV block hashes match and stored blocks resume it.
-import type { GgufValue } from '../../../gpu/gguf/types';
-import { renderChatTemplate, type Tokenizer } from '../../../gpu/tokenizer';
-import type { ContextOverflowPolicy } from '../../../shared/api';
-import type { ThreadTurn } from './protocol';
+// A conversation's prompt tokens, and fitting them into the context. A model with a chat template gets the
+// template's rendering of the whole thread (encodeChat). A raw model (no template: stories260K) continues the
+// text, as `npm run generate` does: the system prompt and each message are tokenized piece by piece, and where
+// the conversation's stored token history still matches a message (same token count; a user message re-encodes
+// to the same ids; an answer decodes to its text) the exact stored tokens are kept, so the history's KV block
+// hashes match and stored blocks resume it.
+import type { Metadata } from '../gguf/metadata';
+import { encodeChat, type ChatRole, type Tokenizer } from '../tokenizer';
+import type { ContextPolicy } from './engine';
+
+export interface ConversationTurn {
+  readonly role: ChatRole;
+  readonly content: string;
+  /** Tokens of this message in the conversation's history, when known (lets the exact history be reused). */
+  readonly tokenCount: number | null;
+}
 
 export interface BuiltPrompt {
   readonly tokens: number[];
@@ -21,7 +28,7 @@ function encodePiece(tokenizer: Tokenizer, text: string, first: boolean): number
   return tokenizer.encode(text, first ? {} : { addBos: false });
 }
 
-function buildRaw(tokenizer: Tokenizer, systemPrompt: string, turns: readonly ThreadTurn[], history: readonly number[]): BuiltPrompt {
+function buildRaw(tokenizer: Tokenizer, systemPrompt: string, turns: readonly ConversationTurn[], history: readonly number[]): BuiltPrompt {
   const tokens: number[] = [];
   if (systemPrompt.length > 0) tokens.push(...encodePiece(tokenizer, systemPrompt, true));
   let aligned = sameTokens(tokens, history.slice(0, tokens.length));
@@ -45,19 +52,17 @@ function buildRaw(tokenizer: Tokenizer, systemPrompt: string, turns: readonly Th
   return { tokens, lastTurnTokens: last };
 }
 
-function buildTemplated(tokenizer: Tokenizer, metadata: ReadonlyMap<string, GgufValue>, systemPrompt: string, turns: readonly ThreadTurn[]): BuiltPrompt {
+function buildTemplated(tokenizer: Tokenizer, metadata: Metadata, systemPrompt: string, turns: readonly ConversationTurn[]): BuiltPrompt {
   const messages = [...(systemPrompt ? [{ role: 'system' as const, content: systemPrompt }] : []), ...turns.map((t) => ({ role: t.role, content: t.content }))];
-  const text = renderChatTemplate(metadata, messages, { addGenerationPrompt: true });
-  const startsWithBos = tokenizer.bos !== undefined && text.startsWith(tokenizer.tokenText(tokenizer.bos));
-  return { tokens: tokenizer.encode(text, { parseSpecial: true, addBos: !startsWithBos }), lastTurnTokens: null };
+  return { tokens: encodeChat(tokenizer, metadata, messages, { addGenerationPrompt: true }), lastTurnTokens: null };
 }
 
 export function buildPrompt(
   tokenizer: Tokenizer,
-  metadata: ReadonlyMap<string, GgufValue>,
+  metadata: Metadata,
   hasChatTemplate: boolean,
   systemPrompt: string,
-  turns: readonly ThreadTurn[],
+  turns: readonly ConversationTurn[],
   history: readonly number[],
 ): BuiltPrompt {
   return hasChatTemplate ? buildTemplated(tokenizer, metadata, systemPrompt, turns) : buildRaw(tokenizer, systemPrompt, turns, history);
@@ -78,14 +83,14 @@ export interface FittedPrompt extends BuiltPrompt {
  */
 export function fitPrompt(
   tokenizer: Tokenizer,
-  metadata: ReadonlyMap<string, GgufValue>,
+  metadata: Metadata,
   hasChatTemplate: boolean,
   systemPrompt: string,
-  turns: readonly ThreadTurn[],
+  turns: readonly ConversationTurn[],
   history: readonly number[],
   contextLength: number,
   room: number,
-  policy: ContextOverflowPolicy,
+  policy: ContextPolicy['kind'],
 ): FittedPrompt {
   const whole = buildPrompt(tokenizer, metadata, hasChatTemplate, systemPrompt, turns, history);
   const bos = tokenizer.bos !== undefined && whole.tokens[0] === tokenizer.bos ? 1 : 0;
@@ -100,9 +105,7 @@ export function fitPrompt(
 }
 
 /** Tokens the system prompt takes at the start of the prompt. */
-function systemTokens(tokenizer: Tokenizer, metadata: ReadonlyMap<string, GgufValue>, hasChatTemplate: boolean, systemPrompt: string): number {
+function systemTokens(tokenizer: Tokenizer, metadata: Metadata, hasChatTemplate: boolean, systemPrompt: string): number {
   if (!hasChatTemplate) return encodePiece(tokenizer, systemPrompt, true).length;
-  const text = renderChatTemplate(metadata, [{ role: 'system', content: systemPrompt }], { addGenerationPrompt: false });
-  const startsWithBos = tokenizer.bos !== undefined && text.startsWith(tokenizer.tokenText(tokenizer.bos));
-  return tokenizer.encode(text, { parseSpecial: true, addBos: !startsWithBos }).length;
+  return encodeChat(tokenizer, metadata, [{ role: 'system', content: systemPrompt }], { addGenerationPrompt: false }).length;
 }

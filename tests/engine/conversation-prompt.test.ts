@@ -1,16 +1,15 @@
-// Fitting a long chat into the model's context under each overflow policy (the worker's prompt, before the engine
+// Fitting a long chat into the model's context under each overflow policy (a conversation's prompt, before the engine
 // sees it): truncate-middle keeps the system prompt and the latest turns, rolling-window only the latest turns,
 // stop keeps everything (and the worker reports the limit). What was left out is counted, never silent.
 import { describe, expect, it } from 'vitest';
 import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
-import { fitPrompt } from '../../src/renderer/src/engine/prompt';
-import type { ThreadTurn } from '../../src/renderer/src/engine/protocol';
+import { fitPrompt, type ConversationTurn } from '../../src/gpu/engine/conversation-prompt';
 import { openModel } from '../helpers/shared';
 
 const file = openModel('stories260K.gguf');
 const tok = tokenizerFromGguf(file.metadata);
 const SYSTEM = 'Once upon a time there was a little girl named Lily.';
-const turns: ThreadTurn[] = [
+const turns: ConversationTurn[] = [
   'She liked to play in the park with her friends every day.',
   'One day she saw a big red ball under the old tree.',
   'Her mom said they could go home and eat some cake.',
