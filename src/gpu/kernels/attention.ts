@@ -1,9 +1,14 @@
 // Attention over the paged KV cache: GQA flash-decode with split-K (+ merge), tiled causal prefill, and the
-// naive three-pass baseline the benchmarks compare against. WGSL in attention.wgsl, one VARIANT per entry.
+// naive three-pass baseline the benchmarks compare against. WGSL: one attention-*.wgsl file per pass family, the
+// paged-KV bindings and loads shared by #include; a pipeline's cache key is its file and the defines it compiles with.
+import decodeCode from './attention-decode.wgsl?raw';
+import mergeCode from './attention-merge.wgsl?raw';
+import naiveCode from './attention-naive.wgsl?raw';
+import pagedKvCode from './attention-paged-kv.wgsl?raw';
+import prefillCode from './attention-prefill.wgsl?raw';
 import type { KernelContext } from './context';
-import source from './attention.wgsl?raw';
 import { checkBinding, checkBindingBytes, checkHeadDim, checkTokens, checkWorkgroup, workgroupGrid, type PagedKvShape } from './kv-append';
-import { dispatch, preprocess, type Defines, type KernelKey } from './shader';
+import { dispatch, pipelineFor, type Defines, type WgslFile } from './shader';
 
 export interface PagedAttentionShape extends PagedKvShape {
   readonly nHeads: number; // query heads; a multiple of nKvHeads, head h reads kv head floor(h / (nHeads / nKvHeads))
@@ -67,7 +72,23 @@ export function chooseDecodeSplits(maxContext: number, baseWorkgroups: number): 
   return Math.max(1, Math.min(byKeys, byOccupancy, MAX_SPLITS));
 }
 
-interface DecodeLayout {
+const library = { 'paged-kv': pagedKvCode };
+
+/** The attention WGSL files; all but the merge pass include attention-paged-kv.wgsl. */
+export const ATTENTION_FILES = {
+  decode: { name: 'attention-decode', code: decodeCode, library },
+  merge: { name: 'attention-merge', code: mergeCode },
+  prefill: { name: 'attention-prefill', code: prefillCode, library },
+  naive: { name: 'attention-naive', code: naiveCode, library },
+} as const satisfies Record<string, WgslFile>;
+
+/** One pipeline: its WGSL file and the defines it is compiled with, which together are its cache key. */
+export interface AttentionVariant {
+  readonly file: WgslFile;
+  readonly defines: Defines;
+}
+
+export interface DecodeLayout {
   readonly headTile: number;
   readonly headTiles: number;
   readonly lanes: number; // threads per key in the score phase
@@ -94,7 +115,7 @@ function decodeLayout(headDim: number, group: number, software: boolean): Decode
   return { headTile, headTiles, lanes, slots, invocations, sharedBytes };
 }
 
-interface PrefillLayout {
+export interface PrefillLayout {
   readonly lanes: number; // threads per query row
   readonly chunks: number; // vec4 of q / acc per thread
   readonly rows: number; // query rows (token, head) per workgroup
@@ -128,8 +149,44 @@ function checkBuffers(ctx: KernelContext, kernel: string, shape: PagedAttentionS
   checkBinding(ctx, kernel, 'pool', bufs.pool, 0);
 }
 
-function pipeline(ctx: KernelContext, key: KernelKey, defines: Defines): GPUComputePipeline {
-  return ctx.pipelines.get(key, () => ({ code: preprocess(source, defines), entryPoint: 'main' }));
+function kvDefines(shape: PagedAttentionShape): Defines {
+  return { KV_F16: shape.dtype === 'f16', D4: `${shape.headDim / 4}u`, GROUP: `${shape.nHeads / shape.nKvHeads}u` };
+}
+
+/** The flash-decode pipeline for `shape` and its workgroup layout (`software`: a CPU Vulkan driver). */
+export function decodeVariant(shape: PagedAttentionShape, software: boolean): AttentionVariant & { readonly layout: DecodeLayout } {
+  const layout = decodeLayout(shape.headDim, shape.nHeads / shape.nKvHeads, software);
+  const defines = { ...kvDefines(shape), HEAD_TILE: `${layout.headTile}u`, LANES: `${layout.lanes}u`, SLOTS: `${layout.slots}u` };
+  return { file: ATTENTION_FILES.decode, defines, layout };
+}
+
+export function mergeVariant(headDim: number): AttentionVariant {
+  return { file: ATTENTION_FILES.merge, defines: { D4: `${headDim / 4}u` } };
+}
+
+/** The prefill pipeline for `shape` staging `keyTile` keys at a time, and its workgroup layout. */
+export function prefillVariant(shape: PagedAttentionShape, keyTile: 8 | 16): AttentionVariant & { readonly layout: PrefillLayout } {
+  const layout = prefillLayout(shape.headDim, keyTile);
+  const defines = {
+    ...kvDefines(shape),
+    ROWS: `${layout.rows}u`,
+    LANES: `${layout.lanes}u`,
+    SPLIT_ROWS: layout.lanes > 1,
+    CHUNKS: `${layout.chunks}u`,
+    KEY_TILE: `${keyTile}u`,
+  };
+  return { file: ATTENTION_FILES.prefill, defines, layout };
+}
+
+export type NaivePass = 'naive_scores' | 'naive_softmax' | 'naive_sum';
+
+export function naiveVariant(shape: PagedAttentionShape, pass: NaivePass): AttentionVariant {
+  const kv = pass === 'naive_softmax' ? {} : kvDefines(shape); // softmax reads only the scores
+  return { file: ATTENTION_FILES.naive, defines: { VARIANT: pass, ...kv } };
+}
+
+function pipeline(ctx: KernelContext, variant: AttentionVariant): GPUComputePipeline {
+  return pipelineFor(ctx.pipelines, variant.file, variant.defines);
 }
 
 // Scratch buffers shared by every call on a context: dispatches in a pass run in order, so one set serves all layers.
@@ -156,26 +213,15 @@ function scratch(ctx: KernelContext, name: string, bytes: number): GPUBufferBind
  */
 export function flashDecodeGqa(ctx: KernelContext, pass: GPUComputePassEncoder, shape: PagedAttentionShape, bufs: PagedAttentionBuffers, opts: FlashDecodeOptions): FlashDecodePlan {
   const kernel = 'flashDecodeGqa';
-  const group = checkShape(kernel, shape);
+  checkShape(kernel, shape);
   const { nTokens } = opts;
   checkBuffers(ctx, kernel, shape, bufs, nTokens);
-  const layout = decodeLayout(shape.headDim, group, ctx.caps.softwareAdapter);
+  const variant = decodeVariant(shape, ctx.caps.softwareAdapter);
+  const { layout } = variant;
   checkWorkgroup(ctx, kernel, layout.invocations, layout.sharedBytes);
   const base = nTokens * shape.nKvHeads * layout.headTiles;
   const splits = opts.splits ?? chooseDecodeSplits(opts.maxContext, base);
   if (!Number.isInteger(splits) || splits < 1) throw new Error(`${kernel}: splits must be a positive integer, got ${splits}`);
-  const d4 = shape.headDim / 4;
-  const defines: Defines = {
-    VARIANT: 'decode',
-    POOL: true,
-    KV_F16: shape.dtype === 'f16',
-    D4: `${d4}u`,
-    GROUP: `${group}u`,
-    HEAD_TILE: `${layout.headTile}u`,
-    LANES: `${layout.lanes}u`,
-    SLOTS: `${layout.slots}u`,
-  };
-  const key = { family: 'attention', variant: 'flash-decode', headDim: shape.headDim, group, dtype: shape.dtype, lanes: layout.lanes };
   const [x, y] = workgroupGrid(ctx, kernel, base * splits);
   const scale = opts.scale ?? 1 / Math.sqrt(shape.headDim);
   const direct = splits === 1; // one split writes o itself; the scratch bindings are then unused
@@ -185,11 +231,11 @@ export function flashDecodeGqa(ctx: KernelContext, pass: GPUComputePassEncoder, 
   checkBindingBytes(ctx, kernel, 'split scratch (nTokens, nHeads, splits, headDim)', accBytes);
   const acc = scratch(ctx, 'decode.acc', accBytes);
   const ml = scratch(ctx, 'decode.ml', direct ? 16 : rows * splits * 8);
-  const decode = pipeline(ctx, key, defines);
+  const decode = pipeline(ctx, variant);
   dispatch(pass, ctx.device, decode, [bufs.q, bufs.pool, bufs.blockTables, bufs.tokenSeq, bufs.tokenPos, bufs.o, acc, ml, params], [x, y]);
   if (!direct) {
-    const merge = pipeline(ctx, { family: 'attention', variant: 'flash-decode-merge', headDim: shape.headDim }, { VARIANT: 'merge', D4: `${d4}u` });
-    const [mx, my] = workgroupGrid(ctx, `${kernel} (merge)`, Math.ceil((rows * d4) / 64));
+    const merge = pipeline(ctx, mergeVariant(shape.headDim));
+    const [mx, my] = workgroupGrid(ctx, `${kernel} (merge)`, Math.ceil((rows * (shape.headDim / 4)) / 64));
     dispatch(pass, ctx.device, merge, [acc, ml, bufs.o, ctx.uniform([rows, splits, mx])], [mx, my]);
   }
   return { splits, headTile: layout.headTile, workgroups: base * splits };
@@ -207,31 +253,16 @@ export function prefillAttention(ctx: KernelContext, pass: GPUComputePassEncoder
   const group = checkShape(kernel, shape);
   const { nTokens } = opts;
   checkBuffers(ctx, kernel, shape, bufs, nTokens);
-  let keyTile = opts.keyTile ?? 16;
-  let layout = prefillLayout(shape.headDim, keyTile);
-  if (opts.keyTile === undefined && layout.sharedBytes > ctx.caps.maxComputeWorkgroupStorageSize) {
-    keyTile = 8;
-    layout = prefillLayout(shape.headDim, keyTile);
-  }
+  const preferred = prefillVariant(shape, opts.keyTile ?? 16);
+  const tooBig = opts.keyTile === undefined && preferred.layout.sharedBytes > ctx.caps.maxComputeWorkgroupStorageSize;
+  const variant = tooBig ? prefillVariant(shape, 8) : preferred;
+  const { layout } = variant;
   checkWorkgroup(ctx, kernel, layout.invocations, layout.sharedBytes);
-  const defines: Defines = {
-    VARIANT: 'prefill',
-    POOL: true,
-    KV_F16: shape.dtype === 'f16',
-    D4: `${shape.headDim / 4}u`,
-    GROUP: `${group}u`,
-    ROWS: `${layout.rows}u`,
-    LANES: `${layout.lanes}u`,
-    SPLIT_ROWS: layout.lanes > 1,
-    CHUNKS: `${layout.chunks}u`,
-    KEY_TILE: `${keyTile}u`,
-  };
-  const key = { family: 'attention', variant: 'prefill', headDim: shape.headDim, group, dtype: shape.dtype, keyTile };
   const tiles = Math.ceil((nTokens * group) / layout.rows);
   const [x, y] = workgroupGrid(ctx, kernel, tiles * shape.nKvHeads);
   const scale = opts.scale ?? 1 / Math.sqrt(shape.headDim);
   const params = ctx.uniform([nTokens, shape.nKvHeads, shape.maxBlocksPerSeq, tiles, x, { f32: scale }]);
-  dispatch(pass, ctx.device, pipeline(ctx, key, defines), [bufs.q, bufs.pool, bufs.blockTables, bufs.tokenSeq, bufs.tokenPos, bufs.o, params], [x, y]);
+  dispatch(pass, ctx.device, pipeline(ctx, variant), [bufs.q, bufs.pool, bufs.blockTables, bufs.tokenSeq, bufs.tokenPos, bufs.o, params], [x, y]);
 }
 
 /**
@@ -240,7 +271,7 @@ export function prefillAttention(ctx: KernelContext, pass: GPUComputePassEncoder
  */
 export function naiveAttention(ctx: KernelContext, pass: GPUComputePassEncoder, shape: PagedAttentionShape, bufs: PagedAttentionBuffers, opts: NaiveAttentionOptions): void {
   const kernel = 'naiveAttention';
-  const group = checkShape(kernel, shape);
+  checkShape(kernel, shape);
   const { nTokens, maxContext } = opts;
   checkBuffers(ctx, kernel, shape, bufs, nTokens);
   if (!Number.isInteger(maxContext) || maxContext < 1) throw new Error(`${kernel}: maxContext must be a positive integer, got ${maxContext}`);
@@ -255,22 +286,20 @@ export function naiveAttention(ctx: KernelContext, pass: GPUComputePassEncoder, 
     scores = scratch(ctx, 'naive.scores', scoreBytes);
   }
   const d4 = shape.headDim / 4;
-  const common = { POOL: true, KV_F16: shape.dtype === 'f16', D4: `${d4}u`, GROUP: `${group}u` };
-  const keyOf = (variant: string): KernelKey => ({ family: 'attention', variant, headDim: shape.headDim, group, dtype: shape.dtype });
   const scale = opts.scale ?? 1 / Math.sqrt(shape.headDim);
   const { blockTables, tokenSeq, tokenPos } = bufs;
 
   const [sx, sy] = workgroupGrid(ctx, kernel, Math.ceil((rows * maxContext) / 64));
   const scoreParams = ctx.uniform([nTokens, shape.nKvHeads, shape.maxBlocksPerSeq, maxContext, sx, { f32: scale }]);
-  const scorePipe = pipeline(ctx, keyOf('naive-scores'), { ...common, VARIANT: 'naive_scores' });
+  const scorePipe = pipeline(ctx, naiveVariant(shape, 'naive_scores'));
   dispatch(pass, ctx.device, scorePipe, [bufs.q, bufs.pool, blockTables, tokenSeq, tokenPos, scores, scoreParams], [sx, sy]);
 
   const [mx, my] = workgroupGrid(ctx, kernel, rows);
-  const softmaxPipe = pipeline(ctx, { family: 'attention', variant: 'naive-softmax' }, { VARIANT: 'naive_softmax' });
+  const softmaxPipe = pipeline(ctx, naiveVariant(shape, 'naive_softmax'));
   dispatch(pass, ctx.device, softmaxPipe, [tokenPos, scores, ctx.uniform([rows, shape.nHeads, maxContext, mx])], [mx, my]);
 
   const [vx, vy] = workgroupGrid(ctx, kernel, Math.ceil((rows * d4) / 64));
   const sumParams = ctx.uniform([nTokens, shape.nKvHeads, shape.maxBlocksPerSeq, maxContext, vx]);
-  const sumPipe = pipeline(ctx, keyOf('naive-sum'), { ...common, VARIANT: 'naive_sum' });
-  dispatch(pass, ctx.device, sumPipe, [bufs.pool, blockTables, tokenSeq, tokenPos, scores, bufs.o, sumParams], [vx, vy]);
+  const sumPipe = pipeline(ctx, naiveVariant(shape, 'naive_sum'));
+  dispatch(pass, ctx.device, sumPipe, [scores, bufs.pool, blockTables, tokenSeq, tokenPos, bufs.o, sumParams], [vx, vy]);
 }

@@ -87,6 +87,24 @@ export function keyString(key: KernelKey): string {
     .join(';');
 }
 
+/** A WGSL file: the name its pipelines are cached under, its text, and the files its `#include`s name. */
+export interface WgslFile {
+  readonly name: string;
+  readonly code: string;
+  readonly library?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The cache key of `file` compiled with `defines`: the file's name and every define, name and typed value, in
+ * name order. Built from the very defines the code is compiled with, so no define can be left out of it.
+ */
+export function variantKey(file: WgslFile, defines: Defines): KernelKey {
+  const canonical = Object.keys(defines)
+    .sort()
+    .map((name) => [name, defines[name]]);
+  return { family: file.name, defines: JSON.stringify(canonical) };
+}
+
 export interface KernelSource {
   readonly code: string;
   readonly entryPoint: string;
@@ -113,6 +131,11 @@ export class PipelineCache {
   get size(): number {
     return this.pipelines.size;
   }
+}
+
+/** The pipeline of `file`'s entry point `main` compiled with `defines`, built once per device and variantKey. */
+export function pipelineFor(cache: PipelineCache, file: WgslFile, defines: Defines): GPUComputePipeline {
+  return cache.get(variantKey(file, defines), () => ({ code: preprocess(file.code, defines, file.library), entryPoint: 'main' }));
 }
 
 // Bind groups are cached per pipeline and exact buffer set: a decode step re-binds the same weights,
