@@ -1,5 +1,6 @@
 // The logic behind every API channel, as plain functions of already-validated payloads: testable without
 // Electron. ipc.ts only checks the sender, and calls `invokeApi` (which parses the payload, then the handler).
+import { homedir } from 'node:os';
 import {
   bytesToTokens,
   modelUrl,
@@ -8,6 +9,7 @@ import {
   type ApiResult,
   type AppInfo,
   type KvChatApi,
+  type LocalModelCandidate,
   type Message,
   type ModelImportProgress,
   type RemoteDelta,
@@ -20,6 +22,7 @@ import { GgufError } from '../gpu/gguf/errors';
 import { ApiInputError, parsePayload, type ApiMethod, type ApiPayload } from './api-schemas';
 import { ModelLibraryError } from './models/errors';
 import { ModelLibrary, type UnregisteredCopiesOutcome } from './models/library';
+import { findLocalModels, type LocalModelsPlace } from './models/local-models';
 import type { ModelsFolderSweep } from './models/models-folder';
 import { ConversationRepository } from '../store/conversations';
 import type { Db } from '../store/database';
@@ -43,6 +46,8 @@ export interface ApiServices {
   readonly modelUrl?: (id: string) => string;
   /** Opens the OS open-file dialog for a model; null when the user cancels. */
   readonly pickModelFile: () => Promise<string | null>;
+  /** Where findLocalModels looks (other apps' model folders); default this user's home, OS and environment. */
+  readonly localModelsPlace?: LocalModelsPlace;
   /** The local OpenAI-compatible server (off by default) and its bridge to the renderer's engine. */
   readonly localServer?: LocalServerService;
   readonly bridgeChannel?: BridgeChannel;
@@ -142,8 +147,10 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
       running.delete(requestId);
     }
   };
-  const importFrom = (path: string, copy: boolean, ctx: CallContext) =>
-    s.library.importModel(path, { copy, ...(ctx.onImportProgress ? { onProgress: ctx.onImportProgress } : {}) });
+  const importFrom = (path: string, copy: boolean, ctx: CallContext, name?: string) =>
+    s.library.importModel(path, { copy, ...(name !== undefined ? { name } : {}), ...(ctx.onImportProgress ? { onProgress: ctx.onImportProgress } : {}) });
+  /** The last findLocalModels answer, by path: addLocalModel registers only these (never a path of the renderer's). */
+  let localModels = new Map<string, LocalModelCandidate>();
   return {
     getAppInfo: () => s.appInfo(),
 
@@ -158,6 +165,18 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
       await s.library.deleteModel(id, { confirm });
     },
     verifyModel: ({ id }) => s.library.verifyModel(id),
+    findLocalModels: async () => {
+      const place = s.localModelsPlace ?? { home: homedir(), platform: process.platform, env: process.env };
+      const found = await findLocalModels(place, { registered: s.library.listModels() });
+      localModels = new Map(found.map((c) => [c.path, c]));
+      return found;
+    },
+    addLocalModel: ({ path }, ctx) => {
+      const candidate = localModels.get(path);
+      if (!candidate) throw new ApiInputError(`Invalid request to addLocalModel: ${path} is not a model found on this computer; search again`);
+      if (candidate.problem) throw new ModelLibraryError('invalid-model', `${candidate.name} cannot be added: ${candidate.problem.message}`);
+      return importFrom(path, false, ctx, candidate.name);
+    },
 
     listConversations: () => s.conversations.listConversations(),
     createConversation: (request) => s.conversations.createConversation(request),

@@ -30,6 +30,9 @@ const api: KvChatApi = {
   renameModel: (request) => ipcRenderer.invoke(CHANNELS.renameModel, request),
   deleteModel: (request) => ipcRenderer.invoke(CHANNELS.deleteModel, request),
   verifyModel: (request) => ipcRenderer.invoke(CHANNELS.verifyModel, request),
+  findLocalModels: () => ipcRenderer.invoke(CHANNELS.findLocalModels),
+  // The path comes back from main's own scan, and main registers only paths that scan found.
+  addLocalModel: (request) => ipcRenderer.invoke(CHANNELS.addLocalModel, request),
 
   listConversations: () => ipcRenderer.invoke(CHANNELS.listConversations),
   createConversation: (request) => ipcRenderer.invoke(CHANNELS.createConversation, request),

@@ -137,6 +137,9 @@ export const API_SCHEMAS = {
   renameModel: z.strictObject({ id: modelId, name: z.string().trim().min(1, 'must not be empty').max(LIMITS.modelName) }),
   deleteModel: z.strictObject({ id: modelId, confirm: z.literal(true, { message: 'must be true: ask the user first' }) }),
   verifyModel: z.strictObject({ id: modelId }),
+  findLocalModels: noPayload,
+  /** A path findLocalModels returned (main checks it is one); registered in place. */
+  addLocalModel: z.strictObject({ path: absolutePath }),
   listConversations: noPayload,
   createConversation: z.strictObject({
     title: title.optional(),

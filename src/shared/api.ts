@@ -83,6 +83,35 @@ export interface ModelVerification {
   readonly problem: null | 'missing' | 'changed';
 }
 
+/** The app a model found on disk was downloaded with (findLocalModels). */
+export type LocalModelSource = 'lm-studio' | 'ollama' | 'hugging-face' | 'llama.cpp';
+
+/** Why a model found on disk cannot be added: split into parts, not runnable by this engine, or not a readable GGUF. */
+export interface LocalModelProblem {
+  readonly kind: 'split' | 'unsupported' | 'unreadable';
+  readonly message: string;
+}
+
+/** A GGUF file another app already downloaded, which the library can register in place (addLocalModel). */
+export interface LocalModelCandidate {
+  /** The file (an Ollama blob, a Hugging Face snapshot link; the first part of a split model). */
+  readonly path: string;
+  /** Bytes, all parts together. */
+  readonly size: number;
+  readonly source: LocalModelSource;
+  /** As the app names it: `llama3.2:3b` (Ollama), `org/repo/file` (Hugging Face), the file name otherwise. */
+  readonly name: string;
+  /** From the GGUF header; null when it could not be read. */
+  readonly architecture: string | null;
+  readonly quantization: string | null;
+  /** Files the model is split into; 1 for a single file. */
+  readonly parts: number;
+  /** null: the engine can run it. */
+  readonly problem: LocalModelProblem | null;
+  /** The library model that already has this file (same path, or the same bytes), or null. */
+  readonly registeredId: string | null;
+}
+
 export const MODEL_URL_SCHEME = 'kvchat-model';
 export const modelUrl = (id: string): string => `${MODEL_URL_SCHEME}://${id}`;
 
@@ -271,6 +300,10 @@ export interface KvChatApi {
   /** `confirm` must be true: the UI asks the user first. Removes the model's persisted KV blocks too. */
   deleteModel(request: ApiRequest<'deleteModel'>): Promise<ApiResult<void>>;
   verifyModel(request: ApiRequest<'verifyModel'>): Promise<ApiResult<ModelVerification>>;
+  /** GGUF models LM Studio, Ollama, the Hugging Face cache and llama.cpp already keep on this computer. */
+  findLocalModels(): Promise<ApiResult<LocalModelCandidate[]>>;
+  /** Registers in place (no copy) a model the last findLocalModels listed; main refuses any other path. */
+  addLocalModel(request: ApiRequest<'addLocalModel'>): Promise<ApiResult<ModelInfo>>;
 
   listConversations(): Promise<ApiResult<Conversation[]>>;
   createConversation(request: CreateConversationRequest): Promise<ApiResult<Conversation>>;
@@ -385,6 +418,8 @@ export const CHANNELS = {
   renameModel: 'models:rename',
   deleteModel: 'models:delete',
   verifyModel: 'models:verify',
+  findLocalModels: 'models:find-local',
+  addLocalModel: 'models:add-local',
   listConversations: 'conversations:list',
   createConversation: 'conversations:create',
   renameConversation: 'conversations:rename',

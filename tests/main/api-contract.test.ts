@@ -31,6 +31,8 @@ const SAMPLES: { readonly [M in ApiMethod]: ApiRequest<M> } = {
   renameModel: { id: modelId, name: 'My model' },
   deleteModel: { id: modelId, confirm: true },
   verifyModel: { id: modelId },
+  findLocalModels: undefined,
+  addLocalModel: { path: '/home/me/.ollama/models/blobs/sha256-' + 'ab'.repeat(32) },
   listConversations: undefined,
   createConversation: { title: 'A chat', modelId: null, systemPrompt: 'Be brief.', settings: { temperature: 0, contextPolicy: 'stop', seed: null } },
   renameConversation: { id: 1, title: 'Renamed' },

@@ -1,7 +1,8 @@
-// The model library: pick the model to chat with, import one (file dialog or drag and drop, with progress),
-// see size / quantization / context, delete with confirmation.
+// The model library: pick the model to chat with, import one (file dialog or drag and drop, with progress), add one
+// another app (LM Studio, Ollama, ...) already downloaded, in place; see size / quantization / context, delete with
+// confirmation.
 import { useEffect, useState } from 'react';
-import type { ModelImportProgress, ModelInfo } from '../../../shared/api';
+import type { LocalModelCandidate, LocalModelSource, ModelImportProgress, ModelInfo } from '../../../shared/api';
 import { api, value } from '../api';
 
 export interface ModelManagerProps {
@@ -15,11 +16,53 @@ export interface ModelManagerProps {
 
 const size = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GB` : bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MB` : `${(bytes / 1024).toFixed(0)} KB`);
 
+const SOURCE_NAMES: Readonly<Record<LocalModelSource, string>> = {
+  'lm-studio': 'LM Studio',
+  ollama: 'Ollama',
+  'hugging-face': 'Hugging Face',
+  'llama.cpp': 'llama.cpp',
+};
+
+function candidateStatus(c: LocalModelCandidate): string {
+  if (c.registeredId !== null) return 'in the library';
+  if (c.problem) return c.problem.message;
+  return [c.architecture, c.quantization].filter(Boolean).join(' · ');
+}
+
+/** Models found on this computer; `onAdd` registers one in place. */
+function LocalModelList({ candidates, busy, onAdd }: { candidates: readonly LocalModelCandidate[]; busy: boolean; onAdd: (c: LocalModelCandidate) => void }) {
+  if (candidates.length === 0) {
+    return (
+      <p className="muted" role="status" data-testid="local-models-none">
+        No GGUF models from LM Studio, Ollama, the Hugging Face cache or llama.cpp were found.
+      </p>
+    );
+  }
+  return (
+    <ul aria-label="Models found on this computer" data-testid="local-models">
+      {candidates.map((c) => (
+        <li key={c.path} data-testid="local-model" title={c.path}>
+          <span className="name">{c.name}</span>
+          <span className="meta">
+            {SOURCE_NAMES[c.source]} · {size(c.size)} · {candidateStatus(c)}
+          </span>
+          {c.problem === null && c.registeredId === null && (
+            <button data-testid="add-local-model" disabled={busy} aria-label={`Add ${c.name} (stays where it is)`} onClick={() => onAdd(c)}>
+              Add
+            </button>
+          )}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 export function ModelManager({ models, selectedId, onSelect, onChanged, locked }: ModelManagerProps) {
   const [progress, setProgress] = useState<ModelImportProgress | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [dragging, setDragging] = useState(false);
+  const [found, setFound] = useState<readonly LocalModelCandidate[] | null>(null);
 
   useEffect(() => api.onModelImportProgress(setProgress), []);
 
@@ -37,6 +80,25 @@ export function ModelManager({ models, selectedId, onSelect, onChanged, locked }
       setProgress(null);
     }
   };
+
+  const findLocal = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setFound(await value(api.findLocalModels()));
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const addLocal = (c: LocalModelCandidate) =>
+    void runImport(async () => {
+      const model = await value(api.addLocalModel({ path: c.path }));
+      setFound((list) => list && list.map((x) => (x.path === c.path ? { ...x, registeredId: model.id } : x)));
+      return model;
+    });
 
   const onDrop = (e: React.DragEvent) => {
     e.preventDefault();
@@ -87,6 +149,10 @@ export function ModelManager({ models, selectedId, onSelect, onChanged, locked }
         Import model…
       </button>
       <p className="muted drop-hint">or drop a .gguf file here</p>
+      <button data-testid="find-local-models" disabled={busy} onClick={() => void findLocal()}>
+        Find models on this computer
+      </button>
+      {found && <LocalModelList candidates={found} busy={busy} onAdd={addLocal} />}
       {progress && (
         <div data-testid="import-progress">
           {progress.phase} <progress max={progress.bytesTotal} value={progress.bytesDone} />
