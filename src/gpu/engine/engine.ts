@@ -14,7 +14,11 @@ import { readBlocks, writeBlocks } from '../kv/swap';
 import { readModelConfig, type ModelConfig } from '../model/config';
 import { ForwardPass, type StepPlan, type StepToken } from '../model/forward';
 import { destroyGpuWeights, loadGpuWeights, type GpuWeights, type LoadProgress } from '../model/gpu-weights';
+import { planContextShift, shiftedTokens, shiftReport, type ContextPolicy, type ContextShift, type ShiftingPolicy } from './context-shift';
 import { normalizeSamplingParams, type SamplingParams } from './sampling-params';
+import { scheduleStep, type BlockLedger, type QueuedRequest } from './scheduler';
+
+export type { ContextPolicy, ContextShift } from './context-shift';
 
 export interface EngineOptions {
   /** Most sequences decoded together in one step. */
@@ -39,23 +43,6 @@ export interface EngineOptions {
   readonly ramBytes?: number;
   /** The last KV tier (the app's SQLite store): RAM overflows go here, and prefix matches look here last. */
   readonly kvStore?: KvBlockStoreLike;
-}
-
-/**
- * What happens when a sequence reaches the model's context length (as LM Studio offers). `truncate-middle` keeps
- * the first `keepTokens` (the system prompt) and drops the oldest tokens after them; `rolling-window` keeps only
- * the latest tokens (and the first `keepTokens`, e.g. BOS). Both free half of what is not kept, reuse every block
- * still valid (those wholly inside the kept head) and recompute the rest.
- */
-export type ContextPolicy = { readonly kind: 'stop' } | { readonly kind: 'truncate-middle'; readonly keepTokens: number } | { readonly kind: 'rolling-window'; readonly keepTokens?: number };
-
-export interface ContextShift {
-  readonly policy: ContextPolicy['kind'];
-  /** Tokens removed from the sequence, after the first `keptHead`. */
-  readonly droppedTokens: number;
-  readonly keptHead: number;
-  /** Tokens whose K/V was recomputed because their positions moved. */
-  readonly recomputedTokens: number;
 }
 
 export type StopReason = 'eos' | 'max-tokens' | 'context' | 'aborted';
@@ -100,6 +87,11 @@ interface SequenceState {
   /** Tokens appended but not yet run through the model (a sampled token waits here for the next step). */
   pending: number[];
   busy: boolean;
+}
+
+/** A queued request as the scheduler sees it at the start of a step. */
+interface Queued extends QueuedRequest {
+  readonly request: Request;
 }
 
 interface Request {
@@ -266,7 +258,7 @@ export class Engine {
     const n = blocks.length * KV_BLOCK_TOKENS;
     if (tokens.length < n) throw new RangeError(`${blocks.length} blocks need ${n} tokens, got ${tokens.length}`);
     this.kv.reserve(seq, n, 0);
-    const table = this.kv.blocks.table(seq);
+    const table = this.kv.table(seq);
     writeBlocks(this.ctx, this.pool, blocks.map((bytes, i) => ({ slot: table[i]!, bytes })));
     s.computed = n;
     s.tokens.push(...tokens.slice(0, n));
@@ -290,18 +282,17 @@ export class Engine {
   exportBlocks(seq: number, from = 0): Promise<Uint8Array[]> {
     const s = this.state(seq);
     const full = Math.floor(s.computed / KV_BLOCK_TOKENS);
-    return readBlocks(this.ctx, this.pool, this.kv.blocks.table(seq).slice(from, full));
+    return readBlocks(this.ctx, this.pool, this.kv.table(seq).slice(from, full));
   }
 
   /** Forgets every cached block of no sequence, in the GPU pool and in RAM (the store keeps its copies). */
   clearKvCache(): void {
-    this.kv.blocks.evictIdle();
-    this.kv.ram.clear();
+    this.kv.clearIdle();
   }
 
   /** KV blocks a new sequence can take now: free ones and idle cached ones (evicted on demand). */
   get freeKvBlocks(): number {
-    return this.kv.blocks.freeBlocks;
+    return this.kv.freeBlocks;
   }
 
   /** The KV cache's figures and each GPU block's state (0 free, 1 used, 2 shared, 3 cached), for the UI. */
@@ -319,7 +310,7 @@ export class Engine {
     for (const t of prompt) {
       if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize) return Promise.reject(new RangeError(`token ${t} is outside the vocabulary (0..${this.config.vocabSize - 1})`));
     }
-    const policy = opts.contextPolicy ?? { kind: 'stop' };
+    const policy: ContextPolicy = opts.contextPolicy ?? { kind: 'stop' };
     if (policy.kind !== 'stop' && (!Number.isInteger(policy.keepTokens ?? 0) || (policy.keepTokens ?? 0) < 0 || (policy.keepTokens ?? 0) >= this.config.contextLength / 2)) {
       return Promise.reject(new RangeError(`keepTokens must be an integer from 0 to half the context (${this.config.contextLength / 2})`));
     }
@@ -384,32 +375,33 @@ export class Engine {
   }
 
   /**
-   * Picks this step's tokens: every request's pending tokens, a prompt chunk at most maxBatchTokens in all.
-   * When not even the first request finds KV blocks, a newer request's blocks are taken back (it is preempted and
-   * recomputed later, as vLLM does); a request that cannot fit even so fails alone.
+   * Picks this step's tokens (the scheduler decides; see scheduler.ts) and reserves their KV blocks. A request
+   * whose blocks are taken back for an older one is preempted and recomputed later, as vLLM does; a request that
+   * cannot fit even so fails alone.
    */
   private plan(): { plan: StepPlan; requests: Request[]; sampled: Request[] } {
+    const queued = this.queue.filter((r) => !r.matchPrefix).map((request): Queued => {
+      const s = this.state(request.seq);
+      return { request, serial: request.serial, computed: s.computed, pending: s.pending.length };
+    });
+    const schedule = scheduleStep(queued, { maxSeqs: this.maxSeqs, maxBatchTokens: this.maxBatchTokens }, this.ledger);
+    for (const f of schedule.failed) {
+      const short = `the KV cache needs ${f.needed} more blocks for sequence ${f.request.request.seq} but ${f.free} are free`;
+      this.finish(f.request.request, undefined, new KvCapacityError(`${short}: the sequence needs ${Math.ceil(f.end / KV_BLOCK_TOKENS)} blocks of the pool's ${this.pool.blocks}, and the rest are held by sequences that are not generating`));
+    }
     const tokens: StepToken[] = [];
     const tables: number[][] = [];
+    const logitRows: number[] = [];
     const requests: Request[] = [];
     const sampled: Request[] = [];
-    const logitRows: number[] = [];
-    // Decoding requests (one pending token) first, so a long prompt never stalls them; then the oldest.
-    const order = this.queue.filter((q) => !q.matchPrefix).sort((a, b) => this.state(a.seq).pending.length - this.state(b.seq).pending.length || a.serial - b.serial);
-    for (const r of order) {
-      if (requests.length >= this.maxSeqs || tokens.length >= this.maxBatchTokens) break;
-      if (!this.queue.includes(r) || r.matchPrefix) continue; // failed, or preempted, while planning
+    for (const run of schedule.runs) {
+      const r = run.request.request;
       const s = this.state(r.seq);
-      const n = Math.min(s.pending.length, this.maxBatchTokens - tokens.length);
-      if (!this.reserveOrPreempt(r, s.computed + n, requests.length > 0)) {
-        if (requests.length > 0) break; // wait for the planned ones to finish
-        continue;
-      }
       const slot = tables.length;
-      tables.push([...this.kv.blocks.table(r.seq)]);
-      for (let i = 0; i < n; i++) tokens.push({ slot, token: s.pending[i]!, pos: s.computed + i });
+      tables.push([...this.kv.table(r.seq)]);
+      for (let i = 0; i < run.tokens; i++) tokens.push({ slot, token: s.pending[i]!, pos: s.computed + i });
       requests.push(r);
-      if (n === s.pending.length) {
+      if (run.samples) {
         logitRows.push(tokens.length - 1);
         sampled.push(r);
       }
@@ -417,36 +409,14 @@ export class Engine {
     return { plan: { tokens, tables, logitRows }, requests, sampled };
   }
 
-  /**
-   * Backs `r`'s positions up to `end`. Short of blocks with nothing planned yet, takes them from the newest other
-   * request holding any (never an older one: the oldest always progresses); false when `r` must wait (it may then
-   * have been preempted itself) or has failed because the pool cannot hold it at all.
-   */
-  private reserveOrPreempt(r: Request, end: number, othersPlanned: boolean): boolean {
-    for (;;) {
-      const s = this.state(r.seq);
-      try {
-        this.kv.reserve(r.seq, end, s.computed);
-        return true;
-      } catch (e) {
-        if (!(e instanceof KvCapacityError)) throw e;
-        if (othersPlanned) return false;
-        const holders = this.queue.filter((q) => q !== r && this.kv.blocks.table(q.seq).length > 0 && q.serial > r.serial);
-        const victim = holders.sort((a, b) => b.serial - a.serial)[0];
-        if (victim) {
-          this.preempt(victim);
-          continue;
-        }
-        if (this.queue.some((q) => q !== r && this.kv.blocks.table(q.seq).length > 0)) {
-          // Only older requests hold blocks: r gives its own back and waits for them.
-          if (this.kv.blocks.table(r.seq).length > 0) this.preempt(r);
-          return false;
-        }
-        this.finish(r, undefined, new KvCapacityError(`${e.message}: the sequence needs ${Math.ceil(end / KV_BLOCK_TOKENS)} blocks of the pool's ${this.pool.blocks}, and the rest are held by sequences that are not generating`));
-        return false;
-      }
-    }
-  }
+  /** The scheduler's view of the KV pool; a release preempts the request. */
+  private readonly ledger: BlockLedger<Queued> = {
+    freeBlocks: () => this.kv.freeBlocks,
+    blocksNeeded: (q, end) => this.kv.blocksNeeded(q.request.seq, end, q.computed),
+    reserve: (q, end) => this.kv.reserve(q.request.seq, end, q.computed),
+    holdsBlocks: (q) => this.kv.table(q.request.seq).length > 0,
+    release: (q) => this.preempt(q.request),
+  };
 
   /**
    * Gives a queued request's blocks back to the cache: its full blocks stay named by their hashes (cached, and
@@ -555,24 +525,17 @@ export class Engine {
   }
 
   /**
-   * Makes room under a truncate-middle or rolling-window policy: keeps the head, drops half of the rest (oldest
-   * first), keeps the K/V of the blocks wholly inside the head (their positions do not move) and queues every
-   * later kept token for recomputation at its new position.
+   * Makes room under a truncate-middle or rolling-window policy (context-shift.ts decides what stays): keeps the
+   * K/V of the blocks wholly inside the head and queues every later kept token for recomputation.
    */
-  private shiftContext(s: SequenceState, seq: number, policy: Exclude<ContextPolicy, { kind: 'stop' }>): ContextShift {
+  private shiftContext(s: SequenceState, seq: number, policy: ShiftingPolicy): ContextShift {
     const all = [...s.tokens, ...s.pending];
-    const keep = Math.min(policy.keepTokens ?? 0, all.length);
-    const rest = all.length - keep;
-    // Half of the context after the head is freed (llama.cpp's context shift), more if the input alone needs it.
-    const room = Math.floor((this.config.contextLength - keep) / 2);
-    const drop = Math.max(Math.min(rest, rest - room), all.length - this.config.contextLength);
-    const kept = [...all.slice(0, keep), ...all.slice(keep + drop)];
-    const valid = Math.min(Math.floor(keep / KV_BLOCK_TOKENS) * KV_BLOCK_TOKENS, s.computed);
-    this.kv.truncate(seq, valid);
-    s.computed = valid;
-    s.tokens.length = valid;
-    s.pending = kept.slice(valid);
-    return { policy: policy.kind, droppedTokens: drop, keptHead: keep, recomputedTokens: s.pending.length };
+    const shift = planContextShift(policy, all.length, s.computed, this.config.contextLength);
+    this.kv.truncate(seq, shift.validTokens);
+    s.computed = shift.validTokens;
+    s.tokens.length = shift.validTokens;
+    s.pending = shiftedTokens(all, shift).slice(shift.validTokens);
+    return shiftReport(shift);
   }
 
   private finish(r: Request, reason: StopReason | undefined, error?: unknown): void {

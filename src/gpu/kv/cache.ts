@@ -15,10 +15,17 @@ import { HostKvCache, type SpilledBlock } from './host-cache';
 import { KV_BLOCK_TOKENS, blockBytes, type KvLayout } from './layout';
 import { blockChecksum, layoutKey } from './swap';
 
+/**
+ * One full block outside the GPU pool: 16 tokens of K and V for every layer, named by its chained content hash. The
+ * one definition: the IPC contract (src/shared/api-schemas.ts) sends it as it is, and the SQLite store's KvBlockRow
+ * adds when it was stored and used.
+ */
 export interface StoredKvBlock {
   readonly hash: string;
   readonly modelFingerprint: string;
+  /** Engine-defined (dtype, layers, heads, `key`...), checked before the bytes are used. */
   readonly layout: Readonly<Record<string, unknown>>;
+  /** Of `bytes`. */
   readonly checksum: string;
   readonly bytes: Uint8Array;
 }
@@ -82,6 +89,7 @@ export interface KvStats {
 const STATE_CODE: Record<BlockState, number> = { free: 0, used: 1, shared: 2, idle: 3 };
 
 export class KvCache {
+  /** The GPU pool's bookkeeping and the RAM tier; the engine goes through the methods below, tests check these. */
   readonly blocks: BlockManager;
   readonly ram: HostKvCache;
   readonly layoutKey: string;
@@ -127,6 +135,30 @@ export class KvCache {
     const evicted = this.blocks.evictIdle(keep);
     this.spill(evicted);
     return evicted.length;
+  }
+
+  /**
+   * Forgets every idle cached block in the GPU pool and every block in RAM, without copying any out (the store
+   * keeps its copies). Blocks of sequences stay.
+   */
+  clearIdle(): void {
+    this.blocks.evictIdle();
+    this.ram.clear();
+  }
+
+  /** Blocks a reservation can take now: free ones and idle cached ones (evicted on demand). */
+  get freeBlocks(): number {
+    return this.blocks.freeBlocks;
+  }
+
+  /** The pool slots of `seq`'s blocks, in position order (block i holds positions [16i, 16i + 16)). */
+  table(seq: number): readonly number[] {
+    return this.blocks.table(seq);
+  }
+
+  /** Blocks `reserve(seq, tokens, writeFrom)` would take, copy-on-write included. */
+  blocksNeeded(seq: number, tokens: number, writeFrom: number): number {
+    return this.blocks.blocksNeeded(seq, tokens, writeFrom);
   }
 
   removeSequence(seq: number): void {
