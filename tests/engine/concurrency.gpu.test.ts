@@ -171,3 +171,24 @@ async function waitFor<T>(get: () => T | undefined, ms = 10_000): Promise<T> {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+describe('engine: resuming a history whose every block is cached', () => {
+  it('leaves the last block to run, so continuing with an empty prompt gives the uninterrupted tokens', async () => {
+    const file = openModel(MODEL);
+    const engine = await Engine.load(await testDevice(), file, { maxSeqs: 2 });
+    try {
+      // A 48-token history (3 full blocks) that another sequence computed and left cached.
+      const history = Array.from({ length: 48 }, (_, i) => 3 + ((i * 37) % 400));
+      const opts: GenerateOptions = { maxNewTokens: 8 };
+      const uninterrupted = await run(engine, history, opts);
+      const seq = engine.createSequence();
+      const m = await engine.resumePrefix(seq, history);
+      expect(m.tokens).toBe(32); // not 48: the block holding the last token runs again
+      const r = await engine.generate(seq, history.slice(m.tokens), opts);
+      expect(r.tokens).toEqual(uninterrupted);
+      engine.releaseSequence(seq);
+    } finally {
+      engine.destroy();
+    }
+  });
+});

@@ -8,76 +8,20 @@ import { KernelContext } from '../kernels/context';
 import { GpuSampler } from '../kernels/sampling';
 import { KvCapacityError } from '../kv/block-manager';
 import { KvCache, type KvBlockStoreLike, type KvStats, type PrefixMatch } from '../kv/cache';
-import { KV_BLOCK_TOKENS, layerBlockBytes, type KvDtype, type KvLayout } from '../kv/layout';
+import { KV_BLOCK_TOKENS, layerBlockBytes } from '../kv/layout';
 import { KvPool } from '../kv/pool';
 import { readBlocks, writeBlocks } from '../kv/swap';
 import { readModelConfig, type ModelConfig } from '../model/config';
 import { ForwardPass, type StepPlan, type StepToken } from '../model/forward';
-import { destroyGpuWeights, loadGpuWeights, type GpuWeights, type LoadProgress } from '../model/gpu-weights';
+import { destroyGpuWeights, loadGpuWeights, type GpuWeights } from '../model/gpu-weights';
 import { planContextShift, shiftedTokens, shiftReport, type ContextPolicy, type ContextShift, type ShiftingPolicy } from './context-shift';
+import { planEngineSizing } from './engine-sizing';
+import type { EngineOptions, GenerateOptions, GenerateResult, StopReason } from './engine-types';
 import { normalizeSamplingParams, type SamplingParams } from './sampling-params';
 import { scheduleStep, type BlockLedger, type QueuedRequest } from './scheduler';
 
 export type { ContextPolicy, ContextShift } from './context-shift';
-
-export interface EngineOptions {
-  /** Most sequences decoded together in one step. */
-  readonly maxSeqs?: number;
-  /** Most tokens in one step (a prompt is prefilled in chunks of this size). */
-  readonly maxBatchTokens?: number;
-  /** Context length in tokens (default and at most: the model's), as users set llama.cpp's n_ctx to save memory. */
-  readonly contextLength?: number;
-  /** KV pool size in 16-token blocks; default: every sequence at full context, as far as the device allows. */
-  readonly kvBlocks?: number;
-  /** K/V storage type; default f16 where the device has shader-f16, else f32. */
-  readonly kvDtype?: KvDtype;
-  readonly onProgress?: (p: LoadProgress) => void;
-  /**
-   * Names the model in KV block hashes. Blocks kept across processes (RAM spills to `store`, resumed
-   * conversations) are only found again under the same name: pass the model file's content fingerprint.
-   */
-  readonly modelFingerprint?: string;
-  /** Share cached full blocks between sequences with equal prefixes (default true). */
-  readonly prefixCache?: boolean;
-  /** Host RAM for KV blocks evicted from the GPU pool (default 256 MiB; 0 disables the tier). */
-  readonly ramBytes?: number;
-  /** The last KV tier (the app's SQLite store): RAM overflows go here, and prefix matches look here last. */
-  readonly kvStore?: KvBlockStoreLike;
-}
-
-export type StopReason = 'eos' | 'max-tokens' | 'context' | 'aborted';
-
-export interface GenerateOptions {
-  /** Most new tokens to sample. */
-  readonly maxNewTokens: number;
-  readonly sampling?: Partial<SamplingParams>;
-  /** Token ids that end generation (included in the output). Default: none. */
-  readonly stopTokens?: ReadonlySet<number>;
-  readonly onToken?: (token: number) => void;
-  readonly signal?: AbortSignal;
-  /** Capture the logits of the first sampled position (tests compare them with references). */
-  readonly captureFirstLogits?: boolean;
-  /** At the context length: stop (default), or shift the context and go on. */
-  readonly contextPolicy?: ContextPolicy;
-}
-
-export interface GenerateResult {
-  readonly tokens: number[];
-  readonly stopReason: StopReason;
-  readonly promptTokens: number;
-  /** Prompt tokens whose K/V came from cached blocks (a shared prefix) instead of being computed. */
-  readonly cachedTokens: number;
-  /** Where a new sequence's prefix came from (GPU pool, RAM, disk) when the prefix cache was consulted. */
-  readonly prefix?: PrefixMatch & { readonly ms: number };
-  /** Context shifts applied under a truncate-middle or rolling-window policy, in order. */
-  readonly contextShifts: readonly ContextShift[];
-  /** Times the request's KV blocks were taken back for an older request when the pool ran short (then recomputed). */
-  readonly preemptions: number;
-  readonly firstLogits?: Float32Array;
-  /** Milliseconds from the call to the first sampled token, and of the whole call. */
-  readonly timeToFirstTokenMs: number;
-  readonly totalMs: number;
-}
+export type { EngineOptions, GenerateOptions, GenerateResult, StopReason } from './engine-types';
 
 interface SequenceState {
   /** Tokens whose K/V are in the pool, positions 0..computed-1. */
@@ -167,31 +111,8 @@ export class Engine {
 
   /** Loads a GGUF model onto the device; fails with a clear error before uploading what cannot fit. */
   static async load(gpu: GpuContext, file: GgufFile, opts: EngineOptions = {}): Promise<Engine> {
-    const modelConfig = readModelConfig(file.header);
-    const n = opts.contextLength ?? modelConfig.contextLength;
-    if (!Number.isInteger(n) || n < 2 * KV_BLOCK_TOKENS || n > modelConfig.contextLength) {
-      throw new RangeError(`contextLength must be an integer from ${2 * KV_BLOCK_TOKENS} to the model's ${modelConfig.contextLength}, not ${n}`);
-    }
-    const config: ModelConfig = { ...modelConfig, contextLength: n };
+    const { config, layout, maxSeqs, maxBatchTokens, kvBlocks } = planEngineSizing(gpu, readModelConfig(file.header), opts);
     const ctx = new KernelContext(gpu);
-    const maxSeqs = opts.maxSeqs ?? 8;
-    const maxBatchTokens = opts.maxBatchTokens ?? 128;
-    // The f16 path, on devices with shader-f16: K/V stored as f16 (half the KV memory and attention traffic, as
-    // llama.cpp's default cache type), arithmetic in f32. Greedy tokens stay equal to the f32 references on every
-    // shared model; first logits move by up to ~7e-3. Elsewhere the exact f32 path.
-    const layout: KvLayout = { nLayers: config.nLayers, nKvHeads: config.nKvHeads, headDim: config.headDim, dtype: opts.kvDtype ?? (gpu.caps.f16 ? 'f16' : 'f32') };
-    const fullContext = Math.ceil(config.contextLength / KV_BLOCK_TOKENS);
-    // One step must fit: a whole batch of prompt tokens plus a block to copy-on-write. (A longer sequence than the
-    // pool holds gets a clear error when it is scheduled.)
-    const minimum = Math.ceil(maxBatchTokens / KV_BLOCK_TOKENS) + 1;
-    if (opts.kvBlocks !== undefined && opts.kvBlocks < minimum) {
-      throw new RangeError(`kvBlocks must be at least ${minimum} (a ${maxBatchTokens}-token batch plus one block), not ${opts.kvBlocks}`);
-    }
-    const deviceMost = KvPool.maxBlocks(ctx, layout);
-    if (deviceMost < minimum) {
-      throw new GpuError('limit-exceeded', `this GPU's maxStorageBufferBindingSize (${gpu.caps.maxStorageBufferBindingSize}) holds only ${deviceMost} KV blocks of ${layerBlockBytes(layout)} bytes per layer; one step needs ${minimum}`);
-    }
-    const kvBlocks = Math.min(opts.kvBlocks ?? Math.max(minimum, fullContext * Math.min(maxSeqs, 4) + 1), deviceMost);
     gpu.device.pushErrorScope('out-of-memory');
     const weights = await loadGpuWeights(ctx, file, config, opts.onProgress);
     const pool = new KvPool(ctx, layout, kvBlocks);
@@ -272,7 +193,9 @@ export class Engine {
   async resumePrefix(seq: number, tokens: readonly number[], store?: KvBlockStoreLike): Promise<PrefixMatch> {
     const s = this.state(seq);
     if (s.busy || s.computed > 0 || s.pending.length > 0) throw new Error(`sequence ${seq} is not empty; resume into a new sequence`);
-    const m = await this.kv.matchPrefix(seq, tokens, Math.floor(tokens.length / KV_BLOCK_TOKENS), store ?? this.kv.store);
+    // Never the block holding the last token: at least one token must be left to run, or a continuation with an
+    // empty prompt would find nothing to compute (the engine's own prefix match keeps the same rule).
+    const m = await this.kv.matchPrefix(seq, tokens, Math.floor((tokens.length - 1) / KV_BLOCK_TOKENS), store ?? this.kv.store);
     s.computed = m.tokens;
     s.tokens.push(...tokens.slice(0, m.tokens));
     return m;

@@ -21,7 +21,7 @@ export class KvPool {
   }
 
   /** Largest block count one layer buffer can hold on this device. */
-  static maxBlocks(ctx: KernelContext, layout: KvLayout): number {
+  static maxBlocks(ctx: Pick<KernelContext, 'caps'>, layout: KvLayout): number {
     return Math.floor(Math.min(ctx.caps.maxStorageBufferBindingSize, ctx.caps.maxBufferSize) / layerBlockBytes(layout));
   }
 
