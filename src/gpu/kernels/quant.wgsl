@@ -193,4 +193,79 @@ fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
   let q = vec4<f32>(vec4<i32>(lo | (hi << vec4<u32>(4u))) - vec4<i32>(32));
   return select(h.m, h.d, i < 4u) * q;
 }
+#elif WTYPE == Q2_K
+// Super-block: scales[16] (low nibble scale, high nibble min), qs[64], d, dmin f16 (84 bytes). Chunk s (0..7) is the
+// 16-element groups 2s, 2s + 1: element e reads qs[32 (s / 4) + e] >> 2 (s % 4) (2 bits); value (d * sc) * q - dmin * m.
+// aux: the two groups' scale bytes (bits 0..15) and the shift (bits 16..).
+fn chunk_header(row_byte: u32, c: u32) -> Chunk {
+  let o = row_byte + (c / 8u) * 84u;
+  let s = c % 8u;
+  return Chunk(o + 16u + 32u * (s / 4u), ld_f16(o + 80u), ld_f16(o + 82u), ld_u16(o + 2u * s) | ((2u * (s % 4u)) << 16u));
+}
+fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
+  let sc = (h.aux >> (8u * (i / 4u))) & 0xffu;
+  let q = nibbles(ld_u32(h.o + i * 4u), h.aux >> 16u, 3u);
+  return (h.d * f32(sc & 0xfu)) * vec4<f32>(q) - h.m * f32(sc >> 4u);
+}
+#elif WTYPE == Q3_K
+// Super-block: hmask[32], qs[64], scales[12] (16 packed 6-bit scales), d f16 (110 bytes). Chunk s (0..7) is the groups
+// 2s, 2s + 1: element e takes its low 2 bits from qs[32 (s / 4) + e] >> 2 (s % 4) and its 3rd from bit s of hmask[e];
+// a clear 3rd bit subtracts 4 (q = low + 4 hbit - 4); value (d * (scale - 32)) * q.
+fn q3k_scale(o: u32, j: u32) -> f32 {
+  let low = (ld_u8(o + j % 8u) >> (4u * (j / 8u))) & 0xfu;
+  let high = (ld_u8(o + 8u + j % 4u) >> (2u * (j / 4u))) & 3u;
+  return f32(low | (high << 4u)) - 32.0;
+}
+fn chunk_header(row_byte: u32, c: u32) -> Chunk {
+  let o = row_byte + (c / 8u) * 110u;
+  let s = c % 8u;
+  let d = ld_f16(o + 108u);
+  return Chunk(o, d * q3k_scale(o + 96u, 2u * s), d * q3k_scale(o + 96u, 2u * s + 1u), s);
+}
+fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
+  let s = h.aux;
+  let low = nibbles(ld_u32(h.o + 32u + 32u * (s / 4u) + i * 4u), 2u * (s % 4u), 3u);
+  let hbit = nibbles(ld_u32(h.o + i * 4u), s, 1u);
+  return select(h.m, h.d, i < 4u) * (vec4<f32>(low | (hbit << vec4<u32>(2u))) - 4.0);
+}
+#elif WTYPE == IQ4_NL || WTYPE == IQ4_XS || WTYPE == MXFP4
+// 4-bit indices into a 16-entry i8 table (IQ4: kvalues_iq4nl; MXFP4: kvalues_mxfp4, E2M1 doubled), packed four
+// entries a word and picked with selects: no array indexed at run time (see the top of this file).
+#if WTYPE == MXFP4
+const KV = array<u32, 4>(0x03020100u, 0x0c080604u, 0xfdfeff00u, 0xf4f8fafcu);
+#else
+const KV = array<u32, 4>(0xbfad9881u, 0xf6eaddcfu, 0x26190d01u, 0x71594535u);
+#endif
+fn table_i8(q: vec4<u32>) -> vec4<f32> {
+  let b4 = (q & vec4<u32>(4u)) != vec4<u32>(0u);
+  let w = select(select(vec4<u32>(KV[0]), vec4<u32>(KV[1]), b4), select(vec4<u32>(KV[2]), vec4<u32>(KV[3]), b4), (q & vec4<u32>(8u)) != vec4<u32>(0u));
+  return vec4<f32>(bitcast<vec4<i32>>(w << (vec4<u32>(24u) - (q & vec4<u32>(3u)) * 8u)) >> vec4<u32>(24u));
+}
+#if WTYPE == IQ4_NL
+// block: d f16, qs[16]: byte j holds element j (low nibble) and j + 16 (high); value d * kvalues[q] (18 bytes).
+fn chunk_header(row_byte: u32, c: u32) -> Chunk {
+  let o = row_byte + c * 18u;
+  return Chunk(o + 2u, ld_f16(o), 0.0, 0u);
+}
+#elif WTYPE == IQ4_XS
+// Super-block: d f16, scales_h u16, scales_l[4], qs[128] (136 bytes): eight IQ4_NL-style sub-blocks of 32 at
+// qs[16 ib], each with the 6-bit scale ls = scales_l nibble ib | 2 bits of scales_h << 4; value (d * (ls - 32)) * kvalues[q].
+fn chunk_header(row_byte: u32, c: u32) -> Chunk {
+  let o = row_byte + (c / 8u) * 136u;
+  let ib = c % 8u;
+  let ls = ((ld_u8(o + 4u + ib / 2u) >> (4u * (ib % 2u))) & 0xfu) | (((ld_u16(o + 2u) >> (2u * ib)) & 3u) << 4u);
+  return Chunk(o + 8u + 16u * ib, ld_f16(o) * (f32(ls) - 32.0), 0.0, 0u);
+}
+#else
+// block: e u8 (E8M0), qs[16] as IQ4_NL (17 bytes); value kvalues[q] * 2^(e - 128) (ggml's GGML_E8M0_TO_FP32_HALF,
+// subnormal for e < 2, which a GPU may flush to zero).
+fn chunk_header(row_byte: u32, c: u32) -> Chunk {
+  let o = row_byte + c * 17u;
+  let e = ld_u8(o);
+  return Chunk(o + 1u, bitcast<f32>(select((e - 1u) << 23u, 0x00200000u << e, e < 2u)), 0.0, 0u);
+}
+#endif
+fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
+  return h.d * table_i8(nibbles(ld_u32(h.o + (i % 4u) * 4u), (i / 4u) * 4u, 0xfu));
+}
 #endif

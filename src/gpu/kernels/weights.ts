@@ -17,6 +17,11 @@ export const GPU_WEIGHT_TYPES: ReadonlySet<number> = new Set([
   GgmlType.Q4_K,
   GgmlType.Q5_K,
   GgmlType.Q6_K,
+  GgmlType.Q2_K,
+  GgmlType.Q3_K,
+  GgmlType.IQ4_NL,
+  GgmlType.IQ4_XS,
+  GgmlType.MXFP4,
 ]);
 
 export interface WeightPart {

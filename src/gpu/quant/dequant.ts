@@ -3,6 +3,7 @@
 // Why a GPU kernel can match it exactly: in every format here each product of an f16 scale (11 significant bits)
 // with integer sub-scales and quants needs at most 24 bits, so it is exact in f32 in any order; the only rounding
 // is the one add or subtract of a min (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K), and fma(d1, q, -m1) rounds the same way.
+// MXFP4's scale is a power of two: exact too, except where a GPU flushes f32 subnormals (scales below 2^-120).
 import { GgufError } from '../gguf/errors';
 import { blockGeometry, GgmlType, ggmlTypeName, type BlockGeometry } from '../gguf/types';
 import type { RowDecoder } from './decoder';
@@ -12,6 +13,7 @@ import {
   decodeF16,
   decodeF32,
   decodeIQ4_NL,
+  decodeMXFP4,
   decodeQ4_0,
   decodeQ4_1,
   decodeQ5_0,
@@ -35,6 +37,7 @@ const DECODERS: ReadonlyMap<number, RowDecoder> = new Map<GgmlType, RowDecoder>(
   [GgmlType.Q6_K, decodeQ6_K],
   [GgmlType.IQ4_NL, decodeIQ4_NL],
   [GgmlType.IQ4_XS, decodeIQ4_XS],
+  [GgmlType.MXFP4, decodeMXFP4],
 ]);
 
 /** The ggml types this module can dequantize, in ggml's numbering. */

@@ -7,6 +7,7 @@
 //   Q5_1   24 B: half d, half m, u32 qh, u8 qs[16]    x = (q | hbit << 4) * d + m
 //   Q8_0   34 B: half d, i8 qs[32]                    x = q * d
 //   IQ4_NL 18 B: half d, u8 qs[16]                    x = d * KVALUES_IQ4NL[q]
+//   MXFP4  17 B: u8 e (E8M0), u8 qs[16] (E2M1)       x = KVALUES_MXFP4[q] * 2^(e - 128)
 // In the 4- and 5-bit formats byte j holds element j (low nibble) and element j + 16 (high nibble);
 // in Q5_x bit j of qh is element j's 5th bit and bit j + 16 is element j + 16's.
 import { bitsOf, viewOf, type RowDecoder } from './decoder';
@@ -18,6 +19,25 @@ const fround = Math.fround;
 export const KVALUES_IQ4NL: readonly number[] = [
   -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
 ];
+
+/** E2M1 values doubled (ggml-common.h kvalues_mxfp4): the halving is folded into the scale, 2^(e - 127) / 2. */
+export const KVALUES_MXFP4: readonly number[] = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
+
+/**
+ * ggml's GGML_E8M0_TO_FP32_HALF: 2^(e - 128) as f32 bits, subnormal below e = 2 (e = 255, NaN in the OCP spec, reads
+ * as 2^127 there too).
+ */
+export function e8m0ToF32HalfBits(e: number): number {
+  return e < 2 ? 0x00200000 << e : (e - 1) << 23;
+}
+
+const e8m0Scratch = new Float32Array(1);
+const e8m0Bits = new Uint32Array(e8m0Scratch.buffer);
+
+export function e8m0ToF32Half(e: number): number {
+  e8m0Bits[0] = e8m0ToF32HalfBits(e);
+  return e8m0Scratch[0]!;
+}
 
 export const decodeF32: RowDecoder = (src, dst, count) => {
   const view = viewOf(src);
@@ -109,6 +129,18 @@ export const decodeIQ4_NL: RowDecoder = (src, dst, blocks) => {
       const q = src[b + 2 + j]!;
       dst[o + j] = d * KVALUES_IQ4NL[q & 0x0f]!;
       dst[o + j + 16] = d * KVALUES_IQ4NL[q >> 4]!;
+    }
+  }
+};
+
+/** x = KVALUES_MXFP4[q] * d with d a power of two: exact unless it leaves f32's range (ggml's own f32 product). */
+export const decodeMXFP4: RowDecoder = (src, dst, blocks) => {
+  for (let i = 0, b = 0, o = 0; i < blocks; i++, b += 17, o += 32) {
+    const d = e8m0ToF32Half(src[b]!);
+    for (let j = 0; j < 16; j++) {
+      const q = src[b + 1 + j]!;
+      dst[o + j] = KVALUES_MXFP4[q & 0x0f]! * d;
+      dst[o + j + 16] = KVALUES_MXFP4[q >> 4]! * d;
     }
   }
 };
