@@ -1,5 +1,5 @@
 // npm run -s bench -- [--quick] [--json] [--out FILE]   (--peer: against llama.cpp; --matmul: the matmul kernels alone;
-// --render: the streaming answer renderer in Chromium)
+// --render: the streaming answer renderer in Chromium; --download: the model downloader)
 // Engine benchmarks on this machine's WebGPU device, each figure a ratio against a baseline measured in the same
 // run: the device's own streaming bandwidth (a copy kernel), and naive three-pass attention.
 import { tmpdir } from 'node:os';
@@ -267,7 +267,10 @@ async function main(): Promise<void> {
 // --peer: our engine against llama.cpp on the same device and files (bench/peer).
 // --matmul: the quantized matmul kernels alone (bench/matmul).
 // --render: the streaming answer renderer (bench/render).
-const entry = args.has('--peer')
+// --download: the model downloader against a plain HTTP read over loopback (bench/download).
+const entry = args.has('--download')
+  ? import('./download').then((m) => m.runDownloadBench(process.argv.slice(2)))
+  : args.has('--peer')
   ? import('./peer/run').then((m) => m.runPeerBench(process.argv.slice(2)))
   : args.has('--matmul')
     ? import('./matmul').then((m) => m.runMatmulBench(process.argv.slice(2)))

@@ -1,0 +1,122 @@
+// Before any large transfer: read the GGUF header of a remote file with HTTP Range requests (growing the range until
+// the header parses, never fetching a byte twice) and say whether the engine can run it: architecture, the type of
+// every tensor the forward pass reads, tokenizer, context length. Nothing past the header is read.
+import { GgufError } from '../../gpu/gguf/errors';
+import { httpSource } from '../../gpu/gguf/http-source';
+import { readGgufHeader, type ByteSource } from '../../gpu/gguf/reader';
+import { ggmlTypeName, type GgufHeader } from '../../gpu/gguf/types';
+import { GPU_WEIGHT_TYPES } from '../../gpu/kernels/weights';
+import { expectedTensorShapes, readModelConfig, SUPPORTED_ARCHITECTURES } from '../../gpu/model/config';
+import { tokenizerFromGguf } from '../../gpu/tokenizer';
+import { HubError } from './errors';
+
+export interface ModelProbe {
+  readonly supported: boolean;
+  /** Why the engine cannot run it ("architecture gemma3 is not supported yet"); absent when supported. */
+  readonly reason?: string;
+  readonly architecture: string | null;
+  readonly contextLength: number | null;
+  /** Tensor count by type name, over every tensor of the file. */
+  readonly tensorTypes: Readonly<Record<string, number>>;
+  /** tokenizer.ggml.model ("llama", "gpt2"), or null. */
+  readonly tokenizer: string | null;
+  /** Bytes before the tensor data. */
+  readonly headerBytes: number;
+  /** Bytes fetched to learn all this. */
+  readonly bytesRead: number;
+  readonly fileSize: number;
+}
+
+/** The first read: most headers of small models fit; larger ones grow from here (1 MiB, 2 MiB... of prefix). */
+const FIRST_READ = 256 * 1024;
+
+/** Reads of [0, n) served from the bytes already fetched; only the missing tail is requested. */
+function growingPrefix(source: ByteSource): ByteSource & { readonly fetched: () => number } {
+  let prefix = new Uint8Array(0);
+  return {
+    size: source.size,
+    fetched: () => prefix.byteLength,
+    async read(offset, length) {
+      if (offset !== 0) return source.read(offset, length);
+      if (length > prefix.byteLength) {
+        const tail = await source.read(prefix.byteLength, length - prefix.byteLength);
+        const grown = new Uint8Array(length);
+        grown.set(prefix);
+        grown.set(tail, prefix.byteLength);
+        prefix = grown;
+      }
+      return prefix.subarray(0, length);
+    },
+  };
+}
+
+function typeCounts(header: GgufHeader): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const t of header.tensors) counts[ggmlTypeName(t.type)] = (counts[ggmlTypeName(t.type)] ?? 0) + 1;
+  return counts;
+}
+
+/** Why the engine cannot run a file with this header, or null. */
+export function unsupportedReason(header: GgufHeader): string | null {
+  const arch = header.metadata.get('general.architecture');
+  if (typeof arch === 'string' && !SUPPORTED_ARCHITECTURES.includes(arch)) {
+    return `architecture ${arch} is not supported yet (the engine runs ${SUPPORTED_ARCHITECTURES.join(', ')})`;
+  }
+  try {
+    const config = readModelConfig(header);
+    const byName = new Map(header.tensors.map((t) => [t.name, t]));
+    const unreadable = new Set<string>();
+    for (const name of expectedTensorShapes(config).keys()) {
+      const type = byName.get(name)!.type;
+      if (!GPU_WEIGHT_TYPES.has(type)) unreadable.add(ggmlTypeName(type));
+    }
+    if (unreadable.size > 0) {
+      return `tensor type ${[...unreadable].join(', ')} is not supported yet (the engine reads ${[...GPU_WEIGHT_TYPES].map(ggmlTypeName).join(', ')})`;
+    }
+    tokenizerFromGguf(header.metadata);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+export interface ProbeOptions {
+  readonly fetch?: typeof fetch;
+  readonly firstRead?: number;
+}
+
+/** Reads the header of the GGUF file at `url` (Range requests; redirects followed) and judges it. */
+export async function probeRemoteGguf(url: string, options: ProbeOptions = {}): Promise<ModelProbe> {
+  let source: ReturnType<typeof growingPrefix>;
+  try {
+    source = growingPrefix(await httpSource(url, options.fetch ? { fetch: options.fetch } : {}));
+  } catch (e) {
+    throw new HubError('network', `Cannot read the header of ${url}: ${(e as Error).message}`, { cause: e });
+  }
+  let header: GgufHeader;
+  try {
+    header = await readGgufHeader(source, Math.min(source.size, options.firstRead ?? FIRST_READ));
+  } catch (e) {
+    if (!(e instanceof GgufError)) throw new HubError('network', `Cannot read the header of ${url}: ${(e as Error).message}`, { cause: e });
+    return {
+      supported: false, reason: `not a usable GGUF file: ${e.message}`, architecture: null, contextLength: null,
+      tensorTypes: {}, tokenizer: null, headerBytes: 0, bytesRead: source.fetched(), fileSize: source.size,
+    };
+  }
+  const arch = header.metadata.get('general.architecture');
+  const architecture = typeof arch === 'string' ? arch : null;
+  const context = architecture ? header.metadata.get(`${architecture}.context_length`) : undefined;
+  const tokenizer = header.metadata.get('tokenizer.ggml.model');
+  const reason = unsupportedReason(header);
+  return {
+    supported: reason === null,
+    ...(reason === null ? {} : { reason }),
+    architecture,
+    contextLength: typeof context === 'number' ? context : null,
+    tensorTypes: typeCounts(header),
+    tokenizer: typeof tokenizer === 'string' ? tokenizer : null,
+    headerBytes: header.dataOffset,
+    bytesRead: source.fetched() + 1, // + the 1-byte request that learnt the size
+    fileSize: source.size,
+  };
+}
