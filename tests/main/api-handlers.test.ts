@@ -1,25 +1,17 @@
 // The API behind the IPC channels, without Electron: every payload is validated (wrong types, unknown or
 // missing fields, oversized strings -> 'invalid-request' naming the field), valid calls round-trip through
 // the real store and library, and typed errors cross as { code, message }.
-import { join } from 'node:path';
+import { testServices } from './helpers/services';
 import { describe, expect, it } from 'vitest';
 import { bytesToTokens, CHANNELS, DEFAULT_GENERATION_SETTINGS, EVENT_METHODS, type RemoteDelta, tokensToBytes, type ApiResult, type ModelImportProgress } from '../../src/shared/api';
-import { createApiHandlers, invokeApi, openApiServices, throttleProgress, toApiError } from '../../src/main/api-handlers';
+import { createApiHandlers, invokeApi, throttleProgress, toApiError } from '../../src/main/api-handlers';
 import { API_SCHEMAS, LIMITS, type ApiMethod } from '../../src/main/api-schemas';
 import { closeLater, sharedModel, tempDir } from '../helpers/temp';
-import { AesGcmCipher } from './remote/helpers/fixtures';
 import { answer, httpServer, jsonError, sseHead, chunk } from './remote/helpers/http';
 
 function api(picked: string | null = sharedModel('stories260K.gguf')) {
   const dir = tempDir();
-  const services = openApiServices({
-    databaseFile: join(dir, 'kvchat.sqlite'),
-    modelsDir: join(dir, 'models'),
-    appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: 'linux', electron: '', chrome: '' }),
-    pickModelFile: async () => picked,
-    cipher: new AesGcmCipher(),
-  });
-  closeLater(services.db);
+  const services = testServices({ dir, picked });
   const handlers = createApiHandlers(services);
   const call = <M extends ApiMethod>(method: M, payload?: unknown, onImportProgress?: (p: ModelImportProgress) => void, onRemoteDelta?: (d: RemoteDelta) => void) =>
     invokeApi(handlers, method, payload, { ...(onImportProgress ? { onImportProgress } : {}), ...(onRemoteDelta ? { onRemoteDelta } : {}) });
@@ -212,13 +204,7 @@ describe('KV cache through the API (binary payloads)', () => {
   it('drops, at the next start, the blocks no conversation names (a deleted conversation\'s, spilled cache)', async () => {
     const dir = tempDir();
     const open = () => {
-      const services = openApiServices({
-        databaseFile: join(dir, 'kvchat.sqlite'),
-        modelsDir: join(dir, 'models'),
-        appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: 'linux', electron: '', chrome: '' }),
-        pickModelFile: async () => null,
-        cipher: new AesGcmCipher(),
-      });
+      const services = testServices({ dir });
       return { services, call: <M extends ApiMethod>(m: M, payload?: unknown) => invokeApi(createApiHandlers(services), m, payload) };
     };
     const first = open();

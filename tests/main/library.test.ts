@@ -1,19 +1,18 @@
 // The model library on the shared test models: import in place and by copy, metadata from the header,
 // refusal of bad files before anything is saved, verify after the file moved or changed, rename, delete, and the
 // models folder cleaned at start of what a crash left there.
+import { testServices } from './helpers/services';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, openSync, writeSync, closeSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ModelImportProgress } from '../../src/shared/api';
-import { openApiServices } from '../../src/main/api-handlers';
 import { GgufError } from '../../src/gpu/gguf/errors';
 import { ModelLibraryError } from '../../src/main/models/errors';
 import { ModelLibrary } from '../../src/main/models/library';
 import { ConversationRepository } from '../../src/store/conversations';
 import { KvBlockStore } from '../../src/store/kv-store';
 import { copyOf, sha256, truncatedCopy, withArchitecture } from './helpers/model-files';
-import { closeLater, sharedModel, tempDb, tempDir } from '../helpers/temp';
-import { AesGcmCipher } from './remote/helpers/fixtures';
+import { sharedModel, tempDb, tempDir } from '../helpers/temp';
 
 function setup() {
   const { db, dir } = tempDb();
@@ -233,15 +232,7 @@ describe('the models folder after a crash', () => {
   const UUID = (n: number) => `0000000${n}-1111-4222-8333-444444444444`;
 
   function services(dir: string) {
-    const s = openApiServices({
-      databaseFile: join(dir, 'kvchat.sqlite'),
-      modelsDir: join(dir, 'models'),
-      appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: 'linux', electron: '', chrome: '' }),
-      pickModelFile: async () => null,
-      cipher: new AesGcmCipher(),
-    });
-    closeLater(s.db);
-    return s;
+    return testServices({ dir });
   }
 
   it('a fresh open deletes unfinished copies and registers a finished copy that lost its row; nothing else is touched', async () => {

@@ -1,11 +1,12 @@
 // Models other apps already downloaded: a fake home folder with LM Studio, Ollama, Hugging Face cache and llama.cpp
 // layouts (copies of the shared models, plus files that must be left out or reported), scanned by its header only;
 // one registered in place through the API, then deleted: the file stays where it was.
+import { testServices } from './helpers/services';
 import { copyFileSync, existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ApiResult, LocalModelCandidate } from '../../src/shared/api';
-import { createApiHandlers, invokeApi, openApiServices } from '../../src/main/api-handlers';
+import { createApiHandlers, invokeApi } from '../../src/main/api-handlers';
 import type { ApiMethod } from '../../src/main/api-schemas';
 import {
   findLocalModels,
@@ -15,8 +16,7 @@ import {
   type LocalModelsPlace,
 } from '../../src/main/models/local-models';
 import { sha256, withArchitecture } from './helpers/model-files';
-import { closeLater, sharedModel, tempDir } from '../helpers/temp';
-import { AesGcmCipher } from './remote/helpers/fixtures';
+import { sharedModel, tempDir } from '../helpers/temp';
 
 /** Copies a shared model to `to` (parents created). */
 function place(name: string, to: string): string {
@@ -161,15 +161,7 @@ describe('findLocalModels', () => {
 });
 
 function api(where: LocalModelsPlace) {
-  const dir = tempDir();
-  const services = openApiServices({
-    databaseFile: join(dir, 'kvchat.sqlite'),
-    modelsDir: join(dir, 'models'),
-    appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: 'linux', electron: '', chrome: '' }),
-    pickModelFile: async () => null,
-    cipher: new AesGcmCipher(),
-  });
-  closeLater(services.db);
+  const services = testServices();
   const handlers = createApiHandlers({ ...services, localModelsPlace: where });
   const call = async <T>(method: ApiMethod, payload?: unknown): Promise<ApiResult<T>> => (await invokeApi(handlers, method, payload)) as ApiResult<T>;
   return { call, services };

@@ -1,13 +1,13 @@
 // EngineBridge and LocalServerService over an in-process transport whose far end drives a real Engine
 // (stories260K on the test device) as the renderer's worker does: a sequence per request, tokens streamed back,
 // abort on request. The bridge must give what the engine alone gives, and the OpenAI server over it the reference.
+import { testServices } from './helpers/services';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/gpu/engine/engine';
 import { tokenizerFromGguf, type Tokenizer } from '../../src/gpu/tokenizer';
-import { createApiHandlers, invokeApi, openApiServices } from '../../src/main/api-handlers';
+import { createApiHandlers, invokeApi } from '../../src/main/api-handlers';
 import type { ApiMethod } from '../../src/main/api-schemas';
 import { BridgeError, EngineBridge, LocalServerService, type BridgeTransport } from '../../src/main/local-server';
 import { startOpenAiServer } from '../../src/server';
@@ -15,8 +15,6 @@ import type { BridgeFromRenderer, BridgeToRenderer } from '../../src/shared/api'
 import { testDevice } from '../helpers/gpu';
 import { connectResult } from '../helpers/net';
 import { loadReference, modelPath, openModel } from '../helpers/shared';
-import { AesGcmCipher } from './remote/helpers/fixtures';
-import { closeLater, tempDir } from '../helpers/temp';
 
 const REFERENCE = 'llama2c_stories260K_once_upon_a_time.json';
 const TOKENS = 16;
@@ -196,15 +194,7 @@ describe('LocalServerService, refusals', () => {
 
 describe('the local server through the typed API (openApiServices, invokeApi)', () => {
   function api() {
-    const dir = tempDir();
-    const services = openApiServices({
-      databaseFile: join(dir, 'kvchat.sqlite'),
-      modelsDir: join(dir, 'models'),
-      appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: 'linux', electron: '', chrome: '' }),
-      pickModelFile: async () => modelPath('stories260K.gguf'),
-      cipher: new AesGcmCipher(),
-    });
-    closeLater(services.db);
+    const services = testServices({ picked: modelPath('stories260K.gguf') });
     const handlers = createApiHandlers(services);
     // The renderer's end: main's requests run on the real engine, the answers come back through serverBridgeReply.
     const renderer = new InProcessTransport(engine);

@@ -1,15 +1,15 @@
 // .gguf files opened from the OS (a double-click, a second launch's argv): imported one at a time in the order
 // they arrived, each reported to the renderer or, on failure, to the user; through the same API handler as the
 // import button (a copy in the models folder), with its readable errors.
+import { testServices } from './helpers/services';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ApiError, ApiResult, ModelInfo } from '../../src/shared/api';
-import { createApiHandlers, invokeApi, openApiServices } from '../../src/main/api-handlers';
+import { createApiHandlers, invokeApi } from '../../src/main/api-handlers';
 import { createOpenedModelImporter } from '../../src/main/open-file';
-import { AesGcmCipher } from './remote/helpers/fixtures';
 import { copyOf } from './helpers/model-files';
-import { closeLater, tempDir } from '../helpers/temp';
+import { tempDir } from '../helpers/temp';
 
 const modelNamed = (path: string): ModelInfo => ({ id: path, name: path }) as unknown as ModelInfo;
 
@@ -75,14 +75,7 @@ describe('createOpenedModelImporter', () => {
 
   it('through the import button\'s handler: copies the model into the library; a second open says it is there already', async () => {
     const dir = tempDir();
-    const services = openApiServices({
-      databaseFile: join(dir, 'kvchat.sqlite'),
-      modelsDir: join(dir, 'models'),
-      appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: 'linux', electron: '', chrome: '' }),
-      pickModelFile: async () => null,
-      cipher: new AesGcmCipher(),
-    });
-    closeLater(services.db);
+    const services = testServices({ dir });
     const handlers = createApiHandlers(services);
     const imported: ModelInfo[] = [];
     const failures: [string, ApiError][] = [];

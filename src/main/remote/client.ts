@@ -7,6 +7,7 @@ import { RemoteError } from './errors';
 import { retryAfterMs } from './retry-after';
 import { DEFAULT_MAX_SSE_LINE, SseParser, SseTooLongError, type SseEvent } from './sse';
 import { badResponse, dropped, networkError, quote, rateLimited, serverMessage, tooLarge } from './failures';
+import { sleep } from '../../node/sleep';
 import { hostOf } from './url';
 
 export interface RemoteEndpoint {
@@ -396,17 +397,3 @@ const size = (bytes: number): string => (bytes % MiB === 0 ? `${bytes / MiB} MiB
 
 const duration = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`);
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat, statfs, truncate } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { HubError } from './errors';
+import { sleep } from '../sleep';
 
 export const PART_SUFFIX = '.part';
 /** Received bytes are written in batches of about this size (fewer syscalls than one write per network chunk)... */
@@ -100,20 +101,6 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(aborted(signal));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(aborted(signal!));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 const aborted = (signal: AbortSignal): HubError => new HubError('aborted', 'The download was stopped; its part file is kept', { cause: signal.reason });
 
@@ -186,7 +173,7 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
           throw new HubError('network', `Gave up on ${name} after ${policy.attempts} failed attempts (${e.message}); ${have} of ${o.size} bytes are kept in ${part}`);
         }
         const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (failures - 1)) * (0.75 + Math.random() / 2);
-        await sleep(e.delayMs ?? backoff, o.signal);
+        await sleep(e.delayMs ?? backoff, o.signal, aborted);
       }
     }
     await file.sync();
