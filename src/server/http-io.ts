@@ -22,6 +22,35 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   }
 }
 
+/**
+ * Reads and drops what is left of a request body the server will not use (a refused request), so the error it
+ * answers reaches the client: closing a socket with unread bytes resets it, and the client may see the reset
+ * instead of the 429. True when the body ended within `limit` bytes and `ms`; false: close the connection.
+ */
+export function discardBody(req: IncomingMessage, limit: number, ms = 5000): Promise<boolean> {
+  const announced = Number(req.headers['content-length']);
+  if (req.readableEnded) return Promise.resolve(true);
+  if (Number.isFinite(announced) && announced > limit) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let size = 0;
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', onError);
+      if (!ok) req.pause();
+      resolve(ok);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) done(false);
+    };
+    const onEnd = (): void => done(true);
+    const onError = (): void => done(false);
+    const timer = setTimeout(() => done(false), ms);
+    req.on('data', onData).once('end', onEnd).once('error', onError);
+    req.resume();
+  });
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });

@@ -9,7 +9,7 @@ import { KV_BLOCK_TOKENS } from '../gpu/kv/layout';
 import type { Tokenizer } from '../gpu/tokenizer';
 import { ApiError, contextLengthExceeded, methodNotAllowed, modelNotFound, routeNotFound, serviceUnavailable, toApiError, tooManyRequests, unauthorized } from './errors';
 import { runGeneration, type GenerationContext, type ServerEngine, type GenerationJob, type GenerationOutcome } from './generation';
-import { readJsonBody, sendError, sendJson, SseStream } from './http-io';
+import { discardBody, readJsonBody, sendError, sendJson, SseStream } from './http-io';
 import { AdmissionRefused, KvAdmission, worstCaseBlocks } from './kv-admission';
 import { checkLocalRequest, isLoopback } from './local-guard';
 import { chatPromptTokens, completionPromptTokens, maxPromptChars, newTokenBudget } from './prompt';
@@ -246,7 +246,7 @@ const hasBody = (req: IncomingMessage): boolean => req.headers['transfer-encodin
 
 const digest = (key: string): Buffer => createHash('sha256').update(key).digest();
 
-async function serve(api: OpenAiHttpApi, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+async function serve(api: OpenAiHttpApi, req: IncomingMessage, res: ServerResponse, signal: AbortSignal, maxBodyBytes: number): Promise<void> {
   try {
     const { handler, param } = api.resolve(req);
     await handler({ req, res, param, signal });
@@ -255,8 +255,10 @@ async function serve(api: OpenAiHttpApi, req: IncomingMessage, res: ServerRespon
       if (!res.writableEnded) res.end();
       return;
     }
-    // A request whose body was not read to the end (a 413, a 401) cannot share its connection with the next one.
-    sendError(res, toApiError(e), hasBody(req) && !req.readableEnded);
+    // A refused request's body is read and dropped (bounded) so its answer arrives whole; one past the limit (a
+    // 413) cannot share its connection with the next request.
+    const drained = !hasBody(req) || (await discardBody(req, maxBodyBytes));
+    sendError(res, toApiError(e), !drained);
   }
 }
 
@@ -282,7 +284,7 @@ export function startOpenAiServer(opts: OpenAiServerOptions): Promise<OpenAiServ
       if (!res.writableFinished) client.abort(new Error('the client disconnected'));
       opts.log?.(`${req.method} ${req.url} ${res.writableFinished ? res.statusCode : 'disconnected'} ${(performance.now() - began).toFixed(0)} ms`);
     });
-    const done = serve(api, req, res, client.signal)
+    const done = serve(api, req, res, client.signal, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)
       // Only writing an error response can get here: never let one request's failure become the process's.
       .catch((e: unknown) => {
         opts.log?.(`${req.method} ${req.url} failed: ${e instanceof Error ? e.message : String(e)}`);
