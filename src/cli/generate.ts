@@ -1,11 +1,13 @@
 // npm run -s generate -- --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--top-k K]
 //   [--top-p P] [--min-p P] [--repeat-penalty R] [--reference] [--json]
-//   [--session DB --conversation NAME [--chat]] [--context N] [--context-policy stop|truncate-middle|rolling-window [--keep N]]
+//   [--session DB --conversation NAME [--chat] [--kv-budget BYTES]] [--context N] [--context-policy stop|truncate-middle|rolling-window [--keep N]]
 // Positions count like llama2.c's -n: prompt and generated tokens together take at most N positions (and at
 // most the model's context); generation also stops at an end-of-generation token. With --session the prompt
 // continues a stored conversation (raw text unless --chat) and N caps the new tokens. At the context length the
 // policy applies: stop (default), or drop the oldest tokens after the first N kept (--keep; default the BOS token)
-// and go on; the JSON's context_shifts says what was dropped and recomputed.
+// and go on; the JSON's context_shifts says what was dropped and recomputed. --kv-budget caps the KV bytes the
+// session file keeps (least recently used conversations lose their blocks first); the JSON's kv_store_bytes is
+// what it holds after the run.
 import type { ConversationResume } from '../gpu/engine/conversation-cache';
 import { Engine, type ContextPolicy, type ContextShift, type GenerateOptions, type GenerateResult } from '../gpu/engine/engine';
 import { sampleCpu } from '../gpu/engine/sampler-cpu';
@@ -119,15 +121,17 @@ async function main(): Promise<void> {
   const args = new Args(
     process.argv.slice(2),
     new Set(['json', 'reference', 'chat']),
-    new Set(['model', 'prompt', 'max-tokens', 'temperature', 'seed', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'session', 'conversation', 'context-policy', 'keep', 'context']),
+    new Set(['model', 'prompt', 'max-tokens', 'temperature', 'seed', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'session', 'conversation', 'context-policy', 'keep', 'context', 'kv-budget']),
   );
   const json = args.flag('json');
   const modelPath = args.required('model');
   const sessionPath = args.string('session');
   if ((sessionPath === undefined) !== (args.string('conversation') === undefined)) throw new UsageError('--session and --conversation go together');
   if (sessionPath !== undefined && args.flag('reference')) throw new UsageError('--reference keeps no session');
+  if (sessionPath === undefined && args.string('kv-budget') !== undefined) throw new UsageError('--kv-budget needs --session');
+  const kvBudget = args.string('kv-budget') !== undefined ? args.number('kv-budget', 0, (n) => Number.isSafeInteger(n) && n >= 0, 'a whole number of bytes') : undefined;
   const { file, close } = await openGgufFile(modelPath);
-  const store = sessionPath !== undefined ? await CliSession.open(sessionPath, modelPath) : undefined;
+  const store = sessionPath !== undefined ? await CliSession.open(sessionPath, modelPath, kvBudget !== undefined ? { kvBudgetBytes: kvBudget } : {}) : undefined;
   try {
     const modelConfig = readModelConfig(file.header);
     const contextLength = args.number('context', modelConfig.contextLength, (n) => Number.isInteger(n) && n >= 32 && n <= modelConfig.contextLength, `a whole number from 32 to the model's ${modelConfig.contextLength}`);
@@ -181,6 +185,7 @@ async function main(): Promise<void> {
           ...(g.resume
             ? { resume_source: g.resume.source, resume_ms: round(g.resume.ms), reused_tokens: g.resume.reusedTokens, history_tokens: history.length }
             : {}),
+          ...(store ? kvStoreReport(store) : {}),
           sampling,
           timings: {
             prefill_ms: round(g.prefillMs),
@@ -207,6 +212,16 @@ function encodePrompt(tokenizer: Tokenizer, file: GgufFile, text: string, first:
 }
 
 const round = (x: number): number => Math.round(x * 100) / 100;
+
+/** The session file's KV after the run: its bytes, what the budget dropped, and a write skipped for space. */
+function kvStoreReport(store: CliSession): Record<string, unknown> {
+  const skip = store.kv.lastSkip;
+  return {
+    kv_store_bytes: store.kvStoreBytes(),
+    kv_evicted_conversations: store.kv.lastEviction?.evictedConversations.length ?? 0,
+    ...(skip ? { kv_write_skipped: skip.reason } : {}),
+  };
+}
 
 /** The flag that sets each sampling parameter, for usage errors in the user's own words. */
 const SAMPLING_FLAGS: Partial<Record<keyof SamplingParams, string>> = {

@@ -1,14 +1,17 @@
 // `generate --session DB --conversation NAME`: a conversation kept in the app's SQLite store. The engine's
 // ConversationCache runs it: the next run (a new process) restores its KV blocks instead of recomputing the
 // history, and the exact token history, blocks and block table are saved after each run. Here: the file, the
-// conversation by name and its messages.
+// conversation by name and its messages. The KV budget (--kv-budget, else the app's setting, else its default)
+// is enforced after each save, as in the app.
 import { stat } from 'node:fs/promises';
 import { ConversationCache, type ConversationCacheOptions } from '../gpu/engine/conversation-cache';
 import type { Engine } from '../gpu/engine/engine';
 import { fingerprintFile } from '../node/fingerprint';
 import { ConversationRepository } from '../store/conversations';
 import { openDatabase, type Db } from '../store/database';
+import { kvBudgetFor } from '../store/kv-budget';
 import { KvBlockStore } from '../store/kv-store';
+import { ensureIncrementalVacuum } from '../store/vacuum';
 import { MessageRepository } from '../store/messages';
 
 export interface StoredConversation {
@@ -24,17 +27,27 @@ export class CliSession {
 
   private constructor(
     private readonly db: Db,
+    dbPath: string,
     readonly modelFingerprint: string,
+    kvBudgetBytes: number | undefined,
   ) {
     this.conversations = new ConversationRepository(db);
     this.messages = new MessageRepository(db);
-    this.kv = new KvBlockStore(db);
+    this.kv = new KvBlockStore(db, { budget: kvBudgetFor(db, dbPath, kvBudgetBytes) });
   }
 
-  static async open(dbPath: string, modelPath: string): Promise<CliSession> {
+  /** `kvBudgetBytes` overrides the budget kept in the file (the app's setting) for this run. */
+  static async open(dbPath: string, modelPath: string, opts: { readonly kvBudgetBytes?: number } = {}): Promise<CliSession> {
     const { size } = await stat(modelPath);
     const fingerprint = await fingerprintFile(modelPath, size);
-    return new CliSession(openDatabase(dbPath), fingerprint);
+    const db = openDatabase(dbPath);
+    ensureIncrementalVacuum(db); // bounded, never throws: an older file shrinks from now on
+    return new CliSession(db, dbPath, fingerprint, opts.kvBudgetBytes);
+  }
+
+  /** The KV block bytes the file holds now (every block once). */
+  kvStoreBytes(): number {
+    return this.kv.usage().bytes;
   }
 
   /** The conversation titled `name`, created if new. Refuses one kept with another model. */

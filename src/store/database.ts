@@ -17,6 +17,7 @@ export interface OpenDatabaseOptions {
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 export function openDatabase(file: string, options: OpenDatabaseOptions = {}): Db {
   let db: Db;
@@ -29,8 +30,13 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): D
     throw new StoreError('database-unreadable', `Could not open the database ${file}: ${(e as Error).message}`, { cause: e });
   }
   try {
-    // journal_mode reads the file header: the first statement to fail on a file that is not a database.
+    // page_count reads the file header: the first statement to fail on a file that is not a database. auto_vacuum
+    // is set only on a new, empty file, before journal_mode writes its header (an older file is converted by
+    // ensureIncrementalVacuum; setting it on an existing file would rewrite the header).
+    if (db.pragma('page_count', { simple: true }) === 0) db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
+    // A large KV save grows the WAL; past a checkpoint it is cut back to this instead of keeping its largest size.
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     if (options.migrate !== false) migrate(db);

@@ -1,8 +1,11 @@
 // The SQLite tier of the paged KV cache: block bytes keyed by their chained content hash, and each
 // conversation's block table (logical position -> block hash). Only storage lives here; the engine decides
 // what to swap. A conversation's table may name only blocks already stored (foreign key), so a table read
-// back never points at bytes that are not on disk.
+// back never points at bytes that are not on disk. With a KvBudget, every conversation save is followed by the
+// budget's enforcement, and a KV write that finds no room (the volume under its reserve, or SQLITE_FULL) is
+// skipped and reported in `lastSkip`, never thrown: a message save is its own transaction and still finds room.
 import type { StoredKvBlock } from '../gpu/kv/cache';
+import type { KvBudget, KvEviction, KvWriteSkip } from './kv-budget';
 import type { Db } from './database';
 import { now, writeTransaction } from './database';
 import { notFound as conversationNotFound } from './conversations';
@@ -44,11 +47,57 @@ interface KvBlockSqlRow {
 
 const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
-export class KvBlockStore {
-  constructor(private readonly db: Db) {}
+const MAX_SKIPPED_REMEMBERED = 65_536;
 
-  /** Stores blocks in one transaction. A hash already stored keeps its bytes (same hash, same content). */
+const isDiskFull = (e: unknown): boolean => (e as { code?: unknown } | null)?.code === 'SQLITE_FULL';
+
+export interface KvBlockStoreOptions {
+  /** Enforced after every conversation save; also holds KV writes back while the disk is low. */
+  readonly budget?: KvBudget;
+}
+
+export class KvBlockStore {
+  /** The last KV write skipped for space, and when (ms since the epoch); null once a write went through. */
+  lastSkip: (KvWriteSkip & { readonly at: number }) | null = null;
+  /** What the last enforcement after a save dropped. */
+  lastEviction: KvEviction | null = null;
+  /** Blocks a putBlocks skipped: a block table naming them is cut before the first (its tail recomputes). */
+  private readonly skipped = new Set<string>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly options: KvBlockStoreOptions = {},
+  ) {}
+
+  get budget(): KvBudget | undefined {
+    return this.options.budget;
+  }
+
+  /**
+   * Stores blocks in one transaction. A hash already stored keeps its bytes (same hash, same content). Skipped
+   * (see lastSkip) while the volume is under its free-space reserve or the database is full.
+   */
   putBlocks(blocks: readonly KvBlock[]): void {
+    const bytes = blocks.reduce((n, b) => n + b.bytes.byteLength, 0);
+    const low = this.options.budget?.roomFor(bytes) ?? null;
+    if (low) return this.skip(low, blocks);
+    try {
+      this.insertBlocks(blocks);
+      this.lastSkip = null;
+    } catch (e) {
+      if (!isDiskFull(e)) throw e;
+      this.skip({ reason: 'disk-full', message: (e as Error).message }, blocks);
+    }
+  }
+
+  private skip(why: KvWriteSkip, blocks: readonly KvBlock[] = []): void {
+    this.lastSkip = { ...why, at: now() };
+    // Hashes only: spills never named by a table would otherwise pile up while the disk stays low.
+    if (this.skipped.size > MAX_SKIPPED_REMEMBERED) this.skipped.clear();
+    for (const b of blocks) this.skipped.add(b.hash);
+  }
+
+  private insertBlocks(blocks: readonly KvBlock[]): void {
     const insert = this.db.prepare(
       `INSERT INTO kv_blocks (hash, model_fingerprint, layout, checksum, bytes, created_at, last_used_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -89,13 +138,29 @@ export class KvBlockStore {
 
   /**
    * Saves the conversation's token history and its block table in ONE transaction: a failure (or a crash) in
-   * either leaves both as they were, so a resume never pairs a history with another history's blocks.
+   * either leaves both as they were, so a resume never pairs a history with another history's blocks. The table
+   * stops before the first block a putBlocks skipped for space. Then the budget, if any, is enforced. A full
+   * database skips the save (see lastSkip): the messages, saved apart, stand, and a resume recomputes.
    */
   saveConversationKv(conversationId: number, kv: ConversationKvSnapshot): void {
-    writeTransaction(this.db, () => {
-      this.setConversationTokens(conversationId, kv.modelFingerprint, kv.tokens, kv.computed);
-      this.setConversationBlocks(conversationId, kv.blockHashes);
-    });
+    const cut = kv.blockHashes.findIndex((h) => this.skipped.has(h) && !this.storedHashes([h]).size);
+    const blockHashes = cut < 0 ? kv.blockHashes : kv.blockHashes.slice(0, cut);
+    try {
+      writeTransaction(this.db, () => {
+        this.setConversationTokens(conversationId, kv.modelFingerprint, kv.tokens, kv.computed);
+        this.setConversationBlocks(conversationId, blockHashes);
+      });
+    } catch (e) {
+      if (!isDiskFull(e)) throw e;
+      this.skip({ reason: 'disk-full', message: (e as Error).message });
+    }
+    for (const h of kv.blockHashes) this.skipped.delete(h);
+    try {
+      this.lastEviction = this.options.budget?.enforce() ?? null;
+    } catch (e) {
+      if (!isDiskFull(e)) throw e;
+      this.skip({ reason: 'disk-full', message: (e as Error).message });
+    }
   }
 
   /** Replaces the conversation's block table: `hashes[i]` is logical block i. Every hash must be stored. */
