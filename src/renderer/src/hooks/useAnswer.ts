@@ -12,8 +12,13 @@ import { engine, useEngineEvents } from './engine';
 import type { AnswerReportUpdates } from './useAnswerReport';
 import type { Conversations } from './useConversations';
 
-/** Streamed text is saved at most this often (ms) while a local answer runs. */
-const SAVE_INTERVAL_MS = 1000;
+/**
+ * Streamed text is saved after 1 s, then after waits that double up to 30 s (ms): a few saves for a short answer,
+ * one per 30 s for a long one, as main saves a remote answer, instead of rewriting (and re-indexing for search)
+ * the whole text every second.
+ */
+const FIRST_SAVE_MS = 1000;
+const MAX_SAVE_INTERVAL_MS = 30_000;
 /** A server's error text kept with the failed answer. */
 const MAX_ERROR_CHARS = 2000;
 
@@ -70,13 +75,21 @@ export function useAnswer({ chats, target, modelId, report, showError }: AnswerC
       // Saves are chained so the final update always lands last.
       let saves: Promise<unknown> = Promise.resolve();
       let savedText = '';
-      const timer = setInterval(() => {
-        if (text === savedText) return;
-        const content = (savedText = text);
-        saves = saves.then(() => api.updateMessage({ id: answerId, content }));
-      }, SAVE_INTERVAL_MS);
+      let wait = FIRST_SAVE_MS;
+      let timer: ReturnType<typeof setTimeout>;
+      const saveLater = (): void => {
+        timer = setTimeout(() => {
+          if (text !== savedText) {
+            const content = (savedText = text);
+            saves = saves.then(() => api.updateMessage({ id: answerId, content }));
+          }
+          wait = Math.min(wait * 2, MAX_SAVE_INTERVAL_MS);
+          saveLater();
+        }, wait);
+      };
+      saveLater();
       const r = await finished;
-      clearInterval(timer);
+      clearTimeout(timer!);
       unlisten();
       try {
         await saves;
