@@ -1,6 +1,8 @@
 // The logic behind every API channel, as plain functions of already-validated payloads: testable without
 // Electron. ipc.ts only checks the sender, and calls `invokeApi` (which parses the payload, then the handler).
+import { lstat, readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import {
   bytesToTokens,
   modelUrl,
@@ -16,11 +18,15 @@ import {
   type RemoteProviderInfo,
   type BridgeToRenderer,
   type StoredKvBlock,
+  type KvStorage,
 } from '../shared/api';
 import { BridgeChannel, LocalServerService } from './local-server';
 import { GgufError } from '../gpu/gguf/errors';
 import { ApiInputError, parsePayload, type ApiMethod, type ApiPayload } from './api-schemas';
 import { ModelLibraryError } from './models/errors';
+import { ModelDownloads } from './models/downloads';
+import { HubService } from './models/hub-service';
+import { HubError } from '../node/hub/errors';
 import { ModelLibrary, type UnregisteredCopiesOutcome } from './models/library';
 import { findLocalModels, type LocalModelsPlace } from './models/local-models';
 import type { ModelsFolderSweep } from './models/models-folder';
@@ -28,7 +34,9 @@ import { ConversationRepository } from '../store/conversations';
 import type { Db } from '../store/database';
 import { openDatabaseOrSetAside, type DamagedDatabase, type SetAsideDatabase } from '../store/damaged-database';
 import { StoreError } from '../store/errors';
+import { kvBudgetFor, volumeSpace, type KvBudget } from '../store/kv-budget';
 import { KvBlockStore, type KvBlockRow } from '../store/kv-store';
+import { ensureIncrementalVacuum, type VacuumConversion } from '../store/vacuum';
 import { MessageRepository } from '../store/messages';
 import { MessageSearch } from '../store/search';
 import { RemoteError, RemoteService, type RemoteProvider, type ReplyOptions, type SecretCipher } from './remote';
@@ -40,6 +48,8 @@ export interface ApiServices {
   readonly messages: MessageRepository;
   readonly search: MessageSearch;
   readonly kv: KvBlockStore;
+  /** The database file and the models folder, whose sizes the Storage view shows. */
+  readonly storagePaths?: { readonly databaseFile: string; readonly modelsDir: string };
   /** Remote OpenAI-compatible servers (providers, remote conversations, streamed answers). */
   readonly remote: RemoteService;
   /** The URL the renderer's engine reads a model from; default `kvchat-model://<id>` (a test host serves HTTP). */
@@ -51,6 +61,9 @@ export interface ApiServices {
   /** The local OpenAI-compatible server (off by default) and its bridge to the renderer's engine. */
   readonly localServer?: LocalServerService;
   readonly bridgeChannel?: BridgeChannel;
+  /** The Hub (Discover: search, files, header checks, settings) and the download queue it feeds the library from. */
+  readonly hub?: HubService;
+  readonly downloads?: ModelDownloads;
 }
 
 export interface OpenServicesOptions {
@@ -69,6 +82,10 @@ export interface OpenServicesOptions {
    * false, opening fails with a 'database-damaged' StoreError and the file is left as it was.
    */
   readonly startFreshOnDamage?: (damaged: DamagedDatabase) => boolean;
+  /** Where Hub downloads go (`<dir>/<owner>/<name>/<file>`); default `downloads` beside the models folder. */
+  readonly downloadsDir?: string;
+  /** HF_ENDPOINT and the like; process.env by default. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** What the start found and repaired: a damaged database kept aside, leftovers of interrupted imports. */
@@ -78,6 +95,33 @@ export interface StartRecovery {
   readonly modelsFolder: ModelsFolderSweep;
   /** Settles once finished copies without a row are registered again (fingerprinting them takes a while). */
   readonly unregisteredCopies: Promise<UnregisteredCopiesOutcome>;
+  /** The KV clean-up: unnamed blocks dropped, the budget enforced, the file switched to incremental vacuum. */
+  readonly kv: KvStartupCleanUp;
+}
+
+export interface KvStartupCleanUp {
+  readonly vacuum: VacuumConversion;
+  /** What failed, if anything (the app starts anyway; the next start tries again). */
+  readonly problem: string | null;
+}
+
+/**
+ * KV blocks no conversation names (those of deleted conversations, and RAM-tier spills of the last session) are
+ * dropped at start, before any engine can be between storing a block and naming it in a block table; then the
+ * budget is enforced and an older file is switched to incremental vacuum (bounded). Never throws.
+ */
+function cleanUpKvAtStart(kv: KvBlockStore, db: Db): KvStartupCleanUp {
+  let problem: string | null = null;
+  try {
+    kv.garbageCollect();
+    kv.budget?.enforce();
+  } catch (e) {
+    problem = `KV clean-up at start failed: ${(e as Error).message}`;
+    console.warn(`KVChat: ${problem}`);
+  }
+  const vacuum = ensureIncrementalVacuum(db);
+  if (vacuum.outcome === 'failed') console.warn(`KVChat: could not switch the database to incremental vacuum: ${vacuum.message}`);
+  return { vacuum, problem };
 }
 
 /** Opens (and migrates) the database, cleans what a crash left, and builds every service on it. */
@@ -86,10 +130,8 @@ export function openApiServices(o: OpenServicesOptions): ApiServices & { readonl
     ...(o.nativeBinding ? { nativeBinding: o.nativeBinding } : {}),
     startFresh: o.startFreshOnDamage ?? (() => false),
   });
-  const kv = new KvBlockStore(db);
-  // KV blocks no conversation names (those of deleted conversations, and RAM-tier spills of the last session) are
-  // dropped at start, before any engine can be between storing a block and naming it in a block table.
-  kv.garbageCollect();
+  const kv = new KvBlockStore(db, { budget: kvBudgetFor(db, o.databaseFile) });
+  const kvStartup = cleanUpKvAtStart(kv, db);
   const conversations = new ConversationRepository(db);
   const messages = new MessageRepository(db);
   const library = new ModelLibrary(db, o.modelsDir);
@@ -98,9 +140,20 @@ export function openApiServices(o: OpenServicesOptions): ApiServices & { readonl
   const unregisteredCopies = library.registerUnregisteredCopies(modelsFolder.unregisteredCopies);
   void unregisteredCopies.then(({ failed }) => failed.forEach((f) => console.warn(`KVChat: kept ${f.path}, an unregistered model copy that could not be read: ${f.message}`)));
   const bridgeChannel = new BridgeChannel();
-  return {
+  const hub = new HubService({ db, cipher: o.cipher, ...(o.env ? { env: o.env } : {}) });
+  // Not started here: the caller starts the queue (and with it any transfer the last session left) once it listens.
+  const downloads = new ModelDownloads({
     db,
-    recovery: { databaseSetAside: setAside, modelsFolder, unregisteredCopies },
+    library,
+    downloadsDir: o.downloadsDir ?? join(dirname(o.modelsDir), 'downloads'),
+    endpointSetting: () => hub.endpointSetting() ?? o.env?.HF_ENDPOINT,
+    token: () => hub.token(),
+  });
+  return {
+    hub,
+    downloads,
+    db,
+    recovery: { databaseSetAside: setAside, modelsFolder, unregisteredCopies, kv: kvStartup },
     bridgeChannel,
     localServer: new LocalServerService({ transport: bridgeChannel, modelFile: (id) => library.servedFile(id) }),
     appInfo: o.appInfo,
@@ -110,6 +163,7 @@ export function openApiServices(o: OpenServicesOptions): ApiServices & { readonl
     messages,
     search: new MessageSearch(db),
     kv,
+    storagePaths: { databaseFile: o.databaseFile, modelsDir: o.modelsDir },
     remote: new RemoteService({ db, conversations, messages, cipher: o.cipher }),
   };
 }
@@ -208,6 +262,18 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
       s.kv.saveConversationKv(conversationId, { modelFingerprint, tokens: ids, computed, blockHashes });
     },
     getKvUsage: () => s.kv.usage(),
+    getKvStorage: () => kvStorage(s),
+    setKvBudget: ({ bytes }) => {
+      const budget = kvBudgetOf(s);
+      if (!budget.setting) throw new ApiInputError('The KV budget is fixed in this build');
+      budget.setting.write(bytes);
+      budget.enforce();
+      return kvStorage(s);
+    },
+    forgetConversationKv: ({ conversationId }) => {
+      s.conversations.getConversation(conversationId); // unknown conversation: a typed not-found error
+      return kvBudgetOf(s).forgetConversation(conversationId);
+    },
 
     listRemoteProviders: () => s.remote.listProviders().map(toProviderInfo),
     addRemoteProvider: (request) => toProviderInfo(s.remote.addProvider(request)),
@@ -233,7 +299,70 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
     serverBridgeReply: (message, ctx) => {
       s.bridgeChannel?.deliver(message, ctx.onServerBridge);
     },
+
+    listCuratedModels: () => hubOf(s).curated(),
+    searchHub: ({ query, limit }) => hubOf(s).search(query, limit),
+    listHubFiles: ({ repo }) => hubOf(s).files(repo),
+    probeHubFile: ({ repo, file }) => hubOf(s).probe(repo, file),
+    startDownload: ({ repo, file }) => downloadsOf(s).add({ repo, file }),
+    pauseDownload: async ({ id }) => {
+      await downloadsOf(s).pause(id);
+      return downloadsOf(s).get(id);
+    },
+    resumeDownload: ({ id }) => {
+      downloadsOf(s).resume(id);
+      return downloadsOf(s).get(id);
+    },
+    cancelDownload: ({ id }) => downloadsOf(s).cancel(id),
+    listDownloads: () => downloadsOf(s).list(),
+    getHubSettings: () => hubOf(s).settings(),
+    setHubSettings: (changes) => hubOf(s).setSettings(changes),
   };
+}
+
+function kvBudgetOf(s: ApiServices): KvBudget {
+  if (!s.kv.budget) throw new ApiInputError('The KV budget is not available in this build');
+  return s.kv.budget;
+}
+
+/** Bytes of the files under `path` (a file or a folder, not following links); 0 where it does not exist. */
+async function bytesUnder(path: string): Promise<number> {
+  const st = await lstat(path).catch(() => null);
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.isFile() ? st.size : 0;
+  const entries = await readdir(path).catch(() => [] as string[]);
+  let total = 0;
+  for (const e of entries) total += await bytesUnder(join(path, e));
+  return total;
+}
+
+async function kvStorage(s: ApiServices): Promise<KvStorage> {
+  const budget = kvBudgetOf(s);
+  const usage = budget.usage();
+  const paths = s.storagePaths;
+  const databaseBytes = paths ? (await Promise.all(['', '-wal', '-shm'].map((x) => bytesUnder(paths.databaseFile + x)))).reduce((a, b) => a + b, 0) : 0;
+  const skip = s.kv.lastSkip;
+  return {
+    totalBytes: usage.totalBytes,
+    blocks: usage.blocks,
+    conversations: usage.conversations,
+    budgetBytes: budget.budgetBytes,
+    budgetIsDefault: budget.setting?.read() === undefined,
+    databaseBytes,
+    modelsFolderBytes: paths ? await bytesUnder(paths.modelsDir) : 0,
+    freeBytes: paths ? (volumeSpace(dirname(paths.databaseFile))?.freeBytes ?? null) : null,
+    lastSkip: skip ? { reason: skip.reason, at: skip.at } : null,
+  };
+}
+
+function hubOf(s: ApiServices): HubService {
+  if (!s.hub) throw new ApiInputError('The Hub is not available in this build');
+  return s.hub;
+}
+
+function downloadsOf(s: ApiServices): ModelDownloads {
+  if (!s.downloads) throw new ApiInputError('Downloads are not available in this build');
+  return s.downloads;
 }
 
 function localServerOf(s: ApiServices): LocalServerService {
@@ -251,7 +380,7 @@ function toKvRecord(b: KvBlockRow): StoredKvBlock {
   return { hash: b.hash, modelFingerprint: b.modelFingerprint, layout: b.layout, checksum: b.checksum, bytes: new Uint8Array(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength) };
 }
 
-const USER_FACING = [StoreError, ModelLibraryError, ApiInputError, GgufError, RemoteError];
+const USER_FACING = [StoreError, ModelLibraryError, ApiInputError, GgufError, RemoteError, HubError];
 
 /** Our typed errors cross with their code and message; anything else is an internal error, logged here. */
 export function toApiError(e: unknown): { readonly ok: false; readonly error: ApiError } {

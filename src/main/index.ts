@@ -3,12 +3,14 @@
 // file server, the permission rule, opened-file imports) are plain Node modules tested without Electron.
 import { app, BrowserWindow, dialog, protocol, safeStorage, session } from 'electron';
 import { existsSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
 import { CHANNELS, MODEL_URL_SCHEME } from '../shared/api';
 import { createApiHandlers, invokeApi, openApiServices } from './api-handlers';
 import { CONTENT_SECURITY_POLICY } from './content-security-policy';
 import { bridgeSinkOf, registerIpcHandlers } from './ipc';
 import { ensureDefaultModel } from './models/default-model';
+import { throttleDownloadEvents } from './models/hub-service';
 import { handleModelRequest } from './models/model-protocol';
 import { createOpenedModelImporter, installOpenFileHandlers } from './open-file';
 import { appDataPaths } from './paths';
@@ -81,6 +83,7 @@ function openServices(): ReturnType<typeof openApiServices> | null {
         platform: process.platform,
         electron: process.versions.electron ?? '',
         chrome: process.versions.chrome ?? '',
+        memoryBytes: totalmem(),
       }),
       // A damaged database: the user chooses between a fresh one (the damaged file kept aside) and quitting.
       startFreshOnDamage: (d) =>
@@ -114,10 +117,25 @@ void app.whenReady().then(() => {
     app.quit();
     return;
   }
-  app.on('will-quit', () => {
+  // Transfers stop at quit and stay queued (their part files kept); the next start resumes them.
+  let quitting = false;
+  app.on('will-quit', (event) => {
+    if (quitting) return;
+    quitting = true;
     void services.localServer?.close();
-    services.db.close();
+    event.preventDefault();
+    void (services.downloads?.close() ?? Promise.resolve()).finally(() => {
+      services.db.close();
+      app.quit();
+    });
   });
+  // Download progress goes to every window (a download outlives the page that started it).
+  services.downloads?.subscribe(
+    throttleDownloadEvents((e) => {
+      for (const win of BrowserWindow.getAllWindows()) if (!win.webContents.isDestroyed()) win.webContents.send(CHANNELS.onDownloadProgress, e);
+    }),
+  );
+  services.downloads?.start();
   // A closed or reloaded window's engine is gone: the local server stops serving until a renderer loads a model.
   app.on('browser-window-created', (_e, win) => {
     const sink = bridgeSinkOf(win.webContents);

@@ -1,7 +1,7 @@
 // The only surface between the sandboxed renderer and main: one typed method per operation. Paths never come
 // from the renderer's own code: a dropped File is turned into its path here (webUtils), a picked one in main.
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
-import { CHANNELS, type BridgeToRenderer, type KvChatApi, type ModelImportProgress, type ModelInfo, type RemoteDelta } from '../shared/api';
+import { CHANNELS, type BridgeToRenderer, type DownloadEvent, type KvChatApi, type ModelImportProgress, type ModelInfo, type RemoteDelta } from '../shared/api';
 
 const api: KvChatApi = {
   getAppInfo: () => ipcRenderer.invoke(CHANNELS.getAppInfo),
@@ -54,6 +54,9 @@ const api: KvChatApi = {
   getConversationKv: (request) => ipcRenderer.invoke(CHANNELS.getConversationKv, request),
   saveConversationKv: (request) => ipcRenderer.invoke(CHANNELS.saveConversationKv, request),
   getKvUsage: () => ipcRenderer.invoke(CHANNELS.getKvUsage),
+  getKvStorage: () => ipcRenderer.invoke(CHANNELS.getKvStorage),
+  setKvBudget: (request) => ipcRenderer.invoke(CHANNELS.setKvBudget, request),
+  forgetConversationKv: (request) => ipcRenderer.invoke(CHANNELS.forgetConversationKv, request),
 
   // Remote servers: the API key goes to main and stays there.
   listRemoteProviders: () => ipcRenderer.invoke(CHANNELS.listRemoteProviders),
@@ -86,6 +89,26 @@ const api: KvChatApi = {
       ipcRenderer.removeListener(CHANNELS.onServerBridge, relay);
     };
   },
+
+  // The Hub: main talks to it (the token stays there); downloads run in main and report here.
+  listCuratedModels: () => ipcRenderer.invoke(CHANNELS.listCuratedModels),
+  searchHub: (request) => ipcRenderer.invoke(CHANNELS.searchHub, request),
+  listHubFiles: (request) => ipcRenderer.invoke(CHANNELS.listHubFiles, request),
+  probeHubFile: (request) => ipcRenderer.invoke(CHANNELS.probeHubFile, request),
+  startDownload: (request) => ipcRenderer.invoke(CHANNELS.startDownload, request),
+  pauseDownload: (request) => ipcRenderer.invoke(CHANNELS.pauseDownload, request),
+  resumeDownload: (request) => ipcRenderer.invoke(CHANNELS.resumeDownload, request),
+  cancelDownload: (request) => ipcRenderer.invoke(CHANNELS.cancelDownload, request),
+  listDownloads: () => ipcRenderer.invoke(CHANNELS.listDownloads),
+  onDownloadProgress: (listener) => {
+    const relay = (_event: IpcRendererEvent, e: DownloadEvent) => listener(e);
+    ipcRenderer.on(CHANNELS.onDownloadProgress, relay);
+    return () => {
+      ipcRenderer.removeListener(CHANNELS.onDownloadProgress, relay);
+    };
+  },
+  getHubSettings: () => ipcRenderer.invoke(CHANNELS.getHubSettings),
+  setHubSettings: (request) => ipcRenderer.invoke(CHANNELS.setHubSettings, request),
 };
 
 contextBridge.exposeInMainWorld('kvchat', api);

@@ -27,6 +27,9 @@ export const LIMITS = {
   kvBlockBytes: 64 * 2 ** 20,
   /** Tokens in one conversation's history. */
   kvTokens: 4 * 2 ** 20,
+  hubQuery: 200,
+  hubPath: 1000,
+  hubToken: 4096,
 } as const;
 
 const rowId = z.int().min(1);
@@ -102,6 +105,15 @@ const apiKey = z.string().max(LIMITS.apiKey).refine((k) => !/[\r\n\0]/.test(k), 
 const remoteModel = z.string().trim().min(1, 'must not be empty').max(LIMITS.remoteModel);
 /** The caller's name for a streaming request (to match its deltas and to stop it). */
 const requestId = z.string().regex(/^[\w-]{1,100}$/, 'must be 1 to 100 letters, digits, - or _');
+
+// The Hub: owner/name as the Hub spells it; a file path inside the repository, never climbing out of it.
+const hubRepo = z.string().regex(/^[\w.-]{1,96}\/[\w.-]{1,96}$/, 'must be owner/name').refine((r) => !r.includes('..'), 'must be owner/name');
+const hubFile = z
+  .string()
+  .min(1)
+  .max(LIMITS.hubPath)
+  .refine((p) => !p.includes('\0') && !p.startsWith('/') && !p.split('/').includes('..') && /\.gguf$/i.test(p), 'must be a .gguf file of the repository');
+const hubToken = z.string().max(LIMITS.hubToken).refine((k) => !/[\r\n\0\s]/.test(k), 'must be one word');
 
 const noPayload = z.undefined({ message: 'takes no payload' });
 
@@ -190,6 +202,10 @@ export const API_SCHEMAS = {
     blockHashes: z.array(blockHash).max(LIMITS.kvHashes),
   }),
   getKvUsage: noPayload,
+  getKvStorage: noPayload,
+  /** The KV disk budget in bytes; null goes back to the default (min(8 GiB, 10% of the volume)). */
+  setKvBudget: z.strictObject({ bytes: z.int().min(0).nullable() }),
+  forgetConversationKv: z.strictObject({ conversationId: rowId }),
   listRemoteProviders: noPayload,
   addRemoteProvider: z.strictObject({
     name: providerName,
@@ -230,6 +246,23 @@ export const API_SCHEMAS = {
     apiKey: z.string().max(LIMITS.apiKey).optional(),
   }),
   serverBridgeReply: bridgeReply,
+
+  listCuratedModels: noPayload,
+  searchHub: z.strictObject({ query: z.string().trim().max(LIMITS.hubQuery), limit: z.int().min(1).max(100).optional() }),
+  listHubFiles: z.strictObject({ repo: hubRepo }),
+  probeHubFile: z.strictObject({ repo: hubRepo, file: hubFile }),
+  startDownload: z.strictObject({ repo: hubRepo, file: hubFile }),
+  pauseDownload: z.strictObject({ id: rowId }),
+  resumeDownload: z.strictObject({ id: rowId }),
+  cancelDownload: z.strictObject({ id: rowId }),
+  listDownloads: noPayload,
+  getHubSettings: noPayload,
+  setHubSettings: z.strictObject({
+    /** A URL (http or https), or null / '' for the default (HF_ENDPOINT, else huggingface.co); omitted keeps it. */
+    endpoint: z.string().trim().max(LIMITS.baseUrl).nullable().optional(),
+    /** A string stores it (encrypted), '' or null removes it, omitted keeps it. */
+    token: hubToken.nullable().optional(),
+  }),
 } as const satisfies Record<Exclude<keyof KvChatApi, EventMethod>, z.ZodType>;
 
 export type ApiMethod = keyof typeof API_SCHEMAS;

@@ -5,6 +5,7 @@
 // with is declared here.
 import type { z } from 'zod';
 import type { StoredKvBlock } from '../gpu/kv/cache';
+import type { FitModel } from './model-fit';
 import type { ApiPayload, ApiRequest, fullGenerationSettings, messageRole, messageStats, messageStatus, ReadonlyDeep } from './api-schemas';
 
 export type { ApiMethod, ApiRequest } from './api-schemas';
@@ -15,6 +16,8 @@ export interface AppInfo {
   readonly platform: string;
   readonly electron: string;
   readonly chrome: string;
+  /** Bytes of system memory (os.totalmem), for the fit estimate; absent where unknown. */
+  readonly memoryBytes?: number;
 }
 
 /** An error that crossed the IPC boundary: a stable code and a message a user can read. */
@@ -230,6 +233,38 @@ export interface KvUsage {
   readonly bytes: number;
 }
 
+/** One conversation's KV on disk. */
+export interface ConversationKvStorage {
+  readonly conversationId: number;
+  readonly title: string;
+  readonly blocks: number;
+  readonly bytes: number;
+  /** Of `bytes`, blocks other conversations name too (counted once in the total). */
+  readonly sharedBytes: number;
+  /** When its KV was last saved, ms since the epoch. */
+  readonly lastUsedAt: number;
+}
+
+/** The Storage view: KV on disk against its budget, and the files around it. */
+export interface KvStorage {
+  /** Every stored block once. */
+  readonly totalBytes: number;
+  readonly blocks: number;
+  /** Most recently used first; least recently used ones lose their KV first. */
+  readonly conversations: readonly ConversationKvStorage[];
+  readonly budgetBytes: number;
+  /** True when no budget was set (min(8 GiB, 10% of the volume) applies). */
+  readonly budgetIsDefault: boolean;
+  /** The database file with its WAL, in bytes. */
+  readonly databaseBytes: number;
+  /** The models folder (copied models), in bytes. */
+  readonly modelsFolderBytes: number;
+  /** Free bytes on the database's volume; null when the OS does not say. */
+  readonly freeBytes: number | null;
+  /** The last KV write skipped for space (low disk, full database), ms since the epoch; null if none. */
+  readonly lastSkip: { readonly reason: 'low-disk' | 'disk-full'; readonly at: number } | null;
+}
+
 /** u32 token ids <-> their little-endian bytes (the wire and storage form of a token history). */
 export function tokensToBytes(tokens: readonly number[]): Uint8Array {
   const out = new Uint8Array(tokens.length * 4);
@@ -281,6 +316,106 @@ export interface RemoteDelta {
   readonly text: string;
 }
 
+// ---- The Hugging Face Hub: browse, check, download (no traffic unless the user opens Discover or downloads) ----
+
+/** A GGUF repository found by a search. */
+export interface HubRepository {
+  /** owner/name */
+  readonly id: string;
+  readonly downloads: number;
+  readonly likes: number;
+  /** ISO date of the last change, when the Hub says. */
+  readonly updatedAt: string | null;
+}
+
+/** One model file of a repository; split files (`-00001-of-0000N.gguf`) are one entry, `file` naming the first part. */
+export interface HubModelFile {
+  readonly file: string;
+  /** Bytes, every part together. */
+  readonly size: number;
+  /** 1 unless split. */
+  readonly parts: number;
+  /** False where the name's quantization is one the engine cannot read (the header check decides for the rest). */
+  readonly engineReadsQuant: boolean;
+  /** Why it cannot be downloaded without a header check (split files); null otherwise. */
+  readonly problem: string | null;
+}
+
+/** A repository's GGUF files grouped by quantization (`Q4_K_M`, `Q8_0`, ...; 'other' for unlabelled names). */
+export interface HubQuantGroup {
+  readonly quant: string;
+  readonly files: readonly HubModelFile[];
+}
+
+export interface HubRepositoryFiles {
+  readonly repo: string;
+  readonly groups: readonly HubQuantGroup[];
+}
+
+/** The GGUF header of a Hub file, read with Range requests before any download: can the engine run it? */
+export interface HubFileCheck {
+  readonly repo: string;
+  readonly file: string;
+  readonly supported: boolean;
+  /** Why not ("architecture gemma3 is not supported yet"); null when supported. */
+  readonly reason: string | null;
+  readonly architecture: string | null;
+  readonly contextLength: number | null;
+  /** Tensor count by type name. */
+  readonly tensorTypes: Readonly<Record<string, number>>;
+  readonly tokenizer: string | null;
+  readonly fileSize: number;
+  /** The sizes the fit estimate needs (src/shared/model-fit.ts); null when the header does not describe a model. */
+  readonly shape: FitModel | null;
+}
+
+/** A well-known chat model the engine runs, shown first in Discover (resources/curated-models.json). */
+export interface CuratedModel {
+  readonly repo: string;
+  readonly file: string;
+  readonly name: string;
+  /** Why it is on the list. */
+  readonly why: string;
+  /** Bytes, as listed (the Hub's file tree has the exact size). */
+  readonly size: number;
+}
+
+export type DownloadState = 'queued' | 'running' | 'paused' | 'failed' | 'done';
+
+export interface ModelDownload {
+  readonly id: number;
+  readonly repo: string;
+  readonly revision: string;
+  readonly file: string;
+  readonly path: string;
+  readonly state: DownloadState;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  /** 0 unless running. */
+  readonly bytesPerSecond: number;
+  /** Seconds left at the current speed; null unless running with a known speed. */
+  readonly etaSeconds: number | null;
+  readonly error: string | null;
+  /** The library model it became, once done. */
+  readonly modelId: string | null;
+}
+
+/** `progress` while bytes arrive; `state` on every change of state; `removed` after a cancel. */
+export type DownloadEvent =
+  | { readonly kind: 'progress' | 'state'; readonly download: ModelDownload }
+  | { readonly kind: 'removed'; readonly id: number };
+
+/** The Hub endpoint and whether a token is stored (the token itself never leaves main). */
+export interface HubSettings {
+  /** The endpoint in use: the setting, else HF_ENDPOINT, else https://huggingface.co. */
+  readonly endpoint: string;
+  /** The user's setting; null: none. */
+  readonly endpointSetting: string | null;
+  readonly hasToken: boolean;
+  /** False where the OS has no keychain to encrypt a token with: one cannot be stored. */
+  readonly canStoreToken: boolean;
+}
+
 export interface KvChatApi {
   getAppInfo(): Promise<ApiResult<AppInfo>>;
 
@@ -330,6 +465,11 @@ export interface KvChatApi {
   getConversationKv(request: ApiRequest<'getConversationKv'>): Promise<ApiResult<ConversationKv | null>>;
   saveConversationKv(request: SaveConversationKvRequest): Promise<ApiResult<void>>;
   getKvUsage(): Promise<ApiResult<KvUsage>>;
+  getKvStorage(): Promise<ApiResult<KvStorage>>;
+  /** Sets the KV disk budget (null: the default) and enforces it at once. */
+  setKvBudget(request: ApiRequest<'setKvBudget'>): Promise<ApiResult<KvStorage>>;
+  /** Drops the conversation's KV blocks (not its messages); it resumes by recomputing. Returns the bytes freed. */
+  forgetConversationKv(request: ApiRequest<'forgetConversationKv'>): Promise<ApiResult<number>>;
 
   listRemoteProviders(): Promise<ApiResult<RemoteProviderInfo[]>>;
   addRemoteProvider(request: AddRemoteProviderRequest): Promise<ApiResult<RemoteProviderInfo>>;
@@ -361,6 +501,26 @@ export interface KvChatApi {
   serverBridgeReply(message: BridgeFromRenderer): Promise<ApiResult<void>>;
   /** Main's generate/abort requests for the renderer's engine; returns the unsubscribe function. */
   onServerBridge(listener: (message: BridgeToRenderer) => void): () => void;
+
+  // The Hub (Discover): search, a repository's files, the header check; downloads in main, two at a time.
+  /** Curated chat models the engine runs; offline (bundled with the app). */
+  listCuratedModels(): Promise<ApiResult<CuratedModel[]>>;
+  searchHub(request: ApiRequest<'searchHub'>): Promise<ApiResult<HubRepository[]>>;
+  listHubFiles(request: ApiRequest<'listHubFiles'>): Promise<ApiResult<HubRepositoryFiles>>;
+  /** Reads the file's GGUF header with Range requests (nothing past it) and says whether the engine can run it. */
+  probeHubFile(request: ApiRequest<'probeHubFile'>): Promise<ApiResult<HubFileCheck>>;
+  /** Checks the header, then queues the file; a model the engine cannot run is refused ('unsupported-model'). */
+  startDownload(request: ApiRequest<'startDownload'>): Promise<ApiResult<ModelDownload>>;
+  pauseDownload(request: ApiRequest<'pauseDownload'>): Promise<ApiResult<ModelDownload>>;
+  resumeDownload(request: ApiRequest<'resumeDownload'>): Promise<ApiResult<ModelDownload>>;
+  /** Stops it and deletes its part file. */
+  cancelDownload(request: ApiRequest<'cancelDownload'>): Promise<ApiResult<void>>;
+  listDownloads(): Promise<ApiResult<ModelDownload[]>>;
+  /** Every download's progress and state changes; returns the unsubscribe function. */
+  onDownloadProgress(listener: (event: DownloadEvent) => void): () => void;
+  getHubSettings(): Promise<ApiResult<HubSettings>>;
+  /** `endpoint`: a URL, or null for the default; `token`: a string stores it encrypted, '' or null removes it. */
+  setHubSettings(request: ApiRequest<'setHubSettings'>): Promise<ApiResult<HubSettings>>;
 }
 
 // ---- The local server's bridge between main (HTTP) and the renderer's engine worker ----
@@ -404,7 +564,7 @@ export type BridgeFromRenderer = ApiPayload<'serverBridgeReply'>;
 export type BridgeResult = Extract<BridgeFromRenderer, { readonly type: 'done' }>['result'];
 
 /** The API's event subscriptions: no request, a channel main sends on. */
-export const EVENT_METHODS = ['onModelImportProgress', 'onModelOpened', 'onRemoteDelta', 'onServerBridge'] as const;
+export const EVENT_METHODS = ['onModelImportProgress', 'onModelOpened', 'onRemoteDelta', 'onServerBridge', 'onDownloadProgress'] as const;
 export type EventMethod = (typeof EVENT_METHODS)[number];
 
 /** The single channel table: every API method's IPC channel (an event channel for `on...` methods). */
@@ -437,6 +597,9 @@ export const CHANNELS = {
   getConversationKv: 'kv:get-conversation',
   saveConversationKv: 'kv:save-conversation',
   getKvUsage: 'kv:usage',
+  getKvStorage: 'kv:storage',
+  setKvBudget: 'kv:set-budget',
+  forgetConversationKv: 'kv:forget-conversation',
   listRemoteProviders: 'remote:list-providers',
   addRemoteProvider: 'remote:add-provider',
   updateRemoteProvider: 'remote:update-provider',
@@ -453,4 +616,16 @@ export const CHANNELS = {
   setLocalServer: 'local-server:set',
   serverBridgeReply: 'local-server:reply',
   onServerBridge: 'local-server:bridge',
+  listCuratedModels: 'hub:curated',
+  searchHub: 'hub:search',
+  listHubFiles: 'hub:files',
+  probeHubFile: 'hub:probe',
+  startDownload: 'downloads:start',
+  pauseDownload: 'downloads:pause',
+  resumeDownload: 'downloads:resume',
+  cancelDownload: 'downloads:cancel',
+  listDownloads: 'downloads:list',
+  onDownloadProgress: 'downloads:progress',
+  getHubSettings: 'hub:get-settings',
+  setHubSettings: 'hub:set-settings',
 } as const satisfies Record<keyof KvChatApi, string>;

@@ -6,6 +6,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { totalmem } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { createApiHandlers, invokeApi, openApiServices, throttleProgress, type ApiValue } from '../../src/main/api-handlers';
 import { API_SCHEMAS, type ApiMethod } from '../../src/main/api-schemas';
 import { ensureDefaultModel } from '../../src/main/models/default-model';
+import { throttleDownloadEvents } from '../../src/main/models/hub-service';
 import { handleModelRequest } from '../../src/main/models/model-protocol';
 import type { SecretCipher } from '../../src/main/remote';
 import { CHANNELS, modelUrl, type ApiResult, type BridgeToRenderer, type RemoteDelta } from '../../src/shared/api';
@@ -27,6 +29,8 @@ export interface HostOptions {
   readonly staticDir: string;
   /** 0: any free port. */
   readonly port?: number;
+  /** The Hub endpoint (a loopback tests/helpers/hub-server.ts); without it the Hub is unreachable (offline). */
+  readonly hubEndpoint?: string;
 }
 
 export interface TestHost {
@@ -84,9 +88,11 @@ export async function startHost(o: HostOptions): Promise<TestHost> {
   const services = openApiServices({
     databaseFile: join(o.dataDir, 'kvchat.sqlite'),
     modelsDir: join(o.dataDir, 'models'),
-    appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: process.platform, electron: '', chrome: '' }),
+    appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: process.platform, electron: '', chrome: '', memoryBytes: totalmem() }),
     pickModelFile: async () => pickQueue.shift() ?? null,
     cipher: hostCipher,
+    // Never the real Hub: a loopback one, or a closed port (Discover then says it is offline).
+    env: { HF_ENDPOINT: o.hubEndpoint ?? 'http://127.0.0.1:9' },
   });
   const handlers = createApiHandlers({ ...services, modelUrl: (id) => `http://localhost:${port}/models/${encodeURIComponent(id)}` });
   await ensureDefaultModel(services.library, join(REPO, 'resources'));
@@ -119,6 +125,13 @@ export async function startHost(o: HostOptions): Promise<TestHost> {
   };
 
   const wss = new WebSocketServer({ server, path: '/api', maxPayload: 2 ** 31 - 1 });
+  // Download progress goes to every page, as main sends it to every window.
+  services.downloads?.subscribe(
+    throttleDownloadEvents((e) => {
+      for (const c of wss.clients) if (c.readyState === c.OPEN) c.send(encodeFrame({ event: CHANNELS.onDownloadProgress, payload: e }));
+    }),
+  );
+  services.downloads?.start();
   wss.on('connection', (socket: WebSocket) => {
     // The local API server's requests reach this page's engine as events (as Electron's webContents.send would).
     const onServerBridge = (m: BridgeToRenderer): void => {
@@ -156,6 +169,7 @@ export async function startHost(o: HostOptions): Promise<TestHost> {
     call: (method, payload) => invokeApi(handlers, method, payload),
     close: async () => {
       await services.localServer?.close();
+      await services.downloads?.close();
       for (const c of wss.clients) c.terminate();
       await new Promise<void>((ok) => wss.close(() => ok()));
       server.closeAllConnections();

@@ -50,6 +50,9 @@ const SAMPLES: { readonly [M in ApiMethod]: ApiRequest<M> } = {
   getConversationKv: { conversationId: 1 },
   saveConversationKv: { conversationId: 1, modelFingerprint: fingerprint, tokens: tokensToBytes([1, 2, 3]), computed: 2, blockHashes: hashes },
   getKvUsage: undefined,
+  getKvStorage: undefined,
+  setKvBudget: { bytes: 2 * 1024 ** 3 },
+  forgetConversationKv: { conversationId: 1 },
   listRemoteProviders: undefined,
   addRemoteProvider: { name: 'Server', baseUrl: 'http://127.0.0.1:8080/v1', apiKey: 'k', allowInsecureKey: false },
   updateRemoteProvider: { id: 1, name: 'Renamed', apiKey: null },
@@ -64,6 +67,17 @@ const SAMPLES: { readonly [M in ApiMethod]: ApiRequest<M> } = {
   getLocalServer: undefined,
   setLocalServer: { enabled: true, port: 8080, apiKey: '' },
   serverBridgeReply: { type: 'done', id: 1, result: { tokens: [1, 2] as readonly number[], stopReason: 'eos', promptTokens: 4, cachedTokens: 0 } },
+  listCuratedModels: undefined,
+  searchHub: { query: 'llama 3.2', limit: 30 },
+  listHubFiles: { repo: 'bartowski/Llama-3.2-1B-Instruct-GGUF' },
+  probeHubFile: { repo: 'bartowski/Llama-3.2-1B-Instruct-GGUF', file: 'Llama-3.2-1B-Instruct-Q4_K_M.gguf' },
+  startDownload: { repo: 'Qwen/Qwen3-0.6B-GGUF', file: 'Qwen3-0.6B-Q8_0.gguf' },
+  pauseDownload: { id: 1 },
+  resumeDownload: { id: 1 },
+  cancelDownload: { id: 1 },
+  listDownloads: undefined,
+  getHubSettings: undefined,
+  setHubSettings: { endpoint: 'https://hf-mirror.com', token: 'hf_abc123' },
 };
 
 /** Exact type identity (not mere assignability). */

@@ -45,7 +45,8 @@ export interface ModelDownloadsOptions {
   readonly downloadsDir: string;
   /** The Hub endpoint setting; null or empty: HF_ENDPOINT, else huggingface.co. Read for each new download. */
   readonly endpointSetting?: () => string | null | undefined;
-  readonly token?: string;
+  /** A Hub access token (or where to read it, for each request: the user may change it), for the endpoint only. */
+  readonly token?: string | (() => string | null | undefined);
   readonly fetch?: typeof fetch;
   /** Transfers at once (2). */
   readonly maxConcurrent?: number;
@@ -161,7 +162,8 @@ export class ModelDownloads {
   }
 
   private client(endpoint: string): HubClient {
-    return new HubClient({ endpoint, ...(this.o.fetch ? { fetch: this.o.fetch } : {}), ...(this.o.token ? { token: this.o.token } : {}) });
+    const token = typeof this.o.token === 'function' ? this.o.token() : this.o.token;
+    return new HubClient({ endpoint, ...(this.o.fetch ? { fetch: this.o.fetch } : {}), ...(token ? { token } : {}) });
   }
 
   private async stop(id: number, reason: StopReason): Promise<void> {

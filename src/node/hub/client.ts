@@ -24,6 +24,8 @@ export interface HubModel {
   readonly downloads: number;
   readonly likes: number;
   readonly tags: readonly string[];
+  /** ISO date of the last change (`lastModified`, else `createdAt`), when the Hub sends one. */
+  readonly lastModified?: string;
 }
 
 /** One file of a repository. `sha256` is the LFS oid; absent for a small file kept in git itself. */
@@ -70,14 +72,16 @@ export class HubClient {
     const body = await this.json(`/api/models?${query}`, 'model search', signal);
     if (!Array.isArray(body)) throw new HubError('bad-response', `${this.endpoint}: the model search did not answer a list`);
     return body.flatMap((m: unknown) => {
-      const r = m as { id?: unknown; modelId?: unknown; downloads?: unknown; likes?: unknown; tags?: unknown };
+      const r = m as { id?: unknown; modelId?: unknown; downloads?: unknown; likes?: unknown; tags?: unknown; lastModified?: unknown; createdAt?: unknown };
       const id = typeof r.id === 'string' ? r.id : typeof r.modelId === 'string' ? r.modelId : undefined;
       if (!id) return [];
+      const changed = typeof r.lastModified === 'string' ? r.lastModified : typeof r.createdAt === 'string' ? r.createdAt : undefined;
       return [{
         id,
         downloads: typeof r.downloads === 'number' ? r.downloads : 0,
         likes: typeof r.likes === 'number' ? r.likes : 0,
         tags: Array.isArray(r.tags) ? r.tags.filter((t): t is string => typeof t === 'string') : [],
+        ...(changed ? { lastModified: changed } : {}),
       }];
     });
   }

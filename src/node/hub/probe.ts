@@ -12,7 +12,7 @@ import { HubError } from './errors';
 
 export interface ModelProbe {
   readonly supported: boolean;
-  /** Why the engine cannot run it ("architecture gemma3 is not supported yet"); absent when supported. */
+  /** Why the engine cannot run it ("architecture phi3 is not supported yet"); absent when supported. */
   readonly reason?: string;
   readonly architecture: string | null;
   readonly contextLength: number | null;
@@ -25,6 +25,34 @@ export interface ModelProbe {
   /** Bytes fetched to learn all this. */
   readonly bytesRead: number;
   readonly fileSize: number;
+  /** What the fit estimate needs (src/shared/model-fit.ts); null when the header does not describe a model we read. */
+  readonly shape: ModelShape | null;
+}
+
+/** The sizes that decide whether a model fits a device. */
+export interface ModelShape {
+  readonly layers: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly dim: number;
+  readonly vocabSize: number;
+  /** Bytes of every tensor together, as stored. */
+  readonly weightsBytes: number;
+  /** Bytes of the largest tensor (one GPU buffer holds it). */
+  readonly largestTensorBytes: number;
+}
+
+function shapeOf(header: GgufHeader): ModelShape | null {
+  try {
+    const c = readModelConfig(header);
+    const sizes = header.tensors.map((t) => t.byteSize);
+    return {
+      layers: c.nLayers, kvHeads: c.nKvHeads, headDim: c.headDim, dim: c.dim, vocabSize: c.vocabSize,
+      weightsBytes: sizes.reduce((a, b) => a + b, 0), largestTensorBytes: Math.max(0, ...sizes),
+    };
+  } catch {
+    return null;
+  }
 }
 
 /** The first read: most headers of small models fit; larger ones grow from here (1 MiB, 2 MiB... of prefix). */
@@ -100,7 +128,7 @@ export async function probeRemoteGguf(url: string, options: ProbeOptions = {}): 
     if (!(e instanceof GgufError)) throw new HubError('network', `Cannot read the header of ${url}: ${(e as Error).message}`, { cause: e });
     return {
       supported: false, reason: `not a usable GGUF file: ${e.message}`, architecture: null, contextLength: null,
-      tensorTypes: {}, tokenizer: null, headerBytes: 0, bytesRead: source.fetched(), fileSize: source.size,
+      tensorTypes: {}, tokenizer: null, headerBytes: 0, bytesRead: source.fetched(), fileSize: source.size, shape: null,
     };
   }
   const arch = header.metadata.get('general.architecture');
@@ -118,5 +146,6 @@ export async function probeRemoteGguf(url: string, options: ProbeOptions = {}): 
     headerBytes: header.dataOffset,
     bytesRead: source.fetched() + 1, // + the 1-byte request that learnt the size
     fileSize: source.size,
+    shape: shapeOf(header),
   };
 }

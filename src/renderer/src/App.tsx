@@ -1,11 +1,13 @@
 // The chat app: conversations on the left, the active thread in the middle, settings / models / KV cache on the
-// right, the status bar below. Each concern is a hook (hooks/): the models and the engine's loaded model, the
+// right, the status bar below; Discover (finding and downloading models) is a view of its own in the same place.
+// Each concern is a hook (hooks/): the models and the engine's loaded model, the
 // conversations and the open chat, remote servers, answers (local or remote) and the status bar's report; this
 // file composes them and lays them out. The engine runs in a Web Worker (hooks/engine.ts); the store is reached
 // through the typed API only.
 import { useCallback, useState } from 'react';
 import type { ThreadMessage } from '../../shared/api';
 import { Composer } from './components/Composer';
+import { DiscoverView } from './components/discover/DiscoverView';
 import { KvPanel } from './components/KvPanel';
 import { LocalServer } from './components/LocalServer';
 import { MessageView } from './components/Message';
@@ -19,6 +21,7 @@ import { useKvPicture } from './hooks/engine';
 import { useAnswer } from './hooks/useAnswer';
 import { useAnswerReport } from './hooks/useAnswerReport';
 import { useConversations } from './hooks/useConversations';
+import { useDiscover } from './hooks/useDiscover';
 import { useModels, type ModelState } from './hooks/useModels';
 import { useRemoteProviders } from './hooks/useRemoteProviders';
 
@@ -44,6 +47,9 @@ export function App(): React.JSX.Element {
   const remote = useRemoteProviders(fail);
   const answer = useAnswer({ chats, target: remote.target, modelId: models.selectedId, report: report.update, showError: setError });
   const kv = useKvPicture();
+  const [view, setView] = useState<'chat' | 'discover'>('chat');
+  const refreshModels = models.refresh;
+  const discover = useDiscover(fail, useCallback(() => void refreshModels().catch(fail), [refreshModels, fail]));
 
   const { stream, busy } = answer;
   const { activeId, activeRemote } = chats;
@@ -62,6 +68,15 @@ export function App(): React.JSX.Element {
     <div className="app">
       <header className="top">
         <strong>KVChat</strong>
+        <nav className="views" role="tablist" aria-label="Views">
+          <button role="tab" data-testid="view-chat" aria-selected={view === 'chat'} onClick={() => setView('chat')}>
+            Chat
+          </button>
+          <button role="tab" data-testid="view-discover" aria-selected={view === 'discover'} onClick={() => setView('discover')}>
+            Discover
+            {discover.downloads.some((d) => d.state === 'running') ? ' ↓' : ''}
+          </button>
+        </nav>
         <span data-testid="model-status" data-phase={modelState.phase} className={`model-status ${modelState.phase}`}>
           {modelStatusText(modelState, model?.name)}
         </span>
@@ -79,7 +94,19 @@ export function App(): React.JSX.Element {
         onRename={chats.rename}
         onDelete={chats.remove}
       />
-      <main className="chat" data-testid="chat" data-answers={answer.answered}>
+      {view === 'discover' && (
+        <DiscoverView
+          discover={discover}
+          models={models.list}
+          onUse={(id) => {
+            // A new chat with the downloaded model selected (and loaded).
+            chats.newChat();
+            void models.refresh(id).catch(fail);
+            setView('chat');
+          }}
+        />
+      )}
+      <main className="chat" data-testid="chat" data-answers={answer.answered} hidden={view !== 'chat'}>
         <div className="messages" data-testid="messages">
           {shown.length === 0 && !stream && <p className="empty muted">Type a message to start{model ? ` with ${model.name}` : ''}.</p>}
           {shown.map((m) => (
@@ -108,7 +135,7 @@ export function App(): React.JSX.Element {
         {activeId === null && <NewChatTarget target={remote.target} providers={remote.providers} models={remote.models} onChange={remote.setTarget} />}
         <Composer disabled={!canAnswer} busy={busy} onSend={(text) => void answer.send(text).catch(fail)} onStop={answer.stop} />
       </main>
-      <div className="side-panels">
+      <div className="side-panels" hidden={view !== 'chat'}>
         <SettingsPanel
           systemPrompt={chats.active?.systemPrompt ?? chats.draft.systemPrompt}
           settings={chats.active?.settings ?? chats.draft.settings}

@@ -1,6 +1,7 @@
 // Per-chat system prompt and sampling settings. Before the first message they are the new chat's draft.
 import { useState } from 'react';
 import type { ContextOverflowPolicy, GenerationSettings } from '../../../shared/api';
+import { KvStorage } from './KvStorage';
 
 /** A number box that lets the user type freely (empty, "0.") and reports only valid values. */
 function NumberField(p: { testId: string; value: number | null; min: number; max: number; step: number; allowEmpty?: boolean; onValid: (n: number | null) => void }) {
@@ -71,6 +72,7 @@ export function SettingsPanel({ systemPrompt, settings, onChange }: SettingsPane
           <option value="stop">Stop at the limit</option>
         </select>
       </label>
+      <KvStorage />
     </aside>
   );
 }

@@ -1,6 +1,6 @@
 // KvChatApi over a WebSocket to the test host (tests/e2e/host.ts), used when the Electron preload is absent:
 // the same typed verbs, the same ApiResults, answered by the real main-process services.
-import { CHANNELS, type ApiResult, type BridgeToRenderer, type KvChatApi, type ModelImportProgress, type ModelInfo, type RemoteDelta } from '../../../shared/api';
+import { CHANNELS, type ApiResult, type BridgeToRenderer, type DownloadEvent, type KvChatApi, type ModelImportProgress, type ModelInfo, type RemoteDelta } from '../../../shared/api';
 import { decodeFrame, encodeFrame, type WireReply } from './wire';
 
 type Method = keyof KvChatApi;
@@ -12,6 +12,7 @@ export function createSocketApi(url: string): KvChatApi {
   const deltaListeners = new Set<(d: RemoteDelta) => void>();
   const openedListeners = new Set<(m: ModelInfo) => void>();
   const bridgeListeners = new Set<(m: BridgeToRenderer) => void>();
+  const downloadListeners = new Set<(e: DownloadEvent) => void>();
   const socket = new WebSocket(url);
   socket.binaryType = 'arraybuffer';
   const opened = new Promise<void>((resolve, reject) => {
@@ -25,6 +26,7 @@ export function createSocketApi(url: string): KvChatApi {
       if (reply.event === CHANNELS.onModelOpened) openedListeners.forEach((l) => l(reply.payload as ModelInfo));
       if (reply.event === CHANNELS.onRemoteDelta) deltaListeners.forEach((l) => l(reply.payload as RemoteDelta));
       if (reply.event === CHANNELS.onServerBridge) bridgeListeners.forEach((l) => l(reply.payload as BridgeToRenderer));
+      if (reply.event === CHANNELS.onDownloadProgress) downloadListeners.forEach((l) => l(reply.payload as DownloadEvent));
       return;
     }
     pending.get(reply.id)?.(reply.result as ApiResult<unknown>);
@@ -68,6 +70,10 @@ export function createSocketApi(url: string): KvChatApi {
   api.onServerBridge = (listener: (m: BridgeToRenderer) => void) => {
     bridgeListeners.add(listener);
     return () => bridgeListeners.delete(listener);
+  };
+  api.onDownloadProgress = (listener: (e: DownloadEvent) => void) => {
+    downloadListeners.add(listener);
+    return () => downloadListeners.delete(listener);
   };
   return api as unknown as KvChatApi;
 }

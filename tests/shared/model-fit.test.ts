@@ -1,0 +1,51 @@
+// The fit estimate: KV bytes by the formula, the working set, and the labels at the edges of memory and of the
+// GPU's buffer limits, with reasons a user can act on.
+import { describe, expect, it } from 'vitest';
+import { estimateFit, kvCacheBytes, workingBytes, type FitDevice, type FitModel } from '../../src/shared/model-fit';
+
+const GiB = 2 ** 30;
+// Llama 3.2 1B Q4_K_M: 16 layers, 8 KV heads of 64, 2048 wide, 128256 tokens; about 0.75 GiB of weights.
+const llama1b: FitModel = { weightsBytes: 0.75 * GiB, largestTensorBytes: 0.2 * GiB, layers: 16, kvHeads: 8, headDim: 64, dim: 2048, vocabSize: 128256 };
+const desktop: FitDevice = { maxBufferSize: 4 * GiB, maxStorageBufferBindingSize: 2 * GiB, memoryBytes: 16 * GiB };
+
+describe('estimateFit', () => {
+  it('KV cache = 2 * layers * kvHeads * headDim * bytes per value * context', () => {
+    expect(kvCacheBytes(llama1b, { contextLength: 4096, kvType: 'f16' })).toBe(2 * 16 * 8 * 64 * 2 * 4096); // 128 MiB
+    expect(kvCacheBytes(llama1b, { contextLength: 4096, kvType: 'f32' })).toBe(2 * 16 * 8 * 64 * 4 * 4096);
+  });
+
+  it('adds weights, KV and working buffers, and a small model fits a desktop', () => {
+    const f = estimateFit(llama1b, desktop, { contextLength: 4096, kvType: 'f16' });
+    expect(f.totalBytes).toBe(llama1b.weightsBytes + 128 * 2 ** 20 + workingBytes(llama1b));
+    expect(f.label).toBe('fits');
+    expect(f.reason).toMatch(/^needs about \d+ MB of 16.0 GB memory \(weights 768 MB, KV cache 128 MB at 4096 tokens \(f16\), buffers \d+ MB\)$/);
+  });
+
+  it('is tight above 60% of memory and will not fit above 90%', () => {
+    const big: FitModel = { ...llama1b, weightsBytes: 11 * GiB };
+    expect(estimateFit(big, desktop, { contextLength: 4096, kvType: 'f16' }).label).toBe('tight');
+    const huge: FitModel = { ...llama1b, weightsBytes: 15 * GiB };
+    const f = estimateFit(huge, desktop, { contextLength: 4096, kvType: 'f16' });
+    expect(f.label).toBe('wont-fit');
+    expect(f.reason).toContain('of 16.0 GB memory');
+  });
+
+  it('a longer context can push a model from fits to tight to won’t fit', () => {
+    const labels = [4096, 65536, 131072].map((contextLength) => estimateFit({ ...llama1b, weightsBytes: 7 * GiB }, desktop, { contextLength, kvType: 'f32' }).label);
+    expect(labels).toEqual(['fits', 'tight', 'wont-fit']);
+  });
+
+  it('refuses a tensor, or one layer of KV, larger than the GPU’s largest buffer, whatever the memory', () => {
+    const small: FitDevice = { maxBufferSize: 256 * 2 ** 20, maxStorageBufferBindingSize: 128 * 2 ** 20, memoryBytes: null };
+    const f = estimateFit(llama1b, small, { contextLength: 4096, kvType: 'f16' });
+    expect(f.label).toBe('wont-fit');
+    expect(f.reason).toBe("its largest tensor (205 MB) is over this GPU's largest buffer (128 MB)");
+    const kv = estimateFit({ ...llama1b, largestTensorBytes: 50 * 2 ** 20 }, small, { contextLength: 131072, kvType: 'f32' });
+    expect(kv.label).toBe('wont-fit');
+    expect(kv.reason).toMatch(/^one layer's KV cache at 131072 tokens \(512 MB\) is over .*choose a shorter context$/);
+    // Close to a buffer limit: tight; memory unknown otherwise says only what it needs.
+    const near = estimateFit({ ...llama1b, largestTensorBytes: 110 * 2 ** 20 }, small, { contextLength: 512, kvType: 'f16' });
+    expect(near.label).toBe('tight');
+    expect(estimateFit({ ...llama1b, largestTensorBytes: 10 * 2 ** 20 }, small, { contextLength: 512, kvType: 'f16' }).reason).toMatch(/^needs about .* memory \(/);
+  });
+});
