@@ -22,6 +22,8 @@ struct Params {
   grid_x: u32,
   scale: f32,
   direct: u32,      // 1: one split, write normalized o; 0: write partial (m, l, acc) for the merge pass
+  window: u32,      // > 0: a query at pos p sees keys p - window < key <= p only (sliding-window layers)
+  softcap: f32,     // > 0: scores become softcap * tanh(score / softcap) (Gemma 2)
 };
 
 const W: u32 = 16u * LANES;
@@ -79,8 +81,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let seq = sp.x;
   let n_keys = sp.y + 1u;
   let n_blocks = (n_keys + 15u) / 16u;
-  let per_split = (n_blocks + params.n_splits - 1u) / params.n_splits;
-  let b_begin = min(n_blocks, split * per_split);
+  // Sliding window: blocks wholly before the first visible key are never read; splits share the rest.
+  let first_key = select(0u, n_keys - params.window, params.window > 0u && n_keys > params.window);
+  let b_first = first_key / 16u;
+  let per_split = (n_blocks - b_first + params.n_splits - 1u) / params.n_splits;
+  let b_begin = min(n_blocks, b_first + split * per_split);
   let b_end = min(n_blocks, b_begin + per_split);
 
   let st = i / LANES;  // phase 1: key in block
@@ -94,6 +99,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var b = b_begin; b < b_end; b++) {
     let phys = block_tables[seq * params.max_blocks + b];
     let keys = min(16u, n_keys - b * 16u);
+    let lo = select(0u, first_key - b * 16u, first_key > b * 16u);  // keys before lo lie outside the window
     let k_base = block_base(phys, 0u, kvh, params.n_kv_heads);
     let v_base = block_base(phys, 1u, kvh, params.n_kv_heads);
 
@@ -117,6 +123,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var c = 0u; c < LANES; c++) {
         s += part_s[e * PART_STRIDE + c];
       }
+      if (params.softcap > 0.0) {
+        s = params.softcap * tanh(clamp(s / params.softcap, -15.0, 15.0));  // WGSL tanh is NaN past |x| ~ 44
+      }
       score_s[e] = s;
     }
     workgroupBarrier();
@@ -125,12 +134,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let g = e / 16u;
       let t = e % 16u;
       var block_max = NEG;
-      for (var u = 0u; u < keys; u++) {
+      for (var u = lo; u < keys; u++) {
         block_max = max(block_max, score_s[g * 16u + u]);
       }
       let m_old = max_s[parity * HT + g];
       let m_new = max(m_old, block_max);
-      prob_s[e] = select(0.0, exp(score_s[e] - m_new), t < keys);
+      prob_s[e] = select(0.0, exp(score_s[e] - m_new), t >= lo && t < keys);
       if (t == 0u) {
         alpha_s[g] = exp(m_old - m_new);
         max_s[(1u - parity) * HT + g] = m_new;

@@ -21,6 +21,8 @@ struct Params {
   n_tiles: u32,   // row tiles per kv head
   grid_x: u32,
   scale: f32,
+  window: u32,    // > 0: a query at pos p sees keys p - window < key <= p only (sliding-window layers)
+  softcap: f32,   // > 0: scores become softcap * tanh(score / softcap) (Gemma 2)
 };
 
 const W: u32 = ROWS * LANES;
@@ -38,7 +40,7 @@ var<workgroup> v_s: array<vec4<f32>, KT * D4>;  // (KT, D4)
 var<workgroup> part_s: array<f32, KT * W>;      // (KT, ROWS, LANES) partial dot products
 var<workgroup> s_s: array<f32, ROWS * KT>;      // (ROWS, KT) scores
 #endif
-var<workgroup> pass_s: vec2<u32>;               // (sequence of this pass, its largest position in the tile)
+var<workgroup> pass_s: vec3<u32>;               // (sequence of this pass, its largest and smallest position in the tile)
 
 @compute @workgroup_size(W)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) i: u32) {
@@ -83,12 +85,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
       }
       var max_pos = 0u;
+      var min_pos = NONE;
       for (var t = tok_begin; t < tok_end; t++) {
         if (token_seq[t] == s) {
           max_pos = max(max_pos, token_pos[t]);
+          min_pos = min(min_pos, token_pos[t]);
         }
       }
-      pass_s = vec2<u32>(s, max_pos);
+      pass_s = vec3<u32>(s, max_pos, min_pos);
     }
     let ps = workgroupUniformLoad(&pass_s);
     if (ps.x == NONE) {
@@ -97,8 +101,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     seq_floor = ps.x + 1u;
     let in_pass = my_seq == ps.x;
     let n_keys = ps.y + 1u;
+    // Sliding window: key tiles wholly before the first key the tile's earliest row sees are skipped.
+    let first_tile = select(0u, ps.z + 1u - params.window, params.window > 0u && ps.z + 1u > params.window) / KT * KT;
+    let my_first = select(0u, my_pos + 1u - params.window, params.window > 0u && my_pos + 1u > params.window);
 
-    for (var k0 = 0u; k0 < n_keys; k0 += KT) {
+    for (var k0 = first_tile; k0 < n_keys; k0 += KT) {
       let phys = block_tables[ps.x * params.max_blocks + k0 / 16u];
       let k_base = block_base(phys, 0u, kvh, params.n_kv_heads) + (k0 % 16u) * D4;
       let v_base = block_base(phys, 1u, kvh, params.n_kv_heads) + (k0 % 16u) * D4;
@@ -142,11 +149,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
 #endif
 
+      if (params.softcap > 0.0) {
+        for (var j = 0u; j < KT; j++) {
+          sc[j] = params.softcap * tanh(clamp(sc[j] / params.softcap, -15.0, 15.0));  // WGSL tanh is NaN past |x| ~ 44
+        }
+      }
       if (in_pass) {
         let visible = min(keys, select(0u, my_pos + 1u - k0, my_pos >= k0));  // causal: keys k0 ..= my_pos
+        let lo = select(0u, my_first - k0, my_first > k0);                   // window: keys my_first ..
         var tile_max = NEG;
         for (var j = 0u; j < KT; j++) {
-          tile_max = select(tile_max, max(tile_max, sc[j]), j < visible);
+          tile_max = select(tile_max, max(tile_max, sc[j]), j >= lo && j < visible);
         }
         let m_new = max(m, tile_max);
         let alpha = exp(m - m_new);
@@ -155,7 +168,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           acc[k] *= alpha;
         }
         for (var j = 0u; j < KT; j++) {
-          let p = select(0.0, exp(sc[j] - m_new), j < visible);
+          let p = select(0.0, exp(sc[j] - m_new), j >= lo && j < visible);
           l += p;
           for (var k = 0u; k < CHUNKS; k++) {
             acc[k] += p * v_s[j * D4 + min(c + k * LANES, D4 - 1u)];

@@ -31,6 +31,10 @@ export interface FlashDecodeOptions {
   readonly splits?: number;
   /** Score scale; 1 / sqrt(headDim) when absent. */
   readonly scale?: number;
+  /** Sliding window: a token at pos p attends keys p - window < key <= p; whole blocks before it are skipped. */
+  readonly window?: number;
+  /** Scores become softcap * tanh(score / softcap) (Gemma 2's attention soft-capping). */
+  readonly softcap?: number;
 }
 
 export interface FlashDecodePlan {
@@ -43,6 +47,9 @@ export interface FlashDecodePlan {
 export interface PrefillOptions {
   readonly nTokens: number;
   readonly scale?: number;
+  /** As FlashDecodeOptions.window: key tiles before the window of the tile's earliest token are skipped. */
+  readonly window?: number;
+  readonly softcap?: number;
   /** Keys staged in workgroup memory per step; 16 (a whole block) where the device's workgroup memory allows. */
   readonly keyTile?: 8 | 16;
 }
@@ -185,6 +192,15 @@ export function naiveVariant(shape: PagedAttentionShape, pass: NaivePass): Atten
   return { file: ATTENTION_FILES.naive, defines: { VARIANT: pass, ...kv } };
 }
 
+/** The (window, softcap) words the decode and prefill Params end with; 0 turns each off. */
+function windowWords(kernel: string, o: { readonly window?: number; readonly softcap?: number }): [number, { f32: number }] {
+  const window = o.window ?? 0;
+  const softcap = o.softcap ?? 0;
+  if (!Number.isInteger(window) || window < 0) throw new Error(`${kernel}: window must be a non-negative integer, got ${window}`);
+  if (!(softcap >= 0)) throw new Error(`${kernel}: softcap must be >= 0, got ${softcap}`);
+  return [window, { f32: softcap }];
+}
+
 function pipeline(ctx: KernelContext, variant: AttentionVariant): GPUComputePipeline {
   return pipelineFor(ctx.pipelines, variant.file, variant.defines);
 }
@@ -225,7 +241,7 @@ export function flashDecodeGqa(ctx: KernelContext, pass: GPUComputePassEncoder, 
   const [x, y] = workgroupGrid(ctx, kernel, base * splits);
   const scale = opts.scale ?? 1 / Math.sqrt(shape.headDim);
   const direct = splits === 1; // one split writes o itself; the scratch bindings are then unused
-  const params = ctx.uniform([nTokens, shape.nKvHeads, shape.maxBlocksPerSeq, splits, x, { f32: scale }, direct ? 1 : 0]);
+  const params = ctx.uniform([nTokens, shape.nKvHeads, shape.maxBlocksPerSeq, splits, x, { f32: scale }, direct ? 1 : 0, ...windowWords(kernel, opts)]);
   const rows = nTokens * shape.nHeads;
   const accBytes = direct ? 16 : rows * splits * shape.headDim * 4;
   checkBindingBytes(ctx, kernel, 'split scratch (nTokens, nHeads, splits, headDim)', accBytes);
@@ -261,7 +277,7 @@ export function prefillAttention(ctx: KernelContext, pass: GPUComputePassEncoder
   const tiles = Math.ceil((nTokens * group) / layout.rows);
   const [x, y] = workgroupGrid(ctx, kernel, tiles * shape.nKvHeads);
   const scale = opts.scale ?? 1 / Math.sqrt(shape.headDim);
-  const params = ctx.uniform([nTokens, shape.nKvHeads, shape.maxBlocksPerSeq, tiles, x, { f32: scale }]);
+  const params = ctx.uniform([nTokens, shape.nKvHeads, shape.maxBlocksPerSeq, tiles, x, { f32: scale }, ...windowWords(kernel, opts)]);
   dispatch(pass, ctx.device, pipeline(ctx, variant), [bufs.q, bufs.pool, bufs.blockTables, bufs.tokenSeq, bufs.tokenPos, bufs.o, params], [x, y]);
 }
 

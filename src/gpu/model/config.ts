@@ -2,6 +2,8 @@
 import { GgufError } from '../gguf/errors';
 import { optionalNumber, optionalString, requireCount, requireString, type Metadata } from '../gguf/metadata';
 import type { GgufHeader, GgufTensorInfo } from '../gguf/types';
+import { moeTensorShapes, readMoeConfig, type MoeConfig } from './moe-config';
+import { gemmaLayerTensorShapes, isGemma, readGemmaTraits, type GemmaTraits } from './gemma';
 
 /** `normal`: GGML's adjacent pairs (x[2i], x[2i+1]); `neox`: halves (x[i], x[i + d/2]). */
 export type RopeStyle = 'normal' | 'neox';
@@ -33,6 +35,10 @@ export interface ModelConfig {
   readonly hasQkvBias: boolean;
   /** Qwen3 per-head RMSNorm on q and k before RoPE. */
   readonly hasQkNorm: boolean;
+  /** Qwen3-MoE: the FFN is a router over experts (moe-config.ts). */
+  readonly moe?: MoeConfig;
+  /** Gemma 2 / 3: scaled embeddings, post-norms, GeGLU, sliding-window layers, soft-capping (gemma.ts). */
+  readonly gemma?: GemmaTraits;
 }
 
 interface ArchitectureTraits {
@@ -45,6 +51,11 @@ const ARCHITECTURES: Readonly<Record<string, ArchitectureTraits>> = {
   mistral: { ropeStyle: 'normal' },
   qwen2: { ropeStyle: 'neox' },
   qwen3: { ropeStyle: 'neox' },
+  // Qwen3's attention; the FFN is a mixture of experts (moe-config.ts, moe.ts).
+  qwen3moe: { ropeStyle: 'neox' },
+  // Gemma 2 / 3: the same skeleton plus the pieces in gemma.ts.
+  gemma2: { ropeStyle: 'neox' },
+  gemma3: { ropeStyle: 'neox' },
 };
 
 export const SUPPORTED_ARCHITECTURES = Object.keys(ARCHITECTURES);
@@ -101,9 +112,11 @@ export function readModelConfig(header: GgufHeader): ModelConfig {
     tiedEmbeddings: !tensors.has('output.weight'),
     hasQkvBias: tensors.has(layerBias(0, 'attn_q')),
     hasQkNorm: tensors.has(layerTensor(0, 'attn_q_norm')),
+    ...(arch === 'qwen3moe' ? { moe: readMoeConfig(meta, arch, dim) } : {}),
   };
-  checkTensorShapes(config, tensors);
-  return config;
+  const withGemma: ModelConfig = isGemma(arch) ? { ...config, gemma: readGemmaTraits(meta, arch, config) } : config;
+  checkTensorShapes(withGemma, tensors);
+  return withGemma;
 }
 
 /** Expected ggml dims ([row length, rows]) of every weight the forward pass reads. */
@@ -125,9 +138,13 @@ function* tensorShapes(c: ModelConfig): Generator<[string, readonly number[]]> {
     yield [layerTensor(l, 'attn_v'), [c.dim, kv]];
     yield [layerTensor(l, 'attn_output'), [q, c.dim]];
     yield [layerTensor(l, 'ffn_norm'), [c.dim]];
-    yield [layerTensor(l, 'ffn_gate'), [c.dim, c.ffnDim]];
-    yield [layerTensor(l, 'ffn_up'), [c.dim, c.ffnDim]];
-    yield [layerTensor(l, 'ffn_down'), [c.ffnDim, c.dim]];
+    if (c.moe) {
+      yield* moeTensorShapes(l, c.dim, c.moe);
+    } else {
+      yield [layerTensor(l, 'ffn_gate'), [c.dim, c.ffnDim]];
+      yield [layerTensor(l, 'ffn_up'), [c.dim, c.ffnDim]];
+      yield [layerTensor(l, 'ffn_down'), [c.ffnDim, c.dim]];
+    }
     if (c.hasQkvBias) {
       yield [layerBias(l, 'attn_q'), [q]];
       yield [layerBias(l, 'attn_k'), [kv]];
@@ -138,6 +155,7 @@ function* tensorShapes(c: ModelConfig): Generator<[string, readonly number[]]> {
       yield [layerTensor(l, 'attn_k_norm'), [c.headDim]];
     }
   }
+  if (c.gemma) yield* gemmaLayerTensorShapes(layerTensor, c.dim, c.nLayers);
 }
 
 function checkTensorShapes(c: ModelConfig, tensors: ReadonlyMap<string, GgufTensorInfo>): void {

@@ -4,6 +4,7 @@
 import type { GgufFile } from '../gguf/reader';
 import { dequantize } from '../quant';
 import { layerBias, layerTensor, readModelConfig, type ModelConfig } from './config';
+import { moeFeedForward } from './moe-reference';
 
 /** f32 weights by tensor name; matrices are row-major (rows, row length) as in GGUF. */
 export type CpuWeights = ReadonlyMap<string, Float32Array>;
@@ -172,6 +173,12 @@ export class CpuReferenceModel {
     const c = this.config;
     rmsNorm(this.xb, this.x, this.weight(layerTensor(l, 'ffn_norm')), c.normEps);
     const xb = this.xb.subarray(0, c.dim);
+    if (c.moe) {
+      const w = { router: this.weight(layerTensor(l, 'ffn_gate_inp')), gate: this.weight(layerTensor(l, 'ffn_gate_exps')), up: this.weight(layerTensor(l, 'ffn_up_exps')), down: this.weight(layerTensor(l, 'ffn_down_exps')) };
+      moeFeedForward(this.xb2, xb, c.dim, c.moe, w);
+      addInPlace(this.x, this.xb2);
+      return;
+    }
     matvec(this.hb, this.weight(layerTensor(l, 'ffn_gate')), xb, c.ffnDim, c.dim);
     matvec(this.hb2, this.weight(layerTensor(l, 'ffn_up')), xb, c.ffnDim, c.dim);
     for (let i = 0; i < c.ffnDim; i++) this.hb[i] = silu(this.hb[i]!) * this.hb2[i]!;

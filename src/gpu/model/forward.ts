@@ -10,7 +10,9 @@ import { encodeRmsNorm } from '../kernels/norm';
 import { encodeRope, RopeTable } from '../kernels/rope';
 import type { KvPool } from '../kv/pool';
 import type { ModelConfig } from './config';
-import type { GpuWeights } from './gpu-weights';
+import { GemmaForward } from './gemma-forward';
+import type { GpuWeights, LayerWeights, MoeBlockWeights } from './gpu-weights';
+import { MoeFeedForward } from './moe';
 
 export interface StepToken {
   /** Row of the sequence's block table in this step's table buffer. */
@@ -83,6 +85,10 @@ class Activations {
 export class ForwardPass {
   readonly act: Activations;
   private readonly rope: RopeTable;
+  /** Qwen3-MoE's expert FFN and its scratch (moe.ts). */
+  private readonly moe: MoeFeedForward | undefined;
+  /** Gemma 2 / 3 record their own layer sequence (gemma-forward.ts). */
+  private readonly gemma: GemmaForward | undefined;
 
   constructor(
     private readonly ctx: KernelContext,
@@ -93,6 +99,8 @@ export class ForwardPass {
   ) {
     this.act = new Activations(ctx, config, limits);
     this.rope = new RopeTable(ctx, config, weights.ropeFreqs);
+    this.moe = config.moe ? new MoeFeedForward(ctx, config.dim, config.moe, limits.maxTokens) : undefined;
+    this.gemma = config.gemma ? new GemmaForward(ctx, config, weights, pool) : undefined;
   }
 
   /** The (rows, vocab) logits buffer the last `encode` wrote. */
@@ -133,9 +141,13 @@ export class ForwardPass {
       dtype: this.pool.layout.dtype,
       maxBlocksPerSeq: this.limits.maxBlocksPerSeq,
     };
+    if (this.gemma) {
+      this.gemma.encode(pass, a, ropeTable, { tokens: T, logitRows: plan.logitRows.length, maxPos, prefill, shape });
+      return;
+    }
     encodeEmbed(ctx, pass, w.embedding, a.tokenIds, a.x, T);
     for (let l = 0; l < c.nLayers; l++) {
-      const lw = w.layers[l]!;
+      const lw: LayerWeights | MoeBlockWeights = w.moeLayers?.[l] ?? w.layers[l]!;
       encodeRmsNorm(ctx, pass, { x: a.x, weight: lw.attnNorm, y: a.xb, n: c.dim, rows: T, eps: c.normEps });
       encodeMatmul(ctx, pass, lw.wq, a.xb, a.q, T, lw.bq ? { bias: lw.bq } : {});
       encodeMatmul(ctx, pass, lw.wk, a.xb, a.k, T, lw.bk ? { bias: lw.bk } : {});
@@ -153,6 +165,10 @@ export class ForwardPass {
       else flashDecodeGqa(ctx, pass, shape, { ...paged, q: a.q, o: a.attn }, { nTokens: T, maxContext: maxPos + 1 });
       encodeMatmul(ctx, pass, lw.wo, a.attn, a.x, T, { accumulate: true });
       encodeRmsNorm(ctx, pass, { x: a.x, weight: lw.ffnNorm, y: a.xb, n: c.dim, rows: T, eps: c.normEps });
+      if ('moe' in lw) {
+        this.moe!.encode(pass, lw.moe, a.xb, a.x, T);
+        continue;
+      }
       encodeMatmul(ctx, pass, lw.wGate, a.xb, a.gate, T);
       encodeMatmul(ctx, pass, lw.wUp, a.xb, a.up, T);
       encodeSwiglu(ctx, pass, a.gate, a.up, T * c.ffnDim);
@@ -167,6 +183,8 @@ export class ForwardPass {
   destroy(): void {
     this.act.destroy();
     this.rope.destroy();
+    this.moe?.destroy();
+    this.gemma?.destroy();
   }
 }
 

@@ -5,6 +5,7 @@ import type { KernelContext } from '../kernels/context';
 import { checkGpuType, destroyWeight, uploadWeight, type WeightTensor } from '../kernels/weights';
 import { dequantize } from '../quant';
 import { layerBias, layerTensor, type ModelConfig } from './config';
+import { destroyMoeLayer, loadMoeLayer, moeLayerBytes, moeMatrixNames, type MoeLayerWeights } from './moe';
 
 export interface LayerWeights {
   readonly attnNorm: GPUBuffer; // (dim) f32
@@ -21,11 +22,18 @@ export interface LayerWeights {
   readonly wGate: WeightTensor; // (ffnDim, dim)
   readonly wUp: WeightTensor; // (ffnDim, dim)
   readonly wDown: WeightTensor; // (dim, ffnDim)
+  readonly postAttnNorm?: GPUBuffer; // (dim) f32, Gemma: on the attention output before the residual add
+  readonly postFfnNorm?: GPUBuffer; // (dim) f32, Gemma: on the FFN output before the residual add
 }
+
+/** A mixture-of-experts layer (Qwen3-MoE): the attention weights of LayerWeights, the FFN a router over experts. */
+export type MoeBlockWeights = Omit<LayerWeights, 'wGate' | 'wUp' | 'wDown'> & { readonly moe: MoeLayerWeights };
 
 export interface GpuWeights {
   readonly embedding: WeightTensor; // (vocab, dim)
+  /** Dense layers; empty when `moeLayers` holds the model's layers. */
   readonly layers: readonly LayerWeights[];
+  readonly moeLayers?: readonly MoeBlockWeights[];
   readonly outputNorm: GPUBuffer; // (dim) f32
   readonly output: WeightTensor; // (vocab, dim); the embedding itself when tied
   /** Llama 3 RoPE frequency divisors (ropeDim / 2), read on the host for the angle table. */
@@ -45,7 +53,9 @@ export interface LoadProgress {
 export function checkWeightTypes(file: GgufFile, config: ModelConfig): void {
   const matrices = ['token_embd.weight', ...(config.tiedEmbeddings ? [] : ['output.weight'])];
   for (let l = 0; l < config.nLayers; l++) {
-    for (const n of ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down']) matrices.push(layerTensor(l, n));
+    const ffn = config.moe ? [] : ['ffn_gate', 'ffn_up', 'ffn_down'];
+    for (const n of ['attn_q', 'attn_k', 'attn_v', 'attn_output', ...ffn]) matrices.push(layerTensor(l, n));
+    if (config.moe) matrices.push(...moeMatrixNames(l));
   }
   for (const name of matrices) checkGpuType(name, file.requireTensor(name).type);
 }
@@ -54,6 +64,7 @@ export async function loadGpuWeights(ctx: KernelContext, file: GgufFile, config:
   checkWeightTypes(file, config);
   const uploaded: WeightTensor[] = [];
   const vectors: GPUBuffer[] = [];
+  const moeLayers: MoeBlockWeights[] = [];
   const total = file.header.tensors.length;
   const bytesTotal = file.header.tensors.reduce((n, t) => n + t.byteSize, 0);
   let done = 0;
@@ -83,7 +94,7 @@ export async function loadGpuWeights(ctx: KernelContext, file: GgufFile, config:
     const embedding = await matrix('token_embd.weight');
     const layers: LayerWeights[] = [];
     for (let l = 0; l < config.nLayers; l++) {
-      layers.push({
+      const block = {
         attnNorm: await vector(layerTensor(l, 'attn_norm')),
         wq: await matrix(layerTensor(l, 'attn_q')),
         wk: await matrix(layerTensor(l, 'attn_k')),
@@ -94,10 +105,16 @@ export async function loadGpuWeights(ctx: KernelContext, file: GgufFile, config:
           : {}),
         ...(config.hasQkNorm ? { qNorm: await vector(layerTensor(l, 'attn_q_norm')), kNorm: await vector(layerTensor(l, 'attn_k_norm')) } : {}),
         ffnNorm: await vector(layerTensor(l, 'ffn_norm')),
-        wGate: await matrix(layerTensor(l, 'ffn_gate')),
-        wUp: await matrix(layerTensor(l, 'ffn_up')),
-        wDown: await matrix(layerTensor(l, 'ffn_down')),
-      });
+        ...(config.gemma
+          ? { postAttnNorm: await vector(layerTensor(l, 'post_attention_norm')), postFfnNorm: await vector(layerTensor(l, 'post_ffw_norm')) }
+          : {}),
+      };
+      if (config.moe) {
+        const moe = await loadMoeLayer(ctx, file, l, tick);
+        moeLayers.push({ ...block, moe });
+        continue;
+      }
+      layers.push({ ...block, wGate: await matrix(layerTensor(l, 'ffn_gate')), wUp: await matrix(layerTensor(l, 'ffn_up')), wDown: await matrix(layerTensor(l, 'ffn_down')) });
     }
     const outputNorm = await vector('output_norm.weight');
     const output = config.tiedEmbeddings ? embedding : await matrix('output.weight');
@@ -106,10 +123,12 @@ export async function loadGpuWeights(ctx: KernelContext, file: GgufFile, config:
       const t = file.requireTensor('rope_freqs.weight');
       ropeFreqs = dequantize(t.type, await file.tensorBytes(t), t.elementCount, undefined, t.name);
     }
-    const bytes = uploaded.reduce((n, w) => n + w.rows * w.rowBytes, 0) + vectors.reduce((n, b) => n + b.size, 0);
-    return { embedding, layers, outputNorm, output, bytes, ...(ropeFreqs ? { ropeFreqs } : {}) };
+    const bytes =
+      uploaded.reduce((n, w) => n + w.rows * w.rowBytes, 0) + vectors.reduce((n, b) => n + b.size, 0) + moeLayers.reduce((n, l) => n + moeLayerBytes(l.moe), 0);
+    return { embedding, layers, outputNorm, output, bytes, ...(ropeFreqs ? { ropeFreqs } : {}), ...(config.moe ? { moeLayers } : {}) };
   } catch (e) {
     uploaded.forEach(destroyWeight);
+    moeLayers.forEach((l) => destroyMoeLayer(l.moe));
     vectors.forEach((b) => b.destroy());
     throw e;
   }
@@ -121,6 +140,11 @@ export function destroyGpuWeights(w: GpuWeights): void {
   w.outputNorm.destroy();
   for (const l of w.layers) {
     for (const m of [l.wq, l.wk, l.wv, l.wo, l.wGate, l.wUp, l.wDown]) destroyWeight(m);
+    for (const b of [l.attnNorm, l.ffnNorm, l.bq, l.bk, l.bv, l.qNorm, l.kNorm, l.postAttnNorm, l.postFfnNorm]) b?.destroy();
+  }
+  for (const l of w.moeLayers ?? []) {
+    for (const m of [l.wq, l.wk, l.wv, l.wo]) destroyWeight(m);
     for (const b of [l.attnNorm, l.ffnNorm, l.bq, l.bk, l.bv, l.qNorm, l.kNorm]) b?.destroy();
+    destroyMoeLayer(l.moe);
   }
 }

@@ -1,0 +1,152 @@
+// Mixture-of-experts kernels: the router's top-k, the expert-indexed matvec, and the weighted combine (moe.wgsl).
+// A 3-D expert tensor (experts, rows, cols) stays in its GGUF block format, split into groups of whole experts
+// when it exceeds one storage binding; the kernels pick the experts' rows from ids the router wrote on the GPU.
+import { GgufError } from '../gguf/errors';
+import type { KernelContext } from './context';
+import moeSource from './moe.wgsl?raw';
+import quantSource from './quant.wgsl?raw';
+import { dispatch, grid, preprocess } from './shader';
+import { destroyWeight, isScalarType, pairable, rowBytes, uploadWeight, wgslTypeName, type WeightTensor } from './weights';
+
+const WG = 64;
+
+export interface ExpertGroup {
+  readonly firstExpert: number;
+  readonly experts: number;
+  /** (experts * rows, cols): this group's experts back to back, in one binding. */
+  readonly tensor: WeightTensor;
+}
+
+/** A (experts, rows, cols) expert tensor; ggml dims are [cols, rows, experts]. */
+export interface ExpertTensor {
+  readonly name: string;
+  readonly type: number;
+  readonly experts: number;
+  readonly rows: number;
+  readonly cols: number;
+  readonly groups: readonly ExpertGroup[];
+}
+
+export function uploadExperts(ctx: KernelContext, name: string, type: number, bytes: Uint8Array, experts: number, rows: number, cols: number): ExpertTensor {
+  if (cols % 32 !== 0) throw new GgufError('bad-shape', `tensor ${name}: expert row length ${cols} is not a multiple of 32`);
+  const expertBytes = rows * rowBytes(type, cols);
+  const limit = Math.min(ctx.caps.maxStorageBufferBindingSize, ctx.caps.maxBufferSize) - 8;
+  const per = Math.floor(limit / expertBytes);
+  if (per < 1) throw new GgufError('out-of-bounds', `tensor ${name}: one expert is ${expertBytes} bytes, more than one storage binding (${limit})`);
+  const groups: ExpertGroup[] = [];
+  try {
+    for (let first = 0; first < experts; first += per) {
+      const n = Math.min(per, experts - first);
+      const part = bytes.subarray(first * expertBytes, (first + n) * expertBytes);
+      groups.push({ firstExpert: first, experts: n, tensor: uploadWeight(ctx, `${name}[experts ${first}..${first + n})`, type, part, n * rows, cols) });
+    }
+  } catch (e) {
+    groups.forEach((g) => destroyWeight(g.tensor));
+    throw e;
+  }
+  return { name, type, experts, rows, cols, groups };
+}
+
+export function destroyExperts(t: ExpertTensor): void {
+  t.groups.forEach((g) => destroyWeight(g.tensor));
+}
+
+export interface RouteBuffers {
+  readonly logits: GPUBuffer; // (tokens, experts) f32 router logits
+  readonly ids: GPUBuffer; // (tokens, used) u32
+  readonly weights: GPUBuffer; // (tokens, used) f32
+}
+
+/** Softmax, top-k and renormalisation of `tokens` rows of router logits. */
+export function encodeRoute(ctx: KernelContext, pass: GPUComputePassEncoder, b: RouteBuffers, tokens: number, experts: number, used: number, normalize: boolean): void {
+  const p = ctx.pipelines.get({ family: 'moe', op: 'route' }, () => ({ code: preprocess(moeSource, { OP: 'ROUTE' }), entryPoint: 'main' }));
+  const params = ctx.uniform([tokens, experts, used, normalize ? 1 : 0]);
+  dispatch(pass, ctx.device, p, [params, b.logits, b.ids, b.weights], grid(Math.ceil(tokens / WG), ctx.caps.maxComputeWorkgroupsPerDimension));
+}
+
+export interface ExpertMatvecOptions {
+  /** X has a row per pair (the down projection's input) instead of one per token. */
+  readonly xPerPair?: boolean;
+  /** Multiply each output row by its pair's routing weight. */
+  readonly weighted?: boolean;
+}
+
+/** Y(pairs, rows) = W[ids[pair]] @ X(row of pair) for `pairs` = tokens * used pairs. */
+export function encodeExpertMatvec(
+  ctx: KernelContext,
+  pass: GPUComputePassEncoder,
+  w: ExpertTensor,
+  route: Pick<RouteBuffers, 'ids' | 'weights'>,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  pairs: number,
+  used: number,
+  opts: ExpertMatvecOptions = {},
+): void {
+  const paired = pairable(w.type, w.cols);
+  const p = ctx.pipelines.get({ family: 'moe', op: 'expert', wtype: w.type, paired }, () => ({
+    code: preprocess(moeSource, { OP: 'EXPERT', WTYPE: wgslTypeName(w.type), PAIRED: paired, SCALAR: isScalarType(w.type) }, { quant: quantSource }),
+    entryPoint: 'main',
+  }));
+  const rowTiles = Math.ceil(w.rows / WG);
+  for (const g of w.groups) {
+    const t = g.tensor;
+    const params = ctx.uniform([w.cols, w.rows, pairs, used, t.rowBytes, g.firstExpert, g.experts, rowTiles, opts.xPerPair ? 1 : 0, opts.weighted ? 1 : 0]);
+    dispatch(pass, ctx.device, p, [params, t.parts[0]!.buffer, x, y, route.ids, route.weights], grid(rowTiles * pairs, ctx.caps.maxComputeWorkgroupsPerDimension));
+  }
+}
+
+/** Pairs per tile of the grouped expert matvec: each decoded weight row serves up to this many pairs. */
+export const EXPERT_TILE = 8;
+/** The GROUP kernel's counting sort keeps one counter per expert in workgroup memory. */
+export const MAX_GROUPED_EXPERTS = 256;
+
+/** Tiles the grouping may cut `pairs` pairs into: whole tiles, plus at most one partial tile per expert. */
+export function expertTiles(pairs: number, experts: number): number {
+  return Math.ceil(pairs / EXPERT_TILE) + Math.min(experts, pairs);
+}
+
+export interface ExpertGrouping {
+  readonly list: GPUBuffer; // (pairs) u32 pair indices grouped by expert
+  readonly tiles: GPUBuffer; // (expertTiles(pairs, experts), 3) u32: expert, first list index, count
+}
+
+/** Sorts the router's pairs by expert on the GPU, for encodeGroupedExpertMatvec. */
+export function encodeExpertGrouping(ctx: KernelContext, pass: GPUComputePassEncoder, ids: GPUBuffer, g: ExpertGrouping, pairs: number, experts: number): void {
+  if (experts > MAX_GROUPED_EXPERTS) throw new RangeError(`grouping by expert handles at most ${MAX_GROUPED_EXPERTS} experts, not ${experts}`);
+  const p = ctx.pipelines.get({ family: 'moe', op: 'group' }, () => ({ code: preprocess(moeSource, { OP: 'GROUP', TT: `${EXPERT_TILE}u` }), entryPoint: 'main' }));
+  dispatch(pass, ctx.device, p, [ctx.uniform([pairs, experts, expertTiles(pairs, experts)]), ids, g.list, g.tiles], [1]);
+}
+
+/** encodeExpertMatvec's result, each expert's rows read once per tile of its pairs (after encodeExpertGrouping). */
+export function encodeGroupedExpertMatvec(
+  ctx: KernelContext,
+  pass: GPUComputePassEncoder,
+  w: ExpertTensor,
+  g: ExpertGrouping,
+  weights: GPUBuffer,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  pairs: number,
+  used: number,
+  opts: ExpertMatvecOptions = {},
+): void {
+  const paired = pairable(w.type, w.cols);
+  const p = ctx.pipelines.get({ family: 'moe', op: 'expert-grouped', wtype: w.type, paired }, () => ({
+    code: preprocess(moeSource, { OP: 'EXPERT_GROUPED', TT: `${EXPERT_TILE}u`, WTYPE: wgslTypeName(w.type), PAIRED: paired, SCALAR: isScalarType(w.type) }, { quant: quantSource }),
+    entryPoint: 'main',
+  }));
+  const rowTiles = Math.ceil(w.rows / WG);
+  const tiles = expertTiles(pairs, w.experts);
+  for (const grp of w.groups) {
+    const t = grp.tensor;
+    const params = ctx.uniform([w.cols, w.rows, used, t.rowBytes, grp.firstExpert, grp.experts, rowTiles, opts.xPerPair ? 1 : 0, opts.weighted ? 1 : 0, tiles]);
+    dispatch(pass, ctx.device, p, [params, t.parts[0]!.buffer, x, y, g.list, weights, g.tiles], grid(rowTiles * tiles, ctx.caps.maxComputeWorkgroupsPerDimension));
+  }
+}
+
+/** x(tokens, dim) += sum over the `used` slots of y(tokens * used, dim). */
+export function encodeMoeCombine(ctx: KernelContext, pass: GPUComputePassEncoder, y: GPUBuffer, x: GPUBuffer, tokens: number, dim: number, used: number): void {
+  const p = ctx.pipelines.get({ family: 'moe', op: 'combine' }, () => ({ code: preprocess(moeSource, { OP: 'COMBINE' }), entryPoint: 'main' }));
+  dispatch(pass, ctx.device, p, [ctx.uniform([tokens, dim, used]), y, x], grid(Math.ceil((tokens * dim) / WG), ctx.caps.maxComputeWorkgroupsPerDimension));
+}

@@ -1,0 +1,34 @@
+// Mixture-of-experts hyperparameters and tensor names (Qwen3-MoE: `qwen3moe`). Attention is the Llama family's;
+// each layer's FFN is a router over `experts` SwiGLU experts of which `used` run per token.
+import { GgufError } from '../gguf/errors';
+import { optionalNumber, requireCount, type Metadata } from '../gguf/metadata';
+
+export interface MoeConfig {
+  readonly experts: number;
+  /** Experts run per token (top-k). */
+  readonly used: number;
+  /** Hidden width of one expert. */
+  readonly expertFfnDim: number;
+  /** Renormalise the k selected probabilities to sum 1 (llama.cpp's `norm_w`; true for Qwen3-MoE). */
+  readonly normalizeWeights: boolean;
+}
+
+/** Reads `<arch>.expert_*`. Throws a GgufError naming the key. */
+export function readMoeConfig(meta: Metadata, arch: string, dim: number): MoeConfig {
+  const experts = requireCount(meta, `${arch}.expert_count`);
+  const used = requireCount(meta, `${arch}.expert_used_count`);
+  if (used > experts) throw new GgufError('corrupt', `${arch}.expert_used_count ${used} exceeds expert_count ${experts}`);
+  // llama.cpp's fallback when the key is absent: n_ff / n_expert_used.
+  const ffn = optionalNumber(meta, `${arch}.feed_forward_length`) ?? dim;
+  const expertFfnDim = optionalNumber(meta, `${arch}.expert_feed_forward_length`) ?? ffn / used;
+  if (!Number.isInteger(expertFfnDim) || expertFfnDim < 1) throw new GgufError('corrupt', `expert feed-forward length ${expertFfnDim} is not a positive whole number`);
+  return { experts, used, expertFfnDim, normalizeWeights: true };
+}
+
+/** Expected ggml dims of layer `l`'s MoE FFN tensors: 3-D experts are [row length, rows, experts]. */
+export function* moeTensorShapes(l: number, dim: number, m: MoeConfig): Generator<[string, readonly number[]]> {
+  yield [`blk.${l}.ffn_gate_inp.weight`, [dim, m.experts]];
+  yield [`blk.${l}.ffn_gate_exps.weight`, [dim, m.expertFfnDim, m.experts]];
+  yield [`blk.${l}.ffn_up_exps.weight`, [dim, m.expertFfnDim, m.experts]];
+  yield [`blk.${l}.ffn_down_exps.weight`, [m.expertFfnDim, dim, m.experts]];
+}

@@ -1,0 +1,129 @@
+// The mixture-of-experts FFN on the GPU (Qwen3-MoE): router matvec, top-k routing, the selected experts' SwiGLU
+// matvecs and their weighted sum into the residual stream, all recorded into the step's pass with no readback.
+// Decode runs each (token, slot) pair's expert rows; prefill and batched decode first sort the pairs by expert on
+// the GPU, so that each expert's rows are read once per tile of its tokens instead of once per token.
+import type { GgufFile } from '../gguf/reader';
+import type { KernelContext } from '../kernels/context';
+import { encodeSwiglu } from '../kernels/elementwise';
+import { encodeMatmul } from '../kernels/matmul';
+import {
+  destroyExperts,
+  encodeExpertGrouping,
+  encodeExpertMatvec,
+  encodeGroupedExpertMatvec,
+  encodeMoeCombine,
+  encodeRoute,
+  expertTiles,
+  MAX_GROUPED_EXPERTS,
+  uploadExperts,
+  type ExpertGrouping,
+  type ExpertTensor,
+} from '../kernels/moe';
+import { checkGpuType, destroyWeight, uploadWeight, type WeightTensor } from '../kernels/weights';
+import { layerTensor } from './config';
+import type { MoeConfig } from './moe-config';
+
+export interface MoeLayerWeights {
+  readonly router: WeightTensor; // (experts, dim)
+  readonly gate: ExpertTensor; // (experts, expertFfnDim, dim)
+  readonly up: ExpertTensor; // (experts, expertFfnDim, dim)
+  readonly down: ExpertTensor; // (experts, dim, expertFfnDim)
+}
+
+const EXPERT_TENSORS = ['ffn_gate_exps', 'ffn_up_exps', 'ffn_down_exps'] as const;
+
+/** The MoE matrices of layer `l`, for checkWeightTypes. */
+export function moeMatrixNames(l: number): string[] {
+  return ['ffn_gate_inp', ...EXPERT_TENSORS].map((n) => layerTensor(l, n));
+}
+
+export async function loadMoeLayer(ctx: KernelContext, file: GgufFile, l: number, onTensor: (bytes: number) => void): Promise<MoeLayerWeights> {
+  const done: (WeightTensor | ExpertTensor)[] = [];
+  try {
+    const r = file.requireTensor(layerTensor(l, 'ffn_gate_inp'));
+    const router = uploadWeight(ctx, r.name, r.type, await file.tensorBytes(r), r.dims[1]!, r.dims[0]!);
+    done.push(router);
+    onTensor(r.byteSize);
+    const experts: ExpertTensor[] = [];
+    for (const n of EXPERT_TENSORS) {
+      const t = file.requireTensor(layerTensor(l, n));
+      checkGpuType(t.name, t.type);
+      const e = uploadExperts(ctx, t.name, t.type, await file.tensorBytes(t), t.dims[2]!, t.dims[1]!, t.dims[0]!);
+      experts.push(e);
+      done.push(e);
+      onTensor(t.byteSize);
+    }
+    return { router, gate: experts[0]!, up: experts[1]!, down: experts[2]! };
+  } catch (e) {
+    done.forEach(destroyAny);
+    throw e;
+  }
+}
+
+function destroyAny(t: WeightTensor | ExpertTensor): void {
+  if ('groups' in t) destroyExperts(t);
+  else destroyWeight(t);
+}
+
+export function destroyMoeLayer(w: MoeLayerWeights): void {
+  [w.router, w.gate, w.up, w.down].forEach(destroyAny);
+}
+
+export function moeLayerBytes(w: MoeLayerWeights): number {
+  const experts = [w.gate, w.up, w.down].flatMap((e) => e.groups.map((g) => g.tensor));
+  return [w.router, ...experts].reduce((n, t) => n + t.rows * t.rowBytes, 0);
+}
+
+/** Scratch for `maxTokens` tokens and the FFN's encoding; one per forward pass. */
+export class MoeFeedForward {
+  private readonly logits: GPUBuffer; // (T, experts) router logits
+  private readonly ids: GPUBuffer; // (T, used) u32 selected experts
+  private readonly weights: GPUBuffer; // (T, used) routing weights
+  private readonly gate: GPUBuffer; // (T * used, expertFfnDim)
+  private readonly up: GPUBuffer; // (T * used, expertFfnDim)
+  private readonly out: GPUBuffer; // (T * used, dim) weighted expert outputs
+  private readonly grouping: ExpertGrouping; // pairs sorted by expert, for steps of several tokens
+
+  constructor(
+    private readonly ctx: KernelContext,
+    private readonly dim: number,
+    private readonly m: MoeConfig,
+    maxTokens: number,
+  ) {
+    const pairs = maxTokens * this.m.used;
+    this.logits = ctx.storage(maxTokens * this.m.experts * 4, 'moe-logits');
+    this.ids = ctx.storage(pairs * 4, 'moe-ids');
+    this.weights = ctx.storage(pairs * 4, 'moe-weights');
+    this.gate = ctx.storage(pairs * this.m.expertFfnDim * 4, 'moe-gate');
+    this.up = ctx.storage(pairs * this.m.expertFfnDim * 4, 'moe-up');
+    this.out = ctx.storage(pairs * dim * 4, 'moe-out');
+    this.grouping = { list: ctx.storage(pairs * 4, 'moe-pair-list'), tiles: ctx.storage(expertTiles(pairs, this.m.experts) * 12, 'moe-tiles') };
+  }
+
+  /** x(T, dim) += MoE(xb(T, dim)) for layer weights `w`. */
+  encode(pass: GPUComputePassEncoder, w: MoeLayerWeights, xb: GPUBuffer, x: GPUBuffer, tokens: number): void {
+    const { ctx, m } = this;
+    const pairs = tokens * m.used;
+    const route = { logits: this.logits, ids: this.ids, weights: this.weights };
+    encodeMatmul(ctx, pass, w.router, xb, this.logits, tokens);
+    encodeRoute(ctx, pass, route, tokens, m.experts, m.used, m.normalizeWeights);
+    if (tokens > 1 && m.experts <= MAX_GROUPED_EXPERTS) {
+      const g = this.grouping;
+      encodeExpertGrouping(ctx, pass, this.ids, g, pairs, m.experts);
+      encodeGroupedExpertMatvec(ctx, pass, w.gate, g, this.weights, xb, this.gate, pairs, m.used);
+      encodeGroupedExpertMatvec(ctx, pass, w.up, g, this.weights, xb, this.up, pairs, m.used);
+      encodeSwiglu(ctx, pass, this.gate, this.up, pairs * m.expertFfnDim);
+      encodeGroupedExpertMatvec(ctx, pass, w.down, g, this.weights, this.gate, this.out, pairs, m.used, { xPerPair: true, weighted: true });
+    } else {
+      encodeExpertMatvec(ctx, pass, w.gate, route, xb, this.gate, pairs, m.used);
+      encodeExpertMatvec(ctx, pass, w.up, route, xb, this.up, pairs, m.used);
+      encodeSwiglu(ctx, pass, this.gate, this.up, pairs * m.expertFfnDim);
+      encodeExpertMatvec(ctx, pass, w.down, route, this.gate, this.out, pairs, m.used, { xPerPair: true, weighted: true });
+    }
+    encodeMoeCombine(ctx, pass, this.out, x, tokens, this.dim, m.used);
+  }
+
+  destroy(): void {
+    for (const b of [this.logits, this.ids, this.weights, this.gate, this.up, this.out, this.grouping.list, this.grouping.tiles]) b.destroy();
+  }
+}

@@ -1,0 +1,94 @@
+// Gemma 3 and Gemma 2 against llama.cpp: the synthetic F32 models of tests/helpers/gemma-synthetic.ts, whose greedy
+// tokens (64 positions, prompts shorter than, inside and past the 32-position window) and first logits llama.cpp's
+// CPU backend produced (tests/fixtures/arch-*.json, from scripts/make-arch-fixtures.ts).
+//
+// llama.cpp computes GELU on f32 through an f16 table (ggml_vec_geglu_f32 with GGML_GELU_FP16), ~2^-11 off the exact
+// tanh GELU; on these models that alone moves the first logits by up to ~2e-3. So: our CPU reference with that
+// table equals llama.cpp within 1e-3 (everything else is exact), and the engine, which computes the exact GELU,
+// equals our exact CPU reference within 1e-3 (f32 KV) and llama.cpp's tokens exactly.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Engine } from '../../src/gpu/engine/engine';
+import { GgufFile } from '../../src/gpu/gguf/reader';
+import { GemmaCpuReference } from '../../src/gpu/model/cpu-reference-gemma';
+import { FIXTURE_POSITIONS, SYNTHETIC_GEMMA, syntheticGemmaGguf, type SyntheticGemmaSpec } from '../helpers/gemma-synthetic';
+import { testDevice } from '../helpers/gpu';
+import { argmax } from '../helpers/shared';
+
+interface Fixture {
+  readonly llama_cpp: string;
+  readonly spec: SyntheticGemmaSpec;
+  readonly cases: readonly { prompt_tokens: number[]; generated_tokens: number[]; first_generated_position_logits: number[] }[];
+}
+
+const fixture = (arch: string): Fixture => JSON.parse(readFileSync(new URL(`../fixtures/arch-${arch}.json`, import.meta.url), 'utf8')) as Fixture;
+
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+};
+
+/** Greedy tokens until FIXTURE_POSITIONS positions, and the logits after the prompt. */
+function cpuGreedy(model: GemmaCpuReference, prompt: readonly number[]): { tokens: number[]; first: Float32Array } {
+  let logits: Float32Array = new Float32Array(0);
+  prompt.forEach((t, pos) => (logits = model.forward(t, pos)));
+  const first = logits.slice();
+  const tokens: number[] = [];
+  for (let pos = prompt.length; pos < FIXTURE_POSITIONS; pos++) {
+    tokens.push(argmax(logits));
+    if (pos + 1 < FIXTURE_POSITIONS) logits = model.forward(tokens.at(-1)!, pos);
+  }
+  return { tokens, first };
+}
+
+for (const arch of ['gemma3', 'gemma2'] as const) {
+  describe(`${arch} equals llama.cpp`, () => {
+    const fx = fixture(arch);
+    const bytes = syntheticGemmaGguf(SYNTHETIC_GEMMA[arch]);
+
+    it('the fixture was made from the model this test builds', () => {
+      expect(fx.spec).toEqual(SYNTHETIC_GEMMA[arch]);
+    });
+
+    it('CPU reference: identical greedy tokens; first logits within 1e-3 with llama.cpp\'s f16-table GELU', async () => {
+      const file = GgufFile.fromBytes(bytes);
+      const asLlamaCpp = await GemmaCpuReference.load(file, { llamaCppGelu: true });
+      const exact = await GemmaCpuReference.load(file);
+      for (const c of fx.cases) {
+        const a = cpuGreedy(asLlamaCpp, c.prompt_tokens);
+        expect(a.tokens).toEqual(c.generated_tokens);
+        expect(maxAbsDiff(a.first, c.first_generated_position_logits)).toBeLessThan(1e-3);
+        const e = cpuGreedy(exact, c.prompt_tokens);
+        expect(e.tokens).toEqual(c.generated_tokens);
+        expect(maxAbsDiff(e.first, c.first_generated_position_logits)).toBeLessThan(3e-3);
+      }
+    });
+
+    it('WebGPU engine: identical greedy tokens; first logits within 1e-3 (f32 KV) or 1e-2 (f16 KV) of the CPU reference', async () => {
+      const gpu = await testDevice();
+      const file = GgufFile.fromBytes(bytes);
+      const reference = await GemmaCpuReference.load(file);
+      const engine = await Engine.load(gpu, file, { maxSeqs: 2 });
+      try {
+        expect(engine.pool.layout.dtype).toBe(gpu.caps.f16 ? 'f16' : 'f32');
+        const bound = engine.pool.layout.dtype === 'f16' ? 1e-2 : 1e-3;
+        for (const c of fx.cases) {
+          const seq = engine.createSequence();
+          try {
+            const maxNewTokens = FIXTURE_POSITIONS - c.prompt_tokens.length;
+            const r = await engine.generate(seq, c.prompt_tokens, { maxNewTokens, stopTokens: new Set(), captureFirstLogits: true });
+            expect(r.tokens).toEqual(c.generated_tokens);
+            const want = cpuGreedy(reference, c.prompt_tokens).first;
+            expect(maxAbsDiff(r.firstLogits!, want)).toBeLessThan(bound);
+            expect(maxAbsDiff(r.firstLogits!, c.first_generated_position_logits)).toBeLessThan(bound + 3e-3);
+          } finally {
+            engine.releaseSequence(seq);
+          }
+        }
+      } finally {
+        engine.destroy();
+      }
+    });
+  });
+}

@@ -1,0 +1,113 @@
+// The MoE kernels against the CPU: the router's softmax / top-k / renormalisation (ties included), and the
+// expert-indexed matvec (per pair and grouped by expert, F32 / Q8_0 / Q4_K, experts split across bindings).
+import { describe, expect, it } from 'vitest';
+import { GgmlType, ggmlTypeName } from '../../src/gpu/gguf/types';
+import { KernelContext } from '../../src/gpu/kernels/context';
+import { encodeExpertGrouping, encodeExpertMatvec, encodeGroupedExpertMatvec, encodeRoute, expertTiles, uploadExperts } from '../../src/gpu/kernels/moe';
+import { rowBytes } from '../../src/gpu/kernels/weights';
+import type { MoeConfig } from '../../src/gpu/model/moe-config';
+import { routeTopK } from '../../src/gpu/model/moe-reference';
+import { dequantize } from '../../src/gpu/quant';
+import { quantize } from '../../src/gpu/quant/quantize';
+import { testDevice } from '../helpers/gpu';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    return (s / 2 ** 32) * 2 - 1;
+  };
+}
+
+async function gpuRoute(ctx: KernelContext, logits: Float32Array, m: MoeConfig): Promise<{ ids: Uint32Array; weights: Float32Array }> {
+  const tokens = logits.length / m.experts;
+  const b = { logits: ctx.upload(logits, 'logits'), ids: ctx.storage(tokens * m.used * 4, 'ids'), weights: ctx.storage(tokens * m.used * 4, 'w') };
+  ctx.run((pass) => encodeRoute(ctx, pass, b, tokens, m.experts, m.used, m.normalizeWeights));
+  return { ids: new Uint32Array(await ctx.read(b.ids)), weights: new Float32Array(await ctx.read(b.weights)) };
+}
+
+describe('MoE router kernel vs routeTopK', () => {
+  const cases: [string, MoeConfig][] = [
+    ['8 experts, top-2 (the fixture model)', { experts: 8, used: 2, expertFfnDim: 64, normalizeWeights: true }],
+    ['128 experts, top-8 (Qwen3-30B-A3B)', { experts: 128, used: 8, expertFfnDim: 768, normalizeWeights: true }],
+    ['16 experts, top-4, no renormalisation', { experts: 16, used: 4, expertFfnDim: 64, normalizeWeights: false }],
+  ];
+  for (const [name, m] of cases) {
+    it(`${name}: same experts in the same order, weights within 1e-6, ties to the lower index`, async () => {
+      const ctx = new KernelContext(await testDevice());
+      const r = rng(m.experts);
+      const rows: number[][] = Array.from({ length: 37 }, () => Array.from({ length: m.experts }, () => 4 * r()));
+      rows.push(new Array<number>(m.experts).fill(0)); // every expert tied: 0, 1, ..., used - 1
+      const tie = Array.from({ length: m.experts }, (_, e) => -e);
+      tie[m.experts - 1] = tie[m.used - 1]!; // the last expert ties the k-th best: the k-th (lower index) wins
+      rows.push(tie);
+      rows.push(Array.from({ length: m.experts }, (_, e) => (e % 3 === 0 ? 1.5 : -1))); // a tied top group
+      const logits = Float32Array.from(rows.flat());
+      const got = await gpuRoute(ctx, logits, m);
+      rows.forEach((row, t) => {
+        const want = routeTopK(Float32Array.from(row), m);
+        expect(Array.from(got.ids.subarray(t * m.used, (t + 1) * m.used)), `row ${t}`).toEqual(want.ids);
+        want.weights.forEach((w, k) => expect(Math.abs(got.weights[t * m.used + k]! - w), `row ${t} slot ${k}`).toBeLessThan(1e-6));
+      });
+      expect(routeTopK(new Float32Array(m.experts), m).ids).toEqual(Array.from({ length: m.used }, (_, k) => k));
+    });
+  }
+});
+
+/** CPU oracle: y(pair, rows) = W[ids[pair]] @ x(row of pair), times the pair's weight when `weighted`. */
+function cpuExperts(w: Float32Array, rows: number, cols: number, ids: Uint32Array, wts: Float32Array, x: Float32Array, used: number, xPerPair: boolean, weighted: boolean): Float32Array {
+  const y = new Float32Array(ids.length * rows);
+  ids.forEach((e, p) => {
+    const xo = (xPerPair ? p : Math.floor(p / used)) * cols;
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += w[(e * rows + r) * cols + c]! * x[xo + c]!;
+      y[p * rows + r] = weighted ? s * wts[p]! : s;
+    }
+  });
+  return y;
+}
+
+describe('expert-indexed matvec vs the CPU', () => {
+  const types = [GgmlType.F32, GgmlType.Q8_0, GgmlType.Q4_K] as const;
+  for (const type of types) {
+    it(`${ggmlTypeName(type)}: per pair and grouped by expert, experts split over bindings, within 1e-5 normalized`, async () => {
+      const gpu = await testDevice();
+      const [experts, rows, cols, used, tokens] = [6, 40, 256, 2, 11];
+      // A binding limit of two experts: the tensor is split into three groups of whole experts.
+      const expertBytes = rows * rowBytes(type, cols);
+      const small = new KernelContext({ ...gpu, caps: { ...gpu.caps, maxStorageBufferBindingSize: 2 * expertBytes + 8 } });
+      const r = rng(type + 1);
+      const f = Float32Array.from({ length: experts * rows * cols }, r);
+      const bytes = type === GgmlType.F32 ? new Uint8Array(f.buffer) : quantize(type, f);
+      const w = dequantize(type, bytes, f.length);
+      const t = uploadExperts(small, 'exps', type, bytes, experts, rows, cols);
+      expect(t.groups.map((g) => g.experts)).toEqual([2, 2, 2]);
+      const pairs = tokens * used;
+      // Token 0 uses experts 5 and 0; the rest random, expert 3 never (a group with no pairs).
+      const ids = Uint32Array.from({ length: pairs }, (_, p) => (p < 2 ? [5, 0][p]! : [0, 1, 2, 4, 5][Math.floor(((r() + 1) / 2) * 5)]!));
+      const wts = Float32Array.from({ length: pairs }, () => (r() + 1) / 2);
+      const route = { ids: small.upload(ids, 'ids'), weights: small.upload(wts, 'wts') };
+      const grouping = { list: small.storage(pairs * 4, 'list'), tiles: small.storage(expertTiles(pairs, experts) * 12, 'tiles') };
+      for (const xPerPair of [false, true]) {
+        const x = Float32Array.from({ length: (xPerPair ? pairs : tokens) * cols }, r);
+        const xb = small.upload(x, 'x');
+        const want = cpuExperts(w, rows, cols, ids, wts, x, used, xPerPair, xPerPair);
+        const y1 = small.storage(pairs * rows * 4, 'y1');
+        const y2 = small.storage(pairs * rows * 4, 'y2');
+        small.run((pass) => {
+          encodeExpertMatvec(small, pass, t, route, xb, y1, pairs, used, { xPerPair, weighted: xPerPair });
+          encodeExpertGrouping(small, pass, route.ids, grouping, pairs, experts);
+          encodeGroupedExpertMatvec(small, pass, t, grouping, route.weights, xb, y2, pairs, used, { xPerPair, weighted: xPerPair });
+        });
+        const perPair = new Float32Array(await small.read(y1));
+        const grouped = new Float32Array(await small.read(y2));
+        const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const err = (a: Float32Array): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0) / scale;
+        expect(err(perPair)).toBeLessThan(1e-5);
+        // Same arithmetic in the same order: the grouped kernel equals the per-pair one bit for bit.
+        expect(Array.from(grouped)).toEqual(Array.from(perPair));
+      }
+    });
+  }
+});
