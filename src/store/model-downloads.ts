@@ -1,7 +1,9 @@
 // The persisted download queue (migration 006): one row per requested file, its state and how far it got.
+import type { DownloadState } from '../shared/api';
 import { now, type Db } from './database';
 
-export type DownloadState = 'queued' | 'running' | 'paused' | 'failed' | 'done';
+// The states the UI shows are the ones stored.
+export type { DownloadState };
 
 export interface DownloadRecord {
   readonly id: number;

@@ -2,7 +2,7 @@
 // cpu-reference.ts: the in-repo oracle of gemma-forward.ts, in the same llama.cpp order.
 import type { GgufFile } from '../gguf/reader';
 import { readModelConfig, layerTensor, type ModelConfig } from './config';
-import { loadCpuWeights, matvec, rmsNorm, ropeHead, softmax, type CpuWeights } from './cpu-reference';
+import { CpuScratch, loadCpuWeights, matvec, rmsNorm, ropeHead, softmax, type CpuWeights } from './cpu-reference';
 import type { GemmaTraits } from './gemma';
 import { f16ToF32, f32ToF16Bits } from '../quant/half';
 
@@ -31,16 +31,7 @@ export class GemmaCpuReference {
   private readonly g: GemmaTraits;
   private readonly gelu: (x: number) => number;
   private readonly localRope: ModelConfig; // the config with the sliding layers' RoPE base
-  private readonly x: Float32Array; // (dim) residual stream
-  private readonly xb: Float32Array; // (max(dim, q)) normed input / attention output
-  private readonly xb2: Float32Array; // (dim) sublayer output
-  private readonly q: Float32Array; // (nHeads * headDim)
-  private readonly hb: Float32Array; // (ffnDim)
-  private readonly hb2: Float32Array; // (ffnDim)
-  private readonly att: Float32Array; // (contextLength)
-  private readonly logits: Float32Array; // (vocabSize)
-  private readonly keyCache: Float32Array[]; // per layer: (contextLength, nKvHeads * headDim)
-  private readonly valueCache: Float32Array[]; // per layer: (contextLength, nKvHeads * headDim)
+  private readonly s: CpuScratch;
 
   constructor(
     readonly config: ModelConfig,
@@ -52,18 +43,7 @@ export class GemmaCpuReference {
     this.g = c.gemma;
     this.gelu = opts.llamaCppGelu ? geluLlamaCppTable : geluTanh;
     this.localRope = { ...c, ropeBase: c.gemma.ropeBaseLocal };
-    const qDim = c.nHeads * c.headDim;
-    const kvDim = c.nKvHeads * c.headDim;
-    this.x = new Float32Array(c.dim);
-    this.xb = new Float32Array(Math.max(c.dim, qDim));
-    this.xb2 = new Float32Array(c.dim);
-    this.q = new Float32Array(qDim);
-    this.hb = new Float32Array(c.ffnDim);
-    this.hb2 = new Float32Array(c.ffnDim);
-    this.att = new Float32Array(c.contextLength);
-    this.logits = new Float32Array(c.vocabSize);
-    this.keyCache = Array.from({ length: c.nLayers }, () => new Float32Array(c.contextLength * kvDim));
-    this.valueCache = Array.from({ length: c.nLayers }, () => new Float32Array(c.contextLength * kvDim));
+    this.s = new CpuScratch(c);
   }
 
   static async load(file: GgufFile, opts: GemmaCpuOptions = {}): Promise<GemmaCpuReference> {
@@ -81,24 +61,24 @@ export class GemmaCpuReference {
     const c = this.config;
     if (pos >= c.contextLength) throw new RangeError(`position ${pos} is past the context length ${c.contextLength}`);
     const e = this.weight('token_embd.weight').subarray(token * c.dim, (token + 1) * c.dim);
-    for (let i = 0; i < c.dim; i++) this.x[i] = e[i]! * this.g.embedScale;
+    for (let i = 0; i < c.dim; i++) this.s.x[i] = e[i]! * this.g.embedScale;
     for (let l = 0; l < c.nLayers; l++) {
       this.attention(l, pos);
       this.postNormAdd(layerTensor(l, 'post_attention_norm'));
       this.feedForward(l);
       this.postNormAdd(layerTensor(l, 'post_ffw_norm'));
     }
-    rmsNorm(this.x, this.x, this.weight('output_norm.weight'), c.normEps);
+    rmsNorm(this.s.x, this.s.x, this.weight('output_norm.weight'), c.normEps);
     const out = this.weight(c.tiedEmbeddings ? 'token_embd.weight' : 'output.weight');
-    matvec(this.logits, out, this.x, c.vocabSize, c.dim);
-    for (let i = 0; i < c.vocabSize; i++) this.logits[i] = softcap(this.logits[i]!, this.g.finalSoftcap);
-    return this.logits;
+    matvec(this.s.logits, out, this.s.x, c.vocabSize, c.dim);
+    for (let i = 0; i < c.vocabSize; i++) this.s.logits[i] = softcap(this.s.logits[i]!, this.g.finalSoftcap);
+    return this.s.logits;
   }
 
   /** x += rmsnorm(xb2) * w. */
   private postNormAdd(norm: string): void {
-    rmsNorm(this.xb2, this.xb2, this.weight(norm), this.config.normEps);
-    for (let i = 0; i < this.x.length; i++) this.x[i] = this.x[i]! + this.xb2[i]!;
+    rmsNorm(this.s.xb2, this.s.xb2, this.weight(norm), this.config.normEps);
+    for (let i = 0; i < this.s.x.length; i++) this.s.x[i] = this.s.x[i]! + this.s.xb2[i]!;
   }
 
   /** Leaves the attention block's output (before its post-norm) in xb2. */
@@ -106,18 +86,18 @@ export class GemmaCpuReference {
     const c = this.config;
     const kvDim = c.nKvHeads * c.headDim;
     const qDim = c.nHeads * c.headDim;
-    const kc = this.keyCache[l]!;
-    const vc = this.valueCache[l]!;
+    const kc = this.s.keyCache[l]!;
+    const vc = this.s.valueCache[l]!;
     const k = kc.subarray(pos * kvDim, (pos + 1) * kvDim);
-    rmsNorm(this.xb, this.x, this.weight(layerTensor(l, 'attn_norm')), c.normEps);
-    matvec(this.q, this.weight(layerTensor(l, 'attn_q')), this.xb, qDim, c.dim);
-    matvec(k, this.weight(layerTensor(l, 'attn_k')), this.xb, kvDim, c.dim);
-    matvec(vc.subarray(pos * kvDim, (pos + 1) * kvDim), this.weight(layerTensor(l, 'attn_v')), this.xb, kvDim, c.dim);
+    rmsNorm(this.s.xb, this.s.x, this.weight(layerTensor(l, 'attn_norm')), c.normEps);
+    matvec(this.s.q, this.weight(layerTensor(l, 'attn_q')), this.s.xb, qDim, c.dim);
+    matvec(k, this.weight(layerTensor(l, 'attn_k')), this.s.xb, kvDim, c.dim);
+    matvec(vc.subarray(pos * kvDim, (pos + 1) * kvDim), this.weight(layerTensor(l, 'attn_v')), this.s.xb, kvDim, c.dim);
     const sliding = this.g.slidingLayers[l]!;
     const rope = sliding ? this.localRope : c;
     for (let h = 0; h < c.nHeads; h++) {
-      if (c.hasQkNorm) rmsNorm(this.q, this.q, this.weight(layerTensor(l, 'attn_q_norm')), c.normEps, h * c.headDim);
-      ropeHead(this.q, h * c.headDim, pos, rope);
+      if (c.hasQkNorm) rmsNorm(this.s.q, this.s.q, this.weight(layerTensor(l, 'attn_q_norm')), c.normEps, h * c.headDim);
+      ropeHead(this.s.q, h * c.headDim, pos, rope);
     }
     for (let h = 0; h < c.nKvHeads; h++) {
       if (c.hasQkNorm) rmsNorm(k, k, this.weight(layerTensor(l, 'attn_k_norm')), c.normEps, h * c.headDim);
@@ -125,32 +105,32 @@ export class GemmaCpuReference {
     }
     const first = sliding ? Math.max(0, pos + 1 - this.g.slidingWindow) : 0; // keys first ..= pos are visible
     const n = pos + 1 - first;
-    this.xb.fill(0, 0, qDim);
+    this.s.xb.fill(0, 0, qDim);
     const group = c.nHeads / c.nKvHeads;
     for (let h = 0; h < c.nHeads; h++) {
       const kvOff = Math.floor(h / group) * c.headDim;
       for (let t = first; t <= pos; t++) {
         let s = 0;
-        for (let i = 0; i < c.headDim; i++) s += this.q[h * c.headDim + i]! * kc[t * kvDim + kvOff + i]!;
-        this.att[t - first] = softcap(s * this.g.attnScale, this.g.attnSoftcap);
+        for (let i = 0; i < c.headDim; i++) s += this.s.q[h * c.headDim + i]! * kc[t * kvDim + kvOff + i]!;
+        this.s.att[t - first] = softcap(s * this.g.attnScale, this.g.attnSoftcap);
       }
-      softmax(this.att, n);
+      softmax(this.s.att, n);
       for (let t = first; t <= pos; t++) {
-        const a = this.att[t - first]!;
-        for (let i = 0; i < c.headDim; i++) this.xb[h * c.headDim + i] = this.xb[h * c.headDim + i]! + a * vc[t * kvDim + kvOff + i]!;
+        const a = this.s.att[t - first]!;
+        for (let i = 0; i < c.headDim; i++) this.s.xb[h * c.headDim + i] = this.s.xb[h * c.headDim + i]! + a * vc[t * kvDim + kvOff + i]!;
       }
     }
-    matvec(this.xb2, this.weight(layerTensor(l, 'attn_output')), this.xb.subarray(0, qDim), c.dim, qDim);
+    matvec(this.s.xb2, this.weight(layerTensor(l, 'attn_output')), this.s.xb.subarray(0, qDim), c.dim, qDim);
   }
 
   /** Leaves the FFN's output (before its post-norm) in xb2. */
   private feedForward(l: number): void {
     const c = this.config;
-    rmsNorm(this.xb, this.x, this.weight(layerTensor(l, 'ffn_norm')), c.normEps);
-    const xb = this.xb.subarray(0, c.dim);
-    matvec(this.hb, this.weight(layerTensor(l, 'ffn_gate')), xb, c.ffnDim, c.dim);
-    matvec(this.hb2, this.weight(layerTensor(l, 'ffn_up')), xb, c.ffnDim, c.dim);
-    for (let i = 0; i < c.ffnDim; i++) this.hb[i] = this.gelu(this.hb[i]!) * this.hb2[i]!;
-    matvec(this.xb2, this.weight(layerTensor(l, 'ffn_down')), this.hb, c.dim, c.ffnDim);
+    rmsNorm(this.s.xb, this.s.x, this.weight(layerTensor(l, 'ffn_norm')), c.normEps);
+    const xb = this.s.xb.subarray(0, c.dim);
+    matvec(this.s.hb, this.weight(layerTensor(l, 'ffn_gate')), xb, c.ffnDim, c.dim);
+    matvec(this.s.hb2, this.weight(layerTensor(l, 'ffn_up')), xb, c.ffnDim, c.dim);
+    for (let i = 0; i < c.ffnDim; i++) this.s.hb[i] = this.gelu(this.s.hb[i]!) * this.s.hb2[i]!;
+    matvec(this.s.xb2, this.weight(layerTensor(l, 'ffn_down')), this.s.hb, c.dim, c.ffnDim);
   }
 }

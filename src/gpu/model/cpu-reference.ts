@@ -66,24 +66,20 @@ export function softmax(x: Float32Array, n = x.length): void {
 
 const silu = (x: number): number => x / (1 + Math.exp(-x));
 
-export class CpuReferenceModel {
-  // Scratch activations, named as in run.c.
-  private readonly x: Float32Array; // (dim) residual stream
-  private readonly xb: Float32Array; // (max(dim, q)) normed input / attention output
-  private readonly xb2: Float32Array; // (dim)
-  private readonly q: Float32Array; // (nHeads * headDim)
-  private readonly hb: Float32Array; // (ffnDim)
-  private readonly hb2: Float32Array; // (ffnDim)
-  private readonly att: Float32Array; // (contextLength)
-  private readonly logits: Float32Array; // (vocabSize)
-  private readonly keyCache: Float32Array[]; // per layer: (contextLength, nKvHeads * headDim)
-  private readonly valueCache: Float32Array[]; // per layer: (contextLength, nKvHeads * headDim)
+/** Scratch activations and the KV cache of one CPU forward pass, named as in llama2.c's run.c. */
+export class CpuScratch {
+  readonly x: Float32Array; // (dim) residual stream
+  readonly xb: Float32Array; // (max(dim, q)) normed input / attention output
+  readonly xb2: Float32Array; // (dim) sublayer output
+  readonly q: Float32Array; // (nHeads * headDim)
+  readonly hb: Float32Array; // (ffnDim)
+  readonly hb2: Float32Array; // (ffnDim)
+  readonly att: Float32Array; // (contextLength)
+  readonly logits: Float32Array; // (vocabSize)
+  readonly keyCache: Float32Array[]; // per layer: (contextLength, nKvHeads * headDim)
+  readonly valueCache: Float32Array[]; // per layer: (contextLength, nKvHeads * headDim)
 
-  constructor(
-    readonly config: ModelConfig,
-    private readonly w: CpuWeights,
-  ) {
-    const c = config;
+  constructor(c: ModelConfig) {
     const qDim = c.nHeads * c.headDim;
     const kvDim = c.nKvHeads * c.headDim;
     this.x = new Float32Array(c.dim);
@@ -96,6 +92,18 @@ export class CpuReferenceModel {
     this.logits = new Float32Array(c.vocabSize);
     this.keyCache = Array.from({ length: c.nLayers }, () => new Float32Array(c.contextLength * kvDim));
     this.valueCache = Array.from({ length: c.nLayers }, () => new Float32Array(c.contextLength * kvDim));
+  }
+}
+
+export class CpuReferenceModel {
+  private readonly s: CpuScratch;
+
+  constructor(
+    readonly config: ModelConfig,
+    private readonly w: CpuWeights,
+  ) {
+    const c = config;
+    this.s = new CpuScratch(c);
   }
 
   static async load(file: GgufFile): Promise<CpuReferenceModel> {
@@ -112,78 +120,78 @@ export class CpuReferenceModel {
   forward(token: number, pos: number): Float32Array {
     const c = this.config;
     if (pos >= c.contextLength) throw new RangeError(`position ${pos} is past the context length ${c.contextLength}`);
-    this.x.set(this.weight('token_embd.weight').subarray(token * c.dim, (token + 1) * c.dim));
+    this.s.x.set(this.weight('token_embd.weight').subarray(token * c.dim, (token + 1) * c.dim));
     for (let l = 0; l < c.nLayers; l++) {
       this.attention(l, pos);
       this.feedForward(l);
     }
-    rmsNorm(this.x, this.x, this.weight('output_norm.weight'), c.normEps);
+    rmsNorm(this.s.x, this.s.x, this.weight('output_norm.weight'), c.normEps);
     const out = this.weight(c.tiedEmbeddings ? 'token_embd.weight' : 'output.weight');
-    matvec(this.logits, out, this.x, c.vocabSize, c.dim);
-    return this.logits;
+    matvec(this.s.logits, out, this.s.x, c.vocabSize, c.dim);
+    return this.s.logits;
   }
 
   private attention(l: number, pos: number): void {
     const c = this.config;
     const kvDim = c.nKvHeads * c.headDim;
     const qDim = c.nHeads * c.headDim;
-    const k = this.keyCache[l]!.subarray(pos * kvDim, (pos + 1) * kvDim);
-    const v = this.valueCache[l]!.subarray(pos * kvDim, (pos + 1) * kvDim);
-    rmsNorm(this.xb, this.x, this.weight(layerTensor(l, 'attn_norm')), c.normEps);
-    matvec(this.q, this.weight(layerTensor(l, 'attn_q')), this.xb, qDim, c.dim);
-    matvec(k, this.weight(layerTensor(l, 'attn_k')), this.xb, kvDim, c.dim);
-    matvec(v, this.weight(layerTensor(l, 'attn_v')), this.xb, kvDim, c.dim);
+    const k = this.s.keyCache[l]!.subarray(pos * kvDim, (pos + 1) * kvDim);
+    const v = this.s.valueCache[l]!.subarray(pos * kvDim, (pos + 1) * kvDim);
+    rmsNorm(this.s.xb, this.s.x, this.weight(layerTensor(l, 'attn_norm')), c.normEps);
+    matvec(this.s.q, this.weight(layerTensor(l, 'attn_q')), this.s.xb, qDim, c.dim);
+    matvec(k, this.weight(layerTensor(l, 'attn_k')), this.s.xb, kvDim, c.dim);
+    matvec(v, this.weight(layerTensor(l, 'attn_v')), this.s.xb, kvDim, c.dim);
     if (c.hasQkvBias) {
-      addInPlace(this.q, this.weight(layerBias(l, 'attn_q')));
+      addInPlace(this.s.q, this.weight(layerBias(l, 'attn_q')));
       addInPlace(k, this.weight(layerBias(l, 'attn_k')));
       addInPlace(v, this.weight(layerBias(l, 'attn_v')));
     }
     const freqs = c.hasRopeFreqs ? this.weight('rope_freqs.weight') : undefined;
     for (let h = 0; h < c.nHeads; h++) {
-      if (c.hasQkNorm) rmsNorm(this.q, this.q, this.weight(layerTensor(l, 'attn_q_norm')), c.normEps, h * c.headDim);
-      ropeHead(this.q, h * c.headDim, pos, c, freqs);
+      if (c.hasQkNorm) rmsNorm(this.s.q, this.s.q, this.weight(layerTensor(l, 'attn_q_norm')), c.normEps, h * c.headDim);
+      ropeHead(this.s.q, h * c.headDim, pos, c, freqs);
     }
     for (let h = 0; h < c.nKvHeads; h++) {
       if (c.hasQkNorm) rmsNorm(k, k, this.weight(layerTensor(l, 'attn_k_norm')), c.normEps, h * c.headDim);
       ropeHead(k, h * c.headDim, pos, c, freqs);
     }
-    this.xb.fill(0, 0, qDim);
+    this.s.xb.fill(0, 0, qDim);
     const group = c.nHeads / c.nKvHeads;
     const scale = 1 / Math.sqrt(c.headDim);
     for (let h = 0; h < c.nHeads; h++) {
       const kvOff = Math.floor(h / group) * c.headDim;
       for (let t = 0; t <= pos; t++) {
         let s = 0;
-        for (let i = 0; i < c.headDim; i++) s += this.q[h * c.headDim + i]! * this.keyCache[l]![t * kvDim + kvOff + i]!;
-        this.att[t] = s * scale;
+        for (let i = 0; i < c.headDim; i++) s += this.s.q[h * c.headDim + i]! * this.s.keyCache[l]![t * kvDim + kvOff + i]!;
+        this.s.att[t] = s * scale;
       }
-      softmax(this.att, pos + 1);
+      softmax(this.s.att, pos + 1);
       for (let t = 0; t <= pos; t++) {
-        const a = this.att[t]!;
+        const a = this.s.att[t]!;
         for (let i = 0; i < c.headDim; i++) {
-          this.xb[h * c.headDim + i] = this.xb[h * c.headDim + i]! + a * this.valueCache[l]![t * kvDim + kvOff + i]!;
+          this.s.xb[h * c.headDim + i] = this.s.xb[h * c.headDim + i]! + a * this.s.valueCache[l]![t * kvDim + kvOff + i]!;
         }
       }
     }
-    matvec(this.xb2, this.weight(layerTensor(l, 'attn_output')), this.xb.subarray(0, qDim), c.dim, qDim);
-    addInPlace(this.x, this.xb2);
+    matvec(this.s.xb2, this.weight(layerTensor(l, 'attn_output')), this.s.xb.subarray(0, qDim), c.dim, qDim);
+    addInPlace(this.s.x, this.s.xb2);
   }
 
   private feedForward(l: number): void {
     const c = this.config;
-    rmsNorm(this.xb, this.x, this.weight(layerTensor(l, 'ffn_norm')), c.normEps);
-    const xb = this.xb.subarray(0, c.dim);
+    rmsNorm(this.s.xb, this.s.x, this.weight(layerTensor(l, 'ffn_norm')), c.normEps);
+    const xb = this.s.xb.subarray(0, c.dim);
     if (c.moe) {
       const w = { router: this.weight(layerTensor(l, 'ffn_gate_inp')), gate: this.weight(layerTensor(l, 'ffn_gate_exps')), up: this.weight(layerTensor(l, 'ffn_up_exps')), down: this.weight(layerTensor(l, 'ffn_down_exps')) };
-      moeFeedForward(this.xb2, xb, c.dim, c.moe, w);
-      addInPlace(this.x, this.xb2);
+      moeFeedForward(this.s.xb2, xb, c.dim, c.moe, w);
+      addInPlace(this.s.x, this.s.xb2);
       return;
     }
-    matvec(this.hb, this.weight(layerTensor(l, 'ffn_gate')), xb, c.ffnDim, c.dim);
-    matvec(this.hb2, this.weight(layerTensor(l, 'ffn_up')), xb, c.ffnDim, c.dim);
-    for (let i = 0; i < c.ffnDim; i++) this.hb[i] = silu(this.hb[i]!) * this.hb2[i]!;
-    matvec(this.xb2, this.weight(layerTensor(l, 'ffn_down')), this.hb, c.dim, c.ffnDim);
-    addInPlace(this.x, this.xb2);
+    matvec(this.s.hb, this.weight(layerTensor(l, 'ffn_gate')), xb, c.ffnDim, c.dim);
+    matvec(this.s.hb2, this.weight(layerTensor(l, 'ffn_up')), xb, c.ffnDim, c.dim);
+    for (let i = 0; i < c.ffnDim; i++) this.s.hb[i] = silu(this.s.hb[i]!) * this.s.hb2[i]!;
+    matvec(this.s.xb2, this.weight(layerTensor(l, 'ffn_down')), this.s.hb, c.dim, c.ffnDim);
+    addInPlace(this.s.x, this.s.xb2);
   }
 }
 

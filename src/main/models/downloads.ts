@@ -5,7 +5,8 @@
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Db } from '../../store/database';
-import { ModelDownloadRepository, type DownloadRecord, type DownloadState } from '../../store/model-downloads';
+import type { DownloadEvent, ModelDownload as DownloadInfo } from '../../shared/api';
+import { ModelDownloadRepository, type DownloadRecord } from '../../store/model-downloads';
 import { HubClient, hubEndpoint } from '../../node/hub/client';
 import { downloadFile, PART_SUFFIX, type RetryPolicy } from '../../node/hub/download';
 import { HubError } from '../../node/hub/errors';
@@ -13,30 +14,8 @@ import { planPull, type PullRequest } from '../../node/hub/plan';
 import { RateMeter } from '../../node/hub/rate';
 import type { ModelLibrary } from './library';
 
-/** One download as the UI shows it. */
-export interface DownloadInfo {
-  readonly id: number;
-  readonly repo: string;
-  readonly revision: string;
-  readonly file: string;
-  readonly path: string;
-  readonly state: DownloadState;
-  readonly bytesDone: number;
-  readonly bytesTotal: number;
-  /** 0 unless running. */
-  readonly bytesPerSecond: number;
-  /** Seconds left at the current speed; null unless running with a known speed. */
-  readonly etaSeconds: number | null;
-  /** Why it failed (full disk, checksum mismatch, the Hub unreachable...). */
-  readonly error: string | null;
-  /** The library model it became, once done. */
-  readonly modelId: string | null;
-}
-
-/** `progress` while bytes arrive; `state` on every change of state; `removed` after a cancel. */
-export type DownloadEvent =
-  | { readonly kind: 'progress' | 'state'; readonly download: DownloadInfo }
-  | { readonly kind: 'removed'; readonly id: number };
+/** One download as the UI shows it, and its events: the IPC contract's types (src/shared/api.ts). */
+export type { ModelDownload as DownloadInfo, DownloadEvent } from '../../shared/api';
 
 export interface ModelDownloadsOptions {
   readonly db: Db;
