@@ -5,10 +5,17 @@ import { GgufError } from '../gguf/errors';
 import type { KernelContext } from './context';
 import moeSource from './moe.wgsl?raw';
 import quantSource from './quant.wgsl?raw';
-import { dispatch, grid, preprocess } from './shader';
+import { dispatch, grid, pipelineFor, type Defines, type WgslFile } from './shader';
 import { destroyWeight, isScalarType, pairable, rowBytes, uploadWeight, wgslTypeName, type WeightTensor } from './weights';
 
 const WG = 64;
+
+/** Every MoE pipeline is keyed by the defines it compiles with (variantKey), so a key can never miss one. */
+const MOE_FILE: WgslFile = { name: 'moe', code: moeSource, library: { quant: quantSource } };
+const moePipeline = (ctx: KernelContext, defines: Defines): GPUComputePipeline => pipelineFor(ctx.pipelines, MOE_FILE, defines);
+
+/** The weight-type defines of the expert matvecs. */
+const expertDefines = (w: ExpertTensor): Defines => ({ WTYPE: wgslTypeName(w.type), PAIRED: pairable(w.type, w.cols), SCALAR: isScalarType(w.type) });
 
 export interface ExpertGroup {
   readonly firstExpert: number;
@@ -59,7 +66,7 @@ export interface RouteBuffers {
 
 /** Softmax, top-k and renormalisation of `tokens` rows of router logits. */
 export function encodeRoute(ctx: KernelContext, pass: GPUComputePassEncoder, b: RouteBuffers, tokens: number, experts: number, used: number, normalize: boolean): void {
-  const p = ctx.pipelines.get({ family: 'moe', op: 'route' }, () => ({ code: preprocess(moeSource, { OP: 'ROUTE' }), entryPoint: 'main' }));
+  const p = moePipeline(ctx, { OP: 'ROUTE' });
   const params = ctx.uniform([tokens, experts, used, normalize ? 1 : 0]);
   dispatch(pass, ctx.device, p, [params, b.logits, b.ids, b.weights], grid(Math.ceil(tokens / WG), ctx.caps.maxComputeWorkgroupsPerDimension));
 }
@@ -83,11 +90,7 @@ export function encodeExpertMatvec(
   used: number,
   opts: ExpertMatvecOptions = {},
 ): void {
-  const paired = pairable(w.type, w.cols);
-  const p = ctx.pipelines.get({ family: 'moe', op: 'expert', wtype: w.type, paired }, () => ({
-    code: preprocess(moeSource, { OP: 'EXPERT', WTYPE: wgslTypeName(w.type), PAIRED: paired, SCALAR: isScalarType(w.type) }, { quant: quantSource }),
-    entryPoint: 'main',
-  }));
+  const p = moePipeline(ctx, { OP: 'EXPERT', ...expertDefines(w) });
   const rowTiles = Math.ceil(w.rows / WG);
   for (const g of w.groups) {
     const t = g.tensor;
@@ -114,7 +117,7 @@ export interface ExpertGrouping {
 /** Sorts the router's pairs by expert on the GPU, for encodeGroupedExpertMatvec. */
 export function encodeExpertGrouping(ctx: KernelContext, pass: GPUComputePassEncoder, ids: GPUBuffer, g: ExpertGrouping, pairs: number, experts: number): void {
   if (experts > MAX_GROUPED_EXPERTS) throw new RangeError(`grouping by expert handles at most ${MAX_GROUPED_EXPERTS} experts, not ${experts}`);
-  const p = ctx.pipelines.get({ family: 'moe', op: 'group' }, () => ({ code: preprocess(moeSource, { OP: 'GROUP', TT: `${EXPERT_TILE}u` }), entryPoint: 'main' }));
+  const p = moePipeline(ctx, { OP: 'GROUP', TT: `${EXPERT_TILE}u` });
   dispatch(pass, ctx.device, p, [ctx.uniform([pairs, experts, expertTiles(pairs, experts)]), ids, g.list, g.tiles], [1]);
 }
 
@@ -131,11 +134,7 @@ export function encodeGroupedExpertMatvec(
   used: number,
   opts: ExpertMatvecOptions = {},
 ): void {
-  const paired = pairable(w.type, w.cols);
-  const p = ctx.pipelines.get({ family: 'moe', op: 'expert-grouped', wtype: w.type, paired }, () => ({
-    code: preprocess(moeSource, { OP: 'EXPERT_GROUPED', TT: `${EXPERT_TILE}u`, WTYPE: wgslTypeName(w.type), PAIRED: paired, SCALAR: isScalarType(w.type) }, { quant: quantSource }),
-    entryPoint: 'main',
-  }));
+  const p = moePipeline(ctx, { OP: 'EXPERT_GROUPED', TT: `${EXPERT_TILE}u`, ...expertDefines(w) });
   const rowTiles = Math.ceil(w.rows / WG);
   const tiles = expertTiles(pairs, w.experts);
   for (const grp of w.groups) {
@@ -147,6 +146,6 @@ export function encodeGroupedExpertMatvec(
 
 /** x(tokens, dim) += sum over the `used` slots of y(tokens * used, dim). */
 export function encodeMoeCombine(ctx: KernelContext, pass: GPUComputePassEncoder, y: GPUBuffer, x: GPUBuffer, tokens: number, dim: number, used: number): void {
-  const p = ctx.pipelines.get({ family: 'moe', op: 'combine' }, () => ({ code: preprocess(moeSource, { OP: 'COMBINE' }), entryPoint: 'main' }));
+  const p = moePipeline(ctx, { OP: 'COMBINE' });
   dispatch(pass, ctx.device, p, [ctx.uniform([tokens, dim, used]), y, x], grid(Math.ceil((tokens * dim) / WG), ctx.caps.maxComputeWorkgroupsPerDimension));
 }
