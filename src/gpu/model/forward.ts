@@ -40,7 +40,7 @@ export interface ForwardLimits {
 }
 
 /** Scratch activations for `maxTokens` tokens; shapes in comments are (tokens, features) f32. */
-class Activations {
+export class Activations {
   readonly x: GPUBuffer; // (T, dim) residual stream
   readonly xb: GPUBuffer; // (T, dim) normed
   readonly q: GPUBuffer; // (T, nHeads * headDim)

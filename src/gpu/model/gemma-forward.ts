@@ -12,27 +12,10 @@ import { encodeRmsNorm } from '../kernels/norm';
 import { encodeRope, RopeTable } from '../kernels/rope';
 import type { KvPool } from '../kv/pool';
 import type { ModelConfig } from './config';
+import type { Activations } from './forward';
 import type { GemmaTraits } from './gemma';
 import type { GpuWeights } from './gpu-weights';
 
-/** The forward pass's scratch (forward.ts's Activations); shapes (tokens, features) f32 unless said. */
-export interface GemmaActivations {
-  readonly x: GPUBuffer; // (T, dim) residual stream
-  readonly xb: GPUBuffer; // (T, dim) normed input; also a sublayer's output before its post-norm
-  readonly q: GPUBuffer; // (T, nHeads * headDim)
-  readonly k: GPUBuffer; // (T, nKvHeads * headDim)
-  readonly v: GPUBuffer; // (T, nKvHeads * headDim)
-  readonly attn: GPUBuffer; // (T, nHeads * headDim)
-  readonly gate: GPUBuffer; // (T, ffnDim)
-  readonly up: GPUBuffer; // (T, ffnDim)
-  readonly outNorm: GPUBuffer; // (maxSeqs, dim)
-  readonly logits: GPUBuffer; // (maxSeqs, vocab)
-  readonly tokenIds: GPUBuffer; // (T) u32
-  readonly positions: GPUBuffer; // (T) u32
-  readonly slots: GPUBuffer; // (T) u32
-  readonly tables: GPUBuffer; // (maxSeqs, maxBlocksPerSeq) u32
-  readonly logitRows: GPUBuffer; // (rows) u32
-}
 
 export interface GemmaStep {
   readonly tokens: number;
@@ -60,7 +43,7 @@ export class GemmaForward {
   }
 
   /** Records the whole step; `ropeGlobal` is the global layers' table covering step.maxPos. */
-  encode(pass: GPUComputePassEncoder, a: GemmaActivations, ropeGlobal: GPUBuffer, step: GemmaStep): void {
+  encode(pass: GPUComputePassEncoder, a: Activations, ropeGlobal: GPUBuffer, step: GemmaStep): void {
     const { ctx, config: c, weights: w, g } = this;
     const T = step.tokens;
     const ropeLocal = this.ropeLocal.ensure(step.maxPos);
@@ -102,7 +85,7 @@ export class GemmaForward {
   }
 
   /** x += rmsnorm(xb) * weight: a sublayer's output (in xb) joins the residual stream after its post-norm. */
-  private postNormAdd(pass: GPUComputePassEncoder, a: GemmaActivations, weight: GPUBuffer, T: number): void {
+  private postNormAdd(pass: GPUComputePassEncoder, a: Activations, weight: GPUBuffer, T: number): void {
     const c = this.config;
     encodeRmsNorm(this.ctx, pass, { x: a.xb, weight, y: a.xb, n: c.dim, rows: T, eps: c.normEps });
     encodeAdd(this.ctx, pass, a.x, a.xb, T * c.dim);
