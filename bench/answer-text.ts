@@ -1,18 +1,7 @@
 // A long model answer in Markdown, cut into streamed deltas the size of model tokens (1 to 8 characters), for the
 // render benchmark and its tests: a repeating mix of what chat answers hold (headings, prose paragraphs written as
 // one long line, bullet and nested lists, numbered steps, fenced code with and without a language, tables, quotes).
-
-/** Deterministic generator (mulberry32), so every run streams the same answer. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../tests/helpers/numeric';
 
 const WORDS = 'the cache keeps each block of keys and values on the device so a long chat resumes without recomputing its prompt while the scheduler batches new tokens'.split(' ');
 
@@ -49,7 +38,7 @@ function section(random: () => number, n: number): string {
 
 /** An answer of `deltas` streamed pieces: the pieces, and the text they add up to. */
 export function streamedAnswer(deltas: number, seed = 18): { readonly text: string; readonly deltas: readonly string[] } {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const sections: string[] = [];
   // About 4.5 characters a delta (1 to 8): sections until the text is long enough, then cut it.
   for (let length = 0, n = 1; length < deltas * 5 + 200; n++) {

@@ -8,7 +8,8 @@ import { GgmlType, ggmlTypeName } from '../../src/gpu/gguf/types';
 import { CpuReferenceModel } from '../../src/gpu/model/cpu-reference';
 import { v, writeGguf, type TensorSpec } from '../gguf/writer';
 import { testDevice } from '../helpers/gpu';
-import { randomBlocks, uniform } from '../helpers/random-blocks';
+import { uniform } from '../helpers/numeric';
+import { randomBlocks } from '../helpers/random-blocks';
 import { argmax } from '../helpers/shared';
 
 // dim and ffn are multiples of 256 (the K-quant and IQ4_XS super-block); head dim 64, GQA 2:1.

@@ -9,17 +9,11 @@ import type { GgufHeader } from '../../src/gpu/gguf/types';
 import { readModelConfig } from '../../src/gpu/model/config';
 import { modelPath } from '../helpers/shared';
 import { craftModel, walkGguf, type GgufField } from './writer';
+import { mulberry32 } from '../helpers/numeric';
 
-/** mulberry32: a small seeded PRNG, so every run fuzzes the same cases. */
+/** A seeded stream (mulberry32), so every run fuzzes the same cases. */
 function prng(seed: number): { next(): number; int(n: number): number } {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return { next, int: (n) => Math.floor(next() * n) };
 }
 

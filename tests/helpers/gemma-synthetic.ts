@@ -3,7 +3,7 @@
 // greedy tokens and logits under tests/fixtures/) and our engine in tests/engine/gemma.gpu.test.ts.
 import { GgmlType } from '../../src/gpu/gguf/types';
 import { GgufValueType, v, writeGguf, type MetaValue, type TensorSpec } from '../gguf/writer';
-import { uniform } from './random-blocks';
+import { uniform } from './numeric';
 
 export interface SyntheticGemmaSpec {
   readonly arch: 'gemma2' | 'gemma3';

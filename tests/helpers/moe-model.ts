@@ -6,6 +6,7 @@
 import { GgmlType } from '../../src/gpu/gguf/types';
 import { quantize } from '../../src/gpu/quant/quantize';
 import { GgufValueType, v, writeGguf, type MetaValue, type TensorSpec } from '../gguf/writer';
+import { mulberry32 } from './numeric';
 
 export interface MoeModelSpec {
   readonly seed: number;
@@ -38,18 +39,6 @@ export const MOE_FIXTURE_SPEC: MoeModelSpec = {
   expertType: GgmlType.F32,
 };
 
-/** mulberry32: a tiny deterministic PRNG (the same stream in every JS engine). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function vocabulary(n: number): { tokens: string[]; types: number[] } {
   const tokens = ['<unk>', '<s>', '</s>'];
   const types = [2, 3, 3]; // unknown, control, control
@@ -68,7 +57,7 @@ function vocabulary(n: number): { tokens: string[]; types: number[] } {
 export function buildMoeModel(spec: MoeModelSpec = MOE_FIXTURE_SPEC): Uint8Array {
   const s = spec;
   const arch = 'qwen3moe';
-  const rand = prng(s.seed);
+  const rand = mulberry32(s.seed);
   // Uniform in [-a, a] with the variance of N(0, std^2).
   const values = (n: number, std: number, mean = 0): Float32Array => {
     const a = std * Math.sqrt(3);
@@ -136,7 +125,7 @@ export function buildMoeModel(spec: MoeModelSpec = MOE_FIXTURE_SPEC): Uint8Array
 
 /** The fixture's prompts: token ids drawn from the normal pieces and bytes (never control tokens). */
 export function moeFixturePrompts(spec: MoeModelSpec = MOE_FIXTURE_SPEC): number[][] {
-  const rand = prng(spec.seed * 7919 + 1);
+  const rand = mulberry32(spec.seed * 7919 + 1);
   const pick = (): number => 3 + Math.floor(rand() * (spec.vocab - 3));
   return [[1, pick()], Array.from({ length: 7 }, pick), Array.from({ length: 23 }, pick)];
 }

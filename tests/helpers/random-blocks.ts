@@ -3,15 +3,7 @@
 // numbers far from f32's limits, so a GPU that flushes subnormals decodes them exactly too.
 import { blockGeometry, GgmlType } from '../../src/gpu/gguf/types';
 import { f32ToF16Bits } from '../../src/gpu/quant/half';
-
-/** xorshift-style generator of uniform [0, 1) values. */
-export function uniform(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { uniform } from './numeric';
 
 // type -> [byte offsets of its f16 scales within a block, typical |value| / scale]
 const F16_SCALES: ReadonlyMap<number, readonly [readonly number[], number]> = new Map([

@@ -7,7 +7,7 @@ import { KernelContext } from '../../src/gpu/kernels/context';
 import { blockElements, KV_BLOCK_TOKENS, kvElementIndex, type KvDtype } from '../../src/gpu/kv/layout';
 import { f32ToF16Bits, normalizedError, roundToHalf } from '../helpers/attention-ref';
 import { testDevice } from '../helpers/gpu';
-import { uniform } from '../helpers/random-blocks';
+import { uniform } from '../helpers/numeric';
 
 const BOUND = 1e-5; // max |gpu - cpu| / max |cpu|, as in attention.gpu.test.ts
 const SEQ_LEN = 70;

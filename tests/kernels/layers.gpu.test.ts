@@ -12,31 +12,14 @@ import { rmsNorm, ropeHead } from '../../src/gpu/model/cpu-reference';
 import { dequantize } from '../../src/gpu/quant';
 import { testDevice } from '../helpers/gpu';
 import { openModel } from '../helpers/shared';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return (s / 2 ** 32) * 2 - 1;
-  };
-}
-
-function maxNormalizedError(got: Float32Array, want: Float32Array): number {
-  let err = 0;
-  let scale = 1e-30;
-  want.forEach((w, i) => {
-    err = Math.max(err, Math.abs(got[i]! - w));
-    scale = Math.max(scale, Math.abs(w));
-  });
-  return err / scale;
-}
+import { normalizedError, signedUniform } from '../helpers/numeric';
 
 const ctxP = testDevice().then((g) => new KernelContext(g));
 
 describe('layer kernels vs CPU', () => {
   it('RMSNorm: plain, per-head weights in place, and gathered rows (1e-6 normalized)', async () => {
     const ctx = await ctxP;
-    const r = rng(1);
+    const r = signedUniform(1);
     const n = 96;
     const rows = 5;
     const x = Float32Array.from({ length: rows * n }, r);
@@ -47,7 +30,7 @@ describe('layer kernels vs CPU', () => {
     const gb = ctx.upload(g, 'g');
     const yb = ctx.storage(rows * n * 4, 'y');
     ctx.run((pass) => encodeRmsNorm(ctx, pass, { x: xb, weight: gb, y: yb, n, rows, eps: 1e-5 }));
-    expect(maxNormalizedError(new Float32Array(await ctx.read(yb)), want)).toBeLessThan(1e-6);
+    expect(normalizedError(new Float32Array(await ctx.read(yb)), want)).toBeLessThan(1e-6);
 
     const hd = 16;
     const gh = g.subarray(0, hd);
@@ -55,7 +38,7 @@ describe('layer kernels vs CPU', () => {
     for (let h = 0; h < x.length / hd; h++) rmsNorm(wantHeads.subarray(h * hd), x.subarray(h * hd), gh, 1e-6);
     const xin = ctx.upload(x, 'x2');
     ctx.run((pass) => encodeRmsNorm(ctx, pass, { x: xin, weight: ctx.upload(gh, 'gh'), y: xin, n: hd, rows: x.length / hd, eps: 1e-6 }));
-    expect(maxNormalizedError(new Float32Array(await ctx.read(xin)), wantHeads)).toBeLessThan(1e-6);
+    expect(normalizedError(new Float32Array(await ctx.read(xin)), wantHeads)).toBeLessThan(1e-6);
 
     const pick = [4, 0];
     const yg = ctx.storage(2 * n * 4, 'yg');
@@ -63,14 +46,14 @@ describe('layer kernels vs CPU', () => {
     const wantG = new Float32Array(2 * n);
     wantG.set(want.subarray(4 * n, 5 * n), 0);
     wantG.set(want.subarray(0, n), n);
-    expect(maxNormalizedError(new Float32Array(await ctx.read(yg)), wantG)).toBeLessThan(1e-6);
+    expect(normalizedError(new Float32Array(await ctx.read(yg)), wantG)).toBeLessThan(1e-6);
   });
 
   for (const style of ['normal', 'neox'] as const) {
     it(`RoPE ${style}: positions up to 4000, partial rotary dims (2e-6 normalized)`, async () => {
       const ctx = await ctxP;
       const c = { headDim: 64, ropeDim: 32, ropeBase: 500000, ropeStyle: style, ropeLinearScale: 1, contextLength: 8192 } as ModelConfig;
-      const r = rng(2);
+      const r = signedUniform(2);
       const heads = 3;
       const positions = [0, 1, 17, 4000];
       const x = Float32Array.from({ length: positions.length * heads * c.headDim }, r);
@@ -82,20 +65,20 @@ describe('layer kernels vs CPU', () => {
       const xb = ctx.upload(x, 'x');
       const tb = table.ensure(4000);
       ctx.run((pass) => encodeRope(ctx, pass, c, { x: xb, positions: ctx.upload(Uint32Array.from(positions), 'pos'), table: tb, tokens: positions.length, heads }));
-      expect(maxNormalizedError(new Float32Array(await ctx.read(xb)), want)).toBeLessThan(2e-6);
+      expect(normalizedError(new Float32Array(await ctx.read(xb)), want)).toBeLessThan(2e-6);
     });
   }
 
   it('SwiGLU (1e-6 normalized)', async () => {
     const ctx = await ctxP;
-    const r = rng(3);
+    const r = signedUniform(3);
     const n = 1000;
     const g = Float32Array.from({ length: n }, () => r() * 8);
     const u = Float32Array.from({ length: n }, r);
     const gb = ctx.upload(g, 'g');
     ctx.run((pass) => encodeSwiglu(ctx, pass, gb, ctx.upload(u, 'u'), n));
     const want = g.map((x, i) => (x / (1 + Math.exp(-x))) * u[i]!);
-    expect(maxNormalizedError(new Float32Array(await ctx.read(gb)), want)).toBeLessThan(1e-6);
+    expect(normalizedError(new Float32Array(await ctx.read(gb)), want)).toBeLessThan(1e-6);
   });
 
   for (const model of ['TinyStories-656K-Q4_0.gguf', 'stories260K.gguf']) {

@@ -10,7 +10,8 @@ import { encodeMatmul, GEMM_MIN_TOKENS } from '../../src/gpu/kernels/matmul';
 import { rowBytes, uploadWeight } from '../../src/gpu/kernels/weights';
 import { dequantize, matvecRows } from '../../src/gpu/quant';
 import { testDevice } from '../helpers/gpu';
-import { randomBlocks, uniform } from '../helpers/random-blocks';
+import { normalizedError, signedUniform } from '../helpers/numeric';
+import { randomBlocks } from '../helpers/random-blocks';
 
 const TYPES = [GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS, GgmlType.MXFP4];
 const ROWS = 64;
@@ -22,24 +23,8 @@ function randomWeight(type: number, rows: number, seed: number): Uint8Array {
   return randomBlocks(type, (rows * COLS) / perBlock, seed, 0.05);
 }
 
-function signedX(n: number, seed: number): Float32Array {
-  const next = uniform(seed);
-  return Float32Array.from({ length: n }, () => next() * 2 - 1);
-}
-
-/** max |a - b| / max |b|, the normalized error of matmul.gpu.test.ts. */
-function normalizedError(a: Float32Array, b: Float32Array): number {
-  let err = 0;
-  let scale = 1e-30;
-  for (let i = 0; i < b.length; i++) {
-    err = Math.max(err, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return err / scale;
-}
-
 async function compare(ctx: KernelContext, type: number, bytes: Uint8Array, rows: number, tokens: number, seed: number): Promise<number> {
-  const x = signedX(tokens * COLS, seed); // (tokens, COLS)
+  const x = Float32Array.from({ length: tokens * COLS }, signedUniform(seed)); // (tokens, COLS)
   const w = uploadWeight(ctx, 'w', type, bytes, rows, COLS);
   const xb = ctx.upload(x, 'x');
   const yb = ctx.storage(tokens * rows * 4, 'y'); // (tokens, rows)

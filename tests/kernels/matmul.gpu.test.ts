@@ -6,34 +6,16 @@ import { uploadWeight } from '../../src/gpu/kernels/weights';
 import { matvecRows } from '../../src/gpu/quant';
 import { testDevice } from '../helpers/gpu';
 import { openModel } from '../helpers/shared';
+import { normalizedError, signedUniform } from '../helpers/numeric';
 
 const TYPES = ['f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_K', 'q3_K', 'q4_K', 'q5_K', 'q6_K', 'iq4_nl', 'iq4_xs'];
 const vectors = openModel('quant-testvectors.gguf');
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return (s / 2 ** 32) * 2 - 1;
-  };
-}
 
 /** CPU oracle: Y (tokens, rows) from the f64-accumulated matvec of each token's row of X. */
 function cpuMatmul(type: number, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, tokens: number): Float32Array {
   const y = new Float32Array(tokens * rows);
   for (let t = 0; t < tokens; t++) y.set(matvecRows(type, bytes, rows, cols, x.subarray(t * cols, (t + 1) * cols)), t * rows);
   return y;
-}
-
-/** max |a - b| / max |b|: the normalized error the bounds below are stated in. */
-function normalizedError(a: Float32Array, b: Float32Array): number {
-  let err = 0;
-  let scale = 1e-30;
-  for (let i = 0; i < b.length; i++) {
-    err = Math.max(err, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return err / scale;
 }
 
 async function gpuMatmul(ctx: KernelContext, type: number, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, tokens: number, init?: Float32Array, bias?: Float32Array): Promise<Float32Array> {
@@ -53,7 +35,7 @@ describe('quantized matmul kernel vs the CPU matvec', () => {
       const bytes = await vectors.tensorBytes(info);
       const [cols, rows] = info.dims as [number, number];
       for (const tokens of [1, 3, 8, 11]) {
-        const r = rng(tokens);
+        const r = signedUniform(tokens);
         const x = Float32Array.from({ length: tokens * cols }, r);
         const got = await gpuMatmul(ctx, info.type, bytes, rows, cols, x, tokens);
         const want = cpuMatmul(info.type, bytes, rows, cols, x, tokens);
@@ -74,7 +56,7 @@ describe('quantized matmul kernel vs the CPU matvec', () => {
       for (const rows of [allRows, 40]) {
         const bytes = all.subarray(0, (all.length / allRows) * rows);
         for (const tokens of tokenCounts) {
-          const x = Float32Array.from({ length: tokens * cols }, rng(tokens + rows));
+          const x = Float32Array.from({ length: tokens * cols }, signedUniform(tokens + rows));
           const got = await gpuMatmul(ctx, info.type, bytes, rows, cols, x, tokens);
           expect(normalizedError(got, cpuMatmul(info.type, bytes, rows, cols, x, tokens)), `${name} ${rows} rows T=${tokens}`).toBeLessThan(1e-5);
         }
@@ -87,7 +69,7 @@ describe('quantized matmul kernel vs the CPU matvec', () => {
     const ctx = new KernelContext(gpu);
     const info = vectors.requireTensor('w.q8_0');
     const bytes = await vectors.tensorBytes(info);
-    const r = rng(21);
+    const r = signedUniform(21);
     const tokens = 37;
     const x = Float32Array.from({ length: tokens * 512 }, r);
     const init = Float32Array.from({ length: tokens * 64 }, r);
@@ -118,7 +100,7 @@ describe('quantized matmul kernel vs the CPU matvec', () => {
       for (const [rows, cols, paired] of [[1024, 32, false], [64, 512, true]] as const) {
         expect(uploadWeight(ctx, 'w', info.type, bytes, rows, cols).paired).toBe(paired);
         for (const tokens of [1, 5]) {
-          const x = Float32Array.from({ length: tokens * cols }, rng(11));
+          const x = Float32Array.from({ length: tokens * cols }, signedUniform(11));
           const got = await gpuMatmul(ctx, info.type, bytes, rows, cols, x, tokens);
           expect(normalizedError(got, cpuMatmul(info.type, bytes, rows, cols, x, tokens)), `${name} ${rows}x${cols} T=${tokens}`).toBeLessThan(1e-5);
         }
@@ -135,7 +117,7 @@ describe('quantized matmul kernel vs the CPU matvec', () => {
         const bytes = await vectors.tensorBytes(info);
         const [cols, rows] = info.dims as [number, number];
         for (const tokens of [1, 8]) {
-          const x = Float32Array.from({ length: tokens * cols }, rng(13));
+          const x = Float32Array.from({ length: tokens * cols }, signedUniform(13));
           const got = await gpuMatmul(ctx, info.type, bytes, rows, cols, x, tokens);
           expect(normalizedError(got, cpuMatmul(info.type, bytes, rows, cols, x, tokens)), `${name} software=${softwareAdapter} T=${tokens}`).toBeLessThan(1e-5);
         }
@@ -147,7 +129,7 @@ describe('quantized matmul kernel vs the CPU matvec', () => {
     const ctx = new KernelContext(await testDevice());
     const info = vectors.requireTensor('w.q4_K');
     const bytes = await vectors.tensorBytes(info);
-    const r = rng(7);
+    const r = signedUniform(7);
     const tokens = 5;
     const x = Float32Array.from({ length: tokens * 512 }, r);
     const init = Float32Array.from({ length: tokens * 64 }, r);
@@ -165,7 +147,7 @@ describe('quantized matmul kernel vs the CPU matvec', () => {
     const [cols, rows] = info.dims as [number, number];
     const bytes = await m.tensorBytes(info);
     for (const tokens of [1, 6]) {
-      const x = Float32Array.from({ length: tokens * cols }, rng(3));
+      const x = Float32Array.from({ length: tokens * cols }, signedUniform(3));
       const got = await gpuMatmul(ctx, info.type, bytes, rows, cols, x, tokens);
       expect(normalizedError(got, cpuMatmul(info.type, bytes, rows, cols, x, tokens))).toBeLessThan(1e-5);
     }
@@ -178,7 +160,7 @@ describe('quantized matmul kernel vs the CPU matvec', () => {
     const bytes = await vectors.tensorBytes(info);
     const w = uploadWeight(small, 'w', info.type, bytes, 64, 512);
     expect(w.parts.length).toBe(7);
-    const x = Float32Array.from({ length: 2 * 512 }, rng(9));
+    const x = Float32Array.from({ length: 2 * 512 }, signedUniform(9));
     const got = await gpuMatmul(small, info.type, bytes, 64, 512, x, 2);
     expect(normalizedError(got, cpuMatmul(info.type, bytes, 64, 512, x, 2))).toBeLessThan(1e-5);
   });

@@ -10,14 +10,7 @@ import { routeTopK } from '../../src/gpu/model/moe-reference';
 import { dequantize } from '../../src/gpu/quant';
 import { quantize } from '../../src/gpu/quant/quantize';
 import { testDevice } from '../helpers/gpu';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return (s / 2 ** 32) * 2 - 1;
-  };
-}
+import { signedUniform } from '../helpers/numeric';
 
 async function gpuRoute(ctx: KernelContext, logits: Float32Array, m: MoeConfig): Promise<{ ids: Uint32Array; weights: Float32Array }> {
   const tokens = logits.length / m.experts;
@@ -35,7 +28,7 @@ describe('MoE router kernel vs routeTopK', () => {
   for (const [name, m] of cases) {
     it(`${name}: same experts in the same order, weights within 1e-6, ties to the lower index`, async () => {
       const ctx = new KernelContext(await testDevice());
-      const r = rng(m.experts);
+      const r = signedUniform(m.experts);
       const rows: number[][] = Array.from({ length: 37 }, () => Array.from({ length: m.experts }, () => 4 * r()));
       rows.push(new Array<number>(m.experts).fill(0)); // every expert tied: 0, 1, ..., used - 1
       const tie = Array.from({ length: m.experts }, (_, e) => -e);
@@ -77,7 +70,7 @@ describe('expert-indexed matvec vs the CPU', () => {
       // A binding limit of two experts: the tensor is split into three groups of whole experts.
       const expertBytes = rows * rowBytes(type, cols);
       const small = new KernelContext({ ...gpu, caps: { ...gpu.caps, maxStorageBufferBindingSize: 2 * expertBytes + 8 } });
-      const r = rng(type + 1);
+      const r = signedUniform(type + 1);
       const f = Float32Array.from({ length: experts * rows * cols }, r);
       const bytes = type === GgmlType.F32 ? new Uint8Array(f.buffer) : quantize(type, f);
       const w = dequantize(type, bytes, f.length);

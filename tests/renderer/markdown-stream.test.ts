@@ -5,7 +5,8 @@
 // jsdom gives DOMPurify the DOM it needs in Node.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { seededRandom, streamedAnswer } from '../../bench/answer-text';
+import { streamedAnswer } from '../../bench/answer-text';
+import { mulberry32 } from '../helpers/numeric';
 import { markdownWork, renderMarkdown } from '../../src/renderer/src/markdown';
 import { allBlocks, MarkdownStream, SETTLED_GROUP, type RenderedMarkdown } from '../../src/renderer/src/markdown-stream';
 
@@ -34,7 +35,7 @@ const VARIED = [
 
 /** Delta sizes like a model's tokens: 1 to 8 characters. */
 function cut(text: string, seed: number): string[] {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const out: string[] = [];
   for (let at = 0; at < text.length; ) {
     const size = 1 + Math.floor(random() * 8);
