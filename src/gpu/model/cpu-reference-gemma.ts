@@ -2,7 +2,7 @@
 // cpu-reference.ts: the in-repo oracle of gemma-forward.ts, in the same llama.cpp order.
 import type { GgufFile } from '../gguf/reader';
 import { readModelConfig, layerTensor, type ModelConfig } from './config';
-import { CpuScratch, loadCpuWeights, matvec, rmsNorm, ropeHead, softmax, type CpuWeights } from './cpu-reference';
+import { cpuWeight, CpuScratch, loadCpuWeights, matvec, rmsNorm, ropeHead, softmax, type CpuWeights } from './cpu-reference';
 import type { GemmaTraits } from './gemma';
 import { f16ToF32, f32ToF16Bits } from '../quant/half';
 
@@ -51,9 +51,7 @@ export class GemmaCpuReference {
   }
 
   private weight(name: string): Float32Array {
-    const t = this.w.get(name);
-    if (!t) throw new Error(`CPU reference: weight ${name} not loaded`);
-    return t;
+    return cpuWeight(this.w, name);
   }
 
   /** Runs `token` at `pos` (all earlier positions must have run) and returns the logits (vocab). */

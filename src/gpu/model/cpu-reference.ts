@@ -67,6 +67,13 @@ export function softmax(x: Float32Array, n = x.length): void {
 const silu = (x: number): number => x / (1 + Math.exp(-x));
 
 /** Scratch activations and the KV cache of one CPU forward pass, named as in llama2.c's run.c. */
+/** A loaded weight by its GGUF name; a missing one is a bug in the caller's tensor list. */
+export function cpuWeight(w: CpuWeights, name: string): Float32Array {
+  const t = w.get(name);
+  if (!t) throw new Error(`CPU reference: weight ${name} not loaded`);
+  return t;
+}
+
 export class CpuScratch {
   readonly x: Float32Array; // (dim) residual stream
   readonly xb: Float32Array; // (max(dim, q)) normed input / attention output
@@ -111,9 +118,7 @@ export class CpuReferenceModel {
   }
 
   private weight(name: string): Float32Array {
-    const t = this.w.get(name);
-    if (!t) throw new Error(`CPU reference: weight ${name} not loaded`);
-    return t;
+    return cpuWeight(this.w, name);
   }
 
   /** Runs token `token` at position `pos` (all earlier positions must have run) and returns the logits. */
