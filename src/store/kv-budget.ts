@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import type { Db } from './database';
 import { now } from './database';
 import { reclaimFreePages } from './vacuum';
+import type { ConversationKvStorage } from '../shared/api';
 
 const GiB = 1024 ** 3;
 /** The default budget: the smaller of 8 GiB and 10% of the volume. */
@@ -73,18 +74,8 @@ export type KvWriteSkip =
   | { readonly reason: 'low-disk'; readonly freeBytes: number; readonly reserveBytes: number }
   | { readonly reason: 'disk-full'; readonly message: string };
 
-/** One conversation's stored KV. */
-export interface ConversationKvUsage {
-  readonly conversationId: number;
-  readonly title: string;
-  readonly blocks: number;
-  /** Bytes of every block its table names. */
-  readonly bytes: number;
-  /** Of those, the bytes of blocks other conversations name too (counted once in the total). */
-  readonly sharedBytes: number;
-  /** When its KV was last saved (ms since the epoch); eviction goes from the smallest. */
-  readonly lastUsedAt: number;
-}
+/** One conversation's stored KV: the Storage view's row (eviction goes from the smallest lastUsedAt). */
+export type ConversationKvUsage = ConversationKvStorage;
 
 export interface KvUsageReport {
   /** Every stored block once. */
