@@ -272,12 +272,7 @@ async function readStream(
   const reader = res.body!.getReader();
   try {
     for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (e) {
-        throw dropped(endpoint, e);
-      }
+      const chunk = await readChunk(reader, endpoint);
       if (chunk.done) break;
       activity();
       handle(parseOrRefuse(() => parser.push(chunk.value), endpoint, acc, handle));
@@ -320,6 +315,15 @@ function applyChunk(json: ChatJson, acc: Accumulator, onText: (t: string) => voi
   if (typeof json.usage?.completion_tokens === 'number') acc.completionTokens = json.usage.completion_tokens;
 }
 
+/** The next piece of a response body; a connection lost mid-body is the error that says so. */
+async function readChunk(reader: ReadableStreamDefaultReader<Uint8Array>, endpoint: RemoteEndpoint): Promise<ReadableStreamReadResult<Uint8Array>> {
+  try {
+    return await reader.read();
+  } catch (e) {
+    throw dropped(endpoint, e);
+  }
+}
+
 /**
  * Reads a body up to `maxBytes` (a larger Content-Length is not even started). At the limit it stops and closes
  * the connection: `complete` is then false and `text` is what fitted.
@@ -341,12 +345,7 @@ async function readCapped(
   let complete = false;
   try {
     for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (e) {
-        throw dropped(endpoint, e);
-      }
+      const chunk = await readChunk(reader, endpoint);
       if (chunk.done) {
         complete = true;
         break;
