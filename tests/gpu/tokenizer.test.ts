@@ -186,6 +186,14 @@ describe('byte-level BPE specials and pre-tokenizers', () => {
     expect(preTokenize('x\u0085\u0085y', gpt2)).toEqual(['x', '\u0085', '\u0085', 'y']);
     expect(preTokenize('a \uFEFFb', gpt2)).toEqual(['a', ' \uFEFF', 'b']);
   });
+
+  it('splits like o200k for gpt-oss (case runs, trailing contractions, marks inside words, slashes after punctuation)', () => {
+    const { preTokenizer, warning } = preTokenizerFor('gpt-4o');
+    expect(warning).toBeUndefined();
+    const words = preTokenize("HelloWORLD don't I'M 1234567 नमस्ते a/\n/b", preTokenizer);
+    expect(words).toEqual(['Hello', 'WORLD', " don't", " I'M", ' ', '123', '456', '7', ' नमस्ते', ' a', '/\n/', 'b']);
+    expect(preTokenizerFor('llama4').preTokenizer.steps).toEqual(preTokenizer.steps);
+  });
 });
 
 type ReferenceWithPieces = Reference & { readonly text_with_special_pieces?: string };

@@ -13,11 +13,15 @@ export type ChatRole = 'system' | 'user' | 'assistant';
 export interface ChatMessage {
   readonly role: ChatRole;
   readonly content: string;
+  /** An assistant turn's reasoning, split from its content (reasoning.ts); the template decides what it keeps. */
+  readonly reasoning?: string;
 }
 
 export interface RenderOptions {
   /** End with the opening of an assistant turn, for the model to write. */
   readonly addGenerationPrompt: boolean;
+  /** Extra variables for the model's template (`enable_thinking`, `reasoning_effort`), as chat_template_kwargs. */
+  readonly templateKwargs?: Readonly<Record<string, unknown>>;
 }
 
 /** How a model's chat is rendered: its own template, the ChatML fallback, or plain concatenation. */
@@ -63,7 +67,9 @@ function renderModelTemplate(meta: Metadata, source: string, messages: readonly 
   const template = compile(source);
   try {
     return template.render({
-      messages: messages.map((m) => ({ role: m.role, content: m.content })),
+      ...opts.templateKwargs,
+      // Reasoning under both names templates read: Qwen3's `reasoning_content`, gpt-oss's `thinking`.
+      messages: messages.map((m) => ({ role: m.role, content: m.content, ...(m.reasoning ? { reasoning_content: m.reasoning, thinking: m.reasoning } : {}) })),
       bos_token: specialTokenText(meta, 'bos_token_id', 1),
       eos_token: specialTokenText(meta, 'eos_token_id', 2),
       add_generation_prompt: opts.addGenerationPrompt,

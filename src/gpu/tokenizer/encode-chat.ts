@@ -8,8 +8,13 @@ import type { Tokenizer } from './tokenizer';
 export interface EncodeChatOptions {
   /** End with the opening of an assistant turn, for the model to write. */
   readonly addGenerationPrompt: boolean;
-  /** false: never add BOS (turns appended to a conversation already under way). Default true. */
+  /**
+   * false: never add BOS (turns appended to a conversation already under way). Default: as the model's
+   * add_bos_token says (llama.cpp's add_special; Qwen and gpt-oss add none).
+   */
   readonly addBos?: boolean;
+  /** Extra variables for the model's template (`enable_thinking: false`, `reasoning_effort`). */
+  readonly templateKwargs?: Readonly<Record<string, unknown>>;
   /**
    * Sees the rendered text before it is tokenized, and may throw: tokenizing a flood of text stalls the caller's
    * thread for seconds, so a server refuses it here.
@@ -23,7 +28,10 @@ function startsWithBos(tokenizer: Tokenizer, text: string): boolean {
 }
 
 export function encodeChat(tokenizer: Tokenizer, metadata: Metadata, messages: readonly ChatMessage[], opts: EncodeChatOptions): number[] {
-  const text = renderChatTemplate(metadata, messages, { addGenerationPrompt: opts.addGenerationPrompt });
+  const text = renderChatTemplate(metadata, messages, {
+    addGenerationPrompt: opts.addGenerationPrompt,
+    ...(opts.templateKwargs ? { templateKwargs: opts.templateKwargs } : {}),
+  });
   opts.checkRendered?.(text);
-  return tokenizer.encode(text, { parseSpecial: true, addBos: (opts.addBos ?? true) && !startsWithBos(tokenizer, text) });
+  return tokenizer.encode(text, { parseSpecial: true, addBos: (opts.addBos ?? tokenizer.addBosDefault) && !startsWithBos(tokenizer, text) });
 }

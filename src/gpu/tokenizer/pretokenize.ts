@@ -23,6 +23,17 @@ function llama3Like(digits: string, punctuation: string): string {
 const LLAMA3 = llama3Like('{1,3}', '\\p{Cn}');
 const QWEN2 = llama3Like('', '');
 
+// o200k (GPT-4o, gpt-oss) as Hugging Face's tokenizer.json writes it: a word is an optional non-letter, then either
+// upper-case letters followed by lower-case ones or an upper-case run (so "HelloWORLD" is "Hello" + "WORLD"), with
+// combining marks inside words and a trailing contraction; digits in threes; punctuation runs take trailing
+// newlines and slashes. (?i:'s|...) is spelled out: JS regexes have no inline case-insensitive group.
+const UPPER = '[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]';
+const LOWER = '[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]';
+const O200K =
+  `[^\\r\\n\\p{L}\\p{N}]?${UPPER}*${LOWER}+(?:${CONTRACTIONS_ANY_CASE})?` +
+  `|[^\\r\\n\\p{L}\\p{N}]?${UPPER}+${LOWER}*(?:${CONTRACTIONS_ANY_CASE})?` +
+  `|\\p{N}{1,3}| ?[^${WS}\\p{L}\\p{N}]+[\\r\\n/]*|${SPACE}*[\\r\\n]+|${SPACE}+(?!${NOT_SPACE})|${SPACE}+`;
+
 export interface SplitStep {
   readonly pattern: RegExp;
   readonly perCodepointGaps: boolean;
@@ -58,6 +69,7 @@ const FAMILIES = {
   gpt2: { steps: [custom(GPT2)], ignoreMerges: false, addBos: false, cleanSpaces: true },
   llama3: { steps: [custom(LLAMA3)], ignoreMerges: true, addBos: true, cleanSpaces: true },
   qwen2: { steps: [stl(QWEN2)], ignoreMerges: false, addBos: false, cleanSpaces: false },
+  gpt4o: { steps: [stl(O200K)], ignoreMerges: true, addBos: false, cleanSpaces: false },
   starcoder: { steps: [stl('\\p{N}'), custom(GPT2)], ignoreMerges: false, addBos: false, cleanSpaces: true },
   falcon: {
     steps: [stl('[\\p{P}$+<=>^~|`]+'), custom(GPT2), stl('[0-9][0-9][0-9]')],
@@ -95,6 +107,8 @@ const FAMILY_OF_PRE: ReadonlyMap<string, Family> = new Map<string, Family>([
   ['smollm', { ...FAMILIES.starcoder, cleanSpaces: false }],
   ['command-r', { ...FAMILIES.starcoder, cleanSpaces: false }],
   ['falcon', FAMILIES.falcon],
+  ['gpt-4o', FAMILIES.gpt4o],
+  ['llama4', FAMILIES.gpt4o],
 ]);
 
 export interface PreTokenizerChoice {
