@@ -1,4 +1,5 @@
 // `--name value` / `--flag` command-line parsing with typed accessors and usage errors.
+import { KV_TYPES, type KvType } from '../gpu/kv/layout';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -46,6 +47,14 @@ export class Args {
     if (v.trim() === '' || !check(n)) throw new UsageError(`--${name} must be ${what}, not "${v}"`);
     return n;
   }
+}
+
+/** `--kv-type f16|q8_0|q4_0`: the K/V cache type, undefined (the engine's default) when absent. */
+export function kvTypeArg(args: Args): KvType | undefined {
+  const v = args.string('kv-type');
+  if (v === undefined) return undefined;
+  if (!(KV_TYPES as readonly string[]).includes(v)) throw new UsageError(`--kv-type must be one of ${KV_TYPES.join(', ')}, not "${v}"`);
+  return v as KvType;
 }
 
 /** Runs a CLI main: usage and input errors go to stderr with exit code 2 (usage) or 1 (anything else). */

@@ -1,22 +1,25 @@
 // npm run -s generate -- --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--top-k K]
 //   [--top-p P] [--min-p P] [--repeat-penalty R] [--reference] [--json]
 //   [--session DB --conversation NAME [--chat] [--kv-budget BYTES]] [--context N] [--context-policy stop|truncate-middle|rolling-window [--keep N]]
+//   [--kv-type f16|q8_0|q4_0]
 // Positions count like llama2.c's -n: prompt and generated tokens together take at most N positions (and at
 // most the model's context); generation also stops at an end-of-generation token. With --session the prompt
 // continues a stored conversation (raw text unless --chat) and N caps the new tokens. At the context length the
 // policy applies: stop (default), or drop the oldest tokens after the first N kept (--keep; default the BOS token)
 // and go on; the JSON's context_shifts says what was dropped and recomputed. --kv-budget caps the KV bytes the
 // session file keeps (least recently used conversations lose their blocks first); the JSON's kv_store_bytes is
-// what it holds after the run.
+// what it holds after the run. --kv-type picks the K/V cache type (default f16 where the GPU has shader-f16, else
+// f32; q8_0 about halves KV memory and disk, q4_0 about quarters it); the JSON's kv_type says which ran.
 import type { ConversationResume } from '../gpu/engine/conversation-cache';
 import { Engine, type ContextPolicy, type ContextShift, type GenerateOptions, type GenerateResult } from '../gpu/engine/engine';
 import { sampleCpu } from '../gpu/engine/sampler-cpu';
 import { foldSeed, normalizeSamplingParams, SamplingParamError, topPZeroAsGreedy, type SamplingParams } from '../gpu/engine/sampling-params';
 import type { GgufFile } from '../gpu/gguf/reader';
+import type { KvDtype, KvType } from '../gpu/kv/layout';
 import { readModelConfig } from '../gpu/model/config';
 import { CpuReferenceModel } from '../gpu/model/cpu-reference';
 import { continuesPrompt, encodeChat, StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../gpu/tokenizer';
-import { Args, runMain, UsageError } from './args';
+import { Args, kvTypeArg, runMain, UsageError } from './args';
 import { openGgufFile } from '../node/file-source';
 import { acquireNodeDevice } from '../node/dawn-device';
 import { CliSession, type StoredConversation } from './session';
@@ -27,6 +30,8 @@ interface Generation {
   readonly prefillMs: number;
   readonly decodeMs: number;
   readonly device: string;
+  /** The K/V cache type of the GPU run (the CPU reference keeps f32 rows). */
+  readonly kvType?: KvDtype;
   readonly resume?: ConversationResume;
   readonly contextShifts: readonly ContextShift[];
 }
@@ -40,12 +45,13 @@ interface Run {
   readonly onToken: (t: number) => void;
   readonly contextPolicy: ContextPolicy;
   readonly contextLength: number;
+  readonly kvType?: KvType;
   /** Session mode: the stored conversation and how to save the exchange. */
   readonly session?: { readonly store: CliSession; readonly conversation: StoredConversation; readonly promptText: string; readonly tokenizer: Tokenizer };
 }
 
 async function generateReference(r: Run): Promise<Generation> {
-  const model = await CpuReferenceModel.load(r.file);
+  const model = await CpuReferenceModel.load(r.file, r.contextLength);
   const started = performance.now();
   const tokens: number[] = [];
   const recent: number[] = [];
@@ -74,7 +80,12 @@ async function generateReference(r: Run): Promise<Generation> {
 async function generateGpu(r: Run): Promise<Generation> {
   const gpu = await acquireNodeDevice();
   // In session mode KV blocks are named by the model file's fingerprint, so stored ones are found again.
-  const engine = await Engine.load(gpu, r.file, { maxSeqs: 1, contextLength: r.contextLength, ...(r.session ? { modelFingerprint: r.session.store.modelFingerprint } : {}) });
+  const engine = await Engine.load(gpu, r.file, {
+    maxSeqs: 1,
+    contextLength: r.contextLength,
+    ...(r.kvType ? { kvDtype: r.kvType } : {}),
+    ...(r.session ? { modelFingerprint: r.session.store.modelFingerprint } : {}),
+  });
   try {
     const started = performance.now();
     let firstAt = 0;
@@ -98,6 +109,7 @@ async function generateGpu(r: Run): Promise<Generation> {
       // Up to the last token: in session mode the KV is persisted after it.
       decodeMs: lastAt - firstAt,
       device: `webgpu: ${gpu.adapterDescription}`,
+      kvType: engine.pool.layout.dtype,
       contextShifts: result.contextShifts,
       ...(resume ? { resume } : {}),
     };
@@ -121,7 +133,7 @@ async function main(): Promise<void> {
   const args = new Args(
     process.argv.slice(2),
     new Set(['json', 'reference', 'chat']),
-    new Set(['model', 'prompt', 'max-tokens', 'temperature', 'seed', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'session', 'conversation', 'context-policy', 'keep', 'context', 'kv-budget']),
+    new Set(['model', 'prompt', 'max-tokens', 'temperature', 'seed', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'session', 'conversation', 'context-policy', 'keep', 'context', 'kv-budget', 'kv-type']),
   );
   const json = args.flag('json');
   const modelPath = args.required('model');
@@ -164,6 +176,7 @@ async function main(): Promise<void> {
       onToken: stream,
       contextPolicy,
       contextLength,
+      kvType: kvTypeArg(args),
       ...(store && conversation ? { session: { store, conversation, promptText, tokenizer } } : {}),
     };
     const g = args.flag('reference') ? await generateReference(run) : await generateGpu(run);
@@ -175,6 +188,7 @@ async function main(): Promise<void> {
           model: config.name,
           backend: args.flag('reference') ? 'reference' : 'webgpu',
           device: g.device,
+          ...(g.kvType ? { kv_type: g.kvType } : {}),
           prompt: promptText,
           prompt_tokens: prompt,
           generated_tokens: g.tokens,

@@ -1,31 +1,33 @@
 // npm run -s serve -- --model FILE [--port N] [--host H] [--api-key K] [--context N] [--max-waiting N]
-//                      [--allowed-host NAME,...] [--insecure-no-key]
+//                      [--allowed-host NAME,...] [--insecure-no-key] [--kv-type f16|q8_0|q4_0]
 // An OpenAI-compatible server (/v1/models, /v1/completions, /v1/chat/completions) over one engine on this
 // machine's GPU. Binds 127.0.0.1 unless --host says otherwise; with --api-key every request needs
 // "Authorization: Bearer K". Any other address needs --api-key, or --insecure-no-key (which prints a warning);
 // there, Host names other than IP addresses and this machine's name need --allowed-host. --context N serves a
 // shorter context than the model's (less KV memory, like llama.cpp's n_ctx). --max-waiting N: requests waiting
-// for room at most (default 64; more get 429). Runs until SIGINT/SIGTERM.
+// for room at most (default 64; more get 429). --kv-type f16|q8_0|q4_0: the K/V cache type (q8_0 about
+// halves KV memory, q4_0 about quarters it; default f16 where the GPU has shader-f16). Runs until SIGINT/SIGTERM.
 import { basename } from 'node:path';
 import { Engine } from '../gpu/engine/engine';
 import { tokenizerFromGguf } from '../gpu/tokenizer';
 import type { GgufFile } from '../gpu/gguf/reader';
 import { startOpenAiServer, startUnavailableServer } from '../server';
 import { isLoopback } from '../server/local-guard';
-import { Args, runMain, UsageError } from './args';
+import { Args, kvTypeArg, runMain, UsageError } from './args';
 import { openGgufFile } from '../node/file-source';
 import { acquireNodeDevice } from '../node/dawn-device';
 
 const DEFAULT_PORT = 8080;
 
 async function main(): Promise<void> {
-  const args = new Args(process.argv.slice(2), new Set(['insecure-no-key']), new Set(['model', 'port', 'host', 'api-key', 'context', 'max-waiting', 'allowed-host']));
+  const args = new Args(process.argv.slice(2), new Set(['insecure-no-key']), new Set(['model', 'port', 'host', 'api-key', 'context', 'max-waiting', 'allowed-host', 'kv-type']));
   const modelPath = args.required('model');
   const port = args.number('port', DEFAULT_PORT, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number (0 picks a free one)');
   const host = args.string('host') ?? '127.0.0.1';
   const apiKey = args.string('api-key');
   if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('--api-key must not be empty');
   const context = args.string('context') === undefined ? undefined : args.number('context', 0, (n) => Number.isInteger(n) && n > 0, 'a positive whole number');
+  const kvType = kvTypeArg(args);
   const maxWaiting = args.number('max-waiting', 64, (n) => Number.isInteger(n) && n >= 0, 'a whole number (0: refuse whatever cannot start at once)');
   const allowedHosts = (args.string('allowed-host') ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '');
   const noKey = args.flag('insecure-no-key');
@@ -45,7 +47,7 @@ async function main(): Promise<void> {
     file = opened.file;
     try {
       // Weights are on the device once loaded: the file is not read again.
-      engine = await Engine.load(gpu, file, context === undefined ? {} : { contextLength: context });
+      engine = await Engine.load(gpu, file, { ...(context === undefined ? {} : { contextLength: context }), ...(kvType ? { kvDtype: kvType } : {}) });
     } finally {
       await opened.close();
     }

@@ -2,7 +2,7 @@
 // how many 16-token KV blocks the pool gets, checked against the device's binding limit before anything is
 // uploaded, so a model that cannot run fails with a clear error instead of halfway through loading.
 import { GpuError, type GpuContext } from '../device';
-import { KV_BLOCK_TOKENS, layerBlockBytes, type KvLayout } from '../kv/layout';
+import { KV_BLOCK_TOKENS, checkKvLayout, layerBlockBytes, type KvLayout } from '../kv/layout';
 import { KvPool } from '../kv/pool';
 import type { ModelConfig } from '../model/config';
 import type { EngineOptions } from './engine-types';
@@ -27,8 +27,10 @@ export function planEngineSizing(gpu: GpuContext, modelConfig: ModelConfig, opts
   const maxBatchTokens = opts.maxBatchTokens ?? 128;
   // The f16 path, on devices with shader-f16: K/V stored as f16 (half the KV memory and attention traffic, as
   // llama.cpp's default cache type), arithmetic in f32. Greedy tokens stay equal to the f32 references on every
-  // shared model; first logits move by up to ~7e-3. Elsewhere the exact f32 path.
+  // shared model; first logits move by up to ~7e-3. Elsewhere the exact f32 path. q8_0 and q4_0 only when asked
+  // for (quantized on append, dequantized in the attention kernels; the README gives their greedy agreement).
   const layout: KvLayout = { nLayers: config.nLayers, nKvHeads: config.nKvHeads, headDim: config.headDim, dtype: opts.kvDtype ?? (gpu.caps.f16 ? 'f16' : 'f32') };
+  checkKvLayout(layout);
   const fullContext = Math.ceil(config.contextLength / KV_BLOCK_TOKENS);
   // One step must fit: a whole batch of prompt tokens plus a block to copy-on-write. (A longer sequence than the
   // pool holds gets a clear error when it is scheduled.)

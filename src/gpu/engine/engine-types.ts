@@ -15,7 +15,11 @@ export interface EngineOptions {
   readonly contextLength?: number;
   /** KV pool size in 16-token blocks; default: every sequence at full context, as far as the device allows. */
   readonly kvBlocks?: number;
-  /** K/V storage type; default f16 where the device has shader-f16, else f32. */
+  /**
+   * K/V storage type; default f16 where the device has shader-f16, else f32. q8_0 and q4_0 (llama.cpp's
+   * `-ctk/-ctv q8_0|q4_0`) take 34 and 18 bytes per 32 values (about a half and a quarter of f16) and need
+   * nKvHeads * headDim to be a multiple of 32.
+   */
   readonly kvDtype?: KvDtype;
   readonly onProgress?: (p: LoadProgress) => void;
   /**

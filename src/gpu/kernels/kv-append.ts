@@ -1,7 +1,7 @@
 // Paged-KV append: K and V of new tokens into one layer's pool, through the block table. Also the size checks
 // every paged-KV kernel wrapper shares (attention.ts uses them).
 import { GpuError } from '../device';
-import type { KvDtype } from '../kv/layout';
+import { checkKvLayout, isQuantized, QUANT_BLOCK_BYTES, quantRowBlocks, type KvDtype } from '../kv/layout';
 import type { KernelContext } from './context';
 import source from './kv-append.wgsl?raw';
 import { dispatch, grid, preprocess } from './shader';
@@ -18,7 +18,7 @@ export interface PagedKvShape {
 export interface KvAppendBuffers {
   readonly k: GPUBuffer; // (nTokens, nKvHeads * headDim) f32, RoPE applied
   readonly v: GPUBuffer; // (nTokens, nKvHeads * headDim) f32
-  readonly pool: GPUBuffer; // one layer's pool: (blocks, 2, nKvHeads, 16, headDim) dtype, written
+  readonly pool: GPUBuffer; // one layer's pool: (blocks, 2, nKvHeads, 16, headDim) dtype, or q8_0/q4_0 (blocks, 2, 16, rowBlocks) x 34/18 bytes; written
   readonly blockTables: GPUBuffer; // (nSeqs, maxBlocksPerSeq) u32: logical block -> physical block
   readonly tokenSeq: GPUBuffer; // (nTokens) u32: row of the block table
   readonly tokenPos: GPUBuffer; // (nTokens) u32: position in its sequence
@@ -92,12 +92,25 @@ export function appendKv(ctx: KernelContext, pass: GPUComputePassEncoder, shape:
   checkBinding(ctx, kernel, 'k', bufs.k, nTokens * rowBytes);
   checkBinding(ctx, kernel, 'v', bufs.v, nTokens * rowBytes);
   checkBinding(ctx, kernel, 'pool', bufs.pool, 0);
+  checkKvLayout(shape);
   const d4 = shape.headDim / 4;
-  const pipeline = ctx.pipelines.get({ family: 'kv-append', headDim: shape.headDim, dtype: shape.dtype }, () => ({
-    code: preprocess(source, { KV_F16: shape.dtype === 'f16', D4: `${d4}u` }),
+  const quant = isQuantized(shape.dtype);
+  const rowBlocks = quant ? quantRowBlocks(shape) : 0;
+  const key = { family: 'kv-append', headDim: shape.headDim, dtype: shape.dtype, rowBlocks };
+  const pipeline = ctx.pipelines.get(key, () => ({
+    code: preprocess(source, {
+      KV_Q8: shape.dtype === 'q8_0',
+      KV_Q4: shape.dtype === 'q4_0',
+      KV_F16: shape.dtype === 'f16',
+      D4: `${d4}u`,
+      ROW_BLOCKS: `${rowBlocks}u`,
+      BLOCK_HALVES: `${quant ? QUANT_BLOCK_BYTES[shape.dtype] / 2 : 0}u`,
+    }),
     entryPoint: 'main',
   }));
-  const [x, y] = workgroupGrid(ctx, kernel, Math.ceil((nTokens * shape.nKvHeads * d4) / 64));
+  // Threads: quantized, one per (token, K or V, 32-value block of the row); else one per (token, kv head, vec4).
+  const threads = quant ? nTokens * 2 * rowBlocks : nTokens * shape.nKvHeads * d4;
+  const [x, y] = workgroupGrid(ctx, kernel, Math.ceil(threads / 64));
   const params = ctx.uniform([nTokens, shape.nKvHeads, shape.maxBlocksPerSeq, x]);
   dispatch(pass, ctx.device, pipeline, [bufs.k, bufs.v, bufs.pool, bufs.blockTables, bufs.tokenSeq, bufs.tokenPos, params], [x, y]);
 }

@@ -4,7 +4,28 @@
 /** Tokens per KV block. */
 export const KV_BLOCK_TOKENS = 16;
 
-export type KvDtype = 'f32' | 'f16';
+/**
+ * f32, f16 (pack2x16float pairs), q8_0 or q4_0 (llama.cpp's `-ctk/-ctv q8_0|q4_0`: 32 values and an f16 scale in 34
+ * or 18 bytes).
+ */
+export type KvDtype = 'f32' | 'f16' | 'q8_0' | 'q4_0';
+export type KvQuantDtype = 'q8_0' | 'q4_0';
+
+/** The KV types a user chooses between (f32 is the exact path the device picks without shader-f16). */
+export const KV_TYPES = ['f16', 'q8_0', 'q4_0'] as const satisfies readonly KvDtype[];
+export type KvType = (typeof KV_TYPES)[number];
+
+/** Values of one q8_0 or q4_0 block. */
+export const QUANT_BLOCK_VALUES = 32;
+/**
+ * Bytes of one block: q8_0, f16 scale d then 32 int8 q (value d * q); q4_0, f16 scale d then 16 bytes of nibbles, value
+ * j in the low nibble of byte j and value j + 16 in its high nibble (value d * (q - 8)).
+ */
+export const QUANT_BLOCK_BYTES: Readonly<Record<KvQuantDtype, number>> = { q8_0: 34, q4_0: 18 };
+
+export function isQuantized(dtype: KvDtype): dtype is KvQuantDtype {
+  return dtype === 'q8_0' || dtype === 'q4_0';
+}
 
 export interface KvLayout {
   readonly nLayers: number;
@@ -17,17 +38,40 @@ export interface KvLayout {
  * One pool buffer per layer; physical block b occupies the same slot in every layer's buffer.
  * Inside a layer's slot (elements): K then V, each (nKvHeads, KV_BLOCK_TOKENS, headDim).
  * f16 pools pack two elements per u32 (pack2x16float), so element e lives in word e / 2.
+ * q8_0 / q4_0 pools quantize each token's whole K (or V) row, (nKvHeads * headDim) values as llama.cpp's K cache row,
+ * in blocks of 32: the slot is (2 kinds, KV_BLOCK_TOKENS, rowBlocks) blocks (see quantBlockIndex), so a
+ * token's row is quantized once, when it is appended.
  */
 export function blockElements(l: Pick<KvLayout, 'nKvHeads' | 'headDim'>): number {
   return 2 * l.nKvHeads * KV_BLOCK_TOKENS * l.headDim;
 }
 
+/** Bytes per K/V value; fractional for q8_0 and q4_0 (34 / 32, 18 / 32: a scale shared by 32 values). */
 export function bytesPerElement(dtype: KvDtype): number {
-  return dtype === 'f16' ? 2 : 4;
+  return isQuantized(dtype) ? QUANT_BLOCK_BYTES[dtype] / QUANT_BLOCK_VALUES : dtype === 'f16' ? 2 : 4;
+}
+
+/** Throws unless the layout's token rows split into whole blocks (when it is quantized). */
+export function checkKvLayout(l: Pick<KvLayout, 'nKvHeads' | 'headDim' | 'dtype'>): void {
+  const row = l.nKvHeads * l.headDim;
+  if (isQuantized(l.dtype) && row % QUANT_BLOCK_VALUES !== 0) {
+    throw new RangeError(`${l.dtype} KV needs a K/V row (nKvHeads ${l.nKvHeads} x headDim ${l.headDim} = ${row}) that is a multiple of ${QUANT_BLOCK_VALUES} values; use f16`);
+  }
+}
+
+/** Quantized blocks in one token's K (or V) row. */
+export function quantRowBlocks(l: Pick<KvLayout, 'nKvHeads' | 'headDim'>): number {
+  return (l.nKvHeads * l.headDim) / QUANT_BLOCK_VALUES;
+}
+
+/** Index, within a quantized layer buffer, of the block holding values [32 j, 32 j + 32) of (block, kind, token)'s row. */
+export function quantBlockIndex(l: Pick<KvLayout, 'nKvHeads' | 'headDim'>, block: number, kind: 0 | 1, token: number, j: number): number {
+  return ((block * 2 + kind) * KV_BLOCK_TOKENS + token) * quantRowBlocks(l) + j;
 }
 
 /** Bytes of one block in one layer's pool buffer. */
 export function layerBlockBytes(l: KvLayout): number {
+  checkKvLayout(l);
   return blockElements(l) * bytesPerElement(l.dtype);
 }
 
@@ -36,7 +80,7 @@ export function blockBytes(l: KvLayout): number {
   return layerBlockBytes(l) * l.nLayers;
 }
 
-/** Element index of K (kind 0) or V (kind 1) for (block, kv head, token in block, dim) within a layer buffer. */
+/** Element index of K (kind 0) or V (kind 1) for (block, kv head, token in block, dim) within an f32/f16 layer buffer. */
 export function kvElementIndex(l: Pick<KvLayout, 'nKvHeads' | 'headDim'>, block: number, kind: 0 | 1, head: number, token: number, dim: number): number {
   return block * blockElements(l) + ((kind * l.nKvHeads + head) * KV_BLOCK_TOKENS + token) * l.headDim + dim;
 }
