@@ -679,7 +679,11 @@ describe('readModelConfig', () => {
     const scaled = craftModel({ extraMeta: [['llama.rope.scaling.type', v.str('linear')], ['llama.rope.scaling.factor', v.f32(4)]] });
     expect(configOf(scaled).ropeLinearScale).toBe(4);
     const yarn = craftModel({ extraMeta: [['llama.rope.scaling.type', v.str('yarn')], ['llama.rope.scaling.factor', v.f32(4)]] });
-    gguferr(() => configOf(yarn), 'unknown-architecture', 'yarn');
+    expect(configOf(yarn).ropeScaling).toMatchObject({ freqScale: 0.25 });
+    const unknown = craftModel({ extraMeta: [['llama.rope.scaling.type', v.str('dynamic')], ['llama.rope.scaling.factor', v.f32(4)]] });
+    gguferr(() => configOf(unknown), 'unknown-architecture', 'dynamic');
+    const longRope = craftModel({ extraMeta: [['llama.rope.scaling.type', v.str('longrope')]] });
+    gguferr(() => configOf(longRope), 'unknown-architecture', 'longrope');
   });
 
   it('qwen2: neox RoPE and q/k/v biases detected', () => {
@@ -698,7 +702,7 @@ describe('readModelConfig', () => {
   it('unknown architecture → unknown-architecture listing the supported ones', () => {
     const err = gguferr(() => configOf(craftModel({ arch: 'mamba' })), 'unknown-architecture', '"mamba"');
     for (const a of SUPPORTED_ARCHITECTURES) expect(err.message).toContain(a);
-    expect(SUPPORTED_ARCHITECTURES).toEqual(['llama', 'mistral', 'qwen2', 'qwen3', 'qwen3moe', 'gemma2', 'gemma3']);
+    expect(SUPPORTED_ARCHITECTURES).toEqual(['llama', 'mistral', 'qwen2', 'qwen3', 'qwen3moe', 'gemma2', 'gemma3', 'gpt-oss', 'phi3']);
   });
 
   for (const key of ['general.architecture', 'llama.block_count', 'llama.embedding_length', 'llama.attention.head_count', 'llama.feed_forward_length', 'llama.context_length']) {

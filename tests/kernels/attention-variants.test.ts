@@ -15,6 +15,9 @@ function variants(shape: PagedAttentionShape): AttentionVariant[] {
     mergeVariant(shape.headDim),
     prefillVariant(shape, 8),
     prefillVariant(shape, 16),
+    decodeVariant(shape, false, true), // gpt-oss's attention sinks
+    mergeVariant(shape.headDim, true),
+    prefillVariant(shape, 16, true),
     naiveVariant(shape, 'naive_scores'),
     naiveVariant(shape, 'naive_softmax'),
     naiveVariant(shape, 'naive_sum'),

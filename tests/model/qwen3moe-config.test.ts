@@ -11,7 +11,7 @@ describe('qwen3moe model config', () => {
   it('reads the expert count, top-k and expert width; the FFN tensors are the router and the 3-D experts', () => {
     const c = readModelConfig(header);
     expect(c).toMatchObject({ architecture: 'qwen3moe', ropeStyle: 'neox', hasQkNorm: true, headDim: 32, nKvHeads: 2 });
-    expect(c.moe).toEqual({ experts: 8, used: 2, expertFfnDim: 64, normalizeWeights: true });
+    expect(c.moe).toEqual({ experts: 8, used: 2, expertFfnDim: 64, normalizeWeights: true, gating: 'softmax', oai: false });
     const shapes = expectedTensorShapes(c);
     expect(shapes.get('blk.0.ffn_gate_exps.weight')).toEqual([128, 64, 8]);
     expect(shapes.get('blk.2.ffn_down_exps.weight')).toEqual([64, 128, 8]);

@@ -5,6 +5,7 @@
 //   HEAD_TILE   query heads per workgroup
 //   LANES       threads per key in the score phase
 //   SLOTS       key slots in the value phase, SLOTS * D4 <= 16 * LANES
+//   SINKS       per-head sink logits (gpt-oss): binding 9, joining the softmax denominator only (direct mode)
 #include "paged-kv"
 
 // One workgroup per (token, kv head, head tile, split). Each K/V block of the split's range is read once from
@@ -37,6 +38,9 @@ const PART_STRIDE: u32 = LANES + 1u;  // padded against bank conflicts when a th
 @group(0) @binding(6) var<storage, read_write> part_acc: array<vec4<f32>>;  // (nTokens, nHeads, n_splits, D4)
 @group(0) @binding(7) var<storage, read_write> part_ml: array<vec2<f32>>;   // (nTokens, nHeads, n_splits): m, l
 @group(0) @binding(8) var<uniform> params: Params;
+#if SINKS
+@group(0) @binding(9) var<storage, read> sinks: array<f32>;  // (nHeads) sink logit per query head, unscaled
+#endif
 
 var<workgroup> q_s: array<vec4<f32>, HT * D4>;            // (HT, D4), pre-scaled
 var<workgroup> part_s: array<f32, HT * 16u * PART_STRIDE>; // (HT, 16 keys, LANES) partial dot products
@@ -182,7 +186,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
       let row = tok * n_heads + h0 + g;
       if (params.direct != 0u) {
+#if SINKS
+        // exp(sink - M) joins the denominator, M = max(running max, sink) as in ggml's soft_max with sinks.
+        let m = max_s[parity * HT + g];
+        let big = max(m, sinks[h0 + g]);
+        let r = exp(m - big);
+        o[row * D4 + i] = sum * r / (l_sum * r + exp(sinks[h0 + g] - big));
+#else
         o[row * D4 + i] = sum / l_sum;
+#endif
       } else {
         part_acc[(row * params.n_splits + split) * D4 + i] = sum;
         if (i == 0u) {

@@ -6,6 +6,7 @@
 //   CHUNKS      vec4 per thread = ceil(D4 / LANES)
 //   SPLIT_ROWS  LANES > 1: partial dots meet in workgroup memory
 //   KEY_TILE    keys per workgroup-memory tile, 8 or 16
+//   SINKS       per-head sink logits (gpt-oss): binding 7, joining the softmax denominator only
 #include "paged-kv"
 
 // One workgroup per (kv head, tile of ROWS query rows); row = token * GROUP + g over the call's tokens, so a
@@ -33,6 +34,9 @@ const NONE: u32 = 0xffffffffu;
 // bindings 1-4: pool, block_tables, token_seq, token_pos (attention-paged-kv.wgsl)
 @group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>; // (nTokens, nHeads, D4)
 @group(0) @binding(6) var<uniform> params: Params;
+#if SINKS
+@group(0) @binding(7) var<storage, read> sinks: array<f32>;  // (nHeads) sink logit per query head, unscaled
+#endif
 
 var<workgroup> k_s: array<vec4<f32>, KT * D4>;  // (KT, D4)
 var<workgroup> v_s: array<vec4<f32>, KT * D4>;  // (KT, D4)
@@ -181,10 +185,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
 
   if (row_ok) {
+#if SINKS
+    // exp(sink - M) joins the denominator, M = max(running max, sink) as in ggml's soft_max with sinks.
+    let big = max(m, sinks[h]);
+    let num = exp(m - big);
+    let den = l * num + exp(sinks[h] - big);
+#else
+    let num = 1.0;  // exact: acc * 1 / l is acc / l
+    let den = l;
+#endif
     for (var k = 0u; k < CHUNKS; k++) {
       let d4 = c + k * LANES;
       if (d4 < D4) {
-        o[(tok * n_heads + h) * D4 + d4] = acc[k] / l;
+        o[(tok * n_heads + h) * D4 + d4] = acc[k] * num / den;
       }
     }
   }

@@ -6,6 +6,7 @@ import mergeCode from './attention-merge.wgsl?raw';
 import naiveCode from './attention-naive.wgsl?raw';
 import pagedKvCode from './attention-paged-kv.wgsl?raw';
 import prefillCode from './attention-prefill.wgsl?raw';
+import { checkKvLayout, isQuantized, QUANT_BLOCK_BYTES } from '../kv/layout';
 import type { KernelContext } from './context';
 import { checkBinding, checkBindingBytes, checkHeadDim, checkTokens, checkWorkgroup, workgroupGrid, type PagedKvShape } from './kv-append';
 import { dispatch, pipelineFor, type Defines, type WgslFile } from './shader';
@@ -35,6 +36,8 @@ export interface FlashDecodeOptions {
   readonly window?: number;
   /** Scores become softcap * tanh(score / softcap) (Gemma 2's attention soft-capping). */
   readonly softcap?: number;
+  /** (nHeads) f32 sink logits (gpt-oss's attn_sinks): exp(sink) joins each head's softmax denominator only. */
+  readonly sinks?: GPUBuffer;
 }
 
 export interface FlashDecodePlan {
@@ -50,6 +53,8 @@ export interface PrefillOptions {
   /** As FlashDecodeOptions.window: key tiles before the window of the tile's earliest token are skipped. */
   readonly window?: number;
   readonly softcap?: number;
+  /** As FlashDecodeOptions.sinks. */
+  readonly sinks?: GPUBuffer;
   /** Keys staged in workgroup memory per step; 16 (a whole block) where the device's workgroup memory allows. */
   readonly keyTile?: 8 | 16;
 }
@@ -141,6 +146,7 @@ function prefillLayout(headDim: number, keyTile: number): PrefillLayout {
 
 function checkShape(kernel: string, shape: PagedAttentionShape): number {
   checkHeadDim(kernel, shape.headDim);
+  checkKvLayout(shape);
   const { nHeads, nKvHeads } = shape;
   if (!Number.isInteger(nKvHeads) || nKvHeads < 1 || !Number.isInteger(nHeads) || nHeads % nKvHeads !== 0) {
     throw new Error(`${kernel}: nHeads ${nHeads} is not a positive multiple of nKvHeads ${nKvHeads}`);
@@ -157,22 +163,31 @@ function checkBuffers(ctx: KernelContext, kernel: string, shape: PagedAttentionS
 }
 
 function kvDefines(shape: PagedAttentionShape): Defines {
-  return { KV_F16: shape.dtype === 'f16', D4: `${shape.headDim / 4}u`, GROUP: `${shape.nHeads / shape.nKvHeads}u` };
+  const quant = isQuantized(shape.dtype);
+  return {
+    KV_Q8: shape.dtype === 'q8_0',
+    KV_Q4: shape.dtype === 'q4_0',
+    KV_F16: shape.dtype === 'f16',
+    KV_HEADS: quant ? `${shape.nKvHeads}u` : 0,
+    BLOCK_HALVES: quant ? `${QUANT_BLOCK_BYTES[shape.dtype] / 2}u` : 0,
+    D4: `${shape.headDim / 4}u`,
+    GROUP: `${shape.nHeads / shape.nKvHeads}u`,
+  };
 }
 
 /** The flash-decode pipeline for `shape` and its workgroup layout (`software`: a CPU Vulkan driver). */
-export function decodeVariant(shape: PagedAttentionShape, software: boolean): AttentionVariant & { readonly layout: DecodeLayout } {
+export function decodeVariant(shape: PagedAttentionShape, software: boolean, sinks = false): AttentionVariant & { readonly layout: DecodeLayout } {
   const layout = decodeLayout(shape.headDim, shape.nHeads / shape.nKvHeads, software);
-  const defines = { ...kvDefines(shape), HEAD_TILE: `${layout.headTile}u`, LANES: `${layout.lanes}u`, SLOTS: `${layout.slots}u` };
+  const defines = { ...kvDefines(shape), HEAD_TILE: `${layout.headTile}u`, LANES: `${layout.lanes}u`, SLOTS: `${layout.slots}u`, SINKS: sinks };
   return { file: ATTENTION_FILES.decode, defines, layout };
 }
 
-export function mergeVariant(headDim: number): AttentionVariant {
-  return { file: ATTENTION_FILES.merge, defines: { D4: `${headDim / 4}u` } };
+export function mergeVariant(headDim: number, sinks = false): AttentionVariant {
+  return { file: ATTENTION_FILES.merge, defines: { D4: `${headDim / 4}u`, SINKS: sinks } };
 }
 
 /** The prefill pipeline for `shape` staging `keyTile` keys at a time, and its workgroup layout. */
-export function prefillVariant(shape: PagedAttentionShape, keyTile: 8 | 16): AttentionVariant & { readonly layout: PrefillLayout } {
+export function prefillVariant(shape: PagedAttentionShape, keyTile: 8 | 16, sinks = false): AttentionVariant & { readonly layout: PrefillLayout } {
   const layout = prefillLayout(shape.headDim, keyTile);
   const defines = {
     ...kvDefines(shape),
@@ -181,6 +196,7 @@ export function prefillVariant(shape: PagedAttentionShape, keyTile: 8 | 16): Att
     SPLIT_ROWS: layout.lanes > 1,
     CHUNKS: `${layout.chunks}u`,
     KEY_TILE: `${keyTile}u`,
+    SINKS: sinks,
   };
   return { file: ATTENTION_FILES.prefill, defines, layout };
 }
@@ -232,7 +248,7 @@ export function flashDecodeGqa(ctx: KernelContext, pass: GPUComputePassEncoder, 
   checkShape(kernel, shape);
   const { nTokens } = opts;
   checkBuffers(ctx, kernel, shape, bufs, nTokens);
-  const variant = decodeVariant(shape, ctx.caps.softwareAdapter);
+  const variant = decodeVariant(shape, ctx.caps.softwareAdapter, !!opts.sinks);
   const { layout } = variant;
   checkWorkgroup(ctx, kernel, layout.invocations, layout.sharedBytes);
   const base = nTokens * shape.nKvHeads * layout.headTiles;
@@ -248,11 +264,13 @@ export function flashDecodeGqa(ctx: KernelContext, pass: GPUComputePassEncoder, 
   const acc = scratch(ctx, 'decode.acc', accBytes);
   const ml = scratch(ctx, 'decode.ml', direct ? 16 : rows * splits * 8);
   const decode = pipeline(ctx, variant);
-  dispatch(pass, ctx.device, decode, [bufs.q, bufs.pool, bufs.blockTables, bufs.tokenSeq, bufs.tokenPos, bufs.o, acc, ml, params], [x, y]);
+  const sinks = opts.sinks ? [opts.sinks] : [];
+  if (opts.sinks) checkBinding(ctx, kernel, 'sinks', opts.sinks, shape.nHeads * 4);
+  dispatch(pass, ctx.device, decode, [bufs.q, bufs.pool, bufs.blockTables, bufs.tokenSeq, bufs.tokenPos, bufs.o, acc, ml, params, ...sinks], [x, y]);
   if (!direct) {
-    const merge = pipeline(ctx, mergeVariant(shape.headDim));
+    const merge = pipeline(ctx, mergeVariant(shape.headDim, !!opts.sinks));
     const [mx, my] = workgroupGrid(ctx, `${kernel} (merge)`, Math.ceil((rows * (shape.headDim / 4)) / 64));
-    dispatch(pass, ctx.device, merge, [acc, ml, bufs.o, ctx.uniform([rows, splits, mx])], [mx, my]);
+    dispatch(pass, ctx.device, merge, [acc, ml, bufs.o, ctx.uniform([rows, splits, mx, shape.nHeads]), ...sinks], [mx, my]);
   }
   return { splits, headTile: layout.headTile, workgroups: base * splits };
 }
@@ -269,16 +287,18 @@ export function prefillAttention(ctx: KernelContext, pass: GPUComputePassEncoder
   const group = checkShape(kernel, shape);
   const { nTokens } = opts;
   checkBuffers(ctx, kernel, shape, bufs, nTokens);
-  const preferred = prefillVariant(shape, opts.keyTile ?? 16);
+  const preferred = prefillVariant(shape, opts.keyTile ?? 16, !!opts.sinks);
   const tooBig = opts.keyTile === undefined && preferred.layout.sharedBytes > ctx.caps.maxComputeWorkgroupStorageSize;
-  const variant = tooBig ? prefillVariant(shape, 8) : preferred;
+  const variant = tooBig ? prefillVariant(shape, 8, !!opts.sinks) : preferred;
   const { layout } = variant;
   checkWorkgroup(ctx, kernel, layout.invocations, layout.sharedBytes);
   const tiles = Math.ceil((nTokens * group) / layout.rows);
   const [x, y] = workgroupGrid(ctx, kernel, tiles * shape.nKvHeads);
   const scale = opts.scale ?? 1 / Math.sqrt(shape.headDim);
   const params = ctx.uniform([nTokens, shape.nKvHeads, shape.maxBlocksPerSeq, tiles, x, { f32: scale }, ...windowWords(kernel, opts)]);
-  dispatch(pass, ctx.device, pipeline(ctx, variant), [bufs.q, bufs.pool, bufs.blockTables, bufs.tokenSeq, bufs.tokenPos, bufs.o, params], [x, y]);
+  const sinks = opts.sinks ? [opts.sinks] : [];
+  if (opts.sinks) checkBinding(ctx, kernel, 'sinks', opts.sinks, shape.nHeads * 4);
+  dispatch(pass, ctx.device, pipeline(ctx, variant), [bufs.q, bufs.pool, bufs.blockTables, bufs.tokenSeq, bufs.tokenPos, bufs.o, params, ...sinks], [x, y]);
 }
 
 /**

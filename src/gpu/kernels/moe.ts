@@ -64,10 +64,13 @@ export interface RouteBuffers {
   readonly weights: GPUBuffer; // (tokens, used) f32
 }
 
-/** Softmax, top-k and renormalisation of `tokens` rows of router logits. */
-export function encodeRoute(ctx: KernelContext, pass: GPUComputePassEncoder, b: RouteBuffers, tokens: number, experts: number, used: number, normalize: boolean): void {
+/**
+ * Top-k of `tokens` rows of router logits and their weights: softmax, top-k and (`normalize`) renormalisation; or,
+ * with `byLogit` (gpt-oss's softmax-weight gating), top-k of the logits and a softmax over the k.
+ */
+export function encodeRoute(ctx: KernelContext, pass: GPUComputePassEncoder, b: RouteBuffers, tokens: number, experts: number, used: number, normalize: boolean, byLogit = false): void {
   const p = moePipeline(ctx, { OP: 'ROUTE' });
-  const params = ctx.uniform([tokens, experts, used, normalize ? 1 : 0]);
+  const params = ctx.uniform([tokens, experts, used, normalize ? 1 : 0, byLogit ? 1 : 0]);
   dispatch(pass, ctx.device, p, [params, b.logits, b.ids, b.weights], grid(Math.ceil(tokens / WG), ctx.caps.maxComputeWorkgroupsPerDimension));
 }
 
@@ -76,6 +79,8 @@ export interface ExpertMatvecOptions {
   readonly xPerPair?: boolean;
   /** Multiply each output row by its pair's routing weight. */
   readonly weighted?: boolean;
+  /** (experts, rows) f32: the pair's expert's bias row, added before the weight (gpt-oss). */
+  readonly bias?: GPUBuffer;
 }
 
 /** Y(pairs, rows) = W[ids[pair]] @ X(row of pair) for `pairs` = tokens * used pairs. */
@@ -90,12 +95,13 @@ export function encodeExpertMatvec(
   used: number,
   opts: ExpertMatvecOptions = {},
 ): void {
-  const p = moePipeline(ctx, { OP: 'EXPERT', ...expertDefines(w) });
+  const p = moePipeline(ctx, { OP: 'EXPERT', BIAS: !!opts.bias, ...expertDefines(w) });
   const rowTiles = Math.ceil(w.rows / WG);
+  const bias = opts.bias ? [opts.bias] : [];
   for (const g of w.groups) {
     const t = g.tensor;
     const params = ctx.uniform([w.cols, w.rows, pairs, used, t.rowBytes, g.firstExpert, g.experts, rowTiles, opts.xPerPair ? 1 : 0, opts.weighted ? 1 : 0]);
-    dispatch(pass, ctx.device, p, [params, t.parts[0]!.buffer, x, y, route.ids, route.weights], grid(rowTiles * pairs, ctx.caps.maxComputeWorkgroupsPerDimension));
+    dispatch(pass, ctx.device, p, [params, t.parts[0]!.buffer, x, y, route.ids, route.weights, ...bias], grid(rowTiles * pairs, ctx.caps.maxComputeWorkgroupsPerDimension));
   }
 }
 
@@ -134,13 +140,14 @@ export function encodeGroupedExpertMatvec(
   used: number,
   opts: ExpertMatvecOptions = {},
 ): void {
-  const p = moePipeline(ctx, { OP: 'EXPERT_GROUPED', TT: `${EXPERT_TILE}u`, ...expertDefines(w) });
+  const p = moePipeline(ctx, { OP: 'EXPERT_GROUPED', TT: `${EXPERT_TILE}u`, BIAS: !!opts.bias, ...expertDefines(w) });
   const rowTiles = Math.ceil(w.rows / WG);
   const tiles = expertTiles(pairs, w.experts);
+  const bias = opts.bias ? [opts.bias] : [];
   for (const grp of w.groups) {
     const t = grp.tensor;
     const params = ctx.uniform([w.cols, w.rows, used, t.rowBytes, grp.firstExpert, grp.experts, rowTiles, opts.xPerPair ? 1 : 0, opts.weighted ? 1 : 0, tiles]);
-    dispatch(pass, ctx.device, p, [params, t.parts[0]!.buffer, x, y, g.list, weights, g.tiles], grid(rowTiles * tiles, ctx.caps.maxComputeWorkgroupsPerDimension));
+    dispatch(pass, ctx.device, p, [params, t.parts[0]!.buffer, x, y, g.list, weights, g.tiles, ...bias], grid(rowTiles * tiles, ctx.caps.maxComputeWorkgroupsPerDimension));
   }
 }
 
@@ -148,4 +155,10 @@ export function encodeGroupedExpertMatvec(
 export function encodeMoeCombine(ctx: KernelContext, pass: GPUComputePassEncoder, y: GPUBuffer, x: GPUBuffer, tokens: number, dim: number, used: number): void {
   const p = moePipeline(ctx, { OP: 'COMBINE' });
   dispatch(pass, ctx.device, p, [ctx.uniform([tokens, dim, used]), y, x], grid(Math.ceil((tokens * dim) / WG), ctx.caps.maxComputeWorkgroupsPerDimension));
+}
+
+/** gate(n) = swiglu_oai(gate, up) in place (gpt-oss's clamped SwiGLU, constants from SWIGLU_OAI). */
+export function encodeSwigluOai(ctx: KernelContext, pass: GPUComputePassEncoder, gate: GPUBuffer, up: GPUBuffer, n: number, c: { readonly alpha: number; readonly limit: number }): void {
+  const p = moePipeline(ctx, { OP: 'SWIGLU_OAI' });
+  dispatch(pass, ctx.device, p, [ctx.uniform([n, { f32: c.alpha }, { f32: c.limit }]), gate, up], grid(Math.ceil(n / WG), ctx.caps.maxComputeWorkgroupsPerDimension));
 }

@@ -1,9 +1,12 @@
-// Mixture-of-experts kernels (Qwen3-MoE, as llama.cpp's build_moe_ffn). A "pair" is one (token, slot) of the
-// top-k: pair p = t * USED + k. OP picks the entry point:
-//   ROUTE:  per token, softmax over the router logits, top-k by probability, renormalised weights.
+// Mixture-of-experts kernels (Qwen3-MoE and gpt-oss, as llama.cpp's build_moe_ffn). A "pair" is one (token, slot)
+// of the top-k: pair p = t * USED + k. OP picks the entry point:
+//   ROUTE:  per token, softmax over the router logits, top-k by probability, renormalised weights; or (gpt-oss's
+//           softmax-weight gating) top-k of the raw logits and a softmax over the k selected.
 //   EXPERT: Y(pair, R) = W[IDS[pair]](R, K) @ X(row, K): the matvec of each pair's own expert, reading only that
 //           expert's rows of the 3-D expert tensor (the expert id comes from IDS on the GPU, never the host).
 //   COMBINE: X(t, D) += sum over k of Y(t * USED + k, D) (each already weighted), in slot order.
+//   SWIGLU_OAI: gpt-oss's clamped SwiGLU (ggml_swiglu_oai) of the experts' gate and up rows.
+// EXPERT and EXPERT_GROUPED with BIAS add the pair's expert's bias row before the routing weight (gpt-oss).
 
 #if OP == ROUTE
 struct Params {
@@ -11,6 +14,7 @@ struct Params {
   experts: u32,
   used: u32,       // top-k
   normalize: u32,  // 1: weights divided by their sum (clamped below at 2^-14, as llama.cpp)
+  by_logit: u32,   // 1: top-k of the logits, weights softmax over the k (llama.cpp's SOFTMAX_WEIGHT gating)
 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> L: array<f32>;          // (tokens, experts) router logits
@@ -27,7 +31,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   for (var e = 1u; e < P.experts; e++) { mx = max(mx, L[l0 + e]); }
   var sum = 0.0;
   for (var e = 0u; e < P.experts; e++) { sum += exp(L[l0 + e] - mx); }
-  // Top-k by probability; strict > keeps the lower index on ties (llama.cpp leaves their order unspecified).
+  // Top-k by probability (or logit); strict > keeps the lower index on ties (llama.cpp leaves their order unspecified).
+  let by_logit = P.by_logit == 1u;
   var total = 0.0;
   for (var k = 0u; k < P.used; k++) {
     var best = 0xffffffffu;
@@ -35,7 +40,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     for (var e = 0u; e < P.experts; e++) {
       var taken = false;
       for (var j = 0u; j < k; j++) { taken = taken || IDS[t * P.used + j] == e; }
-      let p = exp(L[l0 + e] - mx) / sum;
+      let p = select(exp(L[l0 + e] - mx) / sum, L[l0 + e], by_logit);
       if (!taken && (best == 0xffffffffu || p > best_p)) {
         best = e;
         best_p = p;
@@ -44,6 +49,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     IDS[t * P.used + k] = best;
     WTS[t * P.used + k] = best_p;
     total += best_p;
+  }
+  if (by_logit) {
+    // Softmax over the k selected logits; the first is their max.
+    let top = WTS[t * P.used];
+    var s = 0.0;
+    for (var k = 0u; k < P.used; k++) {
+      let p = exp(WTS[t * P.used + k] - top);
+      WTS[t * P.used + k] = p;
+      s += p;
+    }
+    total = 0.0;
+    for (var k = 0u; k < P.used; k++) {
+      WTS[t * P.used + k] = WTS[t * P.used + k] / s;
+      total += WTS[t * P.used + k];
+    }
   }
   if (P.normalize == 1u) {
     let d = max(total, 6.103515625e-5);
@@ -69,6 +89,9 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;    // (pairs, r)
 @group(0) @binding(4) var<storage, read> IDS: array<u32>;        // (pairs) expert of each pair
 @group(0) @binding(5) var<storage, read> WTS: array<f32>;        // (pairs) routing weight of each pair
+#if BIAS
+@group(0) @binding(6) var<storage, read> B: array<f32>;          // (all experts, r) bias rows
+#endif
 
 #include "quant"
 
@@ -89,6 +112,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let h = chunk_header(row_byte, c);
     for (var i = 0u; i < 8u; i++) { s += dot(chunk_quad(h, i), X[xo + c * 8u + i]); }
   }
+#if BIAS
+  s += B[e * P.r + r];
+#endif
   if (P.weighted == 1u) { s *= WTS[pair]; }
   Y[pair * P.r + r] = s;
 }
@@ -154,6 +180,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read> LIST: array<u32>;       // (pairs) grouped by expert (GROUP)
 @group(0) @binding(5) var<storage, read> WTS: array<f32>;        // (pairs) routing weights
 @group(0) @binding(6) var<storage, read> TILES: array<u32>;      // (max_tiles, 3) from GROUP
+#if BIAS
+@group(0) @binding(7) var<storage, read> B: array<f32>;          // (all experts, r) bias rows
+#endif
 
 #include "quant"
 
@@ -187,6 +216,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var j = 0u; j < n; j++) {
     let pair = LIST[first + j];
     var y = acc[j];
+#if BIAS
+    y += B[e * P.r + r];
+#endif
     if (P.weighted == 1u) { y *= WTS[pair]; }
     Y[pair * P.r + r] = y;
   }
@@ -211,5 +243,24 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var s = Y[(t * P.used) * P.dim + d];
   for (var k = 1u; k < P.used; k++) { s += Y[(t * P.used + k) * P.dim + d]; }
   X[i] = X[i] + s;
+}
+#elif OP == SWIGLU_OAI
+struct Params {
+  n: u32,
+  alpha: f32,
+  limit: f32,
+}
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read_write> G: array<f32>;    // (n) gate in, activation out
+@group(0) @binding(2) var<storage, read> U: array<f32>;          // (n) up
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= P.n) { return; }
+  // ggml_swiglu_oai, in its order: x / (1 + exp(alpha * -x)) * (y + 1).
+  let x = min(G[i], P.limit);
+  let y = clamp(U[i], -P.limit, P.limit);
+  G[i] = x / (1.0 + exp(P.alpha * (-x))) * (y + 1.0);
 }
 #endif

@@ -1,11 +1,14 @@
 import type { ModelConfig } from '../model/config';
+import { ropeCosSin } from '../model/rope-scaling';
 import type { KernelContext } from './context';
 import ropeSource from './rope.wgsl?raw';
 import { dispatch, grid, preprocess } from './shader';
 
 /**
  * (cos, sin) of every rotary angle for positions [0, capacity), computed in double precision on the host and
- * grown on demand, so a long context costs table space only once it is reached.
+ * grown on demand, so a long context costs table space only once it is reached. The scalings (linear, YaRN,
+ * LongRoPE's or Llama 3's frequency factors, the attention factor on cos and sin) live in the table
+ * (model/rope-scaling.ts), so the kernel only rotates.
  */
 export class RopeTable {
   private buffer: GPUBuffer | undefined;
@@ -25,12 +28,12 @@ export class RopeTable {
     if (maxPos >= capacity) throw new RangeError(`position ${maxPos} is past the context length ${c.contextLength}`);
     const half = c.ropeDim / 2;
     const table = new Float32Array(capacity * half * 2);
+    const cs = new Float64Array(2);
     for (let pos = 0; pos < capacity; pos++) {
-      const p = pos / c.ropeLinearScale;
       for (let i = 0; i < half; i++) {
-        const theta = (p * Math.pow(c.ropeBase, (-2 * i) / c.ropeDim)) / (this.freqFactors ? this.freqFactors[i]! : 1);
-        table[(pos * half + i) * 2] = Math.cos(theta);
-        table[(pos * half + i) * 2 + 1] = Math.sin(theta);
+        ropeCosSin(c, this.freqFactors, pos, i, cs);
+        table[(pos * half + i) * 2] = cs[0]!;
+        table[(pos * half + i) * 2 + 1] = cs[1]!;
       }
     }
     this.buffer?.destroy();

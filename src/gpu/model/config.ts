@@ -1,9 +1,12 @@
 // The Llama-family model description read from GGUF metadata, and the tensor names of its weights.
 import { GgufError } from '../gguf/errors';
-import { optionalNumber, optionalString, requireCount, requireString, type Metadata } from '../gguf/metadata';
+import { optionalNumber, optionalString, requireCount, requireString } from '../gguf/metadata';
 import type { GgufHeader, GgufTensorInfo } from '../gguf/types';
 import { moeTensorShapes, readMoeConfig, type MoeConfig } from './moe-config';
 import { gemmaLayerTensorShapes, isGemma, readGemmaTraits, type GemmaTraits } from './gemma';
+import { GPT_OSS, gptOssLayerTensorShapes, readGptOssTraits, type GptOssTraits } from './gpt-oss';
+import { phi3LayerTensorShapes, phi3RopeFactorShapes, readPhi3Traits, type Phi3Traits } from './phi3';
+import { readRopeScaling, type RopeScaling } from './rope-scaling';
 
 /** `normal`: GGML's adjacent pairs (x[2i], x[2i+1]); `neox`: halves (x[i], x[i + d/2]). */
 export type RopeStyle = 'normal' | 'neox';
@@ -27,6 +30,8 @@ export interface ModelConfig {
   readonly ropeStyle: RopeStyle;
   /** Positions are divided by this (linear RoPE scaling); 1 when none. */
   readonly ropeLinearScale: number;
+  /** YaRN, LongRoPE or an attention factor on cos/sin (rope-scaling.ts); absent for plain or linear RoPE. */
+  readonly ropeScaling?: RopeScaling;
   /** Llama 3.1+ per-frequency divisors, in tensor `rope_freqs.weight` (ropeDim / 2 values). */
   readonly hasRopeFreqs: boolean;
   /** `output.weight` absent: logits use `token_embd.weight`. */
@@ -39,6 +44,10 @@ export interface ModelConfig {
   readonly moe?: MoeConfig;
   /** Gemma 2 / 3: scaled embeddings, post-norms, GeGLU, sliding-window layers, soft-capping (gemma.ts). */
   readonly gemma?: GemmaTraits;
+  /** gpt-oss: attention sinks, alternating sliding-window layers, output bias, MoE with biases (gpt-oss.ts). */
+  readonly gptOss?: GptOssTraits;
+  /** Phi-3 / Phi-4-mini: fused QKV and gate|up matrices, LongRoPE factors (phi3.ts). */
+  readonly phi3?: Phi3Traits;
 }
 
 interface ArchitectureTraits {
@@ -56,20 +65,16 @@ const ARCHITECTURES: Readonly<Record<string, ArchitectureTraits>> = {
   // Gemma 2 / 3: the same skeleton plus the pieces in gemma.ts.
   gemma2: { ropeStyle: 'neox' },
   gemma3: { ropeStyle: 'neox' },
+  // gpt-oss: attention sinks, sliding-window layers, biases and a MoE FFN (gpt-oss.ts, moe-config.ts).
+  [GPT_OSS]: { ropeStyle: 'neox' },
+  // Phi-3 / Phi-4-mini: fused projections split at load, partial rotary dims, LongRoPE (phi3.ts).
+  phi3: { ropeStyle: 'neox' },
 };
 
 export const SUPPORTED_ARCHITECTURES = Object.keys(ARCHITECTURES);
 
 export const layerTensor = (layer: number, name: string): string => `blk.${layer}.${name}.weight`;
 export const layerBias = (layer: number, name: string): string => `blk.${layer}.${name}.bias`;
-
-function ropeLinearScale(meta: Metadata, arch: string): number {
-  const type = optionalString(meta, `${arch}.rope.scaling.type`) ?? 'none';
-  const factor = optionalNumber(meta, `${arch}.rope.scaling.factor`) ?? optionalNumber(meta, `${arch}.rope.scale_linear`) ?? 1;
-  if (type === 'none' || factor === 1) return 1;
-  if (type === 'linear') return factor;
-  throw new GgufError('unknown-architecture', `RoPE scaling "${type}" is not supported yet (only linear and Llama 3 frequency factors)`);
-}
 
 /** Reads the model description. Throws a GgufError naming the missing key or unsupported architecture. */
 export function readModelConfig(header: GgufHeader): ModelConfig {
@@ -92,10 +97,14 @@ export function readModelConfig(header: GgufHeader): ModelConfig {
   if (!Number.isInteger(headDim) || headDim < 1 || !Number.isInteger(nKvHeads) || nKvHeads < 1 || nHeads % nKvHeads !== 0) {
     throw new GgufError('corrupt', `inconsistent heads: ${nHeads} query heads, ${nKvHeads} KV heads, head dim ${headDim}`);
   }
+  const contextLength = requireCount(meta, `${arch}.context_length`);
+  const ropeBase = optionalNumber(meta, `${arch}.rope.freq_base`) ?? 10000;
+  const ropeDim = optionalNumber(meta, `${arch}.rope.dimension_count`) ?? headDim;
+  const longRope = arch === 'phi3' && tensors.has('rope_factors_long.weight');
   const config: ModelConfig = {
     architecture: arch,
     name: optionalString(meta, 'general.name') ?? arch,
-    contextLength: requireCount(meta, `${arch}.context_length`),
+    contextLength,
     dim,
     nLayers: requireCount(meta, `${arch}.block_count`),
     nHeads,
@@ -104,15 +113,17 @@ export function readModelConfig(header: GgufHeader): ModelConfig {
     ffnDim: requireCount(meta, `${arch}.feed_forward_length`),
     vocabSize,
     normEps: optionalNumber(meta, `${arch}.attention.layer_norm_rms_epsilon`) ?? 1e-5,
-    ropeBase: optionalNumber(meta, `${arch}.rope.freq_base`) ?? 10000,
-    ropeDim: optionalNumber(meta, `${arch}.rope.dimension_count`) ?? headDim,
+    ropeBase,
+    ropeDim,
     ropeStyle: traits.ropeStyle,
-    ropeLinearScale: ropeLinearScale(meta, arch),
+    ...readRopeScaling(meta, arch, { ropeDim, ropeBase, contextLength, longRope }),
     hasRopeFreqs: tensors.has('rope_freqs.weight'),
     tiedEmbeddings: !tensors.has('output.weight'),
-    hasQkvBias: tensors.has(layerBias(0, 'attn_q')),
+    hasQkvBias: arch === GPT_OSS || tensors.has(layerBias(0, 'attn_q')),
     hasQkNorm: tensors.has(layerTensor(0, 'attn_q_norm')),
-    ...(arch === 'qwen3moe' ? { moe: readMoeConfig(meta, arch, dim) } : {}),
+    ...(arch === 'qwen3moe' || arch === GPT_OSS ? { moe: readMoeConfig(meta, arch, dim) } : {}),
+    ...(arch === GPT_OSS ? { gptOss: readGptOssTraits(meta, arch) } : {}),
+    ...(arch === 'phi3' ? { phi3: readPhi3Traits(tensors, { headDim, ropeDim }) } : {}),
   };
   const withGemma: ModelConfig = isGemma(arch) ? { ...config, gemma: readGemmaTraits(meta, arch, config) } : config;
   checkTensorShapes(withGemma, tensors);
@@ -131,13 +142,22 @@ function* tensorShapes(c: ModelConfig): Generator<[string, readonly number[]]> {
   yield ['output_norm.weight', [c.dim]];
   if (!c.tiedEmbeddings) yield ['output.weight', [c.dim, c.vocabSize]];
   if (c.hasRopeFreqs) yield ['rope_freqs.weight', [c.ropeDim / 2]];
+  if (c.ropeScaling?.longRopeOriginalContext !== undefined) yield* phi3RopeFactorShapes(c);
   for (let l = 0; l < c.nLayers; l++) {
     yield [layerTensor(l, 'attn_norm'), [c.dim]];
+    if (c.phi3) {
+      yield* phi3LayerTensorShapes(l, c, c.phi3.fusedQkv);
+      yield [layerTensor(l, 'attn_output'), [q, c.dim]];
+      yield [layerTensor(l, 'ffn_norm'), [c.dim]];
+      continue;
+    }
     yield [layerTensor(l, 'attn_q'), [c.dim, q]];
     yield [layerTensor(l, 'attn_k'), [c.dim, kv]];
     yield [layerTensor(l, 'attn_v'), [c.dim, kv]];
     yield [layerTensor(l, 'attn_output'), [q, c.dim]];
-    yield [layerTensor(l, 'ffn_norm'), [c.dim]];
+    // gpt-oss names its pre-FFN norm post_attention_norm (llama.cpp's attn_post_norm).
+    yield [layerTensor(l, c.gptOss ? 'post_attention_norm' : 'ffn_norm'), [c.dim]];
+    if (c.gptOss) yield* gptOssLayerTensorShapes(layerTensor, layerBias, l, c);
     if (c.moe) {
       yield* moeTensorShapes(l, c.dim, c.moe);
     } else {

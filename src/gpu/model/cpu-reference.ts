@@ -5,6 +5,8 @@ import type { GgufFile } from '../gguf/reader';
 import { dequantize } from '../quant';
 import { layerBias, layerTensor, readModelConfig, type ModelConfig } from './config';
 import { moeFeedForward } from './moe-reference';
+import { splitFusedCpuWeights } from './phi3';
+import { ropeCosSin, ropeFactorTensor } from './rope-scaling';
 
 /** f32 weights by tensor name; matrices are row-major (rows, row length) as in GGUF. */
 export type CpuWeights = ReadonlyMap<string, Float32Array>;
@@ -35,14 +37,15 @@ export function rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array
   for (let i = 0; i < n; i++) out[offset + i] = x[offset + i]! * scale * weight[i]!;
 }
 
-/** Rotates one head (headDim values at `offset`) in place for position `pos`. */
+const cosSin = new Float64Array(2);
+
+/** Rotates one head (headDim values at `offset`; the first ropeDim of them) in place for position `pos`. */
 export function ropeHead(v: Float32Array, offset: number, pos: number, c: ModelConfig, freqFactors?: Float32Array): void {
   const half = c.ropeDim / 2;
-  const p = pos / c.ropeLinearScale;
   for (let i = 0; i < half; i++) {
-    const theta = (p * Math.pow(c.ropeBase, (-2 * i) / c.ropeDim)) / (freqFactors ? freqFactors[i]! : 1);
-    const cos = Math.cos(theta);
-    const sin = Math.sin(theta);
+    ropeCosSin(c, freqFactors, pos, i, cosSin);
+    const cos = cosSin[0]!;
+    const sin = cosSin[1]!;
     const a = c.ropeStyle === 'normal' ? offset + 2 * i : offset + i;
     const b = c.ropeStyle === 'normal' ? a + 1 : a + half;
     const x0 = v[a]!;
@@ -105,16 +108,22 @@ export class CpuScratch {
 export class CpuReferenceModel {
   private readonly s: CpuScratch;
 
+  private readonly w: CpuWeights;
+
+  /** `config.contextLength` is the context the model is loaded with (LongRoPE's factors depend on it). */
   constructor(
     readonly config: ModelConfig,
-    private readonly w: CpuWeights,
+    weights: CpuWeights,
   ) {
     const c = config;
+    this.w = c.phi3 ? splitFusedCpuWeights(weights, c) : weights;
     this.s = new CpuScratch(c);
   }
 
-  static async load(file: GgufFile): Promise<CpuReferenceModel> {
-    return new CpuReferenceModel(readModelConfig(file.header), await loadCpuWeights(file));
+  /** `contextLength`: the context to load the model with (default the trained one; LongRoPE's factors depend on it). */
+  static async load(file: GgufFile, contextLength?: number): Promise<CpuReferenceModel> {
+    const config = readModelConfig(file.header);
+    return new CpuReferenceModel(contextLength === undefined ? config : { ...config, contextLength }, await loadCpuWeights(file));
   }
 
   private weight(name: string): Float32Array {
@@ -151,7 +160,8 @@ export class CpuReferenceModel {
       addInPlace(k, this.weight(layerBias(l, 'attn_k')));
       addInPlace(v, this.weight(layerBias(l, 'attn_v')));
     }
-    const freqs = c.hasRopeFreqs ? this.weight('rope_freqs.weight') : undefined;
+    const factors = ropeFactorTensor(c);
+    const freqs = factors ? this.weight(factors) : undefined;
     for (let h = 0; h < c.nHeads; h++) {
       if (c.hasQkNorm) rmsNorm(this.s.q, this.s.q, this.weight(layerTensor(l, 'attn_q_norm')), c.normEps, h * c.headDim);
       ropeHead(this.s.q, h * c.headDim, pos, c, freqs);

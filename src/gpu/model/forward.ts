@@ -161,9 +161,12 @@ export class ForwardPass {
       const pool = this.pool.layers[l]!;
       const paged = { pool, blockTables: a.tables, tokenSeq: a.slots, tokenPos: a.positions };
       appendKv(ctx, pass, shape, { ...paged, k: a.k, v: a.v }, T);
-      if (prefill) prefillAttention(ctx, pass, shape, { ...paged, q: a.q, o: a.attn }, { nTokens: T });
-      else flashDecodeGqa(ctx, pass, shape, { ...paged, q: a.q, o: a.attn }, { nTokens: T, maxContext: maxPos + 1 });
-      encodeMatmul(ctx, pass, lw.wo, a.attn, a.x, T, { accumulate: true });
+      // gpt-oss: sink logits in every layer, a sliding window on alternate layers, a bias on the output projection.
+      const window = c.gptOss?.slidingLayers[l] ? { window: c.gptOss.slidingWindow } : {};
+      const attnOpts = { nTokens: T, ...window, ...(lw.sinks ? { sinks: lw.sinks } : {}) };
+      if (prefill) prefillAttention(ctx, pass, shape, { ...paged, q: a.q, o: a.attn }, attnOpts);
+      else flashDecodeGqa(ctx, pass, shape, { ...paged, q: a.q, o: a.attn }, { ...attnOpts, maxContext: maxPos + 1 });
+      encodeMatmul(ctx, pass, lw.wo, a.attn, a.x, T, { accumulate: true, ...(lw.bo ? { bias: lw.bo } : {}) });
       encodeRmsNorm(ctx, pass, { x: a.x, weight: lw.ffnNorm, y: a.xb, n: c.dim, rows: T, eps: c.normEps });
       if ('moe' in lw) {
         this.moe!.encode(pass, lw.moe, a.xb, a.x, T);

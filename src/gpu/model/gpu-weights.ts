@@ -6,6 +6,8 @@ import { checkGpuType, destroyWeight, uploadWeight, type WeightTensor } from '..
 import { dequantize } from '../quant';
 import { layerBias, layerTensor, type ModelConfig } from './config';
 import { destroyMoeLayer, loadMoeLayer, moeLayerBytes, moeMatrixNames, type MoeLayerWeights } from './moe';
+import { phi3FusedMatrices, phi3MatrixNames } from './phi3';
+import { ropeFactorTensor } from './rope-scaling';
 
 export interface LayerWeights {
   readonly attnNorm: GPUBuffer; // (dim) f32
@@ -24,6 +26,8 @@ export interface LayerWeights {
   readonly wDown: WeightTensor; // (dim, ffnDim)
   readonly postAttnNorm?: GPUBuffer; // (dim) f32, Gemma: on the attention output before the residual add
   readonly postFfnNorm?: GPUBuffer; // (dim) f32, Gemma: on the FFN output before the residual add
+  readonly bo?: GPUBuffer; // (dim) f32, gpt-oss: attention output bias
+  readonly sinks?: GPUBuffer; // (nHeads) f32, gpt-oss: attention sink logits
 }
 
 /** A mixture-of-experts layer (Qwen3-MoE): the attention weights of LayerWeights, the FFN a router over experts. */
@@ -36,7 +40,7 @@ export interface GpuWeights {
   readonly moeLayers?: readonly MoeBlockWeights[];
   readonly outputNorm: GPUBuffer; // (dim) f32
   readonly output: WeightTensor; // (vocab, dim); the embedding itself when tied
-  /** Llama 3 RoPE frequency divisors (ropeDim / 2), read on the host for the angle table. */
+  /** RoPE frequency divisors (ropeDim / 2): Llama 3's, or LongRoPE's for the loaded context; read on the host for the angle table. */
   readonly ropeFreqs?: Float32Array;
   /** Bytes of weights on the device. */
   readonly bytes: number;
@@ -53,6 +57,10 @@ export interface LoadProgress {
 export function checkWeightTypes(file: GgufFile, config: ModelConfig): void {
   const matrices = ['token_embd.weight', ...(config.tiedEmbeddings ? [] : ['output.weight'])];
   for (let l = 0; l < config.nLayers; l++) {
+    if (config.phi3) {
+      matrices.push(...phi3MatrixNames(l, config.phi3.fusedQkv));
+      continue;
+    }
     const ffn = config.moe ? [] : ['ffn_gate', 'ffn_up', 'ffn_down'];
     for (const n of ['attn_q', 'attn_k', 'attn_v', 'attn_output', ...ffn]) matrices.push(layerTensor(l, n));
     if (config.moe) matrices.push(...moeMatrixNames(l));
@@ -81,6 +89,24 @@ export async function loadGpuWeights(ctx: KernelContext, file: GgufFile, config:
     tick(t.byteSize);
     return w;
   };
+  // Phi-3's fused attn_qkv / ffn_up, uploaded as one WeightTensor per row range, by the Llama names they stand for.
+  const fusedParts = async (l: number): Promise<Map<string, WeightTensor>> => {
+    const out = new Map<string, WeightTensor>();
+    for (const m of phi3FusedMatrices(l, config)) {
+      const t = file.requireTensor(m.name);
+      const bytes = await file.tensorBytes(t);
+      const rowBytes = bytes.byteLength / t.dims[1]!;
+      let first = 0;
+      m.rows.forEach((rows, i) => {
+        const w = uploadWeight(ctx, m.parts[i]!, t.type, bytes.subarray(first * rowBytes, (first + rows) * rowBytes), rows, t.dims[0]!);
+        uploaded.push(w);
+        out.set(m.parts[i]!, w);
+        first += rows;
+      });
+      tick(t.byteSize);
+    }
+    return out;
+  };
   // Norm weights and biases are tiny: stored as f32 whatever their file type.
   const vector = async (name: string): Promise<GPUBuffer> => {
     const t = file.requireTensor(name);
@@ -94,33 +120,37 @@ export async function loadGpuWeights(ctx: KernelContext, file: GgufFile, config:
     const embedding = await matrix('token_embd.weight');
     const layers: LayerWeights[] = [];
     for (let l = 0; l < config.nLayers; l++) {
+      const fused = config.phi3 ? await fusedParts(l) : undefined;
+      const projection = async (name: string): Promise<WeightTensor> => fused?.get(layerTensor(l, name)) ?? matrix(layerTensor(l, name));
       const block = {
         attnNorm: await vector(layerTensor(l, 'attn_norm')),
-        wq: await matrix(layerTensor(l, 'attn_q')),
-        wk: await matrix(layerTensor(l, 'attn_k')),
-        wv: await matrix(layerTensor(l, 'attn_v')),
+        wq: await projection('attn_q'),
+        wk: await projection('attn_k'),
+        wv: await projection('attn_v'),
         wo: await matrix(layerTensor(l, 'attn_output')),
         ...(config.hasQkvBias
           ? { bq: await vector(layerBias(l, 'attn_q')), bk: await vector(layerBias(l, 'attn_k')), bv: await vector(layerBias(l, 'attn_v')) }
           : {}),
         ...(config.hasQkNorm ? { qNorm: await vector(layerTensor(l, 'attn_q_norm')), kNorm: await vector(layerTensor(l, 'attn_k_norm')) } : {}),
-        ffnNorm: await vector(layerTensor(l, 'ffn_norm')),
+        ffnNorm: await vector(layerTensor(l, config.gptOss ? 'post_attention_norm' : 'ffn_norm')),
+        ...(config.gptOss ? { bo: await vector(layerBias(l, 'attn_output')), sinks: await vector(layerTensor(l, 'attn_sinks')) } : {}),
         ...(config.gemma
           ? { postAttnNorm: await vector(layerTensor(l, 'post_attention_norm')), postFfnNorm: await vector(layerTensor(l, 'post_ffw_norm')) }
           : {}),
       };
       if (config.moe) {
-        const moe = await loadMoeLayer(ctx, file, l, tick);
+        const moe = await loadMoeLayer(ctx, file, l, tick, config.moe);
         moeLayers.push({ ...block, moe });
         continue;
       }
-      layers.push({ ...block, wGate: await matrix(layerTensor(l, 'ffn_gate')), wUp: await matrix(layerTensor(l, 'ffn_up')), wDown: await matrix(layerTensor(l, 'ffn_down')) });
+      layers.push({ ...block, wGate: await projection('ffn_gate'), wUp: await projection('ffn_up'), wDown: await matrix(layerTensor(l, 'ffn_down')) });
     }
     const outputNorm = await vector('output_norm.weight');
     const output = config.tiedEmbeddings ? embedding : await matrix('output.weight');
     let ropeFreqs: Float32Array | undefined;
-    if (config.hasRopeFreqs) {
-      const t = file.requireTensor('rope_freqs.weight');
+    const ropeFactors = ropeFactorTensor(config);
+    if (ropeFactors) {
+      const t = file.requireTensor(ropeFactors);
       ropeFreqs = dequantize(t.type, await file.tensorBytes(t), t.elementCount, undefined, t.name);
     }
     const bytes =
@@ -144,7 +174,7 @@ export function destroyGpuWeights(w: GpuWeights): void {
   }
   for (const l of w.moeLayers ?? []) {
     for (const m of [l.wq, l.wk, l.wv, l.wo]) destroyWeight(m);
-    for (const b of [l.attnNorm, l.ffnNorm, l.bq, l.bk, l.bv, l.qNorm, l.kNorm]) b?.destroy();
+    for (const b of [l.attnNorm, l.ffnNorm, l.bq, l.bk, l.bv, l.qNorm, l.kNorm, l.bo, l.sinks]) b?.destroy();
     destroyMoeLayer(l.moe);
   }
 }

@@ -1,4 +1,4 @@
-// The mixture-of-experts FFN on the GPU (Qwen3-MoE): router matvec, top-k routing, the selected experts' SwiGLU
+// The mixture-of-experts FFN on the GPU (Qwen3-MoE, gpt-oss): router matvec, top-k routing, the selected experts' SwiGLU
 // matvecs and their weighted sum into the residual stream, all recorded into the step's pass with no readback.
 // Decode runs each (token, slot) pair's expert rows; prefill and batched decode first sort the pairs by expert on
 // the GPU, so that each expert's rows are read once per tile of its tokens instead of once per token.
@@ -13,6 +13,7 @@ import {
   encodeGroupedExpertMatvec,
   encodeMoeCombine,
   encodeRoute,
+  encodeSwigluOai,
   expertTiles,
   MAX_GROUPED_EXPERTS,
   uploadExperts,
@@ -20,24 +21,52 @@ import {
   type ExpertTensor,
 } from '../kernels/moe';
 import { checkGpuType, destroyWeight, uploadWeight, type WeightTensor } from '../kernels/weights';
-import { layerTensor } from './config';
-import type { MoeConfig } from './moe-config';
+import { dequantize } from '../quant';
+import { layerBias, layerTensor } from './config';
+import { SWIGLU_OAI, type MoeConfig } from './moe-config';
 
 export interface MoeLayerWeights {
   readonly router: WeightTensor; // (experts, dim)
   readonly gate: ExpertTensor; // (experts, expertFfnDim, dim)
   readonly up: ExpertTensor; // (experts, expertFfnDim, dim)
   readonly down: ExpertTensor; // (experts, dim, expertFfnDim)
+  /** gpt-oss (MoeConfig.oai): f32 biases of the router and of each expert's rows. */
+  readonly biases?: MoeBiases;
+}
+
+export interface MoeBiases {
+  readonly router: GPUBuffer; // (experts)
+  readonly gate: GPUBuffer; // (experts, expertFfnDim)
+  readonly up: GPUBuffer; // (experts, expertFfnDim)
+  readonly down: GPUBuffer; // (experts, dim)
 }
 
 const EXPERT_TENSORS = ['ffn_gate_exps', 'ffn_up_exps', 'ffn_down_exps'] as const;
 
 /** The MoE matrices of layer `l`, for checkWeightTypes. */
 export function moeMatrixNames(l: number): string[] {
+  // Biases (gpt-oss) are vectors, read as f32 whatever their file type.
   return ['ffn_gate_inp', ...EXPERT_TENSORS].map((n) => layerTensor(l, n));
 }
 
-export async function loadMoeLayer(ctx: KernelContext, file: GgufFile, l: number, onTensor: (bytes: number) => void): Promise<MoeLayerWeights> {
+const BIASED_TENSORS = ['ffn_gate_inp', 'ffn_gate_exps', 'ffn_up_exps', 'ffn_down_exps'] as const;
+
+async function loadMoeBiases(ctx: KernelContext, file: GgufFile, l: number, onTensor: (bytes: number) => void): Promise<MoeBiases> {
+  const done: GPUBuffer[] = [];
+  try {
+    for (const n of BIASED_TENSORS) {
+      const t = file.requireTensor(layerBias(l, n));
+      done.push(ctx.upload(dequantize(t.type, await file.tensorBytes(t), t.elementCount, undefined, t.name), t.name));
+      onTensor(t.byteSize);
+    }
+    return { router: done[0]!, gate: done[1]!, up: done[2]!, down: done[3]! };
+  } catch (e) {
+    done.forEach((b) => b.destroy());
+    throw e;
+  }
+}
+
+export async function loadMoeLayer(ctx: KernelContext, file: GgufFile, l: number, onTensor: (bytes: number) => void, m?: MoeConfig): Promise<MoeLayerWeights> {
   const done: (WeightTensor | ExpertTensor)[] = [];
   try {
     const r = file.requireTensor(layerTensor(l, 'ffn_gate_inp'));
@@ -53,7 +82,8 @@ export async function loadMoeLayer(ctx: KernelContext, file: GgufFile, l: number
       done.push(e);
       onTensor(t.byteSize);
     }
-    return { router, gate: experts[0]!, up: experts[1]!, down: experts[2]! };
+    const biases = m?.oai ? await loadMoeBiases(ctx, file, l, onTensor) : undefined;
+    return { router, gate: experts[0]!, up: experts[1]!, down: experts[2]!, ...(biases ? { biases } : {}) };
   } catch (e) {
     done.forEach(destroyAny);
     throw e;
@@ -67,11 +97,13 @@ function destroyAny(t: WeightTensor | ExpertTensor): void {
 
 export function destroyMoeLayer(w: MoeLayerWeights): void {
   [w.router, w.gate, w.up, w.down].forEach(destroyAny);
+  if (w.biases) Object.values(w.biases).forEach((b: GPUBuffer) => b.destroy());
 }
 
 export function moeLayerBytes(w: MoeLayerWeights): number {
   const experts = [w.gate, w.up, w.down].flatMap((e) => e.groups.map((g) => g.tensor));
-  return [w.router, ...experts].reduce((n, t) => n + t.rows * t.rowBytes, 0);
+  const biases = w.biases ? Object.values(w.biases).reduce((n: number, b: GPUBuffer) => n + b.size, 0) : 0;
+  return [w.router, ...experts].reduce((n, t) => n + t.rows * t.rowBytes, biases);
 }
 
 /** Scratch for `maxTokens` tokens and the FFN's encoding; one per forward pass. */
@@ -105,22 +137,32 @@ export class MoeFeedForward {
     const { ctx, m } = this;
     const pairs = tokens * m.used;
     const route = { logits: this.logits, ids: this.ids, weights: this.weights };
-    encodeMatmul(ctx, pass, w.router, xb, this.logits, tokens);
-    encodeRoute(ctx, pass, route, tokens, m.experts, m.used, m.normalizeWeights);
+    const b = w.biases;
+    encodeMatmul(ctx, pass, w.router, xb, this.logits, tokens, b ? { bias: b.router } : {});
+    encodeRoute(ctx, pass, route, tokens, m.experts, m.used, m.normalizeWeights, m.gating === 'softmax-weight');
+    const opts = (bias: GPUBuffer | undefined): { bias?: GPUBuffer } => (bias ? { bias } : {});
+    const down = { xPerPair: true, weighted: true, ...opts(b?.down) };
+    const n = pairs * m.expertFfnDim;
     if (tokens > 1 && m.experts <= MAX_GROUPED_EXPERTS) {
       const g = this.grouping;
       encodeExpertGrouping(ctx, pass, this.ids, g, pairs, m.experts);
-      encodeGroupedExpertMatvec(ctx, pass, w.gate, g, this.weights, xb, this.gate, pairs, m.used);
-      encodeGroupedExpertMatvec(ctx, pass, w.up, g, this.weights, xb, this.up, pairs, m.used);
-      encodeSwiglu(ctx, pass, this.gate, this.up, pairs * m.expertFfnDim);
-      encodeGroupedExpertMatvec(ctx, pass, w.down, g, this.weights, this.gate, this.out, pairs, m.used, { xPerPair: true, weighted: true });
+      encodeGroupedExpertMatvec(ctx, pass, w.gate, g, this.weights, xb, this.gate, pairs, m.used, opts(b?.gate));
+      encodeGroupedExpertMatvec(ctx, pass, w.up, g, this.weights, xb, this.up, pairs, m.used, opts(b?.up));
+      this.activate(pass, n);
+      encodeGroupedExpertMatvec(ctx, pass, w.down, g, this.weights, this.gate, this.out, pairs, m.used, down);
     } else {
-      encodeExpertMatvec(ctx, pass, w.gate, route, xb, this.gate, pairs, m.used);
-      encodeExpertMatvec(ctx, pass, w.up, route, xb, this.up, pairs, m.used);
-      encodeSwiglu(ctx, pass, this.gate, this.up, pairs * m.expertFfnDim);
-      encodeExpertMatvec(ctx, pass, w.down, route, this.gate, this.out, pairs, m.used, { xPerPair: true, weighted: true });
+      encodeExpertMatvec(ctx, pass, w.gate, route, xb, this.gate, pairs, m.used, opts(b?.gate));
+      encodeExpertMatvec(ctx, pass, w.up, route, xb, this.up, pairs, m.used, opts(b?.up));
+      this.activate(pass, n);
+      encodeExpertMatvec(ctx, pass, w.down, route, this.gate, this.out, pairs, m.used, down);
     }
     encodeMoeCombine(ctx, pass, this.out, x, tokens, this.dim, m.used);
+  }
+
+  /** gate(n) = act(gate, up): SwiGLU, or gpt-oss's clamped swiglu_oai. */
+  private activate(pass: GPUComputePassEncoder, n: number): void {
+    if (this.m.oai) encodeSwigluOai(this.ctx, pass, this.gate, this.up, n, SWIGLU_OAI);
+    else encodeSwiglu(this.ctx, pass, this.gate, this.up, n);
   }
 
   destroy(): void {
