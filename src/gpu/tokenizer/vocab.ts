@@ -123,6 +123,17 @@ function markEndOfGenerationTexts(ids: ReadonlyMap<string, number>, attrs: Uint8
   return eog;
 }
 
+/**
+ * gpt-oss (o200k_harmony): `<|end|>` closes one message of a turn (the analysis before the final answer), not the
+ * generation; llama.cpp drops it from the end tokens and renders it as text when `<|return|>` and `<|call|>` exist.
+ */
+function keepHarmonyEndOpen(ids: ReadonlyMap<string, number>, attrs: Uint8Array, eog: Set<number>): void {
+  const end = ids.get('<|end|>');
+  if (end === undefined || !ids.has('<|return|>') || !ids.has('<|call|>')) return;
+  eog.delete(end);
+  attrs[end] = TokenAttr.USER_DEFINED;
+}
+
 const utf8 = new TextEncoder();
 
 function specialTokensByLength(texts: readonly string[], attrs: Uint8Array): number[] {
@@ -147,6 +158,7 @@ export function readVocab(meta: Metadata, defaults: SpecialIds): Vocab {
   const eos = specialId(meta, 'eos_token_id', defaults.eos, n);
   const endOfGeneration = markEndOfGenerationTexts(ids, attrs);
   for (const id of [eos, eot, eom]) if (id !== undefined) endOfGeneration.add(id);
+  keepHarmonyEndOpen(ids, attrs, endOfGeneration);
   return {
     texts,
     scores,
