@@ -6,7 +6,7 @@
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { HubClient, hubEndpoint } from '../node/hub/client';
-import { downloadFile, PART_SUFFIX, type DownloadProgress } from '../node/hub/download';
+import { downloadFile, PART_SUFFIX, type DownloadProgress, type DownloadResult } from '../node/hub/download';
 import { parseModelRef, planPull } from '../node/hub/plan';
 import { RateMeter } from '../node/hub/rate';
 import { Args, runMain, UsageError } from './args';
@@ -79,29 +79,39 @@ async function main(): Promise<void> {
   const plan = await planPull(client, { ...model, ...(args.string('file') ? { file: args.string('file')! } : {}), ...(args.string('revision') ? { revision: args.string('revision')! } : {}) }, stop.signal);
   const p = plan.probe;
   const types = Object.entries(p.tensorTypes).map(([t, n]) => `${t} x${n}`).join(', ');
-  process.stderr.write(`${plan.repo}/${plan.file.path}: ${mib(plan.file.size)}, architecture ${p.architecture}, context ${p.contextLength}, tokenizer ${p.tokenizer}, tensors ${types} (header read: ${mib(p.bytesRead)})\n`);
+  const total = plan.parts.reduce((n, f) => n + f.size, 0);
+  const split = plan.parts.length > 1 ? ` in ${plan.parts.length} parts` : '';
+  process.stderr.write(`${plan.repo}/${plan.file.path}: ${mib(total)}${split}, architecture ${p.architecture}, context ${p.contextLength}, tokenizer ${p.tokenizer}, tensors ${types} (header read: ${mib(p.bytesRead)})\n`);
 
-  const dest = join(resolve(args.string('dir') ?? defaultModelsDir()), basename(plan.file.path));
-  const result = await downloadFile({
-    url: plan.url,
-    dest,
-    size: plan.file.size,
-    sha256: plan.file.sha256,
-    headers: (url) => client.authHeaders(url),
-    signal: stop.signal,
-    onProgress: progressPrinter(basename(plan.file.path)),
-  }).catch((e: unknown) => {
-    if (stop.signal.aborted) throw new Error(`stopped; the bytes so far are kept in ${dest}${PART_SUFFIX}: run the same command again to resume`);
-    throw e;
-  });
-  process.stderr.write(
-    result.alreadyPresent
-      ? `${dest} is already here and matches the Hub's sha256\n`
-      : `${dest}: sha256 verified${result.resumedBytes ? `, resumed from ${mib(result.resumedBytes)}` : ''}, ${result.seconds.toFixed(1)} s\n`,
-  );
+  const dir = resolve(args.string('dir') ?? defaultModelsDir());
+  // Each part of a split model is its own verified download; the model is named by (and `path` is) the first.
+  const results: DownloadResult[] = [];
+  for (const part of plan.parts) {
+    const dest = join(dir, basename(part.path));
+    const result = await downloadFile({
+      url: part.url,
+      dest,
+      size: part.size,
+      sha256: part.sha256,
+      headers: (url) => client.authHeaders(url),
+      signal: stop.signal,
+      onProgress: progressPrinter(basename(part.path)),
+    }).catch((e: unknown) => {
+      if (stop.signal.aborted) throw new Error(`stopped; the bytes so far are kept in ${dest}${PART_SUFFIX}: run the same command again to resume`);
+      throw e;
+    });
+    process.stderr.write(
+      result.alreadyPresent
+        ? `${dest} is already here and matches the Hub's sha256\n`
+        : `${dest}: sha256 verified${result.resumedBytes ? `, resumed from ${mib(result.resumedBytes)}` : ''}, ${result.seconds.toFixed(1)} s\n`,
+    );
+    results.push(result);
+  }
   if (args.flag('json')) {
+    const first = results[0]!;
+    const sum = (f: (r: DownloadResult) => number): number => results.reduce((n, r) => n + f(r), 0);
     process.stdout.write(
-      `${JSON.stringify({ repo: plan.repo, files: [plan.file.path], path: result.path, bytes: result.bytes, sha256: result.sha256, resumed_bytes: result.resumedBytes, seconds: Math.round(result.seconds * 1000) / 1000 })}\n`,
+      `${JSON.stringify({ repo: plan.repo, files: plan.parts.map((f) => f.path), path: first.path, bytes: sum((r) => r.bytes), sha256: first.sha256, resumed_bytes: sum((r) => r.resumedBytes), seconds: Math.round(sum((r) => r.seconds) * 1000) / 1000 })}\n`,
     );
   }
 }

@@ -2,13 +2,22 @@
 // adapter's buffer limits, and memory: the system's, which an integrated GPU shares and a discrete one is fed
 // through). Labels each model fits / tight / won't fit with the reason, the way Jan and LM Studio do. Pure: the
 // Discover view judges Hub files with it (sizes from their GGUF header) and the library its own models.
+// Buffer limits bound what the engine cannot split, not whole tensors: a matrix larger than one storage binding is
+// uploaded as row ranges (src/gpu/kernels/weights.ts uploadWeight) and an expert tensor as groups of whole experts
+// (src/gpu/kernels/moe.ts uploadExperts), so a model refuses a device only when one row of a matrix, one expert, or
+// one layer's KV pool is over the binding limit.
 
 /** The sizes that decide the fit (from a GGUF header). */
 export interface FitModel {
   /** Bytes of every tensor, as stored (the engine uploads them as they are). */
   readonly weightsBytes: number;
-  /** Bytes of the largest tensor: one GPU buffer must hold it. Unknown: the check is skipped. */
+  /** Bytes of the largest tensor (shown; the engine splits a tensor across buffers). */
   readonly largestTensorBytes?: number;
+  /**
+   * Bytes of the largest piece one GPU buffer must hold whole: one row of a matrix, one expert of an expert tensor,
+   * a norm or bias vector as f32. Unknown: the check is skipped.
+   */
+  readonly largestUnitBytes?: number;
   readonly layers: number;
   readonly kvHeads: number;
   readonly headDim: number;
@@ -55,6 +64,8 @@ const TIGHT_SHARE = 0.6;
 const MAX_SHARE = 0.9;
 /** Share of a buffer limit above which one buffer makes the fit tight. */
 const TIGHT_BUFFER_SHARE = 0.8;
+/** Bytes a weight buffer holds beyond its rows: the loaders' spare word, rounded (weights.ts rowsPerPart). */
+const BUFFER_SLACK = 8;
 
 /** K and V of every layer at `contextLength` tokens: 2 * layers * kvHeads * headDim * bytesPerValue * context. */
 export function kvCacheBytes(m: Pick<FitModel, 'layers' | 'kvHeads' | 'headDim'>, o: FitOptions): number {
@@ -79,9 +90,11 @@ export function estimateFit(model: FitModel, device: FitDevice, options: FitOpti
   const sizes = { weightsBytes: model.weightsBytes, kvBytes, workBytes, totalBytes };
   const bufferLimit = Math.min(device.maxBufferSize, device.maxStorageBufferBindingSize);
   const kvLayerBytes = kvBytes / Math.max(1, model.layers);
-  const largest = model.largestTensorBytes ?? 0;
+  const unit = model.largestUnitBytes ?? 0;
   const limitName = `this GPU's largest buffer (${formatBytes(bufferLimit)})`;
-  if (largest > bufferLimit) return { label: 'wont-fit', reason: `its largest tensor (${formatBytes(largest)}) is over ${limitName}`, ...sizes };
+  if (unit > bufferLimit - BUFFER_SLACK) {
+    return { label: 'wont-fit', reason: `one row or expert of its weights (${formatBytes(unit)}) is over ${limitName}, and the engine splits tensors only between rows and experts`, ...sizes };
+  }
   if (kvLayerBytes > bufferLimit) {
     return { label: 'wont-fit', reason: `one layer's KV cache at ${options.contextLength} tokens (${formatBytes(kvLayerBytes)}) is over ${limitName}; choose a shorter context`, ...sizes };
   }
@@ -89,7 +102,7 @@ export function estimateFit(model: FitModel, device: FitDevice, options: FitOpti
   const memory = device.memoryBytes;
   const need = memory === null ? `needs about ${formatBytes(totalBytes)}` : `needs about ${formatBytes(totalBytes)} of ${formatBytes(memory)}`;
   if (memory !== null && totalBytes > MAX_SHARE * memory) return { label: 'wont-fit', reason: `${need} memory (${parts})`, ...sizes };
-  if ((memory !== null && totalBytes > TIGHT_SHARE * memory) || Math.max(largest, kvLayerBytes) > TIGHT_BUFFER_SHARE * bufferLimit) {
+  if ((memory !== null && totalBytes > TIGHT_SHARE * memory) || Math.max(unit, kvLayerBytes) > TIGHT_BUFFER_SHARE * bufferLimit) {
     return { label: 'tight', reason: `${need} memory, close to the limit (${parts})`, ...sizes };
   }
   return { label: 'fits', reason: `${need} memory (${parts})`, ...sizes };

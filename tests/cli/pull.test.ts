@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHubServer, type HubServer } from '../helpers/hub-server';
+import { splitModel } from '../helpers/split-gguf';
 import { sharedModel, tempDir } from '../helpers/temp';
 
 const ROOT = resolve(__dirname, '../..');
@@ -27,6 +28,7 @@ async function start(): Promise<string> {
       { path: F32, bytes: bytesOf('stories260K.gguf') },
     ],
     'test/gemma-GGUF': [{ path: 'tiny-gemma-Q8_0.gguf', bytes: gemma }],
+    'test/split-GGUF': splitModel().map((bytes, i) => ({ path: `crafted-F32-0000${i + 1}-of-00002.gguf`, bytes })),
   });
   return tempDir();
 }
@@ -70,6 +72,18 @@ describe('npm run pull', () => {
     const gen = await cli('generate', ['--model', join(dir, Q8), '--prompt', 'Once upon a time', '--max-tokens', '12', '--temperature', '0', '--reference', '--json']);
     expect(gen.code).toBe(0);
     expect((JSON.parse(gen.stdout) as { generated_tokens: number[] }).generated_tokens.length).toBeGreaterThan(0);
+  });
+
+  it('pulls every part of a split model, each verified; the model is named by its first part', async () => {
+    const dir = await start();
+    const parts = ['crafted-F32-00001-of-00002.gguf', 'crafted-F32-00002-of-00002.gguf'];
+    const r = await cli('pull', ['test/split-GGUF', '--dir', dir, '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/in 2 parts, architecture llama/);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(out).toMatchObject({ repo: 'test/split-GGUF', files: parts, path: join(dir, parts[0]!), sha256: hub.sha256('test/split-GGUF', parts[0]!) });
+    expect(readdirSync(dir).sort()).toEqual(parts);
+    expect(out.bytes).toBe(parts.reduce((n, p) => n + statSync(join(dir, p)).size, 0));
   });
 
   it('fails clearly for an unknown repository or quant, an unsupported model and a checksum mismatch', async () => {

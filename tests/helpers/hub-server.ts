@@ -3,7 +3,8 @@
 //   GET  /api/models/{repo}/tree/{revision}?recursive=true   files with size and lfs.oid (sha256)
 //   GET|HEAD /{repo}/resolve/{revision}/{path}               302 to a second loopback origin (the "CDN"), with
 //                                                            x-linked-etag and x-linked-size, as the Hub does
-//   GET|HEAD {cdn}/blobs/{sha256}                            the bytes, Range -> 206
+//   GET|HEAD {cdn}/blobs/{sha256}                            the bytes, Range -> 206, ETag "sha256"; If-Range with
+//                                                            another validator -> 200 with the whole file
 // Fault modes on the CDN (mutable between requests): a cut connection after N body bytes, 500, 429 with Retry-After,
 // wrong bytes (checksum mismatch), a slow server, a server that ignores Range. Every CDN request is logged.
 import { createHash } from 'node:crypto';
@@ -36,6 +37,7 @@ export interface CdnRequest {
   readonly method: string;
   readonly sha256: string;
   readonly range: string | null;
+  readonly ifRange: string | null;
   status: number;
   /** Body bytes written before the answer ended (or the socket was cut). */
   bytesSent: number;
@@ -50,6 +52,8 @@ export interface HubServer {
   /** Every request path (and query) the Hub origin received. */
   readonly hubRequests: string[];
   sha256(repo: string, path: string): string;
+  /** Changes a file on the Hub (a new commit on main): new bytes, new sha256, new ETag. */
+  replaceFile(repo: string, path: string, bytes: Uint8Array): void;
   /** Body bytes the CDN sent for this file (all requests). */
   bytesSent(repo: string, path: string): number;
   close(): Promise<void>;
@@ -87,13 +91,14 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function startHubServer(repos: Readonly<Record<string, readonly HubFileSpec[]>>, downloads: Readonly<Record<string, number>> = {}): Promise<HubServer> {
   const blobs = new Map<string, Blob>();
   const files = new Map<string, Map<string, Blob>>();
+  const addBlob = (bytes: Uint8Array): Blob => {
+    const blob = { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+    blobs.set(blob.sha256, blob);
+    return blob;
+  };
   for (const [repo, list] of Object.entries(repos)) {
     const m = new Map<string, Blob>();
-    for (const f of list) {
-      const blob = { bytes: f.bytes, sha256: createHash('sha256').update(f.bytes).digest('hex') };
-      blobs.set(blob.sha256, blob);
-      m.set(f.path, blob);
-    }
+    for (const f of list) m.set(f.path, addBlob(f.bytes));
     files.set(repo, m);
   }
   const faults: HubFaults = {};
@@ -108,7 +113,8 @@ export async function startHubServer(repos: Readonly<Record<string, readonly Hub
     const blob = sha ? blobs.get(sha) : undefined;
     if (!blob) return json(res, 404, { error: 'Entry not found' });
     const size = blob.bytes.byteLength;
-    const entry: CdnRequest = { method: req.method!, sha256: blob.sha256, range: req.headers.range ?? null, status: 0, bytesSent: 0 };
+    const ifRange = (req.headers['if-range'] as string | undefined) ?? null;
+    const entry: CdnRequest = { method: req.method!, sha256: blob.sha256, range: req.headers.range ?? null, ifRange, status: 0, bytesSent: 0 };
     requests.push(entry);
     const answer = (status: number, headers: Record<string, string | number> = {}): void => {
       entry.status = status;
@@ -124,7 +130,9 @@ export async function startHubServer(repos: Readonly<Record<string, readonly Hub
       answer(429, { 'Retry-After': faults.retryAfter ?? '1', 'Content-Type': 'text/plain' });
       return void res.end('Too Many Requests');
     }
-    const range = faults.ignoreRange ? null : parseRange(req.headers.range, size);
+    // RFC 9110 13.1.5: a Range whose If-Range names another version of the file is ignored (the whole file, 200).
+    const stale = ifRange !== null && ifRange !== `"${blob.sha256}"`;
+    const range = faults.ignoreRange || stale ? null : parseRange(req.headers.range, size);
     if (range === 'bad') {
       answer(416, { 'Content-Range': `bytes */${size}` });
       return void res.end();
@@ -226,6 +234,10 @@ export async function startHubServer(repos: Readonly<Record<string, readonly Hub
     requests,
     hubRequests,
     sha256: (repo, path) => blobOf(repo, path).sha256,
+    replaceFile: (repo, path, bytes) => {
+      blobOf(repo, path);
+      files.get(repo)!.set(path, addBlob(bytes));
+    },
     bytesSent: (repo, path) => {
       const sha = blobOf(repo, path).sha256;
       return requests.filter((r) => r.sha256 === sha).reduce((n, r) => n + r.bytesSent, 0);

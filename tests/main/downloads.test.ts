@@ -8,10 +8,13 @@ import { ModelLibrary } from '../../src/main/models/library';
 import { HubError } from '../../src/node/hub/errors';
 import { ModelDownloadRepository } from '../../src/store/model-downloads';
 import { startHubServer, type HubServer } from '../helpers/hub-server';
-import { sharedModel, tempDb } from '../helpers/temp';
+import { splitModel } from '../helpers/split-gguf';
+import { sharedModel, tempDb, tempDir } from '../helpers/temp';
 
 const REPO = 'test/tiny-GGUF';
 const NAMES = ['stories260K.gguf', 'stories260K-Q8_0.gguf', 'TinyStories-656K.gguf', 'TinyStories-656K-Q4_0.gguf'];
+const SPLIT_REPO = 'test/split-GGUF';
+const SPLIT_PARTS = ['crafted-F32-00001-of-00002.gguf', 'crafted-F32-00002-of-00002.gguf'] as const;
 const bytesOf = (name: string): Uint8Array => new Uint8Array(readFileSync(sharedModel(name)));
 
 let hub: HubServer;
@@ -25,7 +28,12 @@ afterEach(async () => {
 async function setup() {
   const gemma = Buffer.from(bytesOf('stories260K.gguf'));
   gemma.write('gemma', gemma.indexOf('general.architecture') + 'general.architecture'.length + 12, 'utf8');
-  hub = await startHubServer({ [REPO]: NAMES.map((path) => ({ path, bytes: bytesOf(path) })), 'test/gemma': [{ path: 'gemma.gguf', bytes: gemma }] });
+  const [part1, part2] = splitModel();
+  hub = await startHubServer({
+    [REPO]: NAMES.map((path) => ({ path, bytes: bytesOf(path) })),
+    'test/gemma': [{ path: 'gemma.gguf', bytes: gemma }],
+    [SPLIT_REPO]: [{ path: SPLIT_PARTS[0], bytes: part1 }, { path: SPLIT_PARTS[1], bytes: part2 }],
+  });
   const { db, dir } = tempDb();
   const library = new ModelLibrary(db, join(dir, 'models'));
   const make = () => {
@@ -144,5 +152,56 @@ describe('ModelDownloads', () => {
     downloads.resume(d.id);
     await until(() => downloads.get(d.id).state === 'done');
     expect(hub.requests.filter((r) => r.range === 'bytes=4096-')).toHaveLength(1);
+  });
+
+  it('downloads every part of a split model, each verified, and registers the model once by its first part', async () => {
+    const { library, make } = await setup();
+    const downloads = make();
+    const first = await downloads.add({ repo: SPLIT_REPO });
+    expect(first.file).toBe(SPLIT_PARTS[0]);
+    expect(downloads.list().map((d) => d.file)).toEqual([...SPLIT_PARTS]);
+    await until(() => downloads.list().every((d) => d.state === 'done' && d.modelId !== null));
+    const [model] = library.listModels();
+    expect(library.listModels()).toHaveLength(1);
+    expect(model).toMatchObject({ path: first.path, fingerprint: hub.sha256(SPLIT_REPO, SPLIT_PARTS[0]), architecture: 'llama', deletesFile: true });
+    expect(model!.details.tensorCount).toBe(21); // both parts' tensors
+    expect(new Set(downloads.list().map((d) => d.modelId))).toEqual(new Set([model!.id]));
+    // Deleting the model deletes every part and forgets the finished downloads.
+    await library.deleteModel(model!.id, { confirm: true });
+    for (const d of [first.path, join(dirname(first.path), SPLIT_PARTS[1])]) expect(existsSync(d)).toBe(false);
+    expect(downloads.list()).toEqual([]);
+  });
+
+  it('a part that fails its checksum registers nothing', async () => {
+    const { library, make } = await setup();
+    const downloads = make();
+    hub.faults.wrongBytes = true;
+    await downloads.add({ repo: SPLIT_REPO });
+    await until(() => downloads.list().every((d) => d.state === 'failed'));
+    expect(library.listModels()).toEqual([]);
+  });
+});
+
+describe('deleting a model', () => {
+  it('deletes a downloaded file after confirmation; an imported file elsewhere is only unregistered', async () => {
+    const { library, make } = await setup();
+    const downloads = make();
+    const d = await downloads.add({ repo: REPO, file: 'stories260K.gguf' });
+    await until(() => downloads.get(d.id).state === 'done');
+    const downloaded = library.getModel(downloads.get(d.id).modelId!);
+    expect(downloaded).toMatchObject({ storedInPlace: true, deletesFile: true });
+    await expect(library.deleteModel(downloaded.id, { confirm: false })).rejects.toThrow(/confirmation/);
+    expect(existsSync(d.path)).toBe(true);
+    await library.deleteModel(downloaded.id, { confirm: true });
+    expect(existsSync(d.path)).toBe(false);
+    expect(downloads.list()).toEqual([]);
+
+    const own = join(tempDir(), 'mine.gguf');
+    writeFileSync(own, bytesOf('stories260K-Q8_0.gguf'));
+    const imported = await library.importModel(own, { copy: false });
+    expect(imported.deletesFile).toBe(false);
+    await library.deleteModel(imported.id, { confirm: true });
+    expect(existsSync(own)).toBe(true);
+    expect(library.listModels()).toEqual([]);
   });
 });

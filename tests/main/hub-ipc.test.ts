@@ -79,7 +79,7 @@ describe('Hub IPC', () => {
       expect(m.file).toMatch(/\.gguf$/);
       expect(m.file).not.toMatch(/-\d{5}-of-\d{5}\.gguf$/);
       expect(engineReadsQuant(quantOfFileName(m.file)!)).toBe(true);
-      expect(m.repo).toMatch(/^(bartowski|Qwen|HuggingFaceTB|unsloth|ggml-org|lmstudio-community)\/(Llama-3\.2|Qwen2\.5|Qwen3|SmolLM2)-/);
+      expect(m.repo).toMatch(/^(bartowski|Qwen|HuggingFaceTB|unsloth|ggml-org|lmstudio-community)\/(Llama-3\.2|Qwen2\.5|Qwen3|SmolLM2|google_gemma-3)-/);
       expect(m.size).toBeGreaterThan(100 * 2 ** 20);
     }
     expect(await ok('getHubSettings')).toEqual({ endpoint: hub.endpoint, endpointSetting: null, hasToken: false, canStoreToken: true });

@@ -5,10 +5,12 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HubClient, hubEndpoint, type HubFile } from '../../src/node/hub/client';
-import { downloadFile, PART_SUFFIX, retryAfterMs, type DownloadOptions, type PartFile } from '../../src/node/hub/download';
+import { downloadFile, PART_SUFFIX, rangeValidator, retryAfterMs, VALIDATOR_SUFFIX, type DownloadOptions, type PartFile } from '../../src/node/hub/download';
 import { HubError } from '../../src/node/hub/errors';
-import { probeRemoteGguf } from '../../src/node/hub/probe';
+import { planPull } from '../../src/node/hub/plan';
+import { probeRemoteGguf, unsplittableBytes } from '../../src/node/hub/probe';
 import { candidateFiles, engineReadsQuant, quantOfFileName } from '../../src/node/hub/quant';
+import { splitModel } from '../helpers/split-gguf';
 import { startHubServer, type HubServer } from '../helpers/hub-server';
 import { sharedModel, tempDir } from '../helpers/temp';
 
@@ -97,15 +99,58 @@ describe('choosing a file', () => {
     expect(() => candidateFiles('r', files, { quant: 'Q5_K_M' })).toThrow(/has no Q5_K_M file \(it has Q2_K, Q4_K_M, Q8_0, F16, TQ1_0\)/);
     expect(() => candidateFiles('r', files, { name: 'big-00001-of-00002.gguf' })).toThrow(/split/);
   });
+
+  it('counts the parts of a split model as one model, chosen by any part or by its quant', () => {
+    const split = [
+      { path: 'm-Q4_K_M-00001-of-00003.gguf', size: 10 }, { path: 'm-Q4_K_M-00002-of-00003.gguf', size: 20 },
+      { path: 'm-Q4_K_M-00003-of-00003.gguf', size: 30 }, { path: 'm-Q8_0.gguf', size: 100 },
+    ];
+    const [model] = candidateFiles('r', split);
+    expect(model).toMatchObject({ path: 'm-Q4_K_M-00001-of-00003.gguf', size: 60 });
+    expect(model!.parts.map((f) => f.path)).toEqual(split.slice(0, 3).map((f) => f.path));
+    expect(candidateFiles('r', split, { name: 'm-Q4_K_M-00002-of-00003.gguf' })[0]!.path).toBe('m-Q4_K_M-00001-of-00003.gguf');
+    expect(candidateFiles('r', split, { quant: 'q8_0' })[0]!.parts).toHaveLength(1);
+    // A part missing from the repository: the split model is not offered.
+    expect(candidateFiles('r', split.filter((f) => !f.path.includes('00002'))).map((f) => f.path)).toEqual(['m-Q8_0.gguf']);
+  });
+});
+
+describe('split models', () => {
+  it('plans every part, judged by all their headers (the first part alone lacks tensors)', async () => {
+    const [one, two] = splitModel();
+    hub = await startHubServer({ 'test/split': [{ path: 'crafted-F32-00001-of-00002.gguf', bytes: one }, { path: 'crafted-F32-00002-of-00002.gguf', bytes: two }] });
+    const client = new HubClient({ endpoint: hub.endpoint });
+    const alone = await probeRemoteGguf(client.resolveUrl('test/split', 'main', 'crafted-F32-00001-of-00002.gguf'));
+    expect(alone.supported).toBe(false);
+    const plan = await planPull(client, { repo: 'test/split' });
+    expect(plan.file.path).toBe('crafted-F32-00001-of-00002.gguf');
+    expect(plan.parts.map((p) => [p.path, p.sha256])).toEqual([
+      ['crafted-F32-00001-of-00002.gguf', hub.sha256('test/split', 'crafted-F32-00001-of-00002.gguf')],
+      ['crafted-F32-00002-of-00002.gguf', hub.sha256('test/split', 'crafted-F32-00002-of-00002.gguf')],
+    ]);
+    expect(plan.probe).toMatchObject({ supported: true, architecture: 'llama', fileSize: one.byteLength + two.byteLength });
+    expect(plan.probe.tensorTypes.F32).toBe(21);
+  });
 });
 
 describe('probeRemoteGguf', () => {
+  it('measures the piece of each tensor one GPU buffer must hold whole, as the engine uploads it', () => {
+    const t = (dims: number[], byteSize: number) => ({ name: 't', type: 0, dims, offset: 0, elementCount: dims.reduce((a, b) => a * b, 1), byteSize });
+    // Q4_K expert tensor of Qwen3-30B-A3B: 128 experts of 768 x 2048 -> one expert.
+    expect(unsplittableBytes(t([2048, 768, 128], 128 * 768 * 2048 * 0.5625))).toBe(768 * 2048 * 0.5625);
+    // Embedding 128256 x 2048 Q8_0 -> one row.
+    expect(unsplittableBytes(t([2048, 128256], 128256 * 2048 * 1.0625))).toBe(2048 * 1.0625);
+    // A norm vector goes up as f32.
+    expect(unsplittableBytes(t([2048], 2048 * 2))).toBe(2048 * 4);
+  });
+
   it('reads a supported header over Range and says what it found', async () => {
     const { client } = await start();
     const p = await probeRemoteGguf(client.resolveUrl(REPO, 'main', FILE));
     expect(p).toMatchObject({ supported: true, architecture: 'llama', tokenizer: 'llama', fileSize: stories.byteLength });
     expect(p.contextLength).toBeGreaterThan(0);
     expect(p.tensorTypes.F32).toBeGreaterThan(0);
+    expect(p.shape!.largestUnitBytes).toBeLessThan(p.shape!.largestTensorBytes); // a row, not the whole tensor
     expect(gets().every((r) => r.status === 206)).toBe(true);
   });
 
@@ -246,6 +291,53 @@ describe('downloadFile', () => {
     hub.faults.ignoreRange = true;
     const r = await downloadFile(options(client, file, dir));
     expect(readFileSync(r.path).equals(stories)).toBe(true);
-    expect(gets().map((g) => g.status)).toEqual([200, 200]);
+    // The 200 to the ranged request is taken as the whole file from byte 0: one request, no splice.
+    expect(gets().map((g) => g.status)).toEqual([200]);
+  });
+
+  it('resumes with If-Range, so a file that changed on the Hub restarts from byte 0 instead of splicing', async () => {
+    const { client, file, dir } = await start();
+    hub.faults.bytesPerSecond = 1 << 20;
+    const pause = new AbortController();
+    await failure(downloadFile(options(client, file, dir, { signal: pause.signal, onProgress: (p) => p.bytesDone > 0 && pause.abort() })));
+    const part = join(dir, FILE + PART_SUFFIX);
+    const kept = statSync(part).size;
+    expect(kept).toBeGreaterThan(0);
+    const oldEtag = `"${hub.sha256(REPO, FILE)}"`;
+    expect(readFileSync(part + VALIDATOR_SUFFIX, 'utf8')).toBe(oldEtag);
+    // A new commit changes the file (same size); the queue re-lists it and resumes with the new sha256.
+    const changed = Buffer.from(stories);
+    changed[10] = changed[10]! ^ 0xff;
+    changed[changed.length - 1] = changed[changed.length - 1]! ^ 0xff;
+    hub.replaceFile(REPO, FILE, changed);
+    hub.faults.bytesPerSecond = undefined;
+    const before = gets().length;
+    const r = await downloadFile(options(client, file, dir, { sha256: hub.sha256(REPO, FILE) }));
+    const resumed = gets().slice(before);
+    expect(resumed[0]).toMatchObject({ range: `bytes=${kept}-`, ifRange: oldEtag, status: 200 });
+    expect(resumed).toHaveLength(1); // the whole new file came in that one answer, written from byte 0
+    expect(readFileSync(r.path).equals(changed)).toBe(true);
+    expect(existsSync(part + VALIDATOR_SUFFIX)).toBe(false);
+  });
+
+  it('sends the validator of the response that began the part file, and none without one', async () => {
+    const { client, file, dir } = await start();
+    hub.faults.cutAfterBytes = 200_000;
+    await downloadFile(options(client, file, dir));
+    expect(gets().map((g) => [g.range, g.ifRange])).toEqual([[null, null], ['bytes=200000-', `"${hub.sha256(REPO, FILE)}"`]]);
+    expect(rangeValidator(new Headers({ etag: 'W/"weak"', 'last-modified': 'Tue, 01 Dec 2026 10:00:00 GMT' }))).toBe('Tue, 01 Dec 2026 10:00:00 GMT');
+    expect(rangeValidator(new Headers({ etag: '"strong"' }))).toBe('"strong"');
+    expect(rangeValidator(new Headers())).toBeNull();
+  });
+
+  it('hashes a multi-megabyte file on the worker thread to the same sha256 as a one-shot hash', async () => {
+    const big = new Uint8Array(9 << 20).map((_, i) => (i * 2654435761) >>> 24);
+    hub = await startHubServer({ 'test/big': [{ path: 'big.gguf', bytes: big }] });
+    const client = new HubClient({ endpoint: hub.endpoint });
+    const [file] = await client.listFiles('test/big');
+    const dir = tempDir();
+    writeFileSync(join(dir, 'big.gguf' + PART_SUFFIX), big.subarray(0, 3 << 20));
+    const r = await downloadFile({ url: client.resolveUrl('test/big', 'main', 'big.gguf'), dest: join(dir, 'big.gguf'), size: file!.size, sha256: file!.sha256! });
+    expect(r).toMatchObject({ sha256: hub.sha256('test/big', 'big.gguf'), resumedBytes: 3 << 20, fetchedBytes: 6 << 20 });
   });
 });

@@ -35,17 +35,24 @@ describe('estimateFit', () => {
     expect(labels).toEqual(['fits', 'tight', 'wont-fit']);
   });
 
-  it('refuses a tensor, or one layer of KV, larger than the GPU’s largest buffer, whatever the memory', () => {
+  it('splits a tensor larger than one buffer the way the engine loads it: only a row, an expert or a layer of KV must fit', () => {
     const small: FitDevice = { maxBufferSize: 256 * 2 ** 20, maxStorageBufferBindingSize: 128 * 2 ** 20, memoryBytes: null };
-    const f = estimateFit(llama1b, small, { contextLength: 4096, kvType: 'f16' });
-    expect(f.label).toBe('wont-fit');
-    expect(f.reason).toBe("its largest tensor (205 MB) is over this GPU's largest buffer (128 MB)");
-    const kv = estimateFit({ ...llama1b, largestTensorBytes: 50 * 2 ** 20 }, small, { contextLength: 131072, kvType: 'f32' });
+    // A 205 MB embedding (128K vocabulary) on a 128 MB binding: uploaded as two row ranges, so it fits.
+    const rows = { ...llama1b, largestUnitBytes: 2048 * 1.0625 }; // one Q8_0 row of 2048
+    const f = estimateFit(rows, small, { contextLength: 4096, kvType: 'f16' });
+    expect(f.label).toBe('fits');
+    expect(f.reason).toMatch(/^needs about .* memory \(/);
+    // One row (or expert) over the binding cannot be split.
+    const wide = estimateFit({ ...llama1b, largestUnitBytes: 130 * 2 ** 20 }, small, { contextLength: 4096, kvType: 'f16' });
+    expect(wide.label).toBe('wont-fit');
+    expect(wide.reason).toBe("one row or expert of its weights (130 MB) is over this GPU's largest buffer (128 MB), and the engine splits tensors only between rows and experts");
+    // The loaders keep a spare word per buffer: a unit of exactly the limit does not fit either.
+    expect(estimateFit({ ...llama1b, largestUnitBytes: 128 * 2 ** 20 }, small, { contextLength: 512, kvType: 'f16' }).label).toBe('wont-fit');
+    const kv = estimateFit(rows, small, { contextLength: 131072, kvType: 'f32' });
     expect(kv.label).toBe('wont-fit');
     expect(kv.reason).toMatch(/^one layer's KV cache at 131072 tokens \(512 MB\) is over .*choose a shorter context$/);
-    // Close to a buffer limit: tight; memory unknown otherwise says only what it needs.
-    const near = estimateFit({ ...llama1b, largestTensorBytes: 110 * 2 ** 20 }, small, { contextLength: 512, kvType: 'f16' });
+    // An expert close to the binding limit: tight.
+    const near = estimateFit({ ...llama1b, largestUnitBytes: 110 * 2 ** 20 }, small, { contextLength: 512, kvType: 'f16' });
     expect(near.label).toBe('tight');
-    expect(estimateFit({ ...llama1b, largestTensorBytes: 10 * 2 ** 20 }, small, { contextLength: 512, kvType: 'f16' }).reason).toMatch(/^needs about .* memory \(/);
   });
 });

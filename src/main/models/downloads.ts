@@ -1,9 +1,11 @@
 // Model downloads in the main process: a persisted queue (SQLite, picked up at start), at most two transfers at
 // once, pause / resume / cancel, progress with bytes, speed and ETA for the UI, and the finished, verified file
 // registered in the model library. The transfer itself (Range resume, retries, sha256) is src/node/hub/download.ts;
-// the header check before it, src/node/hub/probe.ts (through planPull).
+// the header check before it, src/node/hub/probe.ts (through planPull). A split model is one row per part, each
+// verified against its own sha256; the model is registered by its first part once every part is in place.
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Db } from '../../store/database';
 import type { DownloadEvent, ModelDownload as DownloadInfo } from '../../shared/api';
 import { ModelDownloadRepository, type DownloadRecord } from '../../store/model-downloads';
@@ -11,6 +13,7 @@ import { HubClient, hubEndpoint } from '../../node/hub/client';
 import { downloadFile, PART_SUFFIX, type RetryPolicy } from '../../node/hub/download';
 import { HubError } from '../../node/hub/errors';
 import { planPull, type PullRequest } from '../../node/hub/plan';
+import { splitPart, splitPartPath } from '../../node/hub/quant';
 import { RateMeter } from '../../node/hub/rate';
 import type { ModelLibrary } from './library';
 
@@ -53,11 +56,26 @@ export class ModelDownloads {
   private readonly running = new Map<number, Running>();
   private readonly listeners = new Set<(e: DownloadEvent) => void>();
   private readonly maxConcurrent: number;
+  /** Registrations under way, by first file path: two parts of one split model may finish together. */
+  private readonly registering = new Map<string, Promise<string>>();
   private closed = false;
 
   constructor(private readonly o: ModelDownloadsOptions) {
     this.repo = new ModelDownloadRepository(o.db);
     this.maxConcurrent = o.maxConcurrent ?? 2;
+    // Downloaded files are the app's: deleting their model deletes them, and their finished rows go with it.
+    o.library.ownFolder(o.downloadsDir);
+    this.unsubscribeLibrary = o.library.onModelDeleted((modelId) => this.forgetModel(modelId));
+  }
+
+  private readonly unsubscribeLibrary: () => void;
+
+  private forgetModel(modelId: string): void {
+    for (const r of this.repo.list()) {
+      if (r.state !== 'done' || r.modelId !== modelId) continue;
+      this.repo.remove(r.id);
+      this.emit({ kind: 'removed', id: r.id });
+    }
   }
 
   /** Picks up the persisted queue: what a crash or quit left running is queued again and resumes from its part. */
@@ -74,16 +92,19 @@ export class ModelDownloads {
     const endpoint = hubEndpoint(this.o.endpointSetting?.());
     const plan = await planPull(this.client(endpoint), request, signal);
     const [owner, name] = plan.repo.split('/') as [string, string];
-    const destPath = join(this.o.downloadsDir, owner, name, basename(plan.file.path));
-    const existing = this.repo.findActive(plan.repo, plan.revision, plan.file.path, destPath);
-    if (existing) {
-      if (existing.state === 'paused' || existing.state === 'failed') this.resume(existing.id);
-      return this.info(this.repo.get(existing.id)!);
-    }
-    const record = this.repo.add({ endpoint, repo: plan.repo, revision: plan.revision, file: plan.file.path, destPath, size: plan.file.size, sha256: plan.file.sha256 });
-    this.emitState(record.id);
+    const ids = plan.parts.map((part) => {
+      const destPath = join(this.o.downloadsDir, owner, name, basename(part.path));
+      const existing = this.repo.findActive(plan.repo, plan.revision, part.path, destPath);
+      if (existing) {
+        if (existing.state === 'paused' || existing.state === 'failed') this.resume(existing.id);
+        return existing.id;
+      }
+      const record = this.repo.add({ endpoint, repo: plan.repo, revision: plan.revision, file: part.path, destPath, size: part.size, sha256: part.sha256 });
+      this.emitState(record.id);
+      return record.id;
+    });
     this.pump();
-    return this.info(this.repo.get(record.id)!);
+    return this.info(this.repo.get(ids[0]!)!);
   }
 
   list(): DownloadInfo[] {
@@ -132,6 +153,7 @@ export class ModelDownloads {
   /** Stops every transfer (app quit): they stay queued and resume at the next start. */
   async close(): Promise<void> {
     this.closed = true;
+    this.unsubscribeLibrary();
     await Promise.all([...this.running.keys()].map((id) => this.stop(id, 'close')));
   }
 
@@ -181,9 +203,9 @@ export class ModelDownloads {
           ...(this.o.freeSpace ? { freeSpace: this.o.freeSpace } : {}),
           onProgress: (p) => this.progress(r.id, run, p.bytesDone, p.bytesTotal, p.phase === 'download'),
         });
-        const model = await this.register(r, result.path);
         this.repo.setBytesDone(r.id, r.size);
-        this.repo.setState(r.id, 'done', { modelId: model });
+        const model = await this.register(r, result.path);
+        this.repo.setState(r.id, 'done', model ? { modelId: model } : {});
       } catch (e) {
         this.repo.setBytesDone(r.id, run.bytesDone);
         const reason = controller.signal.aborted ? (controller.signal.reason as StopReason) : null;
@@ -198,12 +220,40 @@ export class ModelDownloads {
     })();
   }
 
-  /** Registers the verified file in the library (referenced where it is); returns the model id. */
-  private async register(r: DownloadRecord, path: string): Promise<string> {
-    const existing = this.o.library.findByFingerprint(r.sha256);
-    if (existing?.available) return existing.id;
-    const model = await this.o.library.importModel(path, { copy: false, name: basename(r.file).replace(/\.gguf$/i, '') });
-    return model.id;
+  /**
+   * Registers the verified file in the library (referenced where it is); returns the model id. A part of a split
+   * model registers the model by its first part once every part is in place (null before that), and gives every
+   * part's row the model id.
+   */
+  private async register(r: DownloadRecord, path: string): Promise<string | null> {
+    const split = splitPart(r.file);
+    if (!split) return this.registerFile(path, r.sha256, r.file);
+    const files = Array.from({ length: split.count }, (_, i) => splitPartPath(split.base, i + 1, split.count));
+    const paths = files.map((f) => join(dirname(path), basename(f)));
+    if (!paths.every((p) => existsSync(p))) return null;
+    const first = this.repo.list().find((x) => x.repo === r.repo && x.revision === r.revision && x.file === files[0] && x.destPath === paths[0]);
+    if (!first) return null;
+    const model = await this.registerFile(paths[0]!, first.sha256, files[0]!.replace(/-00001-of-\d{5}\.gguf$/i, '.gguf'));
+    for (const x of this.repo.list()) {
+      if (x.id !== r.id && x.state === 'done' && x.repo === r.repo && x.revision === r.revision && files.includes(x.file) && paths.includes(x.destPath)) {
+        this.repo.setState(x.id, 'done', { modelId: model });
+        this.emitState(x.id);
+      }
+    }
+    return model;
+  }
+
+  private registerFile(path: string, sha256: string, file: string): Promise<string> {
+    const pending = this.registering.get(path);
+    if (pending) return pending;
+    const p = (async () => {
+      const existing = this.o.library.findByFingerprint(sha256);
+      if (existing?.available) return existing.id;
+      const model = await this.o.library.importModel(path, { copy: false, name: basename(file).replace(/\.gguf$/i, '') });
+      return model.id;
+    })().finally(() => this.registering.delete(path));
+    this.registering.set(path, p);
+    return p;
   }
 
   private progress(id: number, run: Running, bytesDone: number, bytesTotal: number, transferring: boolean): void {

@@ -155,10 +155,10 @@ function readCurated(raw: unknown): CuratedModel[] {
   if (!Array.isArray(list)) throw new Error('resources/curated-models.json: "models" must be a list');
   return list.map((e: unknown, i) => {
     const r = e as Partial<Record<keyof CuratedModel, unknown>>;
-    if (typeof r.repo !== 'string' || typeof r.file !== 'string' || typeof r.name !== 'string' || typeof r.why !== 'string' || typeof r.size !== 'number') {
-      throw new Error(`resources/curated-models.json: entry ${i} needs repo, file, name, why and size`);
+    if (typeof r.repo !== 'string' || typeof r.file !== 'string' || typeof r.name !== 'string' || typeof r.architecture !== 'string' || typeof r.why !== 'string' || typeof r.size !== 'number') {
+      throw new Error(`resources/curated-models.json: entry ${i} needs repo, file, name, architecture, why and size`);
     }
-    return { repo: r.repo, file: r.file, name: r.name, why: r.why, size: r.size };
+    return { repo: r.repo, file: r.file, name: r.name, architecture: r.architecture, why: r.why, size: r.size };
   });
 }
 

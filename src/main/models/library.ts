@@ -1,10 +1,12 @@
 // The model library: GGUF files the user imported, checked with the engine's reader before anything is saved,
 // named by a streaming SHA-256 fingerprint, referenced where they are or copied into the app's models folder.
 // A model whose file went missing or changed is marked unavailable and never served to the engine.
+// Files the app owns (copies in the models folder, downloads in the folders registered with ownFolder) are deleted
+// with their model; the user's own files (imports in place, other apps' models) are only unregistered.
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { basename, extname, relative, resolve, isAbsolute } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve, isAbsolute } from 'node:path';
 import type { ModelDetails, ModelImportProgress, ModelInfo, ModelVerification } from '../../shared/api';
 import { GgufError, type GgufErrorCode } from '../../gpu/gguf/errors';
 import { now, writeTransaction, type Db } from '../../store/database';
@@ -12,6 +14,7 @@ import { KvBlockStore } from '../../store/kv-store';
 import { ModelLibraryError } from './errors';
 import { copyWithFingerprint, fingerprintFile } from '../../node/fingerprint';
 import { inspectModelFile, type ModelFacts } from './gguf-info';
+import { splitPart, splitPartPath } from '../../node/hub/quant';
 import { DELETING_SUFFIX, newCopyPath, PARTIAL_SUFFIX, sweepModelsFolder, type ModelsFolderSweep } from './models-folder';
 
 export interface ImportOptions {
@@ -57,7 +60,7 @@ interface ModelRow {
   available: 0 | 1;
 }
 
-function toModelInfo(r: ModelRow): ModelInfo {
+function toModelInfo(r: ModelRow, deletesFile: boolean): ModelInfo {
   return {
     id: r.id,
     name: r.name,
@@ -70,6 +73,7 @@ function toModelInfo(r: ModelRow): ModelInfo {
     contextLength: r.context_length,
     details: JSON.parse(r.metadata) as ModelDetails,
     storedInPlace: r.stored_in_place === 1,
+    deletesFile,
     addedAt: r.added_at,
     available: r.available === 1,
   };
@@ -79,6 +83,18 @@ function toModelInfo(r: ModelRow): ModelInfo {
 const DAMAGED_GGUF: readonly GgufErrorCode[] = ['bad-magic', 'truncated', 'corrupt', 'out-of-bounds'];
 
 const mtimeOf = (s: Stats): number => Math.trunc(s.mtimeMs);
+
+const isInside = (dir: string, path: string): boolean => {
+  const rel = relative(resolve(dir), resolve(path));
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+};
+
+/** The file and, for the first part of a split model, its sibling parts. */
+function filesOfModel(path: string): string[] {
+  const split = splitPart(basename(path));
+  if (!split || split.index !== 1) return [path];
+  return Array.from({ length: split.count }, (_, i) => join(dirname(path), splitPartPath(split.base, i + 1, split.count)));
+}
 const sameFile = (r: ModelRow, s: Stats): boolean => s.size === r.size && mtimeOf(s) === r.mtime_ms;
 
 async function renameIfPresent(from: string, to: string): Promise<void> {
@@ -103,6 +119,9 @@ async function statFile(path: string): Promise<Stats> {
 
 export class ModelLibrary {
   private readonly kv: KvBlockStore;
+  /** Folders whose files, registered in place, are the app's own (downloads): deleted with their model. */
+  private readonly ownedFolders = new Set<string>();
+  private readonly deletedListeners = new Set<(id: string) => void>();
 
   constructor(
     readonly db: Db,
@@ -147,16 +166,16 @@ export class ModelLibrary {
   }
 
   listModels(): ModelInfo[] {
-    return (this.db.prepare('SELECT * FROM models ORDER BY added_at DESC, name').all() as ModelRow[]).map(toModelInfo);
+    return (this.db.prepare('SELECT * FROM models ORDER BY added_at DESC, name').all() as ModelRow[]).map((r) => this.info(r));
   }
 
   getModel(id: string): ModelInfo {
-    return toModelInfo(this.row(id));
+    return this.info(this.row(id));
   }
 
   findByFingerprint(fingerprint: string): ModelInfo | undefined {
     const r = this.db.prepare('SELECT * FROM models WHERE fingerprint = ?').get(fingerprint) as ModelRow | undefined;
-    return r && toModelInfo(r);
+    return r && this.info(r);
   }
 
   renameModel(id: string, name: string): ModelInfo {
@@ -169,9 +188,21 @@ export class ModelLibrary {
     });
   }
 
+  /** Files registered in place under `dir` are the app's own (its downloads): deleteModel deletes them. */
+  ownFolder(dir: string): void {
+    this.ownedFolders.add(resolve(dir));
+  }
+
+  /** Called with the id of each deleted model (the download queue forgets its rows); returns the unsubscribe. */
+  onModelDeleted(listener: (id: string) => void): () => void {
+    this.deletedListeners.add(listener);
+    return () => this.deletedListeners.delete(listener);
+  }
+
   /**
-   * Removes the model and its persisted KV blocks; a copy in the models folder is deleted too, a file referenced
-   * in place never is. `confirm` must be true (the UI asks the user first). Returns how many KV blocks went.
+   * Removes the model and its persisted KV blocks; a copy in the models folder or a download is deleted too (every
+   * part of a split download), a file of the user's referenced in place never is. `confirm` must be true (the UI
+   * asks the user first). Returns how many KV blocks went.
    */
   async deleteModel(id: string, options: { confirm: boolean }): Promise<{ kvBlocksDeleted: number }> {
     if (options.confirm !== true) {
@@ -194,6 +225,10 @@ export class ModelLibrary {
       throw e;
     }
     if (copy) await rm(copy + DELETING_SUFFIX, { force: true });
+    // A download goes after its row: a crash in between leaves a verified file that a new download of the same
+    // model finds in place (and reuses), never a row without its file.
+    if (this.isDownload(r)) for (const f of filesOfModel(r.path)) await rm(f, { force: true });
+    for (const l of this.deletedListeners) l(id);
     return { kvBlocksDeleted };
   }
 
@@ -354,7 +389,15 @@ export class ModelLibrary {
   }
 
   private isOurCopy(path: string): boolean {
-    const rel = relative(resolve(this.modelsDir), resolve(path));
-    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+    return isInside(this.modelsDir, path);
+  }
+
+  /** A file the app downloaded and registered in place (in an owned folder, or the models folder itself). */
+  private isDownload(r: ModelRow): boolean {
+    return r.stored_in_place === 1 && (this.isOurCopy(r.path) || [...this.ownedFolders].some((d) => isInside(d, r.path)));
+  }
+
+  private info(r: ModelRow): ModelInfo {
+    return toModelInfo(r, (r.stored_in_place === 0 && this.isOurCopy(r.path)) || this.isDownload(r));
   }
 }

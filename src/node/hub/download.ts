@@ -3,18 +3,28 @@
 // is hashed first, so the SHA-256 covers every byte); drops, 5xx and 429 (Retry-After) are retried with backoff.
 // The finished file is checked against the Hub's LFS sha256 before it is renamed into place (atomic): a mismatch
 // deletes the part and registers nothing. A full disk keeps the part file and says so; the transfer can resume.
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, statfs, truncate } from 'node:fs/promises';
+// Hashing runs on a worker thread as the bytes are written (sha256-worker.ts), off the transfer's critical path.
+// A resumed request carries If-Range with the validator (strong ETag, else Last-Modified) of the response that began
+// the part file, kept beside it in `<part>.validator` across restarts: a file that changed on the server comes back
+// whole (200) and the transfer restarts from byte 0 instead of splicing two versions.
+import { mkdir, open, readFile, rename, rm, stat, statfs, truncate, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { HubError } from './errors';
+import { Sha256Worker } from './sha256-worker';
 import { sleep } from '../sleep';
 
 export const PART_SUFFIX = '.part';
+/** Beside the part file: the If-Range validator of the response that wrote its first byte. */
+export const VALIDATOR_SUFFIX = '.validator';
 /** Received bytes are written in batches of about this size (fewer syscalls than one write per network chunk)... */
 const WRITE_BATCH = 1 << 20;
 /** ...or after this long, so a slow transfer still reports progress several times a second. */
 const WRITE_INTERVAL_MS = 200;
+/**
+ * Written bytes between background fsyncs: the disk takes the data while the network still sends, so the sync before
+ * the rename has little left to flush (one final fsync of a whole file costs about half the transfer on loopback).
+ */
+const SYNC_EVERY = 32 << 20;
 
 export interface DownloadProgress {
   readonly phase: 'check-part' | 'download' | 'done';
@@ -85,13 +95,21 @@ async function sizeOf(path: string): Promise<number | null> {
   }
 }
 
-async function hashInto(hash: Hash, path: string, onBytes: (n: number) => void, signal?: AbortSignal): Promise<void> {
-  let done = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20, signal })) {
-    hash.update(chunk as Buffer);
-    onBytes((done += (chunk as Buffer).byteLength));
+/** The If-Range value a response offers: its strong ETag, else its Last-Modified date (weak ETags may not be used). */
+export function rangeValidator(headers: Headers): string | null {
+  const etag = headers.get('etag');
+  if (etag && !etag.startsWith('W/')) return etag;
+  return headers.get('last-modified');
+}
+
+async function readValidator(path: string): Promise<string | null> {
+  try {
+    return (await readFile(path, 'utf8')).trim() || null;
+  } catch {
+    return null;
   }
 }
+
 
 /** Seconds from a Retry-After header (delta-seconds or an HTTP date), or null. */
 export function retryAfterMs(header: string | null, now = Date.now()): number | null {
@@ -113,10 +131,20 @@ class Retryable extends Error {
 
 /** Downloads `url` to `dest` as described at the top of this file. */
 export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> {
+  const hasher = new Sha256Worker();
+  try {
+    return await transfer(o, hasher);
+  } finally {
+    await hasher.close();
+  }
+}
+
+async function transfer(o: DownloadOptions, hasher: Sha256Worker): Promise<DownloadResult> {
   const started = performance.now();
   const expected = o.sha256.toLowerCase();
   const name = basename(o.dest);
   const part = o.dest + PART_SUFFIX;
+  const validatorPath = part + VALIDATOR_SUFFIX;
   const policy = { ...DEFAULT_RETRY, ...o.retry };
   const report = (phase: DownloadProgress['phase'], bytesDone: number, resumedBytes: number): void =>
     o.onProgress?.({ phase, bytesDone, bytesTotal: o.size, resumedBytes });
@@ -124,13 +152,22 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
     report('done', o.size, resumedBytes);
     return { path: o.dest, bytes: o.size, sha256: hex, resumedBytes, fetchedBytes, seconds: (performance.now() - started) / 1000, alreadyPresent };
   };
+  const hashFile = async (path: string, resumed: number): Promise<void> => {
+    try {
+      await hasher.updateFromFile(path, (n) => report('check-part', n, resumed), o.signal);
+    } catch (e) {
+      if (o.signal?.aborted) throw aborted(o.signal);
+      throw e;
+    }
+    if (o.signal?.aborted) throw aborted(o.signal);
+  };
   await mkdir(dirname(o.dest), { recursive: true });
 
   if ((await sizeOf(o.dest)) === o.size) {
-    const hash = createHash('sha256');
-    await hashInto(hash, o.dest, (n) => report('check-part', n, 0), o.signal);
-    const hex = hash.digest('hex');
+    await hashFile(o.dest, 0);
+    const hex = await hasher.digest();
     if (hex === expected) return finish(hex, o.size, 0, true);
+    await hasher.reset();
   }
 
   let have = (await sizeOf(part)) ?? 0;
@@ -138,8 +175,9 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
     await rm(part, { force: true });
     have = 0;
   }
-  let hash = createHash('sha256');
-  if (have > 0) await hashInto(hash, part, (n) => report('check-part', n, have), o.signal);
+  // Without a part file a validator left over from an earlier file means nothing.
+  let validator = have > 0 ? await readValidator(validatorPath) : null;
+  if (have > 0) await hashFile(part, have);
   const resumedBytes = have;
 
   const free = await (o.freeSpace ?? freeBytes)(dirname(o.dest));
@@ -155,17 +193,17 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
       if (o.signal?.aborted) throw aborted(o.signal);
       const before = have;
       try {
-        const got = await fetchFrom(have, file, hash, (n) => {
+        await fetchFrom(have, file, (n) => {
           have += n;
           fetchedBytes += n;
           report('download', have, resumedBytes);
-        });
-        if (got === 'restart') {
-          // The server ignored Range (200 for a ranged request): the only way on is from byte 0.
+        }, async () => {
+          // The part file holds another version of the file (or the server will not resume it): the only way on is
+          // from byte 0, never a splice of two versions.
           await truncate(part, 0);
-          hash = createHash('sha256');
+          await hasher.reset();
           have = 0;
-        }
+        });
       } catch (e) {
         if (!(e instanceof Retryable)) throw e;
         failures = have > before ? 1 : failures + 1;
@@ -181,7 +219,8 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
     await file.close();
   }
 
-  const hex = hash.digest('hex');
+  const hex = await hasher.digest();
+  await rm(validatorPath, { force: true });
   if (hex !== expected) {
     await rm(part, { force: true });
     throw new HubError('checksum-mismatch', `${name} does not match the Hub's checksum (sha256 ${hex}, expected ${expected}); the download was deleted and nothing was registered`);
@@ -189,19 +228,17 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
   await rename(part, o.dest);
   return finish(hex, resumedBytes, fetchedBytes, false);
 
-  /** One request from byte `from` to the end; every received byte is written and hashed before this returns. */
-  async function fetchFrom(from: number, file: PartFile, h: Hash, onBytes: (n: number) => void): Promise<'ok' | 'restart'> {
+  /** One request from byte `from` to the end; every received byte is written (and handed to the hasher) before this returns. */
+  async function fetchFrom(from: number, file: PartFile, onBytes: (n: number) => void, startOver: () => Promise<void>): Promise<void> {
+    const ranged = from > 0 ? { Range: `bytes=${from}-`, ...(validator ? { 'If-Range': validator } : {}) } : {};
     let r: Response;
     try {
-      r = await (o.fetch ?? fetch)(o.url, {
-        headers: { ...o.headers?.(o.url), ...(from > 0 ? { Range: `bytes=${from}-` } : {}) },
-        signal: o.signal,
-      });
+      r = await (o.fetch ?? fetch)(o.url, { headers: { ...o.headers?.(o.url), ...ranged }, signal: o.signal });
     } catch (e) {
       if (o.signal?.aborted) throw aborted(o.signal);
       throw new Retryable((e as Error).message);
     }
-    if (r.status === 416 && from === o.size) return 'ok';
+    if (r.status === 416 && from === o.size) return;
     if (r.status === 429 || r.status >= 500) {
       await r.body?.cancel();
       throw new Retryable(`the server answered ${r.status}`, retryAfterMs(r.headers.get('retry-after')));
@@ -214,9 +251,18 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
       await r.body?.cancel();
       throw new HubError('http', `${o.url} answered ${r.status}`, { status: r.status });
     }
-    if (r.status === 200 && from > 0) {
+    const offered = rangeValidator(r.headers);
+    if (r.status === 206 && validator !== null && offered !== null && offered !== validator) {
+      // A 206 of another version than the part file's, whatever If-Range said: ask again for the whole file.
       await r.body?.cancel();
-      return 'restart';
+      await startOver();
+      validator = null;
+      return;
+    }
+    if (r.status === 200 && from > 0) {
+      // The whole file for a ranged request (If-Range saw a changed file, or Range is not supported): take it from 0.
+      await startOver();
+      from = 0;
     }
     if (r.status === 206) {
       const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(r.headers.get('content-range') ?? '');
@@ -225,20 +271,26 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
         throw new HubError('bad-response', `${o.url} sent ${r.headers.get('content-range') ?? 'no Content-Range'} for bytes ${from}- of ${o.size} (did the file change on the Hub?)`);
       }
     }
+    if (from === 0) {
+      validator = offered;
+      if (validator) await writeFile(validatorPath, validator);
+      else await rm(validatorPath, { force: true });
+    }
     if (!r.body) throw new Retryable('an empty answer');
-    await pump(r.body, file, h, onBytes, from);
-    return 'ok';
+    await pump(r.body, file, onBytes, from);
   }
 
-  async function pump(body: ReadableStream<Uint8Array>, file: PartFile, h: Hash, onBytes: (n: number) => void, from: number): Promise<void> {
+  async function pump(body: ReadableStream<Uint8Array>, file: PartFile, onBytes: (n: number) => void, from: number): Promise<void> {
     let batch: Uint8Array[] = [];
     let batchBytes = 0;
     let received = from;
     let flushedAt = performance.now();
-    // One write may be in flight while the next batch arrives and is hashed; its failure is raised at the next
-    // flush (kept in writeError, so no rejection is ever left unhandled).
+    // One write may be in flight while the next batch arrives; once written, a batch goes to the hashing thread.
+    // A failure is raised at the next flush (kept in writeError, so no rejection is ever left unhandled).
     let pending: Promise<void> = Promise.resolve();
     let writeError: unknown = null;
+    let unsynced = 0;
+    let syncing: Promise<void> = Promise.resolve();
     const settle = async (): Promise<void> => {
       await pending;
       if (writeError === null) return;
@@ -251,20 +303,35 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
     const flush = async (): Promise<void> => {
       await settle();
       if (batchBytes === 0) return;
+      // Written as received (no copy), then handed to the hashing thread (transferred, no copy either).
       const buffers = batch;
       const n = batchBytes;
       batch = [];
       batchBytes = 0;
       flushedAt = performance.now();
       pending = file.writev(buffers).then(
-        () => onBytes(n),
+        async () => {
+          onBytes(n);
+          if ((unsynced += n) >= SYNC_EVERY) {
+            unsynced = 0;
+            // Not awaited by the next write; one sync at a time, and the final drain waits for it.
+            syncing = syncing.then(() => file.sync()).catch((e: unknown) => {
+              writeError ??= e;
+            });
+          }
+          await hasher.update(buffers);
+        },
         (e: unknown) => {
           writeError = e;
         },
-      );
+      ).catch((e: unknown) => {
+        writeError ??= e;
+      });
     };
     const drain = async (): Promise<void> => {
       await flush();
+      await pending;
+      await syncing;
       await settle();
     };
     const reader = body.getReader();
@@ -284,7 +351,6 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
           await drain();
           throw new HubError('bad-response', `${o.url} sent more than the ${o.size} bytes the Hub lists`);
         }
-        h.update(chunk);
         received += chunk.byteLength;
         batch.push(chunk);
         batchBytes += chunk.byteLength;
@@ -293,6 +359,7 @@ export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> 
       await drain();
     } catch (e) {
       await pending;
+      await syncing;
       await reader.cancel().catch(() => undefined);
       throw e;
     } finally {

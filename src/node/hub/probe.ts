@@ -4,7 +4,7 @@
 import { GgufError } from '../../gpu/gguf/errors';
 import { httpSource } from '../../gpu/gguf/http-source';
 import { readGgufHeader, type ByteSource } from '../../gpu/gguf/reader';
-import { ggmlTypeName, type GgufHeader } from '../../gpu/gguf/types';
+import { ggmlTypeName, type GgufHeader, type GgufTensorInfo } from '../../gpu/gguf/types';
 import { GPU_WEIGHT_TYPES } from '../../gpu/kernels/weights';
 import { expectedTensorShapes, readModelConfig, SUPPORTED_ARCHITECTURES } from '../../gpu/model/config';
 import { tokenizerFromGguf } from '../../gpu/tokenizer';
@@ -38,8 +38,20 @@ export interface ModelShape {
   readonly vocabSize: number;
   /** Bytes of every tensor together, as stored. */
   readonly weightsBytes: number;
-  /** Bytes of the largest tensor (one GPU buffer holds it). */
+  /** Bytes of the largest tensor (the engine splits it across buffers where it must). */
   readonly largestTensorBytes: number;
+  /** Bytes of the largest piece one buffer holds whole: a matrix row, an expert, a vector as f32 (model-fit.ts). */
+  readonly largestUnitBytes: number;
+}
+
+/**
+ * The piece of a tensor the engine uploads whole: an expert of a 3-D expert tensor (uploadExperts), a row of a
+ * matrix (uploadWeight splits between rows), a vector dequantized to f32.
+ */
+export function unsplittableBytes(t: GgufTensorInfo): number {
+  if (t.dims.length >= 3) return t.byteSize / t.dims[2]!;
+  if (t.dims.length === 2) return t.byteSize / Math.max(1, t.dims[1]!);
+  return t.elementCount * 4;
 }
 
 function shapeOf(header: GgufHeader): ModelShape | null {
@@ -49,6 +61,7 @@ function shapeOf(header: GgufHeader): ModelShape | null {
     return {
       layers: c.nLayers, kvHeads: c.nKvHeads, headDim: c.headDim, dim: c.dim, vocabSize: c.vocabSize,
       weightsBytes: sizes.reduce((a, b) => a + b, 0), largestTensorBytes: Math.max(0, ...sizes),
+      largestUnitBytes: Math.max(0, ...header.tensors.map(unsplittableBytes)),
     };
   } catch {
     return null;
@@ -113,24 +126,30 @@ export interface ProbeOptions {
   readonly firstRead?: number;
 }
 
-/** Reads the header of the GGUF file at `url` (Range requests; redirects followed) and judges it. */
-export async function probeRemoteGguf(url: string, options: ProbeOptions = {}): Promise<ModelProbe> {
+type RemoteHeader = { readonly header: GgufHeader; readonly bytesRead: number; readonly fileSize: number } | { readonly failure: ModelProbe };
+
+async function readRemoteHeader(url: string, options: ProbeOptions): Promise<RemoteHeader> {
   let source: ReturnType<typeof growingPrefix>;
   try {
     source = growingPrefix(await httpSource(url, options.fetch ? { fetch: options.fetch } : {}));
   } catch (e) {
     throw new HubError('network', `Cannot read the header of ${url}: ${(e as Error).message}`, { cause: e });
   }
-  let header: GgufHeader;
   try {
-    header = await readGgufHeader(source, Math.min(source.size, options.firstRead ?? FIRST_READ));
+    const header = await readGgufHeader(source, Math.min(source.size, options.firstRead ?? FIRST_READ));
+    return { header, bytesRead: source.fetched() + 1, fileSize: source.size }; // + the 1-byte request that learnt the size
   } catch (e) {
     if (!(e instanceof GgufError)) throw new HubError('network', `Cannot read the header of ${url}: ${(e as Error).message}`, { cause: e });
     return {
-      supported: false, reason: `not a usable GGUF file: ${e.message}`, architecture: null, contextLength: null,
-      tensorTypes: {}, tokenizer: null, headerBytes: 0, bytesRead: source.fetched(), fileSize: source.size, shape: null,
+      failure: {
+        supported: false, reason: `not a usable GGUF file: ${e.message}`, architecture: null, contextLength: null,
+        tensorTypes: {}, tokenizer: null, headerBytes: 0, bytesRead: source.fetched(), fileSize: source.size, shape: null,
+      },
     };
   }
+}
+
+function judge(header: GgufHeader, bytesRead: number, fileSize: number): ModelProbe {
   const arch = header.metadata.get('general.architecture');
   const architecture = typeof arch === 'string' ? arch : null;
   const context = architecture ? header.metadata.get(`${architecture}.context_length`) : undefined;
@@ -144,8 +163,30 @@ export async function probeRemoteGguf(url: string, options: ProbeOptions = {}): 
     tensorTypes: typeCounts(header),
     tokenizer: typeof tokenizer === 'string' ? tokenizer : null,
     headerBytes: header.dataOffset,
-    bytesRead: source.fetched() + 1, // + the 1-byte request that learnt the size
-    fileSize: source.size,
+    bytesRead,
+    fileSize,
     shape: shapeOf(header),
   };
+}
+
+/** Reads the header of the GGUF file at `url` (Range requests; redirects followed) and judges it. */
+export async function probeRemoteGguf(url: string, options: ProbeOptions = {}): Promise<ModelProbe> {
+  const r = await readRemoteHeader(url, options);
+  return 'failure' in r ? r.failure : judge(r.header, r.bytesRead, r.fileSize);
+}
+
+/**
+ * Judges a split model (gguf-split: the first part holds the metadata, each part the infos of its own tensors) by
+ * the headers of all its parts, in order: the model is the first part's metadata with every part's tensors.
+ */
+export async function probeRemoteGgufParts(urls: readonly string[], options: ProbeOptions = {}): Promise<ModelProbe> {
+  if (urls.length === 1) return probeRemoteGguf(urls[0]!, options);
+  const heads: { header: GgufHeader; bytesRead: number; fileSize: number }[] = [];
+  for (const url of urls) {
+    const r = await readRemoteHeader(url, options);
+    if ('failure' in r) return r.failure;
+    heads.push(r);
+  }
+  const merged: GgufHeader = { ...heads[0]!.header, tensors: heads.flatMap((h) => h.header.tensors) };
+  return judge(merged, heads.reduce((n, h) => n + h.bytesRead, 0), heads.reduce((n, h) => n + h.fileSize, 0));
 }

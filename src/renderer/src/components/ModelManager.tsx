@@ -134,7 +134,10 @@ export function ModelManager({ models, selectedId, onSelect, onChanged, locked }
               disabled={locked && m.id === selectedId}
               aria-label={`Delete ${m.name}`}
               onClick={() => {
-                if (!window.confirm(`Delete the model “${m.name}” and its saved KV cache?`)) return;
+                const what = m.deletesFile
+                  ? `Delete the model “${m.name}”, its file (${size(m.size)}) and its saved KV cache?`
+                  : `Remove the model “${m.name}” and its saved KV cache from the library? Its file stays where it is (${m.path}).`;
+                if (!window.confirm(what)) return;
                 value(api.deleteModel({ id: m.id, confirm: true }))
                   .then(() => onChanged())
                   .catch((e: Error) => setError(e.message));

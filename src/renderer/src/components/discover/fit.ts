@@ -13,6 +13,7 @@ export function hubFileFit(size: number, probe: HubFileCheck | null, device: Fit
     ...shape,
     weightsBytes: Math.round(shape.weightsBytes * scale),
     ...(shape.largestTensorBytes !== undefined ? { largestTensorBytes: Math.round(shape.largestTensorBytes * scale) } : {}),
+    ...(shape.largestUnitBytes !== undefined ? { largestUnitBytes: Math.round(shape.largestUnitBytes * scale) } : {}),
   };
   return estimateFit(model, device, clampContext(o, probe.contextLength));
 }
