@@ -6,7 +6,9 @@
 //   never run through the model), llama2.c's -n rule.
 import type { Metadata } from '../gpu/gguf/metadata';
 import { ChatTemplateError, encodeChat, type ChatMessage, type Tokenizer } from '../gpu/tokenizer';
+import { promptEndsInThinking, reasoningFormatOf } from '../gpu/tokenizer/reasoning';
 import { badRequest, contextLengthExceeded } from './errors';
+import type { ReasoningSetup } from './generation';
 import type { CompletionPrompt } from './schemas';
 
 /**
@@ -39,13 +41,19 @@ export function completionPromptTokens(tokenizer: Tokenizer, prompt: CompletionP
   return [...prompt.tokens];
 }
 
-export function chatPromptTokens(tokenizer: Tokenizer, metadata: Metadata, messages: readonly ChatMessage[], maxChars = Infinity): number[] {
+export function chatPromptTokens(
+  tokenizer: Tokenizer,
+  metadata: Metadata,
+  messages: readonly ChatMessage[],
+  maxChars = Infinity,
+  templateKwargs: Readonly<Record<string, unknown>> = {},
+): number[] {
   // The messages' own text is a lower bound of the rendered prompt: a flood of text is refused before the template
   // (a Jinja interpreter on the server's only thread) ever runs.
   checkChars(messages.reduce((n, m) => n + m.content.length, 0), maxChars, 'messages');
   try {
     // The rendered text is size-checked again before the tokenizer runs.
-    return encodeChat(tokenizer, metadata, messages, { addGenerationPrompt: true, checkRendered: (text) => checkChars(text.length, maxChars, 'messages') });
+    return encodeChat(tokenizer, metadata, messages, { addGenerationPrompt: true, templateKwargs, checkRendered: (text) => checkChars(text.length, maxChars, 'messages') });
   } catch (e) {
     // A template refuses some conversations (roles out of order, a system message it has no place for).
     if (e instanceof ChatTemplateError) throw badRequest(e.message, 'invalid_messages', 'messages');
@@ -61,4 +69,11 @@ export function newTokenBudget(promptLength: number, contextLength: number, maxT
   }
   const room = contextLength - promptLength + 1;
   return Math.min(maxTokens ?? room, room);
+}
+
+/** How a chat answer's reasoning is split: the template's markup, and whether the prompt already opened it. */
+export function reasoningSetup(tokenizer: Tokenizer, metadata: Metadata, prompt: readonly number[]): ReasoningSetup | undefined {
+  const format = reasoningFormatOf(metadata);
+  if (format === 'none') return undefined;
+  return { format, startsInReasoning: format === 'think' && promptEndsInThinking(tokenizer, prompt) };
 }

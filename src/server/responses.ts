@@ -35,11 +35,12 @@ export function completionChunk(m: ResponseMeta, text: string, finishReason: Fin
 }
 
 export function chatResponse(m: ResponseMeta, o: GenerationOutcome) {
-  const message = { role: 'assistant', content: o.text, refusal: null };
+  // reasoning_content as llama.cpp's server and vLLM send it; absent when the model gave none.
+  const message = { role: 'assistant', content: o.text, ...(o.reasoning ? { reasoning_content: o.reasoning } : {}), refusal: null };
   return { ...header(m, 'chat.completion'), choices: [{ index: 0, message, logprobs: null, finish_reason: o.finishReason! }], usage: usageOf(o) };
 }
 
-export function chatChunk(m: ResponseMeta, delta: { role?: 'assistant'; content?: string }, finishReason: FinishReason | null) {
+export function chatChunk(m: ResponseMeta, delta: { role?: 'assistant'; content?: string; reasoning_content?: string }, finishReason: FinishReason | null) {
   return { ...header(m, 'chat.completion.chunk'), choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] };
 }
 

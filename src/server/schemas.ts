@@ -52,6 +52,8 @@ const textPart = z.object({ type: z.literal('text'), text: z.string() });
 const messageSchema = z.object({
   role: z.enum(['system', 'developer', 'user', 'assistant']),
   content: z.union([z.string(), z.array(textPart)], { error: 'must be a string or an array of text parts' }).nullable(),
+  // An earlier answer's reasoning, as this server returned it; the template decides whether the model sees it.
+  reasoning_content: z.string().nullish(),
 });
 
 const chatSchema = z.object({
@@ -61,6 +63,12 @@ const chatSchema = z.object({
   tools: z.array(z.unknown()).nullish(),
   response_format: z.object({ type: z.string() }).nullish(),
   top_logprobs: z.int().nullish(),
+  // Variables for the model's chat template, as llama.cpp's server and vLLM take them ({enable_thinking: false}).
+  chat_template_kwargs: z.record(z.string(), z.unknown()).nullish(),
+  // gpt-oss's reasoning effort (its template's `reasoning_effort`).
+  reasoning_effort: z.enum(['low', 'medium', 'high']).nullish(),
+  // llama.cpp's: 'none' leaves the reasoning in `content`, markup and all; the others split it out.
+  reasoning_format: z.enum(['none', 'auto', 'deepseek', 'deepseek-legacy']).nullish(),
 });
 
 export interface GenerationRequest {
@@ -83,6 +91,10 @@ export interface CompletionRequest extends GenerationRequest {
 
 export interface ChatRequest extends GenerationRequest {
   readonly messages: readonly ChatMessage[];
+  /** chat_template_kwargs, with reasoning_effort among them when given. */
+  readonly templateKwargs: Readonly<Record<string, unknown>>;
+  /** false: reasoning_format 'none' (the answer keeps its reasoning). */
+  readonly splitReasoning: boolean;
 }
 
 /** `messages[0].role` from a zod issue path. */
@@ -168,6 +180,9 @@ export function parseChatRequest(body: unknown): ChatRequest {
   if (r.tools && r.tools.length > 0) unsupported('tools');
   if (r.response_format && r.response_format.type !== 'text') unsupported('response_format', `of type '${r.response_format.type}'`);
   if (r.top_logprobs) unsupported('top_logprobs');
-  const messages = r.messages.map((m): ChatMessage => ({ role: m.role === 'developer' ? 'system' : m.role, content: messageText(m.content) }));
-  return { ...generationOf(r, r.max_completion_tokens ?? r.max_tokens), messages };
+  const messages = r.messages.map(
+    (m): ChatMessage => ({ role: m.role === 'developer' ? 'system' : m.role, content: messageText(m.content), ...(m.role === 'assistant' && m.reasoning_content ? { reasoning: m.reasoning_content } : {}) }),
+  );
+  const templateKwargs = { ...r.chat_template_kwargs, ...(r.reasoning_effort ? { reasoning_effort: r.reasoning_effort } : {}) };
+  return { ...generationOf(r, r.max_completion_tokens ?? r.max_tokens), messages, templateKwargs, splitReasoning: r.reasoning_format !== 'none' };
 }

@@ -8,11 +8,11 @@ import type { Metadata } from '../gpu/gguf/metadata';
 import { KV_BLOCK_TOKENS } from '../gpu/kv/layout';
 import type { Tokenizer } from '../gpu/tokenizer';
 import { ApiError, contextLengthExceeded, methodNotAllowed, modelNotFound, routeNotFound, serviceUnavailable, toApiError, tooManyRequests, unauthorized } from './errors';
-import { runGeneration, type GenerationContext, type ServerEngine, type GenerationJob, type GenerationOutcome } from './generation';
+import { runGeneration, type GenerationContext, type ServerEngine, type GenerationJob, type GenerationOutcome, type ReasoningSetup } from './generation';
 import { discardBody, readJsonBody, sendError, sendJson, SseStream } from './http-io';
 import { AdmissionRefused, KvAdmission, worstCaseBlocks } from './kv-admission';
 import { checkLocalRequest, isLoopback } from './local-guard';
-import { chatPromptTokens, completionPromptTokens, maxPromptChars, newTokenBudget } from './prompt';
+import { chatPromptTokens, completionPromptTokens, maxPromptChars, newTokenBudget, reasoningSetup } from './prompt';
 import { chatChunk, chatResponse, completionChunk, completionResponse, modelObject, usageChunk, type ResponseMeta } from './responses';
 import { parseChatRequest, parseCompletionRequest, type GenerationRequest } from './schemas';
 
@@ -94,6 +94,8 @@ interface PreparedRequest {
   readonly endpoint: Endpoint;
   readonly request: GenerationRequest;
   readonly prompt: number[];
+  /** Chat: how the answer's reasoning is split from its content. */
+  readonly reasoning?: ReasoningSetup;
 }
 
 class OpenAiHttpApi {
@@ -167,7 +169,10 @@ class OpenAiHttpApi {
   private async prepareChat(c: Call): Promise<PreparedRequest> {
     const request = parseChatRequest(await this.body(c));
     this.checkModel(request);
-    return { endpoint: 'chat', request, prompt: chatPromptTokens(this.opts.tokenizer, this.opts.metadata, request.messages, this.maxPromptChars) };
+    const { tokenizer, metadata } = this.opts;
+    const prompt = chatPromptTokens(tokenizer, metadata, request.messages, this.maxPromptChars, request.templateKwargs);
+    const reasoning = request.splitReasoning ? reasoningSetup(tokenizer, metadata, prompt) : undefined;
+    return { endpoint: 'chat', request, prompt, ...(reasoning ? { reasoning } : {}) };
   }
 
   private body(c: Call): Promise<unknown> {
@@ -193,7 +198,7 @@ class OpenAiHttpApi {
     });
     try {
       const meta: ResponseMeta = { id: `${p.endpoint === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: this.opts.modelId };
-      const job: GenerationJob = { prompt: p.prompt, maxNewTokens, sampling: p.request.sampling, stop: p.request.stop, signal: c.signal };
+      const job: GenerationJob = { prompt: p.prompt, maxNewTokens, sampling: p.request.sampling, stop: p.request.stop, signal: c.signal, ...(p.reasoning ? { reasoning: p.reasoning } : {}) };
       if (p.request.stream) return await this.stream(c, p, meta, job);
       const outcome = await runGeneration(this.generation, job);
       if (outcome.finishReason === undefined) return abortedBy(c.signal); // the client left, or the server is stopping
@@ -208,9 +213,10 @@ class OpenAiHttpApi {
     const sse = new SseStream(c.res);
     if (chat) sse.send(chatChunk(meta, { role: 'assistant', content: '' }, null));
     const onText = (text: string): void => sse.send(chat ? chatChunk(meta, { content: text }, null) : completionChunk(meta, text, null));
+    const onReasoning = (text: string): void => sse.send(chatChunk(meta, { reasoning_content: text }, null));
     let outcome: GenerationOutcome;
     try {
-      outcome = await runGeneration(this.generation, { ...job, onText });
+      outcome = await runGeneration(this.generation, { ...job, onText, onReasoning });
     } catch (e) {
       return sse.fail(toApiError(e));
     }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { storedStats, streamReducer, titleFrom, type AnswerStream } from '../../src/renderer/src/hooks/answer-state';
 
-const local: AnswerStream = { requestId: 3, remote: false, conversationId: 1, base: [], text: '' };
+const local: AnswerStream = { requestId: 3, remote: false, conversationId: 1, base: [], text: '', reasoning: '' };
 
 describe('streamReducer', () => {
   it('appends text of the streaming request only, local or remote', () => {
@@ -31,7 +31,7 @@ describe('storedStats', () => {
   const resume = { conversationId: 1, source: 'disk', ms: 4, reusedTokens: 30, historyTokens: 30 } as const;
   const stats = { tokensPerSecond: 50, timeToFirstTokenMs: 12, promptTokens: 40, generatedTokens: 8, contextUsed: 48, resume, userTokenCount: null, droppedTokens: 0 };
   const done = (droppedTokens: number, reusedTokens = 30) =>
-    ({ type: 'done', requestId: 1, text: 'x', tokenCount: 8, stopReason: 'eos', stats: { ...stats, droppedTokens, resume: { ...resume, reusedTokens } } }) as const;
+    ({ type: 'done', requestId: 1, text: 'x', reasoning: '', tokenCount: 8, stopReason: 'eos', stats: { ...stats, droppedTokens, resume: { ...resume, reusedTokens } } }) as const;
 
   it('stores where the KV came from and how much was recomputed', () => {
     expect(storedStats(done(0))).toEqual({

@@ -13,7 +13,12 @@ export interface ConversationTurn {
   readonly content: string;
   /** Tokens of this message in the conversation's history, when known (lets the exact history be reused). */
   readonly tokenCount: number | null;
+  /** An answer's reasoning: a model's template gets it (and decides what it keeps); a raw model never sees it. */
+  readonly reasoning?: string;
 }
+
+/** Variables for the model's template besides the messages (`enable_thinking: false`). */
+export type TemplateKwargs = Readonly<Record<string, unknown>>;
 
 export interface BuiltPrompt {
   readonly tokens: number[];
@@ -52,9 +57,12 @@ function buildRaw(tokenizer: Tokenizer, systemPrompt: string, turns: readonly Co
   return { tokens, lastTurnTokens: last };
 }
 
-function buildTemplated(tokenizer: Tokenizer, metadata: Metadata, systemPrompt: string, turns: readonly ConversationTurn[]): BuiltPrompt {
-  const messages = [...(systemPrompt ? [{ role: 'system' as const, content: systemPrompt }] : []), ...turns.map((t) => ({ role: t.role, content: t.content }))];
-  return { tokens: encodeChat(tokenizer, metadata, messages, { addGenerationPrompt: true }), lastTurnTokens: null };
+function buildTemplated(tokenizer: Tokenizer, metadata: Metadata, systemPrompt: string, turns: readonly ConversationTurn[], templateKwargs: TemplateKwargs): BuiltPrompt {
+  const messages = [
+    ...(systemPrompt ? [{ role: 'system' as const, content: systemPrompt }] : []),
+    ...turns.map((t) => ({ role: t.role, content: t.content, ...(t.reasoning ? { reasoning: t.reasoning } : {}) })),
+  ];
+  return { tokens: encodeChat(tokenizer, metadata, messages, { addGenerationPrompt: true, templateKwargs }), lastTurnTokens: null };
 }
 
 export function buildPrompt(
@@ -64,8 +72,9 @@ export function buildPrompt(
   systemPrompt: string,
   turns: readonly ConversationTurn[],
   history: readonly number[],
+  templateKwargs: TemplateKwargs = {},
 ): BuiltPrompt {
-  return hasChatTemplate ? buildTemplated(tokenizer, metadata, systemPrompt, turns) : buildRaw(tokenizer, systemPrompt, turns, history);
+  return hasChatTemplate ? buildTemplated(tokenizer, metadata, systemPrompt, turns, templateKwargs) : buildRaw(tokenizer, systemPrompt, turns, history);
 }
 
 export interface FittedPrompt extends BuiltPrompt {
@@ -91,15 +100,16 @@ export function fitPrompt(
   contextLength: number,
   room: number,
   policy: ContextPolicy['kind'],
+  templateKwargs: TemplateKwargs = {},
 ): FittedPrompt {
-  const whole = buildPrompt(tokenizer, metadata, hasChatTemplate, systemPrompt, turns, history);
+  const whole = buildPrompt(tokenizer, metadata, hasChatTemplate, systemPrompt, turns, history, templateKwargs);
   const bos = tokenizer.bos !== undefined && whole.tokens[0] === tokenizer.bos ? 1 : 0;
   const keepSystem = policy === 'truncate-middle' && systemPrompt.length > 0;
   const keepTokens = keepSystem ? Math.min(whole.tokens.length, systemTokens(tokenizer, metadata, hasChatTemplate, systemPrompt)) : bos;
   if (policy === 'stop' || whole.tokens.length + room <= contextLength) return { ...whole, droppedTokens: 0, keepTokens };
   let fitted = whole;
   for (let first = 1; first < turns.length && fitted.tokens.length + room > contextLength; first++) {
-    fitted = buildPrompt(tokenizer, metadata, hasChatTemplate, keepSystem ? systemPrompt : '', turns.slice(first), keepSystem ? history : []);
+    fitted = buildPrompt(tokenizer, metadata, hasChatTemplate, keepSystem ? systemPrompt : '', turns.slice(first), keepSystem ? history : [], templateKwargs);
   }
   return { ...fitted, droppedTokens: whole.tokens.length - fitted.tokens.length, keepTokens };
 }

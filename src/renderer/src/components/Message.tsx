@@ -1,11 +1,15 @@
-// One message of the active thread: Markdown for answers, branch arrows "< 2/3 >" when it has siblings, and its
-// actions (copy; edit for a question, regenerate for an answer).
+// One message of the active thread: Markdown for answers (after their collapsible "Thinking" when the model
+// reasoned), branch arrows "< 2/3 >" when it has siblings, and its actions (copy; edit for a question, regenerate
+// for an answer).
 import { useState } from 'react';
 import type { ThreadMessage } from '../../../shared/api';
 import { MarkdownView } from './MarkdownView';
+import { ThinkingView } from './ThinkingView';
+import './thinking.css';
 
 export interface MessageProps {
-  readonly message: Pick<ThreadMessage, 'id' | 'role' | 'content' | 'status' | 'siblingIds' | 'stats'>;
+  /** `reasoning` may be left out (an answer that is streaming without any, a question). */
+  readonly message: Pick<ThreadMessage, 'id' | 'role' | 'content' | 'status' | 'siblingIds' | 'stats'> & { readonly reasoning?: string };
   readonly streaming?: boolean;
   readonly busy: boolean;
   readonly onSelectSibling: (id: number) => void;
@@ -56,9 +60,12 @@ export function MessageView({ message, streaming, busy, onSelectSibling, onRegen
           <button onClick={() => setEditing(null)}>Cancel</button>
         </div>
       ) : message.role === 'assistant' ? (
-        <div className="content markdown" data-testid="message-content">
-          <MarkdownView text={message.content} done={!streaming} />
-        </div>
+        <>
+          {message.reasoning ? <ThinkingView text={message.reasoning} streaming={!!streaming} thinking={!!streaming && message.content === ''} /> : null}
+          <div className="content markdown" data-testid="message-content">
+            <MarkdownView text={message.content} done={!streaming} />
+          </div>
+        </>
       ) : (
         <div className="content plain" data-testid="message-content">
           {message.content}

@@ -11,12 +11,16 @@ export interface AnswerStream {
   /** The thread shown above the answer being written. */
   readonly base: readonly ThreadMessage[];
   readonly text: string;
+  /** The answer's reasoning so far (a Qwen3 `<think>` block, gpt-oss's analysis channel); '' if none. */
+  readonly reasoning: string;
 }
 
 export type StreamAction =
   | { readonly type: 'start'; readonly stream: AnswerStream }
   /** Text from a request: appended only while that request is the one streaming (a late token is dropped). */
   | { readonly type: 'text'; readonly requestId: number | string; readonly text: string }
+  /** Reasoning from a request, by the same rule. */
+  | { readonly type: 'reasoning'; readonly requestId: number | string; readonly text: string }
   | { readonly type: 'end' };
 
 export function streamReducer(stream: AnswerStream | null, action: StreamAction): AnswerStream | null {
@@ -25,6 +29,8 @@ export function streamReducer(stream: AnswerStream | null, action: StreamAction)
       return action.stream;
     case 'text':
       return stream && stream.requestId === action.requestId ? { ...stream, text: stream.text + action.text } : stream;
+    case 'reasoning':
+      return stream && stream.requestId === action.requestId ? { ...stream, reasoning: stream.reasoning + action.text } : stream;
     case 'end':
       return null;
   }

@@ -9,6 +9,7 @@ import { api, value } from '../api';
 import type { ChatTarget } from '../components/NewChatTarget';
 import { storedStats, streamReducer, titleFrom } from './answer-state';
 import { engine, useEngineEvents } from './engine';
+import { setModelReasoning } from './model-reasoning';
 import type { AnswerReportUpdates } from './useAnswerReport';
 import type { Conversations } from './useConversations';
 
@@ -42,6 +43,9 @@ export function useAnswer({ chats, target, modelId, report, showError }: AnswerC
 
   useEngineEvents((e) => {
     if (e.type === 'token') dispatch({ type: 'text', requestId: e.requestId, text: e.text });
+    if (e.type === 'reasoning') dispatch({ type: 'reasoning', requestId: e.requestId, text: e.text });
+    // Mounted with the app, before any model loads: the settings panel asks here whether chats may switch thinking.
+    if (e.type === 'loaded') setModelReasoning({ format: e.reasoningFormat ?? 'none', thinkingSwitch: e.thinkingSwitch ?? false });
   });
   useEffect(() => api.onRemoteDelta((d) => dispatch({ type: 'text', requestId: d.requestId, text: d.text })), []);
 
@@ -64,24 +68,28 @@ export function useAnswer({ chats, target, modelId, report, showError }: AnswerC
       const { requestId, finished } = engine().generate({
         conversationId: conv.id,
         systemPrompt: conv.systemPrompt,
-        turns: base.map((m) => ({ role: m.role, content: m.content, tokenCount: m.tokenCount })),
+        turns: base.map((m) => ({ role: m.role, content: m.content, tokenCount: m.tokenCount, ...(m.reasoning ? { reasoning: m.reasoning } : {}) })),
         settings: conv.settings,
       });
       let text = '';
+      let reasoning = '';
       const unlisten = engine().on((e) => {
         if (e.type === 'token' && e.requestId === requestId) text += e.text;
+        if (e.type === 'reasoning' && e.requestId === requestId) reasoning += e.text;
       });
-      dispatch({ type: 'start', stream: { requestId, remote: false, conversationId: conv.id, base, text: '' } });
+      dispatch({ type: 'start', stream: { requestId, remote: false, conversationId: conv.id, base, text: '', reasoning: '' } });
       // Saves are chained so the final update always lands last.
       let saves: Promise<unknown> = Promise.resolve();
       let savedText = '';
+      let savedReasoning = '';
       let wait = FIRST_SAVE_MS;
       let timer: ReturnType<typeof setTimeout>;
       const saveLater = (): void => {
         timer = setTimeout(() => {
-          if (text !== savedText) {
+          if (text !== savedText || reasoning !== savedReasoning) {
             const content = (savedText = text);
-            saves = saves.then(() => api.updateMessage({ id: answerId, content }));
+            const thought = (savedReasoning = reasoning);
+            saves = saves.then(() => api.updateMessage({ id: answerId, content, reasoning: thought }));
           }
           wait = Math.min(wait * 2, MAX_SAVE_INTERVAL_MS);
           saveLater();
@@ -95,7 +103,7 @@ export function useAnswer({ chats, target, modelId, report, showError }: AnswerC
         await saves;
         if (r.type === 'done') {
           const status = r.stopReason === 'cancelled' ? 'incomplete' : 'complete';
-          await value(api.updateMessage({ id: answerId, content: r.text, status, tokenCount: r.tokenCount, stats: storedStats(r) }));
+          await value(api.updateMessage({ id: answerId, content: r.text, reasoning: r.reasoning, status, tokenCount: r.tokenCount, stats: storedStats(r) }));
           if (r.stats.userTokenCount !== null) await value(api.updateMessage({ id: userId, tokenCount: r.stats.userTokenCount }));
           report.answered(r.stats);
         } else {
@@ -119,7 +127,7 @@ export function useAnswer({ chats, target, modelId, report, showError }: AnswerC
     async (conv: Conversation, base: readonly ThreadMessage[], before: string, start: (requestId: string) => Promise<ApiResult<Message>>) => {
       const requestId = newRemoteRequestId();
       report.clearStats();
-      dispatch({ type: 'start', stream: { requestId, remote: true, conversationId: conv.id, base, text: before } });
+      dispatch({ type: 'start', stream: { requestId, remote: true, conversationId: conv.id, base, text: before, reasoning: '' } });
       try {
         await value(start(requestId));
       } catch (e) {
@@ -150,7 +158,7 @@ export function useAnswer({ chats, target, modelId, report, showError }: AnswerC
       const id = conv.id;
       const shownBefore = id === thread?.conversationId ? thread.messages : [];
       // Shown until main has saved it and the thread is read back.
-      const question: ThreadMessage = { id: -2, conversationId: id, parentId: null, role: 'user', content: text, tokenCount: null, stats: {}, status: 'complete', createdAt: Date.now(), siblingIds: [] };
+      const question: ThreadMessage = { id: -2, conversationId: id, parentId: null, role: 'user', content: text, reasoning: '', tokenCount: null, stats: {}, status: 'complete', createdAt: Date.now(), siblingIds: [] };
       await answerRemotely(conv, [...shownBefore, question], '', (requestId) => api.remoteSend({ conversationId: id, content: text, requestId }));
       return;
     }
@@ -207,7 +215,7 @@ export function useAnswer({ chats, target, modelId, report, showError }: AnswerC
   }, [stream, showError]);
 
   useEffect(() => {
-    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && stop();
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && !e.shiftKey && stop(); // Shift+Esc focuses the composer
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
   }, [stop]);
