@@ -34,7 +34,8 @@ export interface FitDevice {
   readonly memoryBytes: number | null;
 }
 
-export type KvType = 'f16' | 'f32';
+/** K/V element type; q8_0 and q4_0 are llama.cpp's blocks of 32 values with an f16 scale (34 and 18 bytes). */
+export type KvType = 'f16' | 'f32' | 'q8_0' | 'q4_0';
 
 export interface FitOptions {
   /** Tokens of context the KV cache is sized for. */
@@ -54,7 +55,8 @@ export interface FitEstimate {
   readonly totalBytes: number;
 }
 
-const KV_BYTES: Readonly<Record<KvType, number>> = { f16: 2, f32: 4 };
+/** Bytes per K or V value. */
+const KV_BYTES: Readonly<Record<KvType, number>> = { f16: 2, f32: 4, q8_0: 34 / 32, q4_0: 18 / 32 };
 /** Fixed working set: pipelines, uniform and staging buffers, the tokenizer. */
 const WORK_FIXED = 64 * 2 ** 20;
 /** Tokens a prefill step processes at once (activations are sized for it). */
@@ -66,6 +68,13 @@ const MAX_SHARE = 0.9;
 const TIGHT_BUFFER_SHARE = 0.8;
 /** Bytes a weight buffer holds beyond its rows: the loaders' spare word, rounded (weights.ts rowsPerPart). */
 const BUFFER_SLACK = 8;
+
+/** Context lengths offered at load: the model's own and the powers of two below it down to 512 (less KV memory). */
+export function contextChoices(modelContext: number): number[] {
+  const out = [modelContext];
+  for (let c = 2 ** Math.floor(Math.log2(modelContext - 1)); c >= 512; c /= 2) out.push(c);
+  return out;
+}
 
 /** K and V of every layer at `contextLength` tokens: 2 * layers * kvHeads * headDim * bytesPerValue * context. */
 export function kvCacheBytes(m: Pick<FitModel, 'layers' | 'kvHeads' | 'headDim'>, o: FitOptions): number {

@@ -18,6 +18,11 @@ export function launchChromium(): Promise<Browser> {
 
 const id = (testId: string): string => `[data-testid="${testId}"]`;
 
+/** The app's views (its left navigation). */
+export type AppView = 'chat' | 'discover' | 'models' | 'storage' | 'servers';
+/** The chat inspector's tabs. */
+export type InspectorTab = 'settings' | 'kv';
+
 export class ChatPage {
   readonly errors: string[] = [];
   /** Answers the app had saved when we last waited for one (its data-answers counter). */
@@ -47,10 +52,34 @@ export class ChatPage {
     return this.text('model-status');
   }
 
+  /** Opens one of the app's views from the left navigation. */
+  async goTo(view: AppView): Promise<void> {
+    await this.page.click(id(`view-${view}`));
+    await this.page.waitForSelector(`${id(`view-${view}`)}[aria-current="page"]`);
+  }
+
+  /** Opens the chat's inspector (closed by default in narrow windows) on `tab`. */
+  async showInspector(tab: InspectorTab): Promise<void> {
+    if (!(await this.page.isVisible(id('inspector')))) await this.page.click(id('inspector-toggle'));
+    await this.page.click(id(`inspector-tab-${tab}`));
+  }
+
+  /** The full KV cache picture (the inspector's KV tab). */
+  showKv(): Promise<void> {
+    return this.showInspector('kv');
+  }
+
   async setSettings(s: Partial<Record<'temperature' | 'topP' | 'topK' | 'minP' | 'repeatPenalty' | 'maxTokens' | 'seed', number>>): Promise<void> {
+    await this.showInspector('settings');
     for (const [k, v] of Object.entries(s)) await this.page.fill(id(`setting-${k}`), String(v));
   }
 
+  async setSystemPrompt(text: string): Promise<void> {
+    await this.showInspector('settings');
+    await this.page.fill(id('system-prompt'), text);
+  }
+
+  /** A new chat (the Chat view opens with it). */
   async newChat(): Promise<void> {
     await this.page.click(id('new-chat'));
   }

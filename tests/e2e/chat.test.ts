@@ -91,6 +91,7 @@ describe('KVChat in Chromium', () => {
     expect(ok(await host.call('getKvUsage')).blocks).toBe(1);
     expect(await app.text('status-tps')).toMatch(/^\d+\.\d tok\/s$/);
     expect(await app.text('status-context')).toBe(`context ${ref.prompt_tokens.length + GREEDY_TOKENS}/512`);
+    await app.showKv();
     await app.page.waitForSelector('[data-testid="kv-cell"][data-state="used"]');
     await app.screenshot(SCREENS, '02-greedy-answer');
   });
@@ -112,6 +113,12 @@ describe('KVChat in Chromium', () => {
     await app.setSettings({ temperature: 0, repeatPenalty: 1, maxTokens: 400 });
     await app.send('The little dog');
     await app.waitForStreamedText(8);
+    // The KV picture is live mid-answer: its blocks fill and the context counts the tokens written so far.
+    await app.showKv();
+    await app.page.waitForSelector('[data-testid="kv-live"]', { timeout: 20_000 });
+    expect(await app.page.locator('[data-testid="kv-cell"][data-state="used"]').count()).toBeGreaterThan(0);
+    await expect.poll(async () => Number(/^context (\d+)\//.exec(await app.text('status-context'))?.[1] ?? 0), { timeout: 20_000 }).toBeGreaterThan(8);
+    await expect.poll(async () => /^ctx [1-9]\d*\/512$/.test(await app.text('kv-gauge-context')), { timeout: 20_000 }).toBe(true);
     // While it streams, the answer is already on disk as incomplete, with the text so far.
     await expect
       .poll(
@@ -197,6 +204,7 @@ describe('KVChat in Chromium', () => {
     const bad = join(DATA, 'broken.gguf');
     writeFileSync(bad, Buffer.from('this is not a GGUF model file at all, just text'));
     host.pickQueue.push(bad);
+    await app.goTo('models');
     await app.click('import-model');
     const error = app.page.locator('[data-testid="model-error"]');
     await error.waitFor();
@@ -246,10 +254,12 @@ describe('KVChat in Chromium', () => {
 
   it('imports another model through the dialog, chats with it (greedy = its reference), and deletes it', async () => {
     host.pickQueue.push(modelPath('TinyStories-656K-Q4_0.gguf'));
+    await app.goTo('models');
     await app.click('import-model');
     const item = app.page.locator('[data-testid="model-item"]', { hasText: 'TinyStories' });
     await item.waitFor();
     expect(await item.locator('.meta').textContent()).toMatch(/Q4_0 · 512 ctx/);
+    await app.goTo('chat');
     await app.page.waitForSelector('[data-testid="model-status"][data-phase="ready"]:has-text("TinyStories")', { timeout: 60_000 });
     const ref = loadReference('llamacpp_TinyStories-656K-Q4_0-dequant_once_upon_a_time.json');
     const tokenizer = tokenizerFromGguf(openModel('TinyStories-656K-Q4_0.gguf').metadata);
@@ -264,9 +274,11 @@ describe('KVChat in Chromium', () => {
     await app.openConversationById(storiesChat.id);
     await app.page.waitForSelector('[data-testid="model-status"][data-phase="ready"]:has-text("stories260K")', { timeout: 60_000 });
     await app.page.waitForSelector('[data-testid="status-resume"][data-source="disk"]', { timeout: 60_000 });
+    await app.goTo('models');
     await item.locator('[data-testid="delete-model"]').click();
     await item.waitFor({ state: 'detached' });
     expect(ok(await host.call('listModels')).map((m) => m.name)).toEqual(['stories260K (built in)']);
+    await app.goTo('chat');
     await app.page.waitForSelector('[data-testid="model-status"][data-phase="ready"]:has-text("stories260K")', { timeout: 60_000 });
     await app.page.emulateMedia({ colorScheme: 'dark' });
     await app.screenshot(SCREENS, '12-dark');
@@ -296,7 +308,7 @@ describe('KVChat in Chromium', () => {
     expect(tokens).toBeGreaterThanOrEqual(32);
     for (const question of [' Tim', ' Sue']) {
       await app.newChat();
-      await app.page.fill('[data-testid="system-prompt"]', system);
+      await app.setSystemPrompt(system);
       await app.setSettings({ temperature: 0, repeatPenalty: 1, maxTokens: 3 });
       await app.send(question);
       expect((await app.waitForAnswer()).status).toBe('complete');
@@ -304,6 +316,7 @@ describe('KVChat in Chromium', () => {
     // The second chat's prompt found the first one's full blocks in the GPU pool, and both now hold them.
     expect(await app.page.getAttribute('[data-testid="status-resume"]', 'data-source')).toBe('gpu');
     expect(await app.text('status-resume')).toMatch(new RegExp(`\\(${Math.floor(tokens / 16) * 16} tokens reused\\)`));
+    await app.showKv();
     await app.page.waitForSelector('[data-testid="kv-cell"][data-state="shared"]');
     expect(await app.page.locator('[data-testid="kv-cell"][data-state="shared"]').count()).toBe(Math.floor(tokens / 16));
     await app.screenshot(SCREENS, '13-shared-prefix');

@@ -61,6 +61,7 @@ describe('Local API server', () => {
     await app.waitForModelReady();
     const before = await host.call('getLocalServer');
     expect(before.ok && before.value).toMatchObject({ enabled: false, url: null, hasApiKey: false });
+    await app.goTo('servers');
     await app.page.fill('[data-testid="local-server-port"]', String(port));
     await app.page.fill('[data-testid="local-server-key"]', KEY);
     // A controlled checkbox: it changes once main answers, so click rather than check().

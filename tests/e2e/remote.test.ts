@@ -78,6 +78,7 @@ async function recordStreaming(): Promise<void> {
 describe('a chat on a remote server', () => {
   it('adds our loopback server in the Servers panel (key in a password field, never shown back) and lists its model', async () => {
     await app.open(host.url);
+    await app.goTo('servers');
     await app.page.fill('[data-testid="server-name"]', 'Loopback');
     await app.page.fill('[data-testid="server-url"]', `${server.url}/v1`);
     expect(await app.page.getAttribute('[data-testid="server-key"]', 'type')).toBe('password');
@@ -96,6 +97,7 @@ describe('a chat on a remote server', () => {
   it("streams the server's greedy answer into a new remote chat and saves both messages", async () => {
     const expected = await serverGreedyAnswer();
     expect(expected.length).toBeGreaterThan(0);
+    await app.goTo('chat');
     await app.page.check('[data-testid="target-remote"]');
     await app.page.waitForFunction(() => (document.querySelector('[data-testid="target-model"]') as HTMLSelectElement | null)?.value === 'stories260K');
     expect(await app.text('status-model')).toBe(`remote: Loopback/${MODEL_ID}`);
@@ -151,6 +153,7 @@ describe('a chat on a remote server', () => {
   });
 
   it('a wrong API key is a clear 401 message: in the Servers panel, and on send with the question kept', async () => {
+    await app.goTo('servers');
     await app.page.fill('[data-testid="server-name"]', 'Wrong key');
     await app.page.fill('[data-testid="server-url"]', `${server.url}/v1`);
     await app.page.fill('[data-testid="server-key"]', 'sk-wrong-key-42');
@@ -162,6 +165,7 @@ describe('a chat on a remote server', () => {
     // The open chat's server gets a wrong key: the next answer fails with the same clear message.
     const provider = ok(await host.call('listRemoteProviders')).find((p) => p.name === 'Loopback')!;
     ok(await host.call('updateRemoteProvider', { id: provider.id, apiKey: 'sk-wrong-key-42' }));
+    await app.goTo('chat');
     await app.send('Hello?');
     await app.waitForAnswer(60_000);
     expect(await app.text('error')).toMatch(/\(401\)\. Check the key/);
@@ -172,6 +176,7 @@ describe('a chat on a remote server', () => {
     await app.screenshot(SCREENS, '04-wrong-key');
 
     // Removing a server takes it off the panel (its chats stay).
+    await app.goTo('servers');
     await app.page.locator('[data-testid="server-item"]', { hasText: 'Wrong key' }).locator('[data-testid="remove-server"]').click();
     await app.page.waitForFunction(() => document.querySelectorAll('[data-testid="server-item"]').length === 1);
     expect(ok(await host.call('listRemoteProviders')).map((p) => p.name)).toEqual(['Loopback']);

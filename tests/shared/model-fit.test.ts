@@ -1,7 +1,7 @@
 // The fit estimate: KV bytes by the formula, the working set, and the labels at the edges of memory and of the
 // GPU's buffer limits, with reasons a user can act on.
 import { describe, expect, it } from 'vitest';
-import { estimateFit, kvCacheBytes, workingBytes, type FitDevice, type FitModel } from '../../src/shared/model-fit';
+import { contextChoices, estimateFit, kvCacheBytes, workingBytes, type FitDevice, type FitModel } from '../../src/shared/model-fit';
 
 const GiB = 2 ** 30;
 // Llama 3.2 1B Q4_K_M: 16 layers, 8 KV heads of 64, 2048 wide, 128256 tokens; about 0.75 GiB of weights.
@@ -54,5 +54,22 @@ describe('estimateFit', () => {
     // An expert close to the binding limit: tight.
     const near = estimateFit({ ...llama1b, largestUnitBytes: 110 * 2 ** 20 }, small, { contextLength: 512, kvType: 'f16' });
     expect(near.label).toBe('tight');
+  });
+});
+
+describe('load options', () => {
+  it('offers the model context and the powers of two below it down to 512', () => {
+    expect(contextChoices(131072)).toEqual([131072, 65536, 32768, 16384, 8192, 4096, 2048, 1024, 512]);
+    expect(contextChoices(40960)).toEqual([40960, 32768, 16384, 8192, 4096, 2048, 1024, 512]);
+    expect(contextChoices(2048)).toEqual([2048, 1024, 512]);
+    expect(contextChoices(512)).toEqual([512]);
+    expect(contextChoices(256)).toEqual([256]);
+  });
+
+  it('sizes q8_0 and q4_0 KV as llama.cpp blocks: 34 and 18 bytes per 32 values', () => {
+    const m = { layers: 16, kvHeads: 8, headDim: 64 };
+    const f16 = kvCacheBytes(m, { contextLength: 4096, kvType: 'f16' });
+    expect(kvCacheBytes(m, { contextLength: 4096, kvType: 'q8_0' })).toBe((f16 / 2 / 32) * 34);
+    expect(kvCacheBytes(m, { contextLength: 4096, kvType: 'q4_0' })).toBe((f16 / 2 / 32) * 18);
   });
 });

@@ -1,42 +1,42 @@
-// The chat app: conversations on the left, the active thread in the middle, settings / models / KV cache on the
-// right, the status bar below; Discover (finding and downloading models) is a view of its own in the same place.
-// Each concern is a hook (hooks/): the models and the engine's loaded model, the
-// conversations and the open chat, remote servers, answers (local or remote) and the status bar's report; this
-// file composes them and lays them out. The engine runs in a Web Worker (hooks/engine.ts); the store is reached
-// through the typed API only.
+// The app's window: on the left its views (Chat, Discover, My models, Storage, Servers / API) and the conversations;
+// in the middle the open view (the chat: its header with the model picker and the KV gauge, the thread, the
+// composer); on the right the chat's inspector (settings, the KV picture); the status bar below.
+// Each concern is a hook (hooks/): the models and the engine's loaded model, the conversations and the open chat,
+// remote servers, answers (local or remote), the status bar's report, the layout; this file composes them and lays
+// them out. The engine runs in a Web Worker (hooks/engine.ts); the store is reached through the typed API only.
 import { useCallback, useState } from 'react';
 import type { ThreadMessage } from '../../shared/api';
+import { api, value } from './api';
+import { ChatHeader } from './components/ChatHeader';
 import { Composer } from './components/Composer';
+import { neighbourConversation, groupConversations } from './components/conversation-groups';
 import { DiscoverView } from './components/discover/DiscoverView';
-import { KvPanel } from './components/KvPanel';
+import { Icon } from './components/icons';
+import { Inspector } from './components/Inspector';
+import { KvStorage } from './components/KvStorage';
 import { LocalServer } from './components/LocalServer';
 import { MessageView } from './components/Message';
 import { ModelManager } from './components/ModelManager';
 import { NewChatTarget } from './components/NewChatTarget';
 import { RemoteServers } from './components/RemoteServers';
-import { SettingsPanel } from './components/SettingsPanel';
-import { Sidebar } from './components/Sidebar';
+import { ShortcutSheet } from './components/ShortcutSheet';
+import { CONVERSATION_SEARCH_ID, Sidebar } from './components/Sidebar';
 import { StatusBar } from './components/StatusBar';
+import { ViewFrame } from './components/ViewFrame';
+import { Welcome } from './components/Welcome';
 import { useKvPicture } from './hooks/engine';
 import { useAnswer } from './hooks/useAnswer';
 import { useAnswerReport } from './hooks/useAnswerReport';
 import { useConversations } from './hooks/useConversations';
 import { useDiscover } from './hooks/useDiscover';
-import { useModels, type ModelState } from './hooks/useModels';
+import { useLayout } from './hooks/useLayout';
+import { useModels } from './hooks/useModels';
+import { usePinnedConversations } from './hooks/usePinnedConversations';
 import { useRemoteProviders } from './hooks/useRemoteProviders';
+import { useShortcuts } from './hooks/useShortcuts';
 
-function modelStatusText(state: ModelState, name: string | undefined): string {
-  switch (state.phase) {
-    case 'none':
-      return 'No model: import one to start';
-    case 'loading':
-      return state.note ?? `Loading ${name ?? 'model'}… ${state.total ? Math.round((100 * state.done) / state.total) : 0}%`;
-    case 'ready':
-      return `${name ?? 'Model'} ready`;
-    case 'error':
-      return state.message;
-  }
-}
+const COMPOSER_ID = 'composer';
+const focusById = (id: string): void => document.getElementById(id)?.focus();
 
 export function App(): React.JSX.Element {
   const [error, setError] = useState<string | null>(null);
@@ -47,12 +47,14 @@ export function App(): React.JSX.Element {
   const remote = useRemoteProviders(fail);
   const answer = useAnswer({ chats, target: remote.target, modelId: models.selectedId, report: report.update, showError: setError });
   const kv = useKvPicture();
-  const [view, setView] = useState<'chat' | 'discover'>('chat');
+  const layout = useLayout();
+  const pins = usePinnedConversations();
   const refreshModels = models.refresh;
   const discover = useDiscover(fail, useCallback(() => void refreshModels().catch(fail), [refreshModels, fail]));
 
   const { stream, busy } = answer;
   const { activeId, activeRemote } = chats;
+  const { view, setView } = layout;
   const shown: readonly ThreadMessage[] = stream && stream.conversationId === activeId ? stream.base : activeId !== null ? (chats.thread?.messages ?? []) : [];
   const model = models.selected;
   const modelState = models.state;
@@ -61,119 +63,162 @@ export function App(): React.JSX.Element {
   const remoteShown: { providerId: number | null; model: string } | null =
     activeId !== null ? activeRemote : remote.target.kind === 'remote' ? remote.target : null;
   const remoteProvider = remote.providers.find((p) => p.id === remoteShown?.providerId);
+  const remoteName = remoteShown ? `${remoteProvider?.name ?? 'removed server'}/${remoteShown.model || '–'}` : null;
   const canAnswer = remoteShown ? remoteShown.providerId !== null && remoteShown.model !== '' : ready;
   const { stats, resume } = report;
+  // While an answer streams the worker's KV pictures carry its context; afterwards the answer's stats do.
+  const live = busy && kv?.live?.conversationId === activeId ? kv.live.contextTokens : null;
+  const contextUsed = live ?? stats?.contextUsed ?? resume?.historyTokens ?? 0;
+  const contextLength = ready ? modelState.contextLength : null;
+
+  const openChat = (id: number) => {
+    setView('chat');
+    void chats.open(id).catch(fail);
+  };
+  const newChat = () => {
+    setView('chat');
+    chats.newChat();
+    setTimeout(() => focusById(COMPOSER_ID));
+  };
+  const useModel = (id: string) => {
+    models.select(id);
+    chats.keepModel(id);
+  };
+  const lastAnswer = [...shown].reverse().find((m) => m.role === 'assistant');
+  const switchChat = (step: 1 | -1) => {
+    const next = neighbourConversation(groupConversations(chats.list, pins.pinned, Date.now()), activeId, step);
+    if (next !== null) openChat(next);
+  };
+
+  useShortcuts({
+    'new-chat': newChat,
+    search: () => focusById(CONVERSATION_SEARCH_ID),
+    'focus-composer': () => {
+      setView('chat');
+      focusById(COMPOSER_ID);
+    },
+    regenerate: () => {
+      if (lastAnswer && !busy && canAnswer) void answer.regenerate(lastAnswer.id).catch(fail);
+    },
+    'previous-chat': () => switchChat(-1),
+    'next-chat': () => switchChat(1),
+    'toggle-inspector': layout.toggleInspector,
+    shortcuts: () => layout.setSheetOpen(true),
+  });
 
   return (
-    <div className="app">
-      <header className="top">
-        <strong>KVChat</strong>
-        <nav className="views" role="tablist" aria-label="Views">
-          <button role="tab" data-testid="view-chat" aria-selected={view === 'chat'} onClick={() => setView('chat')}>
-            Chat
-          </button>
-          <button role="tab" data-testid="view-discover" aria-selected={view === 'discover'} onClick={() => setView('discover')}>
-            Discover
-            {discover.downloads.some((d) => d.state === 'running') ? ' ↓' : ''}
-          </button>
-        </nav>
-        <span data-testid="model-status" data-phase={modelState.phase} className={`model-status ${modelState.phase}`}>
-          {modelStatusText(modelState, model?.name)}
-        </span>
-      </header>
-      {error && (
-        <div className="banner error" role="alert" data-testid="error">
-          {error} <button onClick={() => setError(null)}>×</button>
-        </div>
-      )}
+    <div className="app" data-inspector={view === 'chat' && layout.inspectorOpen ? 'open' : 'closed'}>
       <Sidebar
+        nav={{ view, onView: setView, downloading: discover.downloads.some((d) => d.state === 'running') }}
         conversations={chats.list}
         activeId={activeId}
-        onOpen={(id) => void chats.open(id).catch(fail)}
-        onNew={chats.newChat}
+        pinned={pins.pinned}
+        onOpen={openChat}
+        onNew={newChat}
         onRename={chats.rename}
         onDelete={chats.remove}
+        onTogglePin={pins.toggle}
       />
-      {view === 'discover' && (
-        <DiscoverView
-          discover={discover}
-          models={models.list}
-          onUse={(id) => {
-            // A new chat with the downloaded model selected (and loaded).
-            chats.newChat();
-            void models.refresh(id).catch(fail);
-            setView('chat');
-          }}
-        />
-      )}
-      <main className="chat" data-testid="chat" data-answers={answer.answered} hidden={view !== 'chat'}>
-        <div className="messages" data-testid="messages">
-          {shown.length === 0 && !stream && <p className="empty muted">Type a message to start{model ? ` with ${model.name}` : ''}.</p>}
-          {shown.map((m) => (
-            <MessageView
-              key={m.id}
-              message={m}
-              busy={busy || !canAnswer}
-              editable={activeRemote === null}
-              onSelectSibling={(id) => chats.selectBranch(m.conversationId, id)}
-              onRegenerate={() => void answer.regenerate(m.id).catch(fail)}
-              onEdit={(content) => void answer.edit(m.id, content).catch(fail)}
-              {...(activeRemote ? { onContinue: () => void answer.continueAnswer(m.id).catch(fail) } : {})}
-            />
-          ))}
-          {stream && stream.conversationId === activeId && (
-            <MessageView
-              message={{ id: -1, role: 'assistant', content: stream.text, status: 'incomplete', siblingIds: [], stats: {} }}
-              streaming
-              busy
-              onSelectSibling={() => {}}
-              onRegenerate={() => {}}
-              onEdit={() => {}}
-            />
-          )}
-        </div>
-        {activeId === null && <NewChatTarget target={remote.target} providers={remote.providers} models={remote.models} onChange={remote.setTarget} />}
-        <Composer disabled={!canAnswer} busy={busy} onSend={(text) => void answer.send(text).catch(fail)} onStop={answer.stop} />
+      <main className="workspace" id="main">
+        {error && (
+          <div className="banner error" role="alert" data-testid="error">
+            <span>{error}</span>
+            <button className="icon-button" aria-label="Dismiss the error" onClick={() => setError(null)}>
+              <Icon name="close" size={14} />
+            </button>
+          </div>
+        )}
+        <section className="chat" data-testid="chat" data-answers={answer.answered} hidden={view !== 'chat'} aria-label="Chat">
+          <ChatHeader
+            picker={{ models: models.list, selectedId: models.selectedId, state: modelState, remote: remoteName, locked: busy, onSelect: useModel, loadOptions: models.loadOptions, onLoadOptions: models.setLoadOptions }}
+            gauge={{ picture: kv, resume, contextUsed, contextLength, expanded: layout.inspectorOpen && layout.inspectorTab === 'kv', onOpen: () => layout.showInspector('kv') }}
+            inspectorOpen={layout.inspectorOpen}
+            onToggleInspector={layout.toggleInspector}
+            onShortcuts={() => layout.setSheetOpen(true)}
+          />
+          <div className="messages" data-testid="messages" aria-live="off">
+            {shown.length === 0 && !stream && (
+              <Welcome
+                models={models.list}
+                readyWith={remoteName ?? (ready ? (model?.name ?? null) : null)}
+                onDiscover={() => setView('discover')}
+                onImport={() => void value(api.pickAndImportModel({ copy: true })).then((m) => m && models.refresh(m.id)).catch(fail)}
+                onFindLocal={() => {
+                  setView('models');
+                  setTimeout(() => document.querySelector<HTMLElement>('[data-testid="find-local-models"]')?.focus());
+                }}
+                onDemo={useModel}
+              />
+            )}
+            {shown.map((m) => (
+              <MessageView
+                key={m.id}
+                message={m}
+                busy={busy || !canAnswer}
+                editable={activeRemote === null}
+                onSelectSibling={(id) => chats.selectBranch(m.conversationId, id)}
+                onRegenerate={() => void answer.regenerate(m.id).catch(fail)}
+                onEdit={(content) => void answer.edit(m.id, content).catch(fail)}
+                {...(activeRemote ? { onContinue: () => void answer.continueAnswer(m.id).catch(fail) } : {})}
+              />
+            ))}
+            {stream && stream.conversationId === activeId && (
+              <MessageView
+                message={{ id: -1, role: 'assistant', content: stream.text, reasoning: stream.reasoning, status: 'incomplete', siblingIds: [], stats: {} }}
+                streaming
+                busy
+                onSelectSibling={() => {}}
+                onRegenerate={() => {}}
+                onEdit={() => {}}
+              />
+            )}
+          </div>
+          {activeId === null && <NewChatTarget target={remote.target} providers={remote.providers} models={remote.models} onChange={remote.setTarget} />}
+          <Composer id={COMPOSER_ID} disabled={!canAnswer} busy={busy} onSend={(text) => void answer.send(text).catch(fail)} onStop={answer.stop} />
+        </section>
+        {view === 'discover' && (
+          <DiscoverView
+            discover={discover}
+            models={models.list}
+            onUse={(id) => {
+              // A new chat with the downloaded model selected (and loaded).
+              chats.newChat();
+              void models.refresh(id).catch(fail);
+              setView('chat');
+            }}
+          />
+        )}
+        <ViewFrame id="models" title="My models" intro="The models in the library: pick one to chat with, import a file, or add the ones other apps downloaded." hidden={view !== 'models'}>
+          <ModelManager models={models.list} selectedId={models.selectedId} locked={busy} onSelect={useModel} onChanged={(id) => void models.refresh(id).catch(fail)} />
+        </ViewFrame>
+        <ViewFrame id="storage" title="Storage" intro="Saved KV cache on disk: what each chat keeps so it resumes at once, and the budget for it." hidden={view !== 'storage'}>
+          <KvStorage />
+        </ViewFrame>
+        <ViewFrame id="servers" title="Servers / API" intro="Remote OpenAI-compatible servers a chat can run on, and this app's own local API server." hidden={view !== 'servers'}>
+          <RemoteServers providers={remote.providers} models={remote.models} onAdd={remote.add} onRemove={remote.remove} onRefreshModels={remote.refreshModels} />
+          <LocalServer modelLoaded={ready} />
+        </ViewFrame>
       </main>
-      <div className="side-panels" hidden={view !== 'chat'}>
-        <SettingsPanel
+      {view === 'chat' && (
+        <Inspector
+          open={layout.inspectorOpen}
+          tab={layout.inspectorTab}
+          onTab={layout.showInspector}
+          onClose={layout.toggleInspector}
           systemPrompt={chats.active?.systemPrompt ?? chats.draft.systemPrompt}
           settings={chats.active?.settings ?? chats.draft.settings}
           onChange={chats.changeSettings}
+          kv={kv}
         />
-        <ModelManager
-          models={models.list}
-          selectedId={models.selectedId}
-          locked={busy}
-          onSelect={(id) => {
-            models.select(id);
-            chats.keepModel(id);
-          }}
-          onChanged={(id) => void models.refresh(id).catch(fail)}
-        />
-        <RemoteServers
-          providers={remote.providers}
-          models={remote.models}
-          onAdd={remote.add}
-          onRemove={remote.remove}
-          onRefreshModels={remote.refreshModels}
-        />
-        <LocalServer modelLoaded={ready} />
-        <KvPanel picture={kv} />
-      </div>
+      )}
       <StatusBar
-        model={
-          remoteShown
-            ? `remote: ${remoteProvider?.name ?? 'removed server'}/${remoteShown.model || '–'}`
-            : model
-              ? `${model.name} (${model.quantization})`
-              : 'no model'
-        }
+        model={remoteShown ? `remote: ${remoteName}` : model ? `${model.name} (${model.quantization})` : 'no model'}
         stats={stats}
         resume={resume}
-        contextUsed={stats?.contextUsed ?? resume?.historyTokens ?? 0}
-        contextLength={ready ? modelState.contextLength : null}
+        contextUsed={contextUsed}
+        contextLength={contextLength}
       />
+      <ShortcutSheet open={layout.sheetOpen} onClose={() => layout.setSheetOpen(false)} />
     </div>
   );
 }

@@ -2,13 +2,15 @@
 import { useState } from 'react';
 
 export interface ComposerProps {
+  /** The message box's element id (the focus shortcut finds it). */
+  readonly id: string;
   readonly disabled: boolean;
   readonly busy: boolean;
   readonly onSend: (text: string) => void;
   readonly onStop: () => void;
 }
 
-export function Composer({ disabled, busy, onSend, onStop }: ComposerProps) {
+export function Composer({ id, disabled, busy, onSend, onStop }: ComposerProps) {
   const [text, setText] = useState('');
   const submit = () => {
     if (disabled || busy || text.trim() === '') return;
@@ -16,9 +18,11 @@ export function Composer({ disabled, busy, onSend, onStop }: ComposerProps) {
     setText('');
   };
   return (
-    <div className="composer">
+    <div className="composer" role="group" aria-label="Write a message">
       <textarea
+        id={id}
         data-testid="composer"
+        aria-label="Message"
         value={text}
         placeholder={disabled ? 'Waiting for the model…' : 'Message (Enter to send, Shift+Enter for a new line)'}
         rows={3}

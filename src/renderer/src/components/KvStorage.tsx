@@ -45,16 +45,16 @@ export function KvStorage() {
   const typedOk = budgetGiB !== '' && Number.isFinite(typed) && typed >= 0;
 
   return (
-    <section className="kv-storage" data-testid="kv-storage">
-      <h3>Storage</h3>
+    <section className="kv-storage panel" data-testid="kv-storage" aria-label="KV cache on disk">
+      <h3>KV cache on disk</h3>
       {info && (
         <>
           <p data-testid="kv-storage-total">
             KV on disk: {size(info.totalBytes)} of {size(info.budgetBytes)}
             {info.budgetIsDefault ? ' (default budget)' : ''}
           </p>
-          <label>
-            KV budget (GiB)
+          <label className="field">
+            <span>KV budget (GiB)</span>
             <input data-testid="kv-storage-budget" inputMode="decimal" value={budgetGiB} onChange={(e) => setBudgetGiB(e.target.value)} />
           </label>
           <button type="button" data-testid="kv-storage-budget-apply" disabled={!typedOk} onClick={() => applyBudget(Math.round(typed * GiB))}>
@@ -74,7 +74,7 @@ export function KvStorage() {
               <li key={c.conversationId} data-testid="kv-storage-chat">
                 {c.title}: {size(c.bytes)}
                 {c.sharedBytes > 0 ? ` (${size(c.sharedBytes)} shared)` : ''}, used {when(c.lastUsedAt)}{' '}
-                <button type="button" data-testid="kv-storage-forget" onClick={() => forget(c.conversationId)}>
+                <button type="button" data-testid="kv-storage-forget" aria-label={`Forget KV of “${c.title}”`} onClick={() => forget(c.conversationId)}>
                   Forget KV
                 </button>
               </li>

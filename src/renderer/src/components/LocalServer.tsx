@@ -42,17 +42,19 @@ export function LocalServer({ modelLoaded }: { readonly modelLoaded: boolean }) 
 
   const enabled = info?.enabled ?? false;
   return (
-    <section className="local-server" data-testid="local-server">
-      <h3>Local API server</h3>
-      <label>
+    <section className="local-server panel" data-testid="local-server" aria-labelledby="local-server-title">
+      <h3 id="local-server-title">Local API server</h3>
+      <label className="check">
         <input type="checkbox" data-testid="local-server-toggle" checked={enabled} disabled={busy || info === null} onChange={(e) => void apply(e.target.checked)} />
-        Serve the loaded model with the OpenAI API (this computer only)
+        <span>Serve the loaded model with the OpenAI API (this computer only)</span>
       </label>
-      <label>
-        Port <input data-testid="local-server-port" inputMode="numeric" value={port} disabled={enabled} onChange={(e) => setPort(e.target.value)} />
+      <label className="field">
+        <span>Port</span>
+        <input data-testid="local-server-port" inputMode="numeric" value={port} disabled={enabled} onChange={(e) => setPort(e.target.value)} />
       </label>
-      <label>
-        API key (optional) <input data-testid="local-server-key" type="password" value={key} disabled={enabled} onChange={(e) => setKey(e.target.value)} />
+      <label className="field">
+        <span>API key (optional)</span>
+        <input data-testid="local-server-key" type="password" autoComplete="off" value={key} disabled={enabled} onChange={(e) => setKey(e.target.value)} />
       </label>
       {enabled && info?.url && (
         <p data-testid="local-server-url">

@@ -22,8 +22,8 @@ export function NewChatTarget({ target, providers, models, onChange }: NewChatTa
   const pickProvider = (providerId: number | null) =>
     onChange({ kind: 'remote', providerId, model: providerId === null ? '' : (modelsOf(models.get(providerId))[0] ?? '') });
   return (
-    <div className="new-chat-target" data-testid="new-chat-target">
-      <span>New chat</span>
+    <fieldset className="new-chat-target" data-testid="new-chat-target">
+      <legend>New chat runs</legend>
       <label>
         <input type="radio" name="chat-target" data-testid="target-local" checked={target.kind === 'local'} onChange={() => onChange({ kind: 'local' })} />
         with the local model
@@ -41,14 +41,14 @@ export function NewChatTarget({ target, providers, models, onChange }: NewChatTa
       </label>
       {remote && (
         <>
-          <select data-testid="target-server" value={remote.providerId ?? ''} onChange={(e) => pickProvider(e.target.value === '' ? null : Number(e.target.value))}>
+          <select data-testid="target-server" aria-label="Server" value={remote.providerId ?? ''} onChange={(e) => pickProvider(e.target.value === '' ? null : Number(e.target.value))}>
             {providers.map((p) => (
               <option key={p.id} value={p.id}>
                 {p.name}
               </option>
             ))}
           </select>
-          <select data-testid="target-model" value={remote.model} onChange={(e) => onChange({ ...remote, model: e.target.value })}>
+          <select data-testid="target-model" aria-label="Server model" value={remote.model} onChange={(e) => onChange({ ...remote, model: e.target.value })}>
             {!choices.includes(remote.model) && <option value={remote.model}>{remote.model === '' ? 'Choose a model' : remote.model}</option>}
             {choices.map((m) => (
               <option key={m} value={m}>
@@ -58,7 +58,7 @@ export function NewChatTarget({ target, providers, models, onChange }: NewChatTa
           </select>
         </>
       )}
-      {providers.length === 0 && <span className="muted"> (add a server under Servers to chat on one)</span>}
-    </div>
+      {providers.length === 0 && <span className="muted"> (add a server under Servers / API to chat on one)</span>}
+    </fieldset>
   );
 }

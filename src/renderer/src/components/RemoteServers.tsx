@@ -66,15 +66,15 @@ export function RemoteServers({ providers, models, onAdd, onRemove, onRefreshMod
   };
 
   return (
-    <section className="servers" data-testid="servers">
-      <h3>Servers</h3>
+    <section className="servers panel" data-testid="servers" aria-labelledby="servers-title">
+      <h3 id="servers-title">Remote servers</h3>
       <ul>
         {providers.map((p) => (
           <li key={p.id} data-testid="server-item" data-id={p.id}>
             <div className="server-head">
               <span className="name">{p.name}</span>
               <button data-testid="refresh-server" aria-label={`Ask ${p.name} for its models again`} onClick={() => onRefreshModels(p.id)}>
-                ↻
+                Refresh
               </button>
               <button
                 data-testid="remove-server"
@@ -83,7 +83,7 @@ export function RemoteServers({ providers, models, onAdd, onRemove, onRefreshMod
                   if (window.confirm(`Remove the server “${p.name}”? Its chats stay, but cannot get new answers.`)) onRemove(p.id);
                 }}
               >
-                ×
+                Remove
               </button>
             </div>
             <span className="meta">
@@ -101,16 +101,19 @@ export function RemoteServers({ providers, models, onAdd, onRemove, onRefreshMod
           void add();
         }}
       >
-        <input data-testid="server-name" placeholder="Name" value={name} onChange={(e) => setName(e.target.value)} />
-        <input data-testid="server-url" placeholder="Base URL (http://host:port/v1)" value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} />
-        <input
-          data-testid="server-key"
-          type="password"
-          autoComplete="off"
-          placeholder="API key (optional)"
-          value={apiKey}
-          onChange={(e) => setApiKey(e.target.value)}
-        />
+        <h4>Add a server</h4>
+        <label className="field">
+          <span>Name</span>
+          <input data-testid="server-name" placeholder="My server" value={name} onChange={(e) => setName(e.target.value)} />
+        </label>
+        <label className="field">
+          <span>Base URL</span>
+          <input data-testid="server-url" placeholder="http://host:port/v1" value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} />
+        </label>
+        <label className="field">
+          <span>API key (optional)</span>
+          <input data-testid="server-key" type="password" autoComplete="off" value={apiKey} onChange={(e) => setApiKey(e.target.value)} />
+        </label>
         <button data-testid="add-server" type="submit" disabled={saving || name.trim() === '' || baseUrl.trim() === ''}>
           Add server
         </button>

@@ -2,7 +2,7 @@
 // server's requests (main <-> worker, see local-server-relay.ts) and hands its events to whoever listens (the app).
 import type { KvChatApi } from '../../../shared/api';
 import { startLocalServerRelay } from './local-server-relay';
-import type { FromWorker, GenerateRequest, ToWorker } from './protocol';
+import type { FromWorker, GenerateRequest, LoadOptions, ToWorker } from './protocol';
 
 export type EngineEvent = Exclude<FromWorker, { type: 'store-call' }>;
 
@@ -35,8 +35,8 @@ export class EngineClient {
     return () => this.listeners.delete(listener);
   }
 
-  load(modelId: string, url: string, fingerprint: string): void {
-    this.send({ type: 'load', modelId, url, fingerprint });
+  load(modelId: string, url: string, fingerprint: string, options: LoadOptions = {}): void {
+    this.send({ type: 'load', modelId, url, fingerprint, ...options });
   }
 
   open(conversationId: number): void {

@@ -1,6 +1,8 @@
 // The typed message protocol between the UI thread and the engine's Web Worker. The worker owns the GPU
 // device, the model and the KV cache; the UI thread owns the API (window.kvchat or the test host's socket), so
 // the worker asks it for store operations with `store-call` and gets `store-result` back.
+import type { KvType } from '../../../gpu/kv/layout';
+import type { ReasoningFormat } from '../../../gpu/tokenizer/reasoning';
 import type { ApiResult, BridgeGenerateOptions, BridgeResult, GenerationSettings, KvChatApi, MessageRole } from '../../../shared/api';
 
 /** Where a conversation's KV came from when an answer started (resume.ts's 'recompute'/'none' show as prefill). */
@@ -11,6 +13,8 @@ export interface ThreadTurn {
   readonly content: string;
   /** Tokens of this message in the conversation's history, when known (lets the exact history be reused). */
   readonly tokenCount: number | null;
+  /** An earlier answer's reasoning, given to the template (which decides what the model sees of it). */
+  readonly reasoning?: string;
 }
 
 export interface LoadRequest {
@@ -18,7 +22,14 @@ export interface LoadRequest {
   readonly modelId: string;
   readonly url: string;
   readonly fingerprint: string;
+  /** K/V cache type: f16 (the default), q8_0 or q4_0 (about a half or a quarter of the KV memory and disk). */
+  readonly kvType?: KvType;
+  /** Context length in tokens (at most the model's; less saves KV memory). Absent: the model's own. */
+  readonly contextLength?: number;
 }
+
+/** What the user chooses when a model loads. */
+export type LoadOptions = Pick<LoadRequest, 'kvType' | 'contextLength'>;
 
 export interface OpenRequest {
   readonly type: 'open';
@@ -89,6 +100,8 @@ export interface KvPicture {
   /** Prompt tokens whose K/V were reused (resumed or cached) over all prompt tokens, since load. */
   readonly reusedTokens: number;
   readonly promptTokens: number;
+  /** The conversation answering now and the tokens its context holds so far (sent while it streams). */
+  readonly live?: { readonly conversationId: number; readonly contextTokens: number };
 }
 
 export interface ResumeReport {
@@ -115,15 +128,31 @@ export interface AnswerStats {
 
 export type FromWorker =
   | { readonly type: 'load-progress'; readonly modelId: string; readonly bytesDone: number; readonly bytesTotal: number }
-  | { readonly type: 'loaded'; readonly modelId: string; readonly contextLength: number; readonly adapter: string; readonly hasChatTemplate: boolean; readonly kvBlocks: number }
+  | {
+      readonly type: 'loaded';
+      readonly modelId: string;
+      readonly contextLength: number;
+      readonly adapter: string;
+      readonly hasChatTemplate: boolean;
+      readonly kvBlocks: number;
+      /** How the model's template marks reasoning (absent or 'none': it does not reason). */
+      readonly reasoningFormat?: ReasoningFormat;
+      /** The template takes `enable_thinking`: a chat may turn thinking off. */
+      readonly thinkingSwitch?: boolean;
+    }
   | { readonly type: 'load-error'; readonly modelId: string; readonly code: string; readonly message: string }
   | { readonly type: 'device-lost'; readonly message: string }
   | { readonly type: 'resumed'; readonly report: ResumeReport }
+  /** Answer text (reasoning left out). */
   | { readonly type: 'token'; readonly requestId: number; readonly text: string }
+  /** Reasoning text of the answer being written, as it streams. */
+  | { readonly type: 'reasoning'; readonly requestId: number; readonly text: string }
   | {
       readonly type: 'done';
       readonly requestId: number;
       readonly text: string;
+      /** The answer's reasoning, '' when it gave none. */
+      readonly reasoning: string;
       readonly tokenCount: number;
       readonly stopReason: 'eos' | 'max-tokens' | 'cancelled' | 'context';
       readonly stats: AnswerStats;

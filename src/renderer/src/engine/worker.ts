@@ -10,7 +10,8 @@ import { Engine } from '../../../gpu/engine/engine';
 import { httpSource } from '../../../gpu/gguf/http-source';
 import { GgufFile } from '../../../gpu/gguf/reader';
 import { KV_BLOCK_TOKENS } from '../../../gpu/kv/layout';
-import { chatFormatOf, StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../../../gpu/tokenizer';
+import { chatFormatOf, tokenizerFromGguf, type Tokenizer } from '../../../gpu/tokenizer';
+import { hasThinkingSwitch, promptEndsInThinking, ReasoningDecoder, reasoningFormatOf, splitReasoning, type ReasoningDelta, type ReasoningFormat } from '../../../gpu/tokenizer/reasoning';
 import type { KvUsage } from '../../../shared/api';
 import type { FromWorker, GenerateRequest, ServerGenerateRequest, KvPicture, LoadRequest, ResumeReport, ResumeSourceShown, ToWorker } from './protocol';
 import { StoreProxy } from './store-proxy';
@@ -30,6 +31,8 @@ interface Loaded {
   readonly engine: Engine;
   readonly tokenizer: Tokenizer;
   readonly hasChatTemplate: boolean;
+  readonly reasoningFormat: ReasoningFormat;
+  readonly thinkingSwitch: boolean;
   /** Conversations with a sequence in this engine (a new engine starts with none: they resume from the store). */
   readonly conversations: ConversationCache;
 }
@@ -42,8 +45,10 @@ let promptTokens = 0;
 /** Loads the model (once: a second request for the same file answers at once, unless `force`d after a device loss). */
 async function load(request: LoadRequest, force = false): Promise<Loaded | null> {
   const previous = await loading.catch(() => null);
-  if (!force && previous?.request.modelId === request.modelId && previous.request.fingerprint === request.fingerprint) {
-    post({ type: 'loaded', modelId: request.modelId, contextLength: previous.engine.config.contextLength, adapter: previous.gpu.adapterDescription, hasChatTemplate: previous.hasChatTemplate, kvBlocks: previous.engine.pool.blocks });
+  const same = previous?.request.modelId === request.modelId && previous.request.fingerprint === request.fingerprint && previous.request.kvType === request.kvType &&
+    previous.request.contextLength === request.contextLength;
+  if (!force && previous && same) {
+    post(loadedMessage(previous));
     return previous;
   }
   try {
@@ -62,6 +67,9 @@ async function load(request: LoadRequest, force = false): Promise<Loaded | null>
       // store is the engine's last tier (RAM overflow goes there, prefix matches look there last).
       modelFingerprint: request.fingerprint,
       kvStore: store,
+      // Absent: the engine's default (f16 where the device has shader-f16).
+      ...(request.kvType ? { kvDtype: request.kvType } : {}),
+      ...(request.contextLength ? { contextLength: request.contextLength } : {}),
       onProgress: (p) => post({ type: 'load-progress', modelId: request.modelId, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
     });
     const loaded: Loaded = {
@@ -72,6 +80,8 @@ async function load(request: LoadRequest, force = false): Promise<Loaded | null>
       tokenizer: tokenizerFromGguf(file.metadata),
       // The model's own template, or ChatML for a ChatML vocabulary; plain base models continue raw text.
       hasChatTemplate: chatFormatOf(file.metadata) !== 'plain',
+      reasoningFormat: reasoningFormatOf(file.metadata),
+      thinkingSwitch: hasThinkingSwitch(file.metadata),
       conversations: new ConversationCache(engine, store, {
         onRestored: (conversationId, r) => {
           post({ type: 'resumed', report: shownResume(conversationId, r) });
@@ -80,7 +90,7 @@ async function load(request: LoadRequest, force = false): Promise<Loaded | null>
       }),
     };
     void gpu.lost.then((e) => onDeviceLost(loaded, e));
-    post({ type: 'loaded', modelId: request.modelId, contextLength: engine.config.contextLength, adapter: gpu.adapterDescription, hasChatTemplate: loaded.hasChatTemplate, kvBlocks: engine.pool.blocks });
+    post(loadedMessage(loaded));
     void postKvPicture(loaded);
     return loaded;
   } catch (e) {
@@ -88,6 +98,19 @@ async function load(request: LoadRequest, force = false): Promise<Loaded | null>
     post({ type: 'load-error', modelId: request.modelId, code, message: (e as Error).message });
     return null;
   }
+}
+
+function loadedMessage(m: Loaded): FromWorker {
+  return {
+    type: 'loaded',
+    modelId: m.request.modelId,
+    contextLength: m.engine.config.contextLength,
+    adapter: m.gpu.adapterDescription,
+    hasChatTemplate: m.hasChatTemplate,
+    kvBlocks: m.engine.pool.blocks,
+    reasoningFormat: m.reasoningFormat,
+    thinkingSwitch: m.thinkingSwitch,
+  };
 }
 
 /** The GPU went away (driver reset, sleep): reload the model; conversations come back from the stored KV. */
@@ -117,7 +140,9 @@ async function generate(req: GenerateRequest): Promise<void> {
   // Room wanted for the answer when turns must be dropped: its max tokens, but at most a quarter of the context.
   const wantedRoom = Math.min(req.settings.maxTokens, Math.floor(ctx / 4));
   const history = m.conversations.history(req.conversationId);
-  const built = fitPrompt(m.tokenizer, m.file.metadata, m.hasChatTemplate, req.systemPrompt, req.turns, history, ctx, wantedRoom, policy);
+  // A chat with thinking switched off tells a template that has the switch (Qwen3's enable_thinking).
+  const templateKwargs = m.thinkingSwitch && req.settings.thinking === false ? { enable_thinking: false } : {};
+  const built = fitPrompt(m.tokenizer, m.file.metadata, m.hasChatTemplate, req.systemPrompt, req.turns, history, ctx, wantedRoom, policy, templateKwargs);
   const room = ctx - built.tokens.length;
   if (room < 1) {
     const why = policy === 'stop' ? 'the chat settings say to stop at the limit' : 'even the last message alone does not fit';
@@ -130,8 +155,16 @@ async function generate(req: GenerateRequest): Promise<void> {
 async function answer(m: Loaded, req: GenerateRequest, built: FittedPrompt, maxNewTokens: number): Promise<void> {
   const controller = new AbortController();
   running.set(req.requestId, controller);
-  const decoder = new StreamingDecoder(m.tokenizer, { continuation: true });
+  const startsInReasoning = m.reasoningFormat === 'think' && promptEndsInThinking(m.tokenizer, built.tokens);
+  const decoder = new ReasoningDecoder(m.tokenizer, m.reasoningFormat, { continuation: true, startsInReasoning });
+  const postDelta = (d: ReasoningDelta): void => {
+    if (d.reasoning) post({ type: 'reasoning', requestId: req.requestId, text: d.reasoning });
+    if (d.content) post({ type: 'token', requestId: req.requestId, text: d.content });
+  };
   const s = req.settings;
+  // The KV picture follows the answer as it streams (blocks fill, go shared, move to RAM), at most every LIVE_KV_MS.
+  let generated = 0;
+  let lastPicture = 0;
   try {
     const a = await m.conversations.generate(req.conversationId, built.tokens, {
       maxNewTokens,
@@ -141,23 +174,29 @@ async function answer(m: Loaded, req: GenerateRequest, built: FittedPrompt, maxN
       stopTokens: m.tokenizer.endOfGeneration,
       signal: controller.signal,
       onToken: (t) => {
-        const text = decoder.push(t);
-        if (text) post({ type: 'token', requestId: req.requestId, text });
+        postDelta(decoder.push(t));
+        generated++;
+        if (performance.now() - lastPicture >= LIVE_KV_MS) {
+          lastPicture = performance.now();
+          void postKvPicture(m, { conversationId: req.conversationId, contextTokens: built.tokens.length + generated });
+        }
       },
     });
     // The answer stands without its KV kept: the next resume recomputes what is missing.
     if (a.persistError !== undefined) console.warn('KVChat: could not persist the KV cache', a.persistError);
     promptTokens += built.tokens.length;
     reusedTokens += a.reusedPromptTokens;
-    const tail = decoder.flush();
-    if (tail) post({ type: 'token', requestId: req.requestId, text: tail });
+    postDelta(decoder.flush());
     const { result } = a;
+    const special = m.reasoningFormat === 'harmony';
+    const answerText = splitReasoning(m.reasoningFormat, m.tokenizer.decode(result.tokens, { continuation: true, special }), { startsInReasoning });
     const n = result.tokens.length;
     const decodeMs = result.totalMs - result.timeToFirstTokenMs;
     post({
       type: 'done',
       requestId: req.requestId,
-      text: m.tokenizer.decode(result.tokens, { continuation: true }),
+      text: answerText.content,
+      reasoning: answerText.reasoning,
       tokenCount: n,
       stopReason: result.stopReason === 'aborted' ? 'cancelled' : result.stopReason,
       stats: {
@@ -177,11 +216,14 @@ async function answer(m: Loaded, req: GenerateRequest, built: FittedPrompt, maxN
   }
 }
 
+/** The least time between two KV pictures while an answer streams (ms): live, but not a store call per token. */
+const LIVE_KV_MS = 250;
+
 interface SnapshotCapable {
   kvSnapshot?: () => { blocks: number; blockBytes: number; states: Uint8Array; ramBlocks?: number; ramBytes?: number };
 }
 
-async function postKvPicture(m: Loaded): Promise<void> {
+async function postKvPicture(m: Loaded, live?: KvPicture['live']): Promise<void> {
   const snap = (m.engine as unknown as SnapshotCapable).kvSnapshot?.();
   const blocks = snap?.blocks ?? m.engine.pool.blocks;
   let states = snap?.states;
@@ -201,6 +243,7 @@ async function postKvPicture(m: Loaded): Promise<void> {
     diskBytes: disk.bytes,
     reusedTokens,
     promptTokens,
+    ...(live ? { live } : {}),
   };
   post({ type: 'kv', picture });
 }
