@@ -1,5 +1,6 @@
 // What the engine's callers pass and get back: load options, generation options and results. Kept apart from the
 // engine so front ends and the conversation cache can name them without the engine's internals.
+import type { MatvecVariant } from '../kernels/matmul';
 import type { KvBlockStoreLike, PrefixMatch } from '../kv/cache';
 import type { KvDtype } from '../kv/layout';
 import type { LoadProgress } from '../model/gpu-weights';
@@ -33,6 +34,10 @@ export interface EngineOptions {
   readonly ramBytes?: number;
   /** The last KV tier (the app's SQLite store): RAM overflows go here, and prefix matches look here last. */
   readonly kvStore?: KvBlockStoreLike;
+  /** The decode matvec layout measured on this device (src/gpu/tuning); default: the fixed rule for the device. */
+  readonly matvecVariant?: MatvecVariant;
+  /** Flash-decode's keys per split measured on this device (src/gpu/tuning); default: the fixed rule's 256. */
+  readonly decodeKeysPerSplit?: number;
 }
 
 export type StopReason = 'eos' | 'max-tokens' | 'context' | 'aborted';

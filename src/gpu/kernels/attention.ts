@@ -78,10 +78,26 @@ const THREADS = 128; // target invocations per attention workgroup
  * Splits of each token's context in flash-decode: one per KEYS_PER_SPLIT keys at most, and only as many as it
  * takes to reach TARGET_WORKGROUPS workgroups (batched decode of many tokens needs none).
  */
-export function chooseDecodeSplits(maxContext: number, baseWorkgroups: number): number {
-  const byKeys = Math.ceil(maxContext / KEYS_PER_SPLIT);
+export function chooseDecodeSplits(maxContext: number, baseWorkgroups: number, keysPerSplit = KEYS_PER_SPLIT): number {
+  const byKeys = Math.ceil(maxContext / keysPerSplit);
   const byOccupancy = Math.ceil(TARGET_WORKGROUPS / Math.max(1, baseWorkgroups));
   return Math.max(1, Math.min(byKeys, byOccupancy, MAX_SPLITS));
+}
+
+/** Keys per split the tuner chooses among (src/gpu/tuning): the split count as a function of context length. */
+export const DECODE_KEYS_PER_SPLIT = [64, 128, 256, 512, 1024] as const;
+export const DEFAULT_DECODE_KEYS_PER_SPLIT = KEYS_PER_SPLIT;
+const tunedKeysPerSplit = new WeakMap<KernelContext, number>();
+
+/** Applies a measured keys-per-split to every flash-decode on `ctx` (undefined: the fixed KEYS_PER_SPLIT). */
+export function useDecodeKeysPerSplit(ctx: KernelContext, keysPerSplit: number | undefined): void {
+  if (keysPerSplit === undefined) tunedKeysPerSplit.delete(ctx);
+  else if (Number.isInteger(keysPerSplit) && keysPerSplit >= 16) tunedKeysPerSplit.set(ctx, keysPerSplit);
+  else throw new Error(`flashDecodeGqa: keys per split must be a whole number >= 16, got ${keysPerSplit}`);
+}
+
+export function decodeKeysPerSplitOf(ctx: KernelContext): number {
+  return tunedKeysPerSplit.get(ctx) ?? KEYS_PER_SPLIT;
 }
 
 const library = { 'paged-kv': pagedKvCode };
@@ -252,7 +268,7 @@ export function flashDecodeGqa(ctx: KernelContext, pass: GPUComputePassEncoder, 
   const { layout } = variant;
   checkWorkgroup(ctx, kernel, layout.invocations, layout.sharedBytes);
   const base = nTokens * shape.nKvHeads * layout.headTiles;
-  const splits = opts.splits ?? chooseDecodeSplits(opts.maxContext, base);
+  const splits = opts.splits ?? chooseDecodeSplits(opts.maxContext, base, decodeKeysPerSplitOf(ctx));
   if (!Number.isInteger(splits) || splits < 1) throw new Error(`${kernel}: splits must be a positive integer, got ${splits}`);
   const [x, y] = workgroupGrid(ctx, kernel, base * splits);
   const scale = opts.scale ?? 1 / Math.sqrt(shape.headDim);

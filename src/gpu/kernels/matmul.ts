@@ -1,4 +1,5 @@
 // Quantized matvec / matmul: Y(T, R) (+)= X(T, K) @ W(R, K)^T with W in its GGUF block format.
+import type { DeviceCapabilities } from '../device';
 import type { KernelContext } from './context';
 import matmulSource from './matmul.wgsl?raw';
 import quantSource from './quant.wgsl?raw';
@@ -14,8 +15,66 @@ export interface MatmulOptions {
   readonly bias?: GPUBuffer;
   /** Elements between consecutive tokens' rows in Y; defaults to R. */
   readonly yStride?: number;
-  /** Benchmarks and tests: force the token-tiled matvec over the GEMM, or its threads per row. */
-  readonly force?: { readonly kernel?: 'gemm' | 'tiled'; readonly threadsPerRow?: number };
+  /** Benchmarks, tests and the tuner: force the token-tiled matvec over the GEMM, its threads per row, or a whole variant. */
+  readonly force?: { readonly kernel?: 'gemm' | 'tiled'; readonly threadsPerRow?: number; readonly matvec?: MatvecVariant };
+}
+
+/**
+ * A layout of the token-tiled matvec (decode and small batches). `threadsPerRow` is an upper bound: a row of
+ * fewer 32-element chunks takes fewer (threadsPerRow()). 'subgroup' reduces a row's partial sums with
+ * subgroupShuffleXor (threadsPerRow at most the device's smallest subgroup), 'workgroup' in workgroup memory.
+ */
+export interface MatvecVariant {
+  readonly threadsPerRow: number;
+  /** Invocations per workgroup; rows per workgroup are workgroupSize / threads per row. */
+  readonly workgroupSize: number;
+  readonly reduction: 'workgroup' | 'subgroup';
+}
+
+/** The fixed rule before tuning: a thread a row on a CPU driver, up to 64 on a GPU; 64 invocations. */
+export function defaultMatvecVariant(caps: Pick<DeviceCapabilities, 'softwareAdapter'>): MatvecVariant {
+  return { threadsPerRow: caps.softwareAdapter ? 1 : WG, workgroupSize: WG, reduction: 'workgroup' };
+}
+
+/** `tpr8.wg64.wg` / `tpr4.wg64.sg`: how a variant is named in tuning results and the store. */
+export function matvecVariantKey(v: MatvecVariant): string {
+  return `tpr${v.threadsPerRow}.wg${v.workgroupSize}.${v.reduction === 'subgroup' ? 'sg' : 'wg'}`;
+}
+
+export function parseMatvecVariant(key: string): MatvecVariant | undefined {
+  const m = /^tpr(\d+)\.wg(\d+)\.(sg|wg)$/.exec(key);
+  if (!m) return undefined;
+  const v: MatvecVariant = { threadsPerRow: Number(m[1]), workgroupSize: Number(m[2]), reduction: m[3] === 'sg' ? 'subgroup' : 'workgroup' };
+  const pow2 = (n: number): boolean => n >= 1 && (n & (n - 1)) === 0;
+  return pow2(v.threadsPerRow) && pow2(v.workgroupSize) && v.threadsPerRow <= v.workgroupSize ? v : undefined;
+}
+
+/**
+ * The matvec variants this device can run: threads per row 1 … 64 × 64 or 256 invocations, plus subgroup
+ * reductions for 2 … `subgroupMinSize` threads a row where the device has `subgroups`.
+ */
+export function matvecVariants(caps: Pick<DeviceCapabilities, 'subgroups' | 'maxComputeInvocationsPerWorkgroup'>, subgroupMinSize = 0): MatvecVariant[] {
+  const out: MatvecVariant[] = [];
+  for (const workgroupSize of [64, 256]) {
+    if (workgroupSize > caps.maxComputeInvocationsPerWorkgroup) continue;
+    for (const threadsPerRow of [1, 4, 8, 32, 64]) out.push({ threadsPerRow, workgroupSize, reduction: 'workgroup' });
+  }
+  if (caps.subgroups) {
+    for (let threadsPerRow = 2; threadsPerRow <= Math.min(subgroupMinSize, 64); threadsPerRow *= 2) out.push({ threadsPerRow, workgroupSize: WG, reduction: 'subgroup' });
+  }
+  return out;
+}
+
+// The variant a context's matvecs use once the engine has applied a tuned choice; the fixed rule otherwise.
+const chosenMatvec = new WeakMap<KernelContext, MatvecVariant>();
+
+export function useMatvecVariant(ctx: KernelContext, variant: MatvecVariant | undefined): void {
+  if (variant) chosenMatvec.set(ctx, variant);
+  else chosenMatvec.delete(ctx);
+}
+
+export function matvecVariantOf(ctx: KernelContext): MatvecVariant {
+  return chosenMatvec.get(ctx) ?? defaultMatvecVariant(ctx.caps);
 }
 
 /**
@@ -66,13 +125,13 @@ function gemmPipeline(ctx: KernelContext, w: WeightTensor, tn: number): GPUCompu
   }));
 }
 
-function pipeline(ctx: KernelContext, w: WeightTensor, tTile: number, tpr: number, opts: MatmulOptions): GPUComputePipeline {
+function pipeline(ctx: KernelContext, w: WeightTensor, tTile: number, tpr: number, wg: number, subgroup: boolean, opts: MatmulOptions): GPUComputePipeline {
   const scalar = isScalarType(w.type);
-  const key = { family: 'matmul', wtype: w.type, paired: w.paired, tTile, tpr, accumulate: !!opts.accumulate, bias: !!opts.bias };
+  const key = { family: 'matmul', wtype: w.type, paired: w.paired, tTile, tpr, wg, subgroup, accumulate: !!opts.accumulate, bias: !!opts.bias };
   return ctx.pipelines.get(key, () => ({
     code: preprocess(
       matmulSource,
-      { WTYPE: wgslTypeName(w.type), WG: `${WG}u`, TPR: `${tpr}u`, T_TILE: `${tTile}u`, ACCUMULATE: !!opts.accumulate, BIAS: !!opts.bias, SCALAR: scalar, PAIRED: w.paired },
+      { WTYPE: wgslTypeName(w.type), WG: `${wg}u`, TPR: `${tpr}u`, T_TILE: `${tTile}u`, ACCUMULATE: !!opts.accumulate, BIAS: !!opts.bias, SCALAR: scalar, PAIRED: w.paired, SUBGROUP: subgroup },
       { quant: quantSource },
     ),
     entryPoint: 'main',
@@ -101,9 +160,12 @@ export function encodeMatmul(ctx: KernelContext, pass: GPUComputePassEncoder, w:
     bias = [opts.bias ?? x];
   } else {
     const tTile = tokenTile(tokens);
-    const tpr = threadsPerRow(w.cols, opts.force?.threadsPerRow ?? (ctx.caps.softwareAdapter ? 1 : WG));
-    p = pipeline(ctx, w, tTile, tpr, opts);
-    rowsPerWg = WG / tpr;
+    const variant = opts.force?.matvec ?? matvecVariantOf(ctx);
+    const tpr = threadsPerRow(w.cols, opts.force?.threadsPerRow ?? variant.threadsPerRow);
+    // A forced thread count may exceed the subgroup: it reduces in workgroup memory.
+    const subgroup = variant.reduction === 'subgroup' && tpr > 1 && opts.force?.threadsPerRow === undefined;
+    p = pipeline(ctx, w, tTile, tpr, variant.workgroupSize, subgroup, opts);
+    rowsPerWg = variant.workgroupSize / tpr;
     tokensPerWg = tTile;
   }
   for (const part of w.parts) {

@@ -5,6 +5,12 @@
 // Defines: WTYPE, WG, TPR, T_TILE, ACCUMULATE (Y += result, for residual adds), BIAS (adds B[r]),
 // SCALAR (F32/F16/BF16: row length need only be a multiple of 4).
 // GEMM (prefill, from 16 tokens): the tiled kernel below, with WG, RM, TN, BN instead of TPR and T_TILE.
+// SUBGROUP (matvec, TPR <= the device's smallest subgroup): a row's TPR partial sums are reduced by a butterfly of
+// subgroupShuffleXor instead of workgroup memory and barriers. It assumes a row's TPR consecutive invocations share
+// a subgroup; the tuner only picks it where it is exact against the CPU reference on the device.
+#if SUBGROUP
+enable subgroups;
+#endif
 
 struct Params {
   k: u32,          // row length (elements)
@@ -90,7 +96,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 #else
 const ROWS = WG / TPR;
+#if !SUBGROUP
 var<workgroup> partial: array<f32, WG * T_TILE>;
+#endif
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -148,6 +156,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 #if TPR == 1u
   // A thread has the whole row: no reduction, no barrier.
   if (live) {
+    for (var t = 0u; t < T_TILE; t++) {
+      if (tok0 + t < P.t) {
+        var y = acc[t];
+#elif SUBGROUP
+  for (var t = 0u; t < T_TILE; t++) {
+    for (var o = TPR / 2u; o > 0u; o /= 2u) { acc[t] += subgroupShuffleXor(acc[t], o); }
+  }
+  if (lane == 0u && live) {
     for (var t = 0u; t < T_TILE; t++) {
       if (tok0 + t < P.t) {
         var y = acc[t];

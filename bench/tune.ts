@@ -1,0 +1,133 @@
+// Kernel variants chosen by measuring (src/gpu/tuning): per kernel, the variant the tuner picks on this device, and
+// tuned_vs_default: the fixed rule's time over the tuned variant's, timed taking turns in the same run (exactly 1
+// when the tuner keeps the fixed rule). Matvec on a synthetic model's real matrices (re-timed on the same buffers
+// after the choice); flash-decode split-K at two context lengths.
+// npm run -s bench -- --tune [--json] [--quick] [--budget MS] [--out FILE]
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { acquireNodeDevice } from '../src/node/dawn-device';
+import { openGgufFile } from '../src/node/file-source';
+import { GgmlType, ggmlTypeName } from '../src/gpu/gguf/types';
+import { KernelContext } from '../src/gpu/kernels/context';
+import { defaultMatvecVariant, encodeMatmul, matvecVariantKey, type MatvecVariant } from '../src/gpu/kernels/matmul';
+import { destroyWeight, uploadWeight } from '../src/gpu/kernels/weights';
+import { DEFAULT_DECODE_KEYS_PER_SPLIT } from '../src/gpu/kernels/attention';
+import { tuneDecodeSplits } from '../src/gpu/tuning/decode-split-tuning';
+import { matvecShapeKey, readTuningMatrices, tuneMatvec, type TuningMatrix } from '../src/gpu/tuning/matvec-tuning';
+import { SHAPES, syntheticModel } from './synthetic';
+
+export interface TunedKernelFigure {
+  readonly kernel: string;
+  readonly model: string;
+  readonly shape: string;
+  readonly chosen: string;
+  readonly default: string;
+  readonly tuned_ms: number;
+  readonly default_ms: number;
+  readonly tuned_vs_default: number;
+  readonly tuning_ms: number;
+  readonly candidates: readonly { readonly variant: string; readonly ms?: number; readonly skipped?: string }[];
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Median ms of one decode matvec over every matrix, for `a` and `b` taking turns (the first round compiles). */
+async function interleaved(ctx: KernelContext, matrices: readonly TuningMatrix[], a: MatvecVariant, b: MatvecVariant, reps: number): Promise<[number, number]> {
+  const mats = matrices.map((m) => ({
+    w: uploadWeight(ctx, m.name, m.type, m.bytes, m.rows, m.cols),
+    x: ctx.upload(new Float32Array(m.cols).fill(0.5), 'x'),
+    y: ctx.storage(m.rows * 4, 'y'),
+  }));
+  const time = async (v: MatvecVariant): Promise<number> => {
+    const t0 = performance.now();
+    ctx.run((pass) => mats.forEach((m) => encodeMatmul(ctx, pass, m.w, m.x, m.y, 1, { force: { matvec: v } })));
+    await ctx.device.queue.onSubmittedWorkDone();
+    return performance.now() - t0;
+  };
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let r = 0; r <= reps; r++) {
+    const x = await time(a);
+    const y = await time(b);
+    if (r > 0) {
+      ta.push(x);
+      tb.push(y);
+    }
+  }
+  ctx.checkErrors();
+  for (const m of mats) {
+    destroyWeight(m.w);
+    m.x.destroy();
+    m.y.destroy();
+  }
+  return [median(ta), median(tb)];
+}
+
+export async function runTuneBench(argv: readonly string[]): Promise<void> {
+  const quick = argv.includes('--quick');
+  const json = argv.includes('--json');
+  // Enough for every candidate on a CPU driver, where compiling dominates (the app and the CLI spend about 2 s).
+  const budgetMs = argv.includes('--budget') ? Number(argv[argv.indexOf('--budget') + 1]) : 30_000;
+  const gpu = await acquireNodeDevice();
+  const ctx = new KernelContext(gpu);
+  process.stderr.write(`device: ${gpu.adapterDescription}\n`);
+  const figures: TunedKernelFigure[] = [];
+  for (const quant of [GgmlType.Q8_0, GgmlType.Q4_0] as const) {
+    const path = await syntheticModel(join(tmpdir(), 'kvchat-bench-models'), SHAPES.tiny!, quant);
+    const { file, close } = await openGgufFile(path);
+    try {
+      const matrices = await readTuningMatrices(file);
+      const t0 = performance.now();
+      const r = await tuneMatvec(ctx, matrices, { budgetMs, repeats: quick ? 3 : 5 });
+      const tuningMs = performance.now() - t0;
+      const fixed = defaultMatvecVariant(ctx.caps);
+      const [tunedMs, defaultMs] = await interleaved(ctx, matrices, r.variant, fixed, quick ? 5 : 15);
+      const f: TunedKernelFigure = {
+        kernel: 'matvec',
+        model: `${SHAPES.tiny!.name}-${ggmlTypeName(quant)}`,
+        shape: matvecShapeKey('llama', matrices),
+        chosen: matvecVariantKey(r.variant),
+        default: matvecVariantKey(fixed),
+        tuned_ms: round(tunedMs),
+        default_ms: round(defaultMs),
+        // The same variant is one measurement, not two noisy ones: exactly 1.
+        tuned_vs_default: matvecVariantKey(r.variant) === matvecVariantKey(fixed) ? 1 : round(defaultMs / tunedMs, 2),
+        tuning_ms: Math.round(tuningMs),
+        candidates: r.timings.map((c) => ({ variant: c.key, ...(c.ms !== undefined ? { ms: round(c.ms) } : {}), ...(c.skipped ? { skipped: c.skipped } : {}) })),
+      };
+      figures.push(f);
+      process.stderr.write(`${f.model} matvec: ${f.chosen} (default ${f.default}) ${f.tuned_ms} vs ${f.default_ms} ms: ${f.tuned_vs_default}x, tuned in ${f.tuning_ms} ms\n`);
+    } finally {
+      await close();
+    }
+  }
+  // Flash-decode split-K at the 135M shape (GQA 9:3, head dim 64) in the engine's default KV type. Its figure is the
+  // tuner's own confirmation round: the winner and the default timed taking turns in the same run.
+  const dtype = gpu.caps.f16 ? 'f16' : 'f32';
+  for (const context of quick ? [2048] : [1024, 4096]) {
+    const s = { nHeads: 9, nKvHeads: 3, headDim: 64, dtype, context } as const;
+    const t0 = performance.now();
+    const r = await tuneDecodeSplits(ctx, s, { budgetMs, repeats: quick ? 5 : 9 });
+    const same = r.chosen === `kps${DEFAULT_DECODE_KEYS_PER_SPLIT}`;
+    const f: TunedKernelFigure = {
+      kernel: 'flash-decode-split',
+      model: `${dtype} KV, 9/3 heads x 64, ${context} keys`,
+      shape: `9/3x64 ${dtype} ctx${context}`,
+      chosen: r.chosen,
+      default: `kps${DEFAULT_DECODE_KEYS_PER_SPLIT}`,
+      tuned_ms: round(r.chosenMs ?? NaN),
+      default_ms: round(r.defaultMs ?? NaN),
+      tuned_vs_default: same ? 1 : round((r.defaultMs ?? NaN) / (r.chosenMs ?? NaN), 2),
+      tuning_ms: Math.round(performance.now() - t0),
+      candidates: r.timings.map((c) => ({ variant: c.key, ...(c.ms !== undefined ? { ms: round(c.ms) } : {}), ...(c.skipped ? { skipped: c.skipped } : {}) })),
+    };
+    figures.push(f);
+    process.stderr.write(`${f.model} flash-decode: ${f.chosen} (default ${f.default}) ${f.tuned_ms} vs ${f.default_ms} ms: ${f.tuned_vs_default}x\n`);
+  }
+  const result = { device: gpu.adapterDescription, date: new Date().toISOString(), budget_ms: budgetMs, kernels: figures };
+  const out = argv.includes('--out') ? argv[argv.indexOf('--out') + 1] : undefined;
+  if (out) await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+  if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+}

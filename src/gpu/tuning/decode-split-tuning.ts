@@ -1,0 +1,160 @@
+// Tuning flash-decode's split-K: how many keys one workgroup walks before the context is split across another
+// (the split count as a function of context length). Measured on one decode token at a long context with random
+// K/V in the model's head layout and KV type, every candidate checked against a CPU attention in f64.
+import { chooseDecodeSplits, DECODE_KEYS_PER_SPLIT, decodeVariant, DEFAULT_DECODE_KEYS_PER_SPLIT, flashDecodeGqa, type PagedAttentionShape } from '../kernels/attention';
+import type { KernelContext } from '../kernels/context';
+import { blockElements, KV_BLOCK_TOKENS, kvElementIndex } from '../kv/layout';
+import { f16ToF32, f32ToF16Bits } from '../quant/half';
+import { tune, type TuneCandidate, type TuneResult } from './tuner';
+import { tuningKey, type TuningStore } from './tuning-store';
+
+export interface DecodeSplitShape {
+  readonly nHeads: number;
+  readonly nKvHeads: number;
+  readonly headDim: number;
+  /** The engine's KV type; quantized pools are not tuned here (their split rule stays fixed). */
+  readonly dtype: 'f32' | 'f16';
+  /** Keys the measured token attends to. */
+  readonly context: number;
+}
+
+/** Largest normalized error a candidate may have: the attention kernel tests' bound. */
+const EXACT_NORMALIZED_ERROR = 1e-5;
+
+function random(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+/** Softmax attention of one token over `n` keys, f64: q (nHeads * headDim), keys / values (n, nKvHeads * headDim). */
+function attend(q: Float32Array, keys: Float32Array, values: Float32Array, s: DecodeSplitShape): Float64Array {
+  const { nHeads, nKvHeads, headDim, context: n } = s;
+  const row = nKvHeads * headDim;
+  const scale = 1 / Math.sqrt(headDim);
+  const out = new Float64Array(nHeads * headDim);
+  const w = new Float64Array(n);
+  for (let h = 0; h < nHeads; h++) {
+    const kv = Math.floor(h / (nHeads / nKvHeads)) * headDim;
+    let max = -Infinity;
+    for (let j = 0; j < n; j++) {
+      let dot = 0;
+      for (let d = 0; d < headDim; d++) dot += q[h * headDim + d]! * keys[j * row + kv + d]!;
+      w[j] = dot * scale;
+      max = Math.max(max, w[j]!);
+    }
+    let sum = 0;
+    for (let j = 0; j < n; j++) sum += w[j] = Math.exp(w[j]! - max);
+    for (let d = 0; d < headDim; d++) {
+      let acc = 0;
+      for (let j = 0; j < n; j++) acc += w[j]! * values[j * row + kv + d]!;
+      out[h * headDim + d] = acc / sum;
+    }
+  }
+  return out;
+}
+
+function normalizedError(got: Float32Array, want: Float64Array): number {
+  let err = 0;
+  let scale = 1e-30;
+  for (let i = 0; i < want.length; i++) {
+    err = Math.max(err, Math.abs(got[i]! - want[i]!));
+    scale = Math.max(scale, Math.abs(want[i]!));
+  }
+  return err / scale;
+}
+
+export interface DecodeSplitTuneResult extends TuneResult {
+  readonly keysPerSplit: number;
+}
+
+const keyOf = (keysPerSplit: number): string => `kps${keysPerSplit}`;
+
+/** Times flash-decode with each keys-per-split that gives a distinct split count at `s.context`; fastest exact wins. */
+export async function tuneDecodeSplits(ctx: KernelContext, s: DecodeSplitShape, opts: { readonly budgetMs: number; readonly clock?: () => number; readonly repeats?: number }): Promise<DecodeSplitTuneResult> {
+  const blocks = Math.ceil(s.context / KV_BLOCK_TOKENS);
+  const row = s.nKvHeads * s.headDim;
+  const stored = (x: number): number => (s.dtype === 'f16' ? f16ToF32(f32ToF16Bits(x)) : x);
+  const keys = random(s.context * row, 5).map(stored);
+  const values = random(s.context * row, 6).map(stored);
+  const q = random(s.nHeads * s.headDim, 7);
+  const pool = s.dtype === 'f16' ? new Uint16Array(blocks * blockElements(s)) : new Float32Array(blocks * blockElements(s));
+  for (let pos = 0; pos < s.context; pos++) {
+    for (let kind = 0 as 0 | 1; kind <= 1; kind++) {
+      for (let h = 0; h < s.nKvHeads; h++) {
+        for (let d = 0; d < s.headDim; d++) {
+          const x = (kind === 0 ? keys : values)[pos * row + h * s.headDim + d]!;
+          const i = kvElementIndex(s, Math.floor(pos / KV_BLOCK_TOKENS), kind, h, pos % KV_BLOCK_TOKENS, d);
+          pool[i] = s.dtype === 'f16' ? f32ToF16Bits(x) : x;
+        }
+      }
+    }
+  }
+  const want = attend(q, keys, values, s);
+  const shape: PagedAttentionShape = { nHeads: s.nHeads, nKvHeads: s.nKvHeads, headDim: s.headDim, dtype: s.dtype, maxBlocksPerSeq: blocks };
+  const bufs = {
+    q: ctx.upload(q, 'tune.q'),
+    pool: ctx.upload(pool, 'tune.pool'),
+    blockTables: ctx.upload(Uint32Array.from({ length: blocks }, (_, i) => i), 'tune.blockTables'),
+    tokenSeq: ctx.upload(new Uint32Array([0]), 'tune.tokenSeq'),
+    tokenPos: ctx.upload(new Uint32Array([s.context - 1]), 'tune.tokenPos'),
+    o: ctx.storage(q.byteLength, 'tune.o'),
+  };
+  try {
+    const base = s.nKvHeads * decodeVariant(shape, ctx.caps.softwareAdapter).layout.headTiles;
+    const bySplits = new Map<number, number>(); // split count -> the smallest keys per split giving it
+    for (const kps of [DEFAULT_DECODE_KEYS_PER_SPLIT, ...DECODE_KEYS_PER_SPLIT]) {
+      const splits = chooseDecodeSplits(s.context, base, kps);
+      if (!bySplits.has(splits)) bySplits.set(splits, kps);
+    }
+    const candidates: TuneCandidate[] = [...bySplits].map(([splits, kps]) => {
+      const run = async (): Promise<void> => {
+        ctx.run((pass) => flashDecodeGqa(ctx, pass, shape, bufs, { nTokens: 1, maxContext: s.context, splits }));
+        await ctx.device.queue.onSubmittedWorkDone();
+        ctx.checkErrors();
+      };
+      const exact = async (): Promise<boolean> => {
+        ctx.device.queue.writeBuffer(bufs.o, 0, new Float32Array(q.length));
+        await run();
+        return normalizedError(new Float32Array(await ctx.read(bufs.o, q.byteLength)), want) < EXACT_NORMALIZED_ERROR;
+      };
+      return { key: keyOf(kps), run, exact };
+    });
+    const result = await tune({
+      candidates,
+      defaultKey: keyOf(DEFAULT_DECODE_KEYS_PER_SPLIT),
+      clock: opts.clock ?? (() => performance.now()),
+      budgetMs: opts.budgetMs,
+      ...(opts.repeats !== undefined ? { repeats: opts.repeats } : {}),
+    });
+    return { ...result, keysPerSplit: Number(result.chosen.slice(3)) };
+  } finally {
+    for (const b of Object.values(bufs)) b.destroy();
+  }
+}
+
+export function decodeSplitKey(adapter: string, s: DecodeSplitShape): string {
+  return tuningKey({ adapter, kernel: 'flash-decode-split', modelShape: `${s.nHeads}/${s.nKvHeads}x${s.headDim} ${s.dtype} ctx${s.context}` });
+}
+
+/** The stored keys per split for this device and shape, or (none stored, or `retune`) a measurement then stored. */
+export async function tunedDecodeKeysPerSplit(
+  ctx: KernelContext,
+  adapter: string,
+  s: DecodeSplitShape,
+  opts: { readonly store: TuningStore; readonly budgetMs: number; readonly retune?: boolean; readonly measure?: boolean },
+): Promise<{ readonly keysPerSplit: number; readonly source: 'stored' | 'measured' | 'default'; readonly result?: DecodeSplitTuneResult }> {
+  const key = decodeSplitKey(adapter, s);
+  const stored = Number((await opts.store.get(key))?.replace(/^kps/, ''));
+  if (!opts.retune && Number.isInteger(stored) && stored >= 16) return { keysPerSplit: stored, source: 'stored' };
+  if (opts.measure === false) return { keysPerSplit: DEFAULT_DECODE_KEYS_PER_SPLIT, source: 'default' };
+  const result = await tuneDecodeSplits(ctx, s, opts);
+  if (!result.error) await opts.store.set(key, keyOf(result.keysPerSplit));
+  return { keysPerSplit: result.keysPerSplit, source: 'measured', result };
+}

@@ -1,0 +1,185 @@
+// Tuning the quantized matvec (decode) on the model's own weights: a few representative matrices of the first
+// layer and the output projection, every variant this device can run timed on all of them together, each checked
+// against the CPU matvec. The choice is kept per device, kernel version and model shape, and reused.
+import { withErrorScopes, type GpuContext } from '../device';
+import type { GgufFile } from '../gguf/reader';
+import { ggmlTypeName, type GgufTensorInfo } from '../gguf/types';
+import type { KernelContext } from '../kernels/context';
+import { defaultMatvecVariant, encodeMatmul, matvecVariantKey, matvecVariants, parseMatvecVariant, type MatvecVariant } from '../kernels/matmul';
+import { destroyWeight, GPU_WEIGHT_TYPES, rowBytes, uploadWeight, type WeightTensor } from '../kernels/weights';
+import { matvecRows } from '../quant';
+import { tune, type TuneCandidate, type TuneResult } from './tuner';
+import { tuningKey, type TuningStore } from './tuning-store';
+
+/** A matrix to tune on: raw GGUF bytes of `rows` rows of `cols`. */
+export interface TuningMatrix {
+  readonly name: string;
+  readonly type: number;
+  readonly rows: number;
+  readonly cols: number;
+  readonly bytes: Uint8Array;
+}
+
+/** Largest normalized error (max |gpu - cpu| / max |cpu|) a variant may have; the kernel tests' bound. */
+export const EXACT_NORMALIZED_ERROR = 1e-5;
+/** Rows of a matrix tuned on at most this many bytes: a 128K-vocabulary output matrix is timed on a slice. */
+const MAX_TUNING_BYTES = 8 * 2 ** 20;
+const TUNED_TENSORS = ['blk.0.attn_q.weight', 'blk.0.attn_output.weight', 'blk.0.ffn_up.weight', 'blk.0.ffn_down.weight', 'output.weight'];
+
+/** The decode matrices of `file` the matvec is tuned on (2-D, a GPU type, whole 32-element chunks). */
+export function tuningTensors(file: GgufFile): GgufTensorInfo[] {
+  return TUNED_TENSORS.map((n) => file.tensor(n)).filter((t): t is GgufTensorInfo => !!t && t.dims.length === 2 && GPU_WEIGHT_TYPES.has(t.type) && t.dims[0]! % 32 === 0);
+}
+
+type TuningShape = Omit<TuningMatrix, 'bytes'>;
+
+/** The matrices tuned on, without their bytes: rows capped at MAX_TUNING_BYTES. */
+function tuningShapes(file: GgufFile): TuningShape[] {
+  return tuningTensors(file).map((t) => {
+    const cols = t.dims[0]!;
+    return { name: t.name, type: t.type, cols, rows: Math.max(1, Math.min(t.dims[1]!, Math.floor(MAX_TUNING_BYTES / rowBytes(t.type, cols)))) };
+  });
+}
+
+export async function readTuningMatrices(file: GgufFile): Promise<TuningMatrix[]> {
+  const out: TuningMatrix[] = [];
+  for (const s of tuningShapes(file)) {
+    out.push({ ...s, bytes: (await file.tensorBytes(file.requireTensor(s.name))).subarray(0, s.rows * rowBytes(s.type, s.cols)) });
+  }
+  return out;
+}
+
+/** `llama q8_0:576x1536,…`: what a measurement depends on in the model. */
+export function matvecShapeKey(architecture: string, matrices: readonly TuningShape[]): string {
+  return `${architecture} ${matrices.map((m) => `${ggmlTypeName(m.type).toLowerCase()}:${m.rows}x${m.cols}`).join(',')}`;
+}
+
+/** Values in [-1, 1), the same for every run (xorshift). */
+function activations(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+function normalizedError(got: Float32Array, want: Float32Array): number {
+  let err = 0;
+  let scale = 1e-30;
+  for (let i = 0; i < want.length; i++) {
+    err = Math.max(err, Math.abs(got[i]! - want[i]!));
+    scale = Math.max(scale, Math.abs(want[i]!));
+  }
+  return err / scale;
+}
+
+interface OnDevice {
+  readonly w: WeightTensor;
+  readonly x: GPUBuffer; // (cols) f32
+  readonly y: GPUBuffer; // (rows) f32
+  readonly want: Float32Array; // (rows) CPU reference
+}
+
+function candidate(ctx: KernelContext, mats: readonly OnDevice[], variant: MatvecVariant): TuneCandidate {
+  const force = { matvec: variant };
+  const run = async (): Promise<void> => {
+    await withErrorScopes(ctx.device, `matvec ${matvecVariantKey(variant)}`, () => ctx.run((pass) => mats.forEach((m) => encodeMatmul(ctx, pass, m.w, m.x, m.y, 1, { force }))));
+    await ctx.device.queue.onSubmittedWorkDone();
+  };
+  const exact = async (): Promise<boolean> => {
+    for (const m of mats) {
+      ctx.device.queue.writeBuffer(m.y, 0, new Float32Array(m.w.rows)); // a variant that writes nothing must not pass on stale results
+    }
+    await run();
+    for (const m of mats) {
+      if (!(normalizedError(new Float32Array(await ctx.read(m.y, m.w.rows * 4)), m.want) < EXACT_NORMALIZED_ERROR)) return false;
+    }
+    return true;
+  };
+  return { key: matvecVariantKey(variant), run, exact };
+}
+
+export interface MatvecTuneOptions {
+  readonly budgetMs: number;
+  readonly clock?: () => number;
+  readonly repeats?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+  /** Restrict the candidates (tests); default: every variant of matvecVariants. */
+  readonly variants?: readonly MatvecVariant[];
+}
+
+export interface MatvecTuneResult extends TuneResult {
+  readonly variant: MatvecVariant;
+}
+
+/** Times every matvec variant on `matrices` (one decode matvec each) and returns the fastest exact one. */
+export async function tuneMatvec(ctx: KernelContext, matrices: readonly TuningMatrix[], opts: MatvecTuneOptions): Promise<MatvecTuneResult> {
+  const fallback = defaultMatvecVariant(ctx.caps);
+  const mats: OnDevice[] = matrices.map((m, i) => {
+    const x = activations(m.cols, 17 + i);
+    return {
+      w: uploadWeight(ctx, m.name, m.type, m.bytes, m.rows, m.cols),
+      x: ctx.upload(x, `tune.x.${m.name}`),
+      y: ctx.storage(m.rows * 4, `tune.y.${m.name}`),
+      want: matvecRows(m.type, m.bytes, m.rows, m.cols, x),
+    };
+  });
+  try {
+    const subgroupMinSize = ctx.device.adapterInfo?.subgroupMinSize ?? 4;
+    const variants = opts.variants ?? matvecVariants(ctx.caps, subgroupMinSize);
+    const all = variants.some((v) => matvecVariantKey(v) === matvecVariantKey(fallback)) ? variants : [fallback, ...variants];
+    const result = await tune({
+      candidates: all.map((v) => candidate(ctx, mats, v)),
+      defaultKey: matvecVariantKey(fallback),
+      clock: opts.clock ?? (() => performance.now()),
+      budgetMs: opts.budgetMs,
+      ...(opts.repeats !== undefined ? { repeats: opts.repeats } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
+    return { ...result, variant: parseMatvecVariant(result.chosen) ?? fallback };
+  } finally {
+    for (const m of mats) {
+      destroyWeight(m.w);
+      m.x.destroy();
+      m.y.destroy();
+    }
+  }
+}
+
+export interface TunedVariantOptions extends MatvecTuneOptions {
+  readonly store: TuningStore;
+  /** Measure again even when a choice is stored (the app's "re-run tuning" setting, the CLI's --tune). */
+  readonly retune?: boolean;
+  /** With nothing stored: measure now (default) or keep the fixed rule (the CLI without --tune). */
+  readonly measure?: boolean;
+}
+
+/** Where a matvec choice came from: the store, a fresh measurement, or nothing to measure on. */
+export interface TunedMatvec {
+  readonly variant: MatvecVariant;
+  readonly source: 'stored' | 'measured' | 'default';
+  readonly key: string;
+  readonly result?: MatvecTuneResult;
+}
+
+/**
+ * The matvec variant for `file` on this device: the stored choice for its key, or (none stored, or `retune`)
+ * a measurement that is then stored. A stored value that no longer parses is measured again.
+ */
+export async function tunedMatvecVariant(gpu: GpuContext, ctx: KernelContext, file: GgufFile, architecture: string, opts: TunedVariantOptions): Promise<TunedMatvec> {
+  const shapes = tuningShapes(file);
+  const key = tuningKey({ adapter: gpu.adapterDescription, kernel: 'matvec', modelShape: matvecShapeKey(architecture, shapes) });
+  if (shapes.length === 0) return { variant: defaultMatvecVariant(ctx.caps), source: 'default', key };
+  const stored = await opts.store.get(key);
+  const storedVariant = stored !== undefined ? parseMatvecVariant(stored) : undefined;
+  if (storedVariant && !opts.retune) return { variant: storedVariant, source: 'stored', key };
+  if (opts.measure === false) return { variant: defaultMatvecVariant(ctx.caps), source: 'default', key };
+  const result = await tuneMatvec(ctx, await readTuningMatrices(file), opts);
+  // A failed measurement is not kept: the next load tries again.
+  if (!result.error) await opts.store.set(key, matvecVariantKey(result.variant));
+  return { variant: result.variant, source: 'measured', key, result };
+}

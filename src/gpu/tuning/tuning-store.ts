@@ -1,0 +1,39 @@
+// Where tuned kernel choices are kept: a key-value store the caller provides (the app's SQLite settings, a JSON
+// file for the CLI), keyed by what makes a measurement valid elsewhere: the device, the kernels' version and the
+// model's shapes.
+
+/** Bump when a kernel family's variants or their code change: older choices are then measured again. */
+export const KERNEL_VARIANTS_VERSION = 1;
+
+/** A persistent string map; the engine never knows what backs it. */
+export interface TuningStore {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+}
+
+export interface TuningKeyParts {
+  /** Vendor / architecture / description as the adapter reports them (GpuContext.adapterDescription). */
+  readonly adapter: string;
+  /** The kernel family tuned (`matvec`). */
+  readonly kernel: string;
+  /** The shapes measured, e.g. `llama q8_0:576x1536,q8_0:1536x576`. */
+  readonly modelShape: string;
+  readonly version?: number;
+}
+
+export function tuningKey(p: TuningKeyParts): string {
+  return `kernel-variant/v${p.version ?? KERNEL_VARIANTS_VERSION}/${p.kernel}/${p.adapter}/${p.modelShape}`;
+}
+
+/** A store in memory (tests, and a session that must not persist). */
+export function memoryTuningStore(): TuningStore & { readonly entries: Map<string, string> } {
+  const entries = new Map<string, string>();
+  return {
+    entries,
+    get: (key) => Promise.resolve(entries.get(key)),
+    set: (key, value) => {
+      entries.set(key, value);
+      return Promise.resolve();
+    },
+  };
+}
