@@ -103,7 +103,8 @@ export async function startHost(o: HostOptions): Promise<TestHost> {
     if (!model) return serveStatic(o.staticDir, url.pathname, res);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
-    handleModelRequest(services.library, { url: modelUrl(decodeURIComponent(model[1]!)), method: req.method ?? 'GET', headers })
+    // The query names a split model's part (`?part=k`).
+    handleModelRequest(services.library, { url: `${modelUrl(decodeURIComponent(model[1]!))}${url.search}`, method: req.method ?? 'GET', headers })
       .then((r) => {
         res.writeHead(r.status, r.headers);
         if (r.body) Readable.fromWeb(r.body as import('node:stream/web').ReadableStream).pipe(res);

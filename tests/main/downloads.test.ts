@@ -9,6 +9,7 @@ import { HubError } from '../../src/node/hub/errors';
 import { ModelDownloadRepository } from '../../src/store/model-downloads';
 import { startHubServer, type HubServer } from '../helpers/hub-server';
 import { splitModel } from '../helpers/split-gguf';
+import { splitFingerprint } from '../../src/main/models/model-files';
 import { sharedModel, tempDb, tempDir } from '../helpers/temp';
 
 const REPO = 'test/tiny-GGUF';
@@ -163,7 +164,8 @@ describe('ModelDownloads', () => {
     await until(() => downloads.list().every((d) => d.state === 'done' && d.modelId !== null));
     const [model] = library.listModels();
     expect(library.listModels()).toHaveLength(1);
-    expect(model).toMatchObject({ path: first.path, fingerprint: hub.sha256(SPLIT_REPO, SPLIT_PARTS[0]), architecture: 'llama', deletesFile: true });
+    // The library's fingerprint of a split model: a SHA-256 over the parts' (LFS) SHA-256s, in order.
+    expect(model).toMatchObject({ path: first.path, fingerprint: splitFingerprint(SPLIT_PARTS.map((p) => hub.sha256(SPLIT_REPO, p))), architecture: 'llama', deletesFile: true });
     expect(model!.details.tensorCount).toBe(21); // both parts' tensors
     expect(new Set(downloads.list().map((d) => d.modelId))).toEqual(new Set([model!.id]));
     // Deleting the model deletes every part and forgets the finished downloads.

@@ -92,7 +92,7 @@ describe('Hub IPC', () => {
     const files = await ok('listHubFiles', { repo: REPO });
     expect(files.groups.map((g) => g.quant)).toEqual(['Q4_K_M', 'Q8_0', 'other']);
     const split = files.groups[0]!.files;
-    expect(split).toEqual([{ file: 'big/stories-Q4_K_M-00001-of-00002.gguf', size: 1500, parts: 2, engineReadsQuant: true, problem: 'split GGUF files are not supported yet' }]);
+    expect(split).toEqual([{ file: 'big/stories-Q4_K_M-00001-of-00002.gguf', size: 1500, parts: 2, engineReadsQuant: true, problem: null }]);
     expect(files.groups[1]!.files.map((f) => [f.file, f.size])).toEqual([['stories260K-Q8_0.gguf', bytesOf('stories260K-Q8_0.gguf').byteLength]]);
     expect(files.groups[2]!.files.map((f) => f.file)).toEqual(['stories260K.gguf']);
   });

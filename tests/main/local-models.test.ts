@@ -96,7 +96,7 @@ describe('findLocalModels', () => {
     const { where, files } = fakeHome();
     const found = await findLocalModels(where);
     expect(found.map(summary)).toEqual([
-      ['lm-studio', 'big-model', 'llama', 'F32', 'split'],
+      ['lm-studio', 'big-model', null, null, 'unreadable'],
       ['lm-studio', 'broken', null, null, 'unreadable'],
       ['lm-studio', 'gemma', 'gemma', 'F32', 'unsupported'],
       ['lm-studio', 'quant-testvectors', 'testvectors', expect.any(String), 'unsupported'],
@@ -114,7 +114,8 @@ describe('findLocalModels', () => {
       path: files.splitFirst,
       parts: 2,
       size: statSync(files.splitFirst).size + 1000,
-      problem: { kind: 'split', message: expect.stringMatching(/split into 2 files/) },
+      // Its first part is a whole model without split keys: the parts do not belong together.
+      problem: { kind: 'unreadable', message: expect.stringMatching(/named as part 1 of 2 of a split model, but its header has no split keys/) },
     });
     expect(byName.get('gemma')?.problem?.message).toMatch(/architecture "gemma" is not supported/);
     expect(byName.get('broken')?.problem?.message).toMatch(/Not a readable GGUF model/);
@@ -219,7 +220,7 @@ describe('findLocalModels and addLocalModel through the API', () => {
     expect(before).toMatchObject({ ok: false, error: { code: 'invalid-request' } });
     ok(await call('findLocalModels'));
     expect(await call('addLocalModel', { path: sharedModel('stories260K.gguf') })).toMatchObject({ ok: false, error: { code: 'invalid-request' } });
-    expect(await call('addLocalModel', { path: files.splitFirst })).toMatchObject({ ok: false, error: { code: 'invalid-model', message: expect.stringMatching(/split/) } });
+    expect(await call('addLocalModel', { path: files.splitFirst })).toMatchObject({ ok: false, error: { code: 'invalid-model', message: expect.stringMatching(/split model/) } });
     expect(await call('addLocalModel', { path: files.older })).toMatchObject({ ok: false, error: { code: 'invalid-model' } });
     expect(await call('addLocalModel', { path: 'relative.gguf' })).toMatchObject({ ok: false, error: { code: 'invalid-request' } });
     expect(services.library.listModels()).toEqual([]);

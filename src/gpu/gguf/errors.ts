@@ -8,7 +8,9 @@ export type GgufErrorCode =
   | 'unknown-architecture'
   | 'missing-key'
   | 'missing-tensor'
-  | 'bad-shape';
+  | 'bad-shape'
+  /** A part of a split model (`-0000k-of-0000N.gguf`) is absent, unreadable or not the part it should be. */
+  | 'missing-part';
 
 /** The only error the GGUF reader and model loader throw for bad files; `code` says what is wrong. */
 export class GgufError extends Error {

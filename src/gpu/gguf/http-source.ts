@@ -1,6 +1,7 @@
 // A ByteSource over HTTP Range requests: the engine's worker reads a model tensor by tensor from a URL
 // (`kvchat-model://<id>` in the app, http://localhost in the test host) and never holds the whole file.
-import type { ByteSource } from './reader';
+import type { ByteSource, GgufFile } from './reader';
+import { openGgufModel, splitPartUrl } from './split';
 
 /** A model URL that could not be read: which URL, what the server said. */
 export class HttpSourceError extends Error {
@@ -64,4 +65,15 @@ export async function httpSource(url: string, opts: HttpSourceOptions = {}): Pro
       return bytes;
     },
   };
+}
+
+/**
+ * Opens the model at `url` over Range requests: one GGUF file, or the first part of a split model whose other parts
+ * are at splitPartUrl (by file name, or `?part=<index>` on the app's model protocol).
+ */
+export async function openHttpGguf(url: string, opts: HttpSourceOptions = {}): Promise<GgufFile> {
+  return openGgufModel(await httpSource(url, opts), {
+    name: (index, count) => (index === 1 ? url : splitPartUrl(url, index, count)),
+    open: (index, count) => httpSource(splitPartUrl(url, index, count), opts),
+  });
 }

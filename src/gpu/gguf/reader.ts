@@ -343,15 +343,28 @@ export async function readGgufHeader(source: ByteSource, firstRead = 1 << 20): P
   }
 }
 
-/** A GGUF file: its header and random access to each tensor's bytes. */
+/** One file of a model: a whole GGUF, or one part of a split model (split.ts). */
+export interface GgufPart {
+  readonly header: GgufHeader;
+  readonly source: ByteSource;
+}
+
+/**
+ * A GGUF model: its header and random access to each tensor's bytes. A split model (split.ts) is one GgufFile over
+ * all its parts: `header` is the first part's metadata with every part's tensors, and each tensor is read from the
+ * part that holds it (its offset is relative to that part's data section).
+ */
 export class GgufFile {
   private readonly byName: Map<string, GgufTensorInfo>;
+  private readonly partOf: Map<string, GgufPart>;
 
   constructor(
     readonly header: GgufHeader,
     readonly source: ByteSource,
+    readonly parts: readonly GgufPart[] = [{ header, source }],
   ) {
     this.byName = new Map(header.tensors.map((t) => [t.name, t]));
+    this.partOf = new Map(parts.flatMap((p) => p.header.tensors.map((t) => [t.name, p] as const)));
   }
 
   static async open(source: ByteSource): Promise<GgufFile> {
@@ -378,6 +391,7 @@ export class GgufFile {
 
   /** The raw (still quantized) bytes of a tensor. */
   async tensorBytes(t: GgufTensorInfo): Promise<Uint8Array> {
-    return this.source.read(this.header.dataOffset + t.offset, t.byteSize);
+    const part = this.partOf.get(t.name) ?? { header: this.header, source: this.source };
+    return part.source.read(part.header.dataOffset + t.offset, t.byteSize);
   }
 }

@@ -14,6 +14,7 @@ import { downloadFile, PART_SUFFIX, type RetryPolicy } from '../../node/hub/down
 import { HubError } from '../../node/hub/errors';
 import { planPull, type PullRequest } from '../../node/hub/plan';
 import { splitPart, splitPartPath } from '../../node/hub/quant';
+import { splitFingerprint } from './model-files';
 import { RateMeter } from '../../node/hub/rate';
 import type { ModelLibrary } from './library';
 
@@ -231,9 +232,12 @@ export class ModelDownloads {
     const files = Array.from({ length: split.count }, (_, i) => splitPartPath(split.base, i + 1, split.count));
     const paths = files.map((f) => join(dirname(path), basename(f)));
     if (!paths.every((p) => existsSync(p))) return null;
-    const first = this.repo.list().find((x) => x.repo === r.repo && x.revision === r.revision && x.file === files[0] && x.destPath === paths[0]);
-    if (!first) return null;
-    const model = await this.registerFile(paths[0]!, first.sha256, files[0]!.replace(/-00001-of-\d{5}\.gguf$/i, '.gguf'));
+    const rows = this.repo.list();
+    const partRows = files.map((f, i) => rows.find((x) => x.repo === r.repo && x.revision === r.revision && x.file === f && x.destPath === paths[i]));
+    if (!partRows.every((x) => x !== undefined)) return null;
+    // The library names a split model by a hash over its parts' hashes: the verified LFS oids give it unread.
+    const fingerprint = splitFingerprint(partRows.map((x) => x.sha256));
+    const model = await this.registerFile(paths[0]!, fingerprint, files[0]!.replace(/-00001-of-\d{5}\.gguf$/i, '.gguf'));
     for (const x of this.repo.list()) {
       if (x.id !== r.id && x.state === 'done' && x.repo === r.repo && x.revision === r.revision && files.includes(x.file) && paths.includes(x.destPath)) {
         this.repo.setState(x.id, 'done', { modelId: model });
@@ -243,11 +247,12 @@ export class ModelDownloads {
     return model;
   }
 
-  private registerFile(path: string, sha256: string, file: string): Promise<string> {
+  /** `fingerprint`: the library's name for the model (a single file's sha256; splitFingerprint for parts). */
+  private registerFile(path: string, fingerprint: string, file: string): Promise<string> {
     const pending = this.registering.get(path);
     if (pending) return pending;
     const p = (async () => {
-      const existing = this.o.library.findByFingerprint(sha256);
+      const existing = this.o.library.findByFingerprint(fingerprint);
       if (existing?.available) return existing.id;
       const model = await this.o.library.importModel(path, { copy: false, name: basename(file).replace(/\.gguf$/i, '') });
       return model.id;

@@ -1,12 +1,10 @@
 // What the library records about a model, read from its GGUF header through the engine's own reader, so a
 // file the engine would refuse is refused at import, with the engine's GgufError. The first part of a split model
-// (`-00001-of-0000N.gguf`) is read with the tensor infos of its sibling parts beside it.
-import { basename, dirname, join } from 'node:path';
+// (`-00001-of-0000N.gguf`) is opened with its sibling parts, as the engine opens it (every part checked).
+import { basename } from 'node:path';
 import type { ModelDetails } from '../../shared/api';
-import { fileSource } from '../../node/file-source';
+import { openGgufFile } from '../../node/file-source';
 import { GgufError } from '../../gpu/gguf/errors';
-import { GgufFile, readGgufHeader } from '../../gpu/gguf/reader';
-import { splitPart, splitPartPath } from '../../node/hub/quant';
 import { ggmlTypeName, type GgufHeader } from '../../gpu/gguf/types';
 import { checkGpuType } from '../../gpu/kernels/weights';
 import { expectedTensorShapes, parameterCount, readModelConfig } from '../../gpu/model/config';
@@ -17,6 +15,8 @@ export interface ModelFacts {
   readonly quantization: string;
   readonly contextLength: number;
   readonly details: ModelDetails;
+  /** Files of the model: 1, or the parts of a split model. */
+  readonly partCount: number;
 }
 
 // llama.cpp's llama_ftype numbering (general.file_type).
@@ -41,30 +41,11 @@ export function quantizationOf(header: GgufHeader): string {
   return best === undefined ? 'unknown' : ggmlTypeName(best);
 }
 
-/** The header of a split model's first part with every part's tensors (parts 2..N read from beside it). */
-async function withSplitParts(path: string, header: GgufHeader): Promise<GgufHeader> {
-  const split = splitPart(basename(path));
-  if (!split || split.count === 1) return header;
-  if (split.index !== 1) throw new GgufError('missing-tensor', `${basename(path)} is part ${split.index} of a split model; open its first part`);
-  const tensors = [...header.tensors];
-  for (let i = 2; i <= split.count; i++) {
-    const part = join(dirname(path), splitPartPath(split.base, i, split.count));
-    const source = await fileSource(part);
-    try {
-      tensors.push(...(await readGgufHeader(source)).tensors);
-    } finally {
-      await source.close();
-    }
-  }
-  return { ...header, tensors };
-}
-
 /** Reads and checks the header of the model file at `path`. Throws the reader's GgufError for a bad file. */
 export async function inspectModelFile(path: string): Promise<ModelFacts> {
-  const source = await fileSource(path);
+  const { file, close } = await openGgufFile(path);
   try {
-    const file = await GgufFile.open(source);
-    const header = await withSplitParts(path, file.header);
+    const header = file.header;
     const config = readModelConfig(header);
     const byName = new Map(header.tensors.map((t) => [t.name, t]));
     for (const name of expectedTensorShapes(config).keys()) {
@@ -93,8 +74,9 @@ export async function inspectModelFile(path: string): Promise<ModelFacts> {
         ggufVersion: header.version,
         tensorCount: header.tensors.length,
       },
+      partCount: file.parts.length,
     };
   } finally {
-    await source.close();
+    await close();
   }
 }

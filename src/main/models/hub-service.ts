@@ -4,8 +4,8 @@
 // to the endpoint's own origin, and never answered to the renderer. Nothing here touches the network until called.
 import { HubClient, hubEndpoint, type HubFile } from '../../node/hub/client';
 import { HubError } from '../../node/hub/errors';
-import { probeRemoteGguf } from '../../node/hub/probe';
-import { engineReadsQuant, quantOfFileName } from '../../node/hub/quant';
+import { probeRemoteGgufParts } from '../../node/hub/probe';
+import { engineReadsQuant, quantOfFileName, splitPartPath } from '../../node/hub/quant';
 import type { CuratedModel, DownloadEvent, HubFileCheck, HubModelFile, HubQuantGroup, HubRepository, HubRepositoryFiles, HubSettings } from '../../shared/api';
 import type { Db } from '../../store/database';
 import type { SecretCipher } from '../remote/cipher';
@@ -88,9 +88,12 @@ export class HubService {
     const part = SPLIT.exec(file);
     if (part && part[2] !== '00001') throw new HubError('not-found', `${file} is not the first part of a split model`);
     const client = this.client();
-    const url = client.resolveUrl(repo, REVISION, file);
-    const probe = await probeRemoteGguf(url, { fetch: (input, init) => (this.o.fetch ?? fetch)(input, { ...init, headers: { ...client.authHeaders(String(input)), ...(init?.headers as Record<string, string>) } }) });
-    const reason = part && probe.supported ? 'split GGUF files are not supported yet: choose a single-file quantization' : (probe.reason ?? null);
+    // A split model is judged by every part's header (the first holds the metadata, each its own tensors).
+    const count = part ? Number(part[3]) : 1;
+    const files = part ? Array.from({ length: count }, (_, i) => splitPartPath(part[1]!, i + 1, count)) : [file];
+    const urls = files.map((f) => client.resolveUrl(repo, REVISION, f));
+    const probe = await probeRemoteGgufParts(urls, { fetch: (input, init) => (this.o.fetch ?? fetch)(input, { ...init, headers: { ...client.authHeaders(String(input)), ...(init?.headers as Record<string, string>) } }) });
+    const reason = probe.reason ?? null;
     return {
       repo,
       file,
@@ -140,7 +143,7 @@ export function groupByQuant(files: readonly HubFile[]): HubQuantGroup[] {
   const groups = new Map<string, HubModelFile[]>();
   for (const m of models.values()) {
     const quant = quantOfFileName(m.file.replace(SPLIT, '$1.gguf')) ?? 'other';
-    const problem = m.of > 1 ? (m.parts < m.of ? `only ${m.parts} of its ${m.of} parts are in the repository` : 'split GGUF files are not supported yet') : null;
+    const problem = m.parts < m.of ? `only ${m.parts} of its ${m.of} parts are in the repository` : null;
     const entry: HubModelFile = { file: m.file, size: m.size, parts: m.parts, engineReadsQuant: quant === 'other' || engineReadsQuant(quant), problem };
     groups.set(quant, [...(groups.get(quant) ?? []), entry]);
   }

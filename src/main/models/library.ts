@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { basename, dirname, extname, join, relative, resolve, isAbsolute } from 'node:path';
+import { basename, extname, relative, resolve, isAbsolute } from 'node:path';
 import type { ModelDetails, ModelImportProgress, ModelInfo, ModelVerification } from '../../shared/api';
 import { GgufError, type GgufErrorCode } from '../../gpu/gguf/errors';
 import { now, writeTransaction, type Db } from '../../store/database';
@@ -14,7 +14,7 @@ import { KvBlockStore } from '../../store/kv-store';
 import { ModelLibraryError } from './errors';
 import { copyWithFingerprint, fingerprintFile } from '../../node/fingerprint';
 import { inspectModelFile, type ModelFacts } from './gguf-info';
-import { splitPart, splitPartPath } from '../../node/hub/quant';
+import { fingerprintModel, splitModelFiles, statModelFiles } from './model-files';
 import { DELETING_SUFFIX, newCopyPath, PARTIAL_SUFFIX, sweepModelsFolder, type ModelsFolderSweep } from './models-folder';
 
 export interface ImportOptions {
@@ -37,10 +37,15 @@ export interface UnregisteredCopiesOutcome {
 }
 
 export interface ServedFile {
+  /** The file, or the part of a split model, asked for. */
   readonly path: string;
-  /** Bytes. */
+  /** Bytes of that file. */
   readonly size: number;
+  /** The model's (for a split model: of all its parts). */
   readonly fingerprint: string;
+  /** 1-based; 1 of 1 for a single file. */
+  readonly part: number;
+  readonly partCount: number;
 }
 
 interface ModelRow {
@@ -89,13 +94,8 @@ const isInside = (dir: string, path: string): boolean => {
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 };
 
-/** The file and, for the first part of a split model, its sibling parts. */
-function filesOfModel(path: string): string[] {
-  const split = splitPart(basename(path));
-  if (!split || split.index !== 1) return [path];
-  return Array.from({ length: split.count }, (_, i) => join(dirname(path), splitPartPath(split.base, i + 1, split.count)));
-}
-const sameFile = (r: ModelRow, s: Stats): boolean => s.size === r.size && mtimeOf(s) === r.mtime_ms;
+/** The file and, for the first part of a split model, its sibling parts (a row's size and mtime cover them all). */
+const filesOfModel = (path: string): string[] => splitModelFiles(path) ?? [path];
 
 async function renameIfPresent(from: string, to: string): Promise<void> {
   try {
@@ -137,30 +137,39 @@ export class ModelLibrary {
    */
   async importModel(path: string, options: ImportOptions): Promise<ModelInfo> {
     const source = resolve(path);
-    const before = await statFile(source);
+    await statFile(source);
+    const files = filesOfModel(source);
+    const before = await statModelFiles(files);
     const facts = await this.inspect(source);
+    if (facts.partCount !== files.length) {
+      throw new ModelLibraryError('invalid-model', `${basename(source)} is named as one of ${files.length} parts but its header says ${facts.partCount}`);
+    }
     const progress = (phase: ModelImportProgress['phase']) => (bytesDone: number, bytesTotal: number) =>
       options.onProgress?.({ phase, bytesDone, bytesTotal });
 
+    // A split model is always referenced where it is: its parts keep the names that tie them together.
+    const copy = options.copy && files.length === 1;
     let stored = source;
     let fingerprint: string;
-    if (options.copy) {
+    if (copy) {
       await mkdir(this.modelsDir, { recursive: true });
       stored = newCopyPath(this.modelsDir);
       fingerprint = await this.copyVerified(source, stored, before.size, progress, options.signal);
     } else {
-      fingerprint = await fingerprintFile(source, before.size, progress('fingerprint'), options.signal);
+      fingerprint = await fingerprintModel(files, before.sizes, progress('fingerprint'), options.signal);
     }
     try {
-      const after = await statFile(source);
-      if (!sameFile({ size: before.size, mtime_ms: mtimeOf(before) } as ModelRow, after)) {
+      const after = await statModelFiles(files);
+      if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
         throw new ModelLibraryError('file-changed', `${source} changed while it was being imported; try again once it is complete`);
       }
-      const storedStat = options.copy ? await statFile(stored) : after;
+      const storedStat = copy ? await statFile(stored) : null;
       const name = (options.name ?? basename(source, extname(source))).trim() || facts.details.displayName;
-      return this.record({ name, path: stored, fingerprint, size: storedStat.size, mtimeMs: mtimeOf(storedStat), inPlace: !options.copy, facts });
+      const size = storedStat ? storedStat.size : after.size;
+      const mtimeMs = storedStat ? mtimeOf(storedStat) : after.mtimeMs;
+      return this.record({ name, path: stored, fingerprint, size, mtimeMs, inPlace: !copy, facts });
     } catch (e) {
-      if (options.copy) await rm(stored, { force: true });
+      if (copy) await rm(stored, { force: true });
       throw e;
     }
   }
@@ -278,40 +287,46 @@ export class ModelLibrary {
    */
   async verifyModel(id: string, onProgress?: (p: ModelImportProgress) => void): Promise<ModelVerification> {
     const r = this.row(id);
-    let s: Stats;
+    const files = filesOfModel(r.path);
+    let s: Awaited<ReturnType<typeof statModelFiles>>;
     try {
-      s = await statFile(r.path);
+      s = await statModelFiles(files);
     } catch {
       return this.setAvailability(id, false, 'missing');
     }
-    if (sameFile(r, s)) return this.setAvailability(id, true, null);
-    const fingerprint = await fingerprintFile(r.path, s.size, (bytesDone, bytesTotal) => onProgress?.({ phase: 'verify', bytesDone, bytesTotal }));
+    if (s.size === r.size && s.mtimeMs === r.mtime_ms) return this.setAvailability(id, true, null);
+    const fingerprint = await fingerprintModel(files, s.sizes, (bytesDone, bytesTotal) => onProgress?.({ phase: 'verify', bytesDone, bytesTotal }));
     if (fingerprint !== r.fingerprint) return this.setAvailability(id, false, 'changed');
-    this.db.prepare('UPDATE models SET mtime_ms = ? WHERE id = ?').run(mtimeOf(s), id);
+    this.db.prepare('UPDATE models SET mtime_ms = ? WHERE id = ?').run(s.mtimeMs, id);
     return this.setAvailability(id, true, null);
   }
 
   /**
-   * The file to serve to the engine. A quick check (size and mtime as recorded) runs on every request; a file
-   * that changed is marked unavailable at once, so changed bytes never reach the engine.
+   * The file to serve to the engine: the model's file, or part `part` (1-based) of a split model. A quick check
+   * (size and mtime as recorded, over every part) runs on every request; a model that changed is marked
+   * unavailable at once, so changed bytes never reach the engine.
    */
-  async servedFile(id: string): Promise<ServedFile> {
+  async servedFile(id: string, part = 1): Promise<ServedFile> {
     const r = this.row(id);
+    const files = filesOfModel(r.path);
+    if (!Number.isInteger(part) || part < 1 || part > files.length) {
+      throw new ModelLibraryError('model-not-found', `Model "${r.name}" has ${files.length} file${files.length === 1 ? '' : 's'}, no part ${part}`);
+    }
     const unavailable = () =>
       new ModelLibraryError('model-unavailable', `The file of model "${r.name}" (${r.path}) is missing or changed since import; verify it in the library`);
     if (r.available === 0) throw unavailable();
-    let s: Stats;
+    let s: Awaited<ReturnType<typeof statModelFiles>>;
     try {
-      s = await statFile(r.path);
+      s = await statModelFiles(files);
     } catch {
       this.setAvailability(id, false, 'missing');
       throw unavailable();
     }
-    if (!sameFile(r, s)) {
+    if (s.size !== r.size || s.mtimeMs !== r.mtime_ms) {
       this.setAvailability(id, false, 'changed');
       throw unavailable();
     }
-    return { path: r.path, size: r.size, fingerprint: r.fingerprint };
+    return { path: files[part - 1]!, size: s.sizes[part - 1]!, fingerprint: r.fingerprint, part, partCount: files.length };
   }
 
   private async inspect(path: string): Promise<ModelFacts> {

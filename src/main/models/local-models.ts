@@ -6,10 +6,9 @@ import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import type { LocalModelCandidate, LocalModelProblem, LocalModelSource, ModelInfo } from '../../shared/api';
 import { LIMITS } from '../../shared/api-schemas';
-import { fileSource } from '../../node/file-source';
+import { openGgufFile } from '../../node/file-source';
 import { fingerprintFile } from '../../node/fingerprint';
 import { GgufError } from '../../gpu/gguf/errors';
-import { GgufFile, readGgufHeader } from '../../gpu/gguf/reader';
 import { checkGpuType } from '../../gpu/kernels/weights';
 import { expectedTensorShapes, readModelConfig } from '../../gpu/model/config';
 import { quantizationOf } from './gguf-info';
@@ -269,19 +268,20 @@ interface HeaderFacts {
 
 /** What the header says, and whether the engine can run the model: the same checks as the library's import. */
 async function readHeaderFacts(path: string): Promise<HeaderFacts> {
-  let source;
+  let opened;
   try {
-    source = await fileSource(path);
+    // The reader fetches only the headers' bytes (of every part of a split model), bounded by MAX_HEADER_BYTES.
+    opened = await openGgufFile(path);
   } catch (e) {
-    return { architecture: null, quantization: null, problem: { kind: 'unreadable', message: `Cannot open the file: ${(e as Error).message}` } };
+    const message = e instanceof GgufError ? `Not a readable GGUF model: ${e.message}` : `Cannot open the file: ${(e as Error).message}`;
+    return { architecture: null, quantization: null, problem: { kind: 'unreadable', message } };
   }
+  const { file, close } = opened;
   try {
-    // The reader fetches only the header's bytes, and refuses one claiming more than MAX_HEADER_BYTES up front.
-    const header = await readGgufHeader(source);
+    const header = file.header;
     const arch = header.metadata.get('general.architecture');
     const facts = { architecture: typeof arch === 'string' ? arch : null, quantization: quantizationOf(header) };
     try {
-      const file = new GgufFile(header, source);
       const config = readModelConfig(header);
       for (const name of expectedTensorShapes(config).keys()) checkGpuType(name, file.requireTensor(name).type);
       return { ...facts, problem: null };
@@ -292,17 +292,13 @@ async function readHeaderFacts(path: string): Promise<HeaderFacts> {
   } catch (e) {
     return { architecture: null, quantization: null, problem: { kind: 'unreadable', message: `Not a readable GGUF model: ${(e as Error).message}` } };
   } finally {
-    await source.close();
+    await close();
   }
 }
 
 async function describeFile(f: FoundFile): Promise<Omit<LocalModelCandidate, 'registeredId'>> {
   const facts = await readHeaderFacts(f.path);
-  const problem: LocalModelProblem | null =
-    f.parts > 1 && facts.problem?.kind !== 'unreadable'
-      ? { kind: 'split', message: `This model is split into ${f.parts} files; KVChat loads single-file models only` }
-      : facts.problem;
-  return { path: f.path, size: f.size, source: f.source, name: clip(f.name), architecture: facts.architecture, quantization: facts.quantization, parts: f.parts, problem };
+  return { path: f.path, size: f.size, source: f.source, name: clip(f.name), architecture: facts.architecture, quantization: facts.quantization, parts: f.parts, problem: facts.problem };
 }
 
 // ---- Already in the library? ----

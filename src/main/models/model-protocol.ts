@@ -1,5 +1,6 @@
 // Serves model files to the renderer's engine on `kvchat-model://<modelId>`, with HTTP Range support, streamed
-// from the file (a multi-GB model is never read whole). Plain Node: src/main/index.ts hands Electron's
+// from the file (a multi-GB model is never read whole). Part k of a split model is `kvchat-model://<modelId>?part=k`
+// (the engine's splitPartUrl); the bare URL is the first part. Plain Node: src/main/index.ts hands Electron's
 // protocol.handle requests here and turns the answer into a Response.
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -27,7 +28,7 @@ export interface ByteRange {
 }
 
 export interface ModelFileSource {
-  servedFile(id: string): Promise<ServedFile>;
+  servedFile(id: string, part?: number): Promise<ServedFile>;
 }
 
 const CHUNK_BYTES = 1 << 20;
@@ -76,6 +77,13 @@ function fileStream(path: string, range: ByteRange): ReadableStream<Uint8Array> 
   return Readable.toWeb(stream) as ReadableStream<Uint8Array>;
 }
 
+/** The 1-based part a `?part=k` asks for (1 when absent), or null when it is no whole number. */
+export function modelPartOf(url: string): number | null {
+  const part = new URL(url).searchParams.get('part');
+  if (part === null) return 1;
+  return /^[1-9]\d{0,4}$/.test(part) ? Number(part) : null;
+}
+
 /** The model id of a `kvchat-model://<id>` URL, or null. */
 export function modelIdOf(url: string): string | null {
   let u: URL;
@@ -97,16 +105,19 @@ export async function handleModelRequest(library: ModelFileSource, request: Mode
   const id = modelIdOf(request.url);
   if (id === null) return textResponse(400, `Not a model URL: ${request.url} (expected ${MODEL_URL_SCHEME}://<model id>)`);
 
+  const part = modelPartOf(request.url);
+  if (part === null) return textResponse(400, `Not a model part: ${request.url} (expected ?part=<1-based index>)`);
+
   let file: ServedFile;
   try {
-    file = await library.servedFile(id);
+    file = await library.servedFile(id, part);
   } catch (e) {
     if (e instanceof ModelLibraryError && e.code === 'model-not-found') return textResponse(404, e.message);
     if (e instanceof ModelLibraryError && e.code === 'model-unavailable') return textResponse(410, e.message);
     throw e;
   }
 
-  const common = { ...CORS, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream', ETag: `"${file.fingerprint}"` };
+  const common = { ...CORS, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream', ETag: `"${file.partCount > 1 ? `${file.fingerprint}-${file.part}` : file.fingerprint}"` };
   const range = parseRange(headerOf(request.headers, 'range'), file.size);
   if (range === 'unsatisfiable') {
     return textResponse(416, `Range ${headerOf(request.headers, 'range')} is outside the ${file.size}-byte model file`, {

@@ -4,6 +4,7 @@
 import { GgufError } from '../../gpu/gguf/errors';
 import { httpSource } from '../../gpu/gguf/http-source';
 import { readGgufHeader, type ByteSource } from '../../gpu/gguf/reader';
+import { mergeSplitHeaders } from '../../gpu/gguf/split';
 import { ggmlTypeName, type GgufHeader, type GgufTensorInfo } from '../../gpu/gguf/types';
 import { GPU_WEIGHT_TYPES } from '../../gpu/kernels/weights';
 import { expectedTensorShapes, readModelConfig, SUPPORTED_ARCHITECTURES } from '../../gpu/model/config';
@@ -187,6 +188,18 @@ export async function probeRemoteGgufParts(urls: readonly string[], options: Pro
     if ('failure' in r) return r.failure;
     heads.push(r);
   }
-  const merged: GgufHeader = { ...heads[0]!.header, tensors: heads.flatMap((h) => h.header.tensors) };
-  return judge(merged, heads.reduce((n, h) => n + h.bytesRead, 0), heads.reduce((n, h) => n + h.fileSize, 0));
+  const bytesRead = heads.reduce((n, h) => n + h.bytesRead, 0);
+  const fileSize = heads.reduce((n, h) => n + h.fileSize, 0);
+  let merged: GgufHeader;
+  try {
+    // The checks the engine makes when it opens the parts: each part's split.no and split.count, every tensor once.
+    merged = mergeSplitHeaders(heads.map((h) => h.header), urls.map((u) => u.split('/').pop()!));
+  } catch (e) {
+    if (!(e instanceof GgufError)) throw e;
+    return {
+      supported: false, reason: `not a usable split GGUF model: ${e.message}`, architecture: null, contextLength: null,
+      tensorTypes: {}, tokenizer: null, headerBytes: 0, bytesRead, fileSize, shape: null,
+    };
+  }
+  return judge(merged, bytesRead, fileSize);
 }

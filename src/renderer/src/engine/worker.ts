@@ -7,8 +7,8 @@ import { acquireDevice, GpuError, type GpuContext } from '../../../gpu/device';
 import { ConversationCache, type ConversationResume } from '../../../gpu/engine/conversation-cache';
 import { fitPrompt, type FittedPrompt } from '../../../gpu/engine/conversation-prompt';
 import { Engine } from '../../../gpu/engine/engine';
-import { httpSource } from '../../../gpu/gguf/http-source';
-import { GgufFile } from '../../../gpu/gguf/reader';
+import { openHttpGguf } from '../../../gpu/gguf/http-source';
+import type { GgufFile } from '../../../gpu/gguf/reader';
 import { KV_BLOCK_TOKENS } from '../../../gpu/kv/layout';
 import { chatFormatOf, tokenizerFromGguf, type Tokenizer } from '../../../gpu/tokenizer';
 import { hasThinkingSwitch, promptEndsInThinking, ReasoningDecoder, reasoningFormatOf, splitReasoning, type ReasoningDelta, type ReasoningFormat } from '../../../gpu/tokenizer/reasoning';
@@ -59,8 +59,8 @@ async function load(request: LoadRequest, force = false): Promise<Loaded | null>
   }
   try {
     const gpu = await acquireDevice(self.navigator.gpu);
-    const source = await httpSource(request.url);
-    const file = await GgufFile.open(source);
+    // A split model's other parts are `?part=k` of the same URL (the model protocol serves them by index).
+    const file = await openHttpGguf(request.url);
     const engine = await Engine.load(gpu, file, {
       maxSeqs: 4,
       // Blocks are named by the file's fingerprint, so stored blocks are found again after a restart; the
