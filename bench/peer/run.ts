@@ -1,15 +1,17 @@
 // npm run -s bench -- --peer [--quick] [--json] [--profile] [--out FILE]
-//   [--shape tiny,135M,1B] [--quant Q8_0,Q4_0,Q4_K] [--skip-greedy]: part of a plan (a long full run in pieces)
+//   [--shape tiny,135M,1B,gemma3,qwen3moe,...] [--quant Q8_0,Q4_0,Q4_K] [--skip-greedy]: part of a plan (a long full
+//   run in pieces)
 // Our engine against llama.cpp (node-llama-cpp's prebuilt binaries: Vulkan, and its CPU backend as a second line)
 // on the same device and the same GGUF files in one run: greedy, same context size, same prompt and token counts,
 // 2 CPU threads; the engines take turns within each repetition and every figure is the median of the repetitions.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { acquireNodeDevice } from '../../src/node/dawn-device';
 import { GgmlType, ggmlTypeName } from '../../src/gpu/gguf/types';
 import { SHAPES, syntheticModel, type SyntheticShape } from '../synthetic';
+import { ARCH_SHAPES, archModel, type ArchShape } from '../synthetic-arch';
 import { ensurePeerInstalled, llamaCppEngine } from './llamacpp';
 import { oursEngine } from './ours';
 import { profileOurs, type StepProfile } from './profile';
@@ -24,9 +26,15 @@ const log = (s: string): void => {
 };
 const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
+type PlanQuant = GgmlType.Q8_0 | GgmlType.Q4_0 | GgmlType.Q4_K;
+
 export interface PeerPlan {
+  /** Llama-shaped models (bench/synthetic.ts), each in every type of `quants`. */
   readonly shapes: readonly SyntheticShape[];
-  readonly quants: readonly (GgmlType.Q8_0 | GgmlType.Q4_0 | GgmlType.Q4_K)[];
+  readonly quants: readonly PlanQuant[];
+  /** Gemma 3- and Qwen3-MoE-shaped models (bench/synthetic-arch.ts), each in every type of `archQuants`. */
+  readonly archShapes: readonly ArchShape[];
+  readonly archQuants: readonly PlanQuant[];
   readonly prefillTokens: number;
   /** Context lengths at which decode is timed (the prompt length before the timed steps). */
   readonly decodeContexts: readonly [number, number];
@@ -39,6 +47,9 @@ export interface PeerPlan {
 export const QUICK_PLAN: PeerPlan = {
   shapes: [SHAPES.tiny!],
   quants: [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K],
+  // Q8_0 only: each architecture model adds ~5 minutes here (`--quant Q4_K` takes the other type).
+  archShapes: [ARCH_SHAPES['gemma3-quick']!, ARCH_SHAPES['qwen3moe-quick']!],
+  archQuants: [GgmlType.Q8_0],
   prefillTokens: 128,
   decodeContexts: [128, 512],
   decodeSteps: 6,
@@ -48,6 +59,8 @@ export const QUICK_PLAN: PeerPlan = {
 export const FULL_PLAN: PeerPlan = {
   shapes: [SHAPES['135M']!, SHAPES['1B']!],
   quants: [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K],
+  archShapes: [ARCH_SHAPES.gemma3!, ARCH_SHAPES.qwen3moe!],
+  archQuants: [GgmlType.Q8_0, GgmlType.Q4_K],
   prefillTokens: 512,
   decodeContexts: [128, 2048],
   decodeSteps: 32,
@@ -62,6 +75,8 @@ const GREEDY_CASES = [
   { model: 'TinyStories-656K-Q4_0.gguf', reference: 'llamacpp_TinyStories-656K-Q4_0-dequant_once_upon_a_time.json' },
 ] as const;
 const EOS = 2;
+/** The Llama-shaped models' vocabulary: the shared Llama-2 SentencePiece one. */
+const LLAMA_VOCAB = 32000;
 const GREEDY_CONTEXT = 512;
 
 export interface GreedyCheck {
@@ -133,21 +148,38 @@ export interface ModelRow {
   readonly engines: Record<string, EngineFigures>;
   /** ours / llama.cpp per figure, against each peer backend. */
   readonly ratios: Record<string, EngineFigures>;
+  /** Per engine: leading tokens equal to ours among `AGREEMENT_TOKENS` greedy ones after the decode prompt. */
+  readonly greedy_same_as_ours: Record<string, number>;
 }
+
+/** A benched file: its model's label, and the vocabulary and BOS id its prompts are drawn with. */
+interface BenchFile {
+  readonly model: string;
+  readonly path: string;
+  readonly bytes: number;
+  readonly vocab: number;
+  readonly bos: number;
+}
+
+/**
+ * Greedy tokens compared per timed model: a random-weight model's logits are near-ties often enough that a
+ * difference in the last bits (8-bit activations on llama.cpp's CPU line) can flip one; a short run shows whether
+ * the engines compute the same model, not more.
+ */
+const AGREEMENT_TOKENS = 16;
 
 /** Context size both engines get: room for the longest decode run, in whole 256-token units (llama.cpp pads so). */
 const contextFor = (plan: PeerPlan): number => Math.ceil((plan.decodeContexts[1] + plan.decodeSteps + 2) / 256) * 256;
 
-async function benchModel(engines: readonly BenchEngine[], path: string, shape: SyntheticShape, quant: GgmlType, plan: PeerPlan, fileBytes: number): Promise<ModelRow> {
+async function benchModel(engines: readonly BenchEngine[], file: BenchFile, quant: GgmlType, plan: PeerPlan): Promise<ModelRow> {
   const contextSize = contextFor(plan);
-  const vocab = 32000;
-  const prefill = benchPrompt(plan.prefillTokens, vocab);
+  const prefill = benchPrompt(plan.prefillTokens, file.vocab, file.bos);
   const [c1, c2] = plan.decodeContexts;
-  const short = benchPrompt(c1, vocab);
-  const long = benchPrompt(c2, vocab);
+  const short = benchPrompt(c1, file.vocab, file.bos);
+  const long = benchPrompt(c2, file.vocab, file.bos);
   const loaded: [BenchEngine, LoadedModel][] = [];
   try {
-    for (const e of engines) loaded.push([e, await e.load(path, contextSize)]);
+    for (const e of engines) loaded.push([e, await e.load(file.path, contextSize)]);
     // Warm-up: pipelines compiled, buffers touched, caches filled, before anything is timed.
     const prefillFromDecode = plan.prefillTokens === c1;
     for (const [, m] of loaded) {
@@ -186,10 +218,13 @@ async function benchModel(engines: readonly BenchEngine[], path: string, shape: 
         decode_tokens_per_s_2k: round(ours.decode_tokens_per_s_2k / f.decode_tokens_per_s_2k, 3),
       };
     }
+    const generated = new Map<string, number[]>();
+    for (const [e, m] of loaded) generated.set(e.name, await m.greedy(short, AGREEMENT_TOKENS, new Set()));
+    const oursTokens = generated.get('ours')!;
     return {
-      model: shape.name,
+      model: file.model,
       quant: ggmlTypeName(quant),
-      file_mib: round(fileBytes / 2 ** 20, 1),
+      file_mib: round(file.bytes / 2 ** 20, 1),
       context_size: contextSize,
       prefill_tokens: plan.prefillTokens,
       decode_contexts: plan.decodeContexts,
@@ -197,6 +232,7 @@ async function benchModel(engines: readonly BenchEngine[], path: string, shape: 
       reps: plan.reps,
       engines: figures,
       ratios,
+      greedy_same_as_ours: Object.fromEntries([...generated].filter(([k]) => k !== 'ours').map(([k, t]) => [k, commonPrefix(t, oursTokens)])),
     };
   } finally {
     for (const [, m] of loaded) await m.dispose();
@@ -207,7 +243,8 @@ function printRow(r: ModelRow): void {
   for (const [name, f] of Object.entries(r.engines)) {
     const ratio = r.ratios[name];
     log(`  ${r.model} ${r.quant} ${name.padEnd(17)} prefill ${f.prefill_tokens_per_s} tok/s, decode@${r.decode_contexts[0]} ${f.decode_tokens_per_s} tok/s, decode@${r.decode_contexts[1]} ${f.decode_tokens_per_s_2k} tok/s` +
-      (ratio ? `  (ours/this: ${ratio.prefill_tokens_per_s}, ${ratio.decode_tokens_per_s}, ${ratio.decode_tokens_per_s_2k})` : ''));
+      (ratio ? `  (ours/this: ${ratio.prefill_tokens_per_s}, ${ratio.decode_tokens_per_s}, ${ratio.decode_tokens_per_s_2k})` : '') +
+      (name in r.greedy_same_as_ours ? `; greedy = ours for ${r.greedy_same_as_ours[name]}/${AGREEMENT_TOKENS}` : ''));
   }
 }
 
@@ -220,17 +257,18 @@ export function choosePlan(argv: readonly string[]): PeerPlan {
   };
   const shapeNames = list('--shape');
   const quantNames = list('--quant');
-  const shapes = shapeNames?.map((n) => {
-    const s = SHAPES[n];
-    if (!s) throw new Error(`--shape ${n}: not one of ${Object.keys(SHAPES).join(', ')}`);
-    return s;
-  });
+  // A --shape list names Llama shapes, architecture shapes or both; the kind it leaves out is not run.
+  for (const n of shapeNames ?? []) {
+    if (!SHAPES[n] && !ARCH_SHAPES[n]) throw new Error(`--shape ${n}: not one of ${[...Object.keys(SHAPES), ...Object.keys(ARCH_SHAPES)].join(', ')}`);
+  }
+  const shapes = shapeNames?.flatMap((n) => SHAPES[n] ?? []);
+  const archShapes = shapeNames?.flatMap((n) => ARCH_SHAPES[n] ?? []);
   const quants = quantNames?.map((n) => {
     const q = base.quants.find((t) => ggmlTypeName(t) === n) ?? FULL_PLAN.quants.find((t) => ggmlTypeName(t) === n);
     if (q === undefined) throw new Error(`--quant ${n}: not one of ${FULL_PLAN.quants.map(ggmlTypeName).join(', ')}`);
     return q;
   });
-  return { ...base, ...(shapes ? { shapes } : {}), ...(quants ? { quants } : {}) };
+  return { ...base, ...(shapes ? { shapes } : {}), ...(archShapes ? { archShapes } : {}), ...(quants ? { quants, archQuants: quants } : {}) };
 }
 
 export async function runPeerBench(argv: readonly string[]): Promise<void> {
@@ -256,23 +294,27 @@ export async function runPeerBench(argv: readonly string[]): Promise<void> {
 
   const dir = join(tmpdir(), 'kvchat-bench-models');
   const rows: ModelRow[] = [];
-  for (const shape of plan.shapes) {
-    for (const quant of plan.quants) {
-      const path = await syntheticModel(dir, shape, quant);
-      const { size } = await import('node:fs/promises').then((fs) => fs.stat(path));
-      log(`${shape.name} ${ggmlTypeName(quant)} (${(size / 2 ** 20).toFixed(0)} MiB, context ${contextFor(plan)}):`);
-      const row = await benchModel(engines, path, shape, quant, plan, size);
-      printRow(row);
-      rows.push(row);
-    }
+  const runs: { readonly model: string; readonly quant: PlanQuant; readonly vocab: number; readonly bos: number; readonly write: () => Promise<string> }[] = [
+    ...plan.shapes.flatMap((shape) => plan.quants.map((quant) => ({ model: shape.name, quant, vocab: LLAMA_VOCAB, bos: 1, write: () => syntheticModel(dir, shape, quant) }))),
+    ...plan.archShapes.flatMap((shape) =>
+      plan.archQuants.map((quant) => ({ model: shape.name, quant, vocab: shape.spec.vocab, bos: shape.bos, write: () => archModel(dir, shape, quant) })),
+    ),
+  ];
+  for (const r of runs) {
+    const path = await r.write();
+    const { size } = await stat(path);
+    log(`${r.model} ${ggmlTypeName(r.quant)} (${(size / 2 ** 20).toFixed(0)} MiB, context ${contextFor(plan)}):`);
+    const row = await benchModel(engines, { model: r.model, path, bytes: size, vocab: r.vocab, bos: r.bos }, r.quant, plan);
+    printRow(row);
+    rows.push(row);
   }
   await vulkan.close();
   await cpu.close();
 
   // --profile: where our time goes, per kernel, on the headline model (GPU timestamps of the real forward pass).
   let profile: StepProfile[] | undefined;
-  if (args.has('--profile')) {
-    const path = await syntheticModel(dir, plan.shapes[0]!, GgmlType.Q8_0);
+  if (args.has('--profile') && plan.shapes[0]) {
+    const path = await syntheticModel(dir, plan.shapes[0], GgmlType.Q8_0);
     profile = await profileOurs(gpu, path, Math.min(plan.prefillTokens, 64), plan.decodeContexts, contextFor(plan));
     for (const p of profile) {
       log(`profile ${p.what}: GPU ${p.gpu_ms} ms (wall ${p.wall_ms} ms)${p.matmul_gb_per_s !== undefined ? `, matmul ${p.matmul_gb_per_s} GB/s` : ''}`);

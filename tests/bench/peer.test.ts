@@ -1,6 +1,7 @@
 // The peer bench's pure helpers: how step times, medians, prompts and greedy agreement are computed.
 import { describe, expect, it } from 'vitest';
-import { ggmlTypeName } from '../../src/gpu/gguf/types';
+import { GgmlType, ggmlTypeName } from '../../src/gpu/gguf/types';
+import { archTensorType } from '../../bench/synthetic-arch';
 import { kernelName } from '../../bench/peer/profile';
 import { choosePlan, FULL_PLAN, QUICK_PLAN } from '../../bench/peer/run';
 import { benchPrompt, commonPrefix, decodeTiming, median, stepTimes } from '../../bench/peer/types';
@@ -38,6 +39,23 @@ describe('peer bench helpers', () => {
     expect(part.prefillTokens).toBe(FULL_PLAN.prefillTokens);
     expect(() => choosePlan(['--shape', '7B'])).toThrow(/--shape 7B/);
     expect(() => choosePlan(['--quant', 'Q2_K'])).toThrow(/--quant Q2_K/);
+  });
+
+  it('narrows to architecture shapes alone, or Llama shapes alone, by the names --shape lists', () => {
+    const arch = choosePlan(['--quick', '--shape', 'qwen3moe-quick', '--quant', 'Q4_K']);
+    expect(arch.shapes).toEqual([]);
+    expect(arch.archShapes.map((s) => s.arch)).toEqual(['qwen3moe']);
+    expect(arch.archQuants.map((q) => ggmlTypeName(q))).toEqual(['Q4_K']);
+    expect(choosePlan(['--shape', 'tiny']).archShapes).toEqual([]);
+    expect(QUICK_PLAN.archShapes.map((s) => s.arch)).toEqual(['gemma3', 'qwen3moe']);
+  });
+
+  it('quantizes architecture models as llama-quantize --pure: vectors and the router F32, narrow rows to the fallback', () => {
+    expect(archTensorType({ name: 'blk.0.attn_norm.weight', dims: [640] }, GgmlType.Q4_K)).toBe(GgmlType.F32);
+    expect(archTensorType({ name: 'blk.0.ffn_gate_inp.weight', dims: [512, 128] }, GgmlType.Q8_0)).toBe(GgmlType.F32);
+    expect(archTensorType({ name: 'blk.0.ffn_down_exps.weight', dims: [256, 512, 128] }, GgmlType.Q4_K)).toBe(GgmlType.Q4_K);
+    expect(archTensorType({ name: 'blk.0.attn_q.weight', dims: [640, 1024] }, GgmlType.Q4_K)).toBe(GgmlType.Q5_0);
+    expect(archTensorType({ name: 'blk.0.attn_q.weight', dims: [640, 1024] }, GgmlType.Q8_0)).toBe(GgmlType.Q8_0);
   });
 
   it('counts the agreeing prefix of two generations', () => {
