@@ -1,22 +1,20 @@
 // npm run -s bench -- [--quick] [--json] [--out FILE]   (--peer: against llama.cpp; --matmul: the matmul kernels alone;
-// --render: the streaming answer renderer in Chromium; --download: the model downloader)
+// --render: the streaming answer renderer in Chromium; --download: the model downloader; --kv-types: KV cache types alone)
 // Engine benchmarks on this machine's WebGPU device, each figure a ratio against a baseline measured in the same
 // run: the device's own streaming bandwidth (a copy kernel), and naive three-pass attention.
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { acquireNodeDevice } from '../src/node/dawn-device';
 import { openGgufFile } from '../src/node/file-source';
 import { Engine } from '../src/gpu/engine/engine';
 import { GgmlType, ggmlTypeName } from '../src/gpu/gguf/types';
 import { flashDecodeGqa, naiveAttention, type PagedAttentionShape } from '../src/gpu/kernels/attention';
 import { KernelContext } from '../src/gpu/kernels/context';
-import { blockBytes, KV_BLOCK_TOKENS, layerBlockBytes, type KvLayout } from '../src/gpu/kv/layout';
-import { persistSequence, resumeFromStore } from '../src/gpu/engine/resume';
-import { openDatabase } from '../src/store/database';
-import { KvBlockStore } from '../src/store/kv-store';
-import { kvMemoryBenchmark } from './kv-memory';
+import { KV_BLOCK_TOKENS, layerBlockBytes, type KvLayout } from '../src/gpu/kv/layout';
+import { kvMemoryBenchmark, kvTypeBenchmark, type KvTypeFigures } from './kv-memory';
+import { resumeBenchmark, type ResumeFigures } from './resume';
 import { SHAPES, syntheticModel } from './synthetic';
 
 const args = new Set(process.argv.slice(2));
@@ -154,57 +152,6 @@ async function attentionBenchmark(ctx: KernelContext, context: number): Promise<
   return { flash_ms: round(flash, 4), naive_ms: round(naive, 4), speedup: round(naive / flash, 3) };
 }
 
-interface ResumeFigures {
-  readonly context: number;
-  readonly recompute_ms: number;
-  readonly swap_in_ms: number;
-  readonly resume_speedup: number;
-  readonly resume_mb_per_s: number;
-  readonly bytes: number;
-}
-
-/**
- * A `context`-token conversation resumed two ways in the same run: recomputing it (prefill) versus swapping its KV
- * blocks in from a real SQLite file (read, check, upload), each followed by the same next token.
- */
-async function resumeBenchmark(gpuCtx: Awaited<ReturnType<typeof acquireNodeDevice>>, path: string, context: number): Promise<ResumeFigures> {
-  const { file, close } = await openGgufFile(path);
-  const dbPath = join(await mkdtemp(join(tmpdir(), 'kvchat-bench-resume-')), 'store.sqlite');
-  const db = openDatabase(dbPath);
-  try {
-    const fingerprint = `bench-${path}`;
-    const engine = await Engine.load(gpuCtx, file, { maxSeqs: 1, maxBatchTokens: 256, kvBlocks: Math.ceil(context / KV_BLOCK_TOKENS) * 2 + 4, modelFingerprint: fingerprint });
-    const history = Array.from({ length: context }, (_, i) => 3 + ((i * 7919) % (engine.config.vocabSize - 3)));
-    const store = new KvBlockStore(db);
-    const t0 = performance.now();
-    const a = engine.createSequence();
-    await engine.generate(a, history, { maxNewTokens: 1 });
-    const recompute = performance.now() - t0;
-    await persistSequence(engine, a, fingerprint, store);
-    engine.releaseSequence(a);
-    engine.clearKvCache(); // the blocks must come from SQLite, not from the GPU pool's or RAM's cache
-    const t1 = performance.now();
-    const b = engine.createSequence();
-    // The last history token is run again (its logits give the next token), so its block is not restored.
-    const r = await resumeFromStore(engine, b, fingerprint, history.slice(0, -1), store);
-    await engine.generate(b, history.slice(r.reusedTokens), { maxNewTokens: 1 });
-    const swapIn = performance.now() - t1;
-    const bytes = (r.reusedTokens / KV_BLOCK_TOKENS) * blockBytes(engine.pool.layout);
-    engine.destroy();
-    return {
-      context,
-      recompute_ms: round(recompute),
-      swap_in_ms: round(swapIn),
-      resume_speedup: round(recompute / swapIn, 2),
-      resume_mb_per_s: round(bytes / 1e6 / (r.ms / 1000), 1),
-      bytes,
-    };
-  } finally {
-    db.close();
-    await close();
-  }
-}
-
 const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 async function main(): Promise<void> {
@@ -235,12 +182,13 @@ async function main(): Promise<void> {
   const resumeModel = await syntheticModel(dir, quick ? SHAPES.tiny! : SHAPES['135M']!, GgmlType.Q8_0);
   for (const context of quick ? [1024] : [1024, 4096, 16384]) {
     const r = await resumeBenchmark(gpu, resumeModel, context);
-    log(`resume @${context}: swap-in ${r.swap_in_ms} ms vs recompute ${r.recompute_ms} ms (${r.resume_speedup}x), ${r.resume_mb_per_s} MB/s`);
+    log(`resume @${context}: swap-in ${r.swap_in_ms} ms vs recompute ${r.recompute_ms} ms (${r.resume_speedup}x), ${r.resume_mb_per_s} MB/s; restore ${r.restore_ms} ms vs read + upload ${r.io_bound_ms} ms (${r.resume_vs_io_bound})`);
     resume.push(r);
   }
   // Memory accounting does not depend on the weights: the bundled tiny real model keeps it quick.
   const memory = await kvMemoryBenchmark(gpu, fileURLToPath(new URL('../resources/models/stories260K.gguf', import.meta.url)));
   log(`KV memory, mixed workload: ${memory.kv_waste_pct}% of allocated slots empty (contiguous per-context cache: ${memory.contiguous_waste_pct}%), ${memory.prefix_blocks_shared} blocks shared by prefixes`);
+  const kvTypes = await measureKvTypes(gpu, dir);
   const first = decode[0]!;
   const result = {
     device: gpu.adapterDescription,
@@ -252,9 +200,11 @@ async function main(): Promise<void> {
     flash_decode_speedup: Object.fromEntries(Object.entries(flash).map(([k, v]) => [k, v.speedup])),
     resume_speedup: Object.fromEntries(resume.map((r) => [r.context, r.resume_speedup])),
     resume_mb_per_s: Object.fromEntries(resume.map((r) => [r.context, r.resume_mb_per_s])),
+    resume_vs_io_bound: Object.fromEntries(resume.map((r) => [r.context, r.resume_vs_io_bound])),
     kv_waste_pct: memory.kv_waste_pct,
     prefix_blocks_shared: memory.prefix_blocks_shared,
     kv_memory: memory,
+    kv_types: kvTypes,
     decode,
     attention: flash,
     resume,
@@ -264,11 +214,33 @@ async function main(): Promise<void> {
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
+/** KV cache types (bench/kv-memory.ts): bytes per token, decode q8_0/q4_0 vs f16 KV, greedy agreement on the shared models. */
+async function measureKvTypes(gpu: Awaited<ReturnType<typeof acquireNodeDevice>>, dir: string): Promise<KvTypeFigures> {
+  const model = await syntheticModel(dir, quick ? SHAPES.tiny! : SHAPES['135M']!, GgmlType.Q8_0);
+  const sharedDir = fileURLToPath(new URL('../../shared', import.meta.url));
+  const f = await kvTypeBenchmark(gpu, model, sharedDir, quick ? 512 : 2048, quick ? 8 : 32);
+  const t = f.decode.tokens_per_s;
+  log(`KV types: decode ${f.decode.model} @${f.decode.context}: f32 ${t.f32}, f16 ${t.f16}, q8_0 ${t.q8_0}, q4_0 ${t.q4_0} tokens/s`);
+  for (const g of f.greedy_agreement) log(`  ${g.model} ${g.reference}: q8_0 = f16 for ${g.q8_0_vs_f16}/${g.generated} tokens, q8_0 = f32 for ${g.q8_0_vs_f32}, q4_0 = f16 for ${g.q4_0_vs_f16}`);
+  return f;
+}
+
+// --kv-types: the KV cache types alone (bench/kv-memory.ts).
+async function kvTypesOnly(): Promise<void> {
+  const gpu = await acquireNodeDevice();
+  log(`device: ${gpu.adapterDescription} (f16: ${gpu.caps.f16})`);
+  const f = await measureKvTypes(gpu, join(tmpdir(), 'kvchat-bench-models'));
+  if (json) process.stdout.write(`${JSON.stringify({ device: gpu.adapterDescription, quick, kv_types: f })}\n`);
+}
+
 // --peer: our engine against llama.cpp on the same device and files (bench/peer).
 // --matmul: the quantized matmul kernels alone (bench/matmul).
 // --render: the streaming answer renderer (bench/render).
 // --download: the model downloader against a plain HTTP read over loopback (bench/download).
-const entry = args.has('--download')
+// --tune: kernel variants chosen by measuring, against the fixed rule (bench/tune).
+const entry = args.has('--tune')
+  ? import('./tune').then((m) => m.runTuneBench(process.argv.slice(2)))
+  : args.has('--download')
   ? import('./download').then((m) => m.runDownloadBench(process.argv.slice(2)))
   : args.has('--peer')
   ? import('./peer/run').then((m) => m.runPeerBench(process.argv.slice(2)))
@@ -276,7 +248,9 @@ const entry = args.has('--download')
     ? import('./matmul').then((m) => m.runMatmulBench(process.argv.slice(2)))
     : args.has('--render')
       ? import('./render').then((m) => m.runRenderBench(process.argv.slice(2)))
-      : main();
+      : args.has('--kv-types')
+        ? kvTypesOnly()
+        : main();
 entry.then(
   () => process.exit(0),
   (e: unknown) => {

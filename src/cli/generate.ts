@@ -1,7 +1,7 @@
 // npm run -s generate -- --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--top-k K]
 //   [--top-p P] [--min-p P] [--repeat-penalty R] [--reference] [--json]
 //   [--session DB --conversation NAME [--chat] [--kv-budget BYTES]] [--context N] [--context-policy stop|truncate-middle|rolling-window [--keep N]]
-//   [--kv-type f16|q8_0|q4_0]
+//   [--kv-type f16|q8_0|q4_0] [--tune]
 // Positions count like llama2.c's -n: prompt and generated tokens together take at most N positions (and at
 // most the model's context); generation also stops at an end-of-generation token. With --session the prompt
 // continues a stored conversation (raw text unless --chat) and N caps the new tokens. At the context length the
@@ -9,7 +9,9 @@
 // and go on; the JSON's context_shifts says what was dropped and recomputed. --kv-budget caps the KV bytes the
 // session file keeps (least recently used conversations lose their blocks first); the JSON's kv_store_bytes is
 // what it holds after the run. --kv-type picks the K/V cache type (default f16 where the GPU has shader-f16, else
-// f32; q8_0 about halves KV memory and disk, q4_0 about quarters it); the JSON's kv_type says which ran.
+// f32; q8_0 about halves KV memory and disk, q4_0 about quarters it); the JSON's kv_type says which ran. --tune
+// measures kernel variants on this device first (decode matvec, flash-decode split-K; about 2 s) and keeps the
+// choices for later runs.
 import type { ConversationResume } from '../gpu/engine/conversation-cache';
 import { Engine, type ContextPolicy, type ContextShift, type GenerateOptions, type GenerateResult } from '../gpu/engine/engine';
 import { sampleCpu } from '../gpu/engine/sampler-cpu';
@@ -23,6 +25,7 @@ import { Args, kvTypeArg, runMain, UsageError } from './args';
 import { openGgufFile } from '../node/file-source';
 import { acquireNodeDevice } from '../node/dawn-device';
 import { CliSession, type StoredConversation } from './session';
+import { chooseKernelVariants } from './tune';
 
 interface Generation {
   readonly tokens: number[];
@@ -34,6 +37,8 @@ interface Generation {
   readonly kvType?: KvDtype;
   readonly resume?: ConversationResume;
   readonly contextShifts: readonly ContextShift[];
+  /** The kernel variant choices (generate --tune, or stored ones). */
+  readonly tuning?: readonly Record<string, unknown>[];
 }
 
 interface Run {
@@ -46,6 +51,8 @@ interface Run {
   readonly contextPolicy: ContextPolicy;
   readonly contextLength: number;
   readonly kvType?: KvType;
+  /** Measure kernel variants before loading (--tune). */
+  readonly tune?: boolean;
   /** Session mode: the stored conversation and how to save the exchange. */
   readonly session?: { readonly store: CliSession; readonly conversation: StoredConversation; readonly promptText: string; readonly tokenizer: Tokenizer };
 }
@@ -79,12 +86,15 @@ async function generateReference(r: Run): Promise<Generation> {
 
 async function generateGpu(r: Run): Promise<Generation> {
   const gpu = await acquireNodeDevice();
+  const tuned = await chooseKernelVariants(gpu, r.file, r.kvType ?? (gpu.caps.f16 ? 'f16' : 'f32'), !!r.tune);
   // In session mode KV blocks are named by the model file's fingerprint, so stored ones are found again.
   const engine = await Engine.load(gpu, r.file, {
     maxSeqs: 1,
     contextLength: r.contextLength,
     ...(r.kvType ? { kvDtype: r.kvType } : {}),
     ...(r.session ? { modelFingerprint: r.session.store.modelFingerprint } : {}),
+    matvecVariant: tuned.matvecVariant,
+    ...(tuned.decodeKeysPerSplit !== undefined ? { decodeKeysPerSplit: tuned.decodeKeysPerSplit } : {}),
   });
   try {
     const started = performance.now();
@@ -111,6 +121,7 @@ async function generateGpu(r: Run): Promise<Generation> {
       device: `webgpu: ${gpu.adapterDescription}`,
       kvType: engine.pool.layout.dtype,
       contextShifts: result.contextShifts,
+      tuning: tuned.report,
       ...(resume ? { resume } : {}),
     };
   } finally {
@@ -132,7 +143,7 @@ async function generateInSession(engine: Engine, s: NonNullable<Run['session']>,
 async function main(): Promise<void> {
   const args = new Args(
     process.argv.slice(2),
-    new Set(['json', 'reference', 'chat']),
+    new Set(['json', 'reference', 'chat', 'tune']),
     new Set(['model', 'prompt', 'max-tokens', 'temperature', 'seed', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'session', 'conversation', 'context-policy', 'keep', 'context', 'kv-budget', 'kv-type']),
   );
   const json = args.flag('json');
@@ -140,6 +151,7 @@ async function main(): Promise<void> {
   const sessionPath = args.string('session');
   if ((sessionPath === undefined) !== (args.string('conversation') === undefined)) throw new UsageError('--session and --conversation go together');
   if (sessionPath !== undefined && args.flag('reference')) throw new UsageError('--reference keeps no session');
+  if (args.flag('tune') && args.flag('reference')) throw new UsageError('--tune measures GPU kernels; --reference runs none');
   if (sessionPath === undefined && args.string('kv-budget') !== undefined) throw new UsageError('--kv-budget needs --session');
   const kvBudget = args.string('kv-budget') !== undefined ? args.number('kv-budget', 0, (n) => Number.isSafeInteger(n) && n >= 0, 'a whole number of bytes') : undefined;
   const { file, close } = await openGgufFile(modelPath);
@@ -177,6 +189,7 @@ async function main(): Promise<void> {
       contextPolicy,
       contextLength,
       kvType: kvTypeArg(args),
+      tune: args.flag('tune'),
       ...(store && conversation ? { session: { store, conversation, promptText, tokenizer } } : {}),
     };
     const g = args.flag('reference') ? await generateReference(run) : await generateGpu(run);
@@ -189,6 +202,7 @@ async function main(): Promise<void> {
           backend: args.flag('reference') ? 'reference' : 'webgpu',
           device: g.device,
           ...(g.kvType ? { kv_type: g.kvType } : {}),
+          ...(g.tuning ? { tuning: g.tuning } : {}),
           prompt: promptText,
           prompt_tokens: prompt,
           generated_tokens: g.tokens,

@@ -35,6 +35,7 @@ import type { Db } from '../store/database';
 import { openDatabaseOrSetAside, type DamagedDatabase, type SetAsideDatabase } from '../store/damaged-database';
 import { StoreError } from '../store/errors';
 import { kvBudgetFor, volumeSpace, type KvBudget } from '../store/kv-budget';
+import { ConversationTransfer } from '../store/conversation-transfer';
 import { KvBlockStore, type KvBlockRow } from '../store/kv-store';
 import { ensureIncrementalVacuum, type VacuumConversion } from '../store/vacuum';
 import { MessageRepository } from '../store/messages';
@@ -48,6 +49,8 @@ export interface ApiServices {
   readonly messages: MessageRepository;
   readonly search: MessageSearch;
   readonly kv: KvBlockStore;
+  /** Conversation export and import (absent in hosts that keep no database of their own). */
+  readonly transfer?: ConversationTransfer;
   /** The database file and the models folder, whose sizes the Storage view shows. */
   readonly storagePaths?: { readonly databaseFile: string; readonly modelsDir: string };
   /** Remote OpenAI-compatible servers (providers, remote conversations, streamed answers). */
@@ -163,6 +166,7 @@ export function openApiServices(o: OpenServicesOptions): ApiServices & { readonl
     messages,
     search: new MessageSearch(db),
     kv,
+    transfer: new ConversationTransfer(db),
     storagePaths: { databaseFile: o.databaseFile, modelsDir: o.modelsDir },
     remote: new RemoteService({ db, conversations, messages, cipher: o.cipher }),
   };
@@ -236,6 +240,8 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
     createConversation: (request) => s.conversations.createConversation(request),
     renameConversation: ({ id, title }) => s.conversations.renameConversation(id, title),
     deleteConversation: ({ id }) => s.conversations.deleteConversation(id),
+    exportConversation: ({ id, format, includeKv }) => transferOf(s).exportText(id, format, includeKv !== undefined ? { includeKv } : {}),
+    importConversation: ({ text }) => transferOf(s).importText(text),
     updateConversationSettings: ({ id, ...changes }) => s.conversations.updateSettings(id, changes),
 
     getMessages: ({ conversationId }) => s.messages.thread(conversationId),
@@ -254,12 +260,12 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
     getConversationKv: ({ conversationId }) => {
       s.conversations.getConversation(conversationId); // unknown conversation: a typed not-found error
       const kv = s.kv.conversationTokens(conversationId);
-      return kv ? { modelFingerprint: kv.modelFingerprint, tokens: tokensToBytes(kv.tokens), computed: kv.computed } : null;
+      return kv ? { modelFingerprint: kv.modelFingerprint, tokens: tokensToBytes(kv.tokens), computed: kv.computed, version: kv.version } : null;
     },
-    saveConversationKv: ({ conversationId, modelFingerprint, tokens, computed, blockHashes }) => {
+    saveConversationKv: ({ conversationId, modelFingerprint, tokens, computed, blockHashes, baseVersion }) => {
       const ids = bytesToTokens(tokens);
       if (computed > ids.length) throw new ApiInputError(`Invalid request to saveConversationKv: computed (${computed}) exceeds the ${ids.length} tokens`);
-      s.kv.saveConversationKv(conversationId, { modelFingerprint, tokens: ids, computed, blockHashes });
+      return s.kv.saveConversationKv(conversationId, { modelFingerprint, tokens: ids, computed, blockHashes, ...(baseVersion !== undefined ? { baseVersion } : {}) });
     },
     getKvUsage: () => s.kv.usage(),
     getKvStorage: () => kvStorage(s),
@@ -373,6 +379,11 @@ function localServerOf(s: ApiServices): LocalServerService {
 /** Only the fields the API promises (the provider row never carries the key, but say so by construction). */
 function toProviderInfo(p: RemoteProvider): RemoteProviderInfo {
   return { id: p.id, name: p.name, baseUrl: p.baseUrl, hasApiKey: p.hasApiKey, createdAt: p.createdAt, updatedAt: p.updatedAt };
+}
+
+function transferOf(s: ApiServices): ConversationTransfer {
+  if (!s.transfer) throw new ApiInputError('Conversation export and import are not available here');
+  return s.transfer;
 }
 
 /** Only the fields the API promises, with the bytes as a plain Uint8Array view (not a Node Buffer). */

@@ -38,6 +38,8 @@ const api: KvChatApi = {
   createConversation: (request) => ipcRenderer.invoke(CHANNELS.createConversation, request),
   renameConversation: (request) => ipcRenderer.invoke(CHANNELS.renameConversation, request),
   deleteConversation: (request) => ipcRenderer.invoke(CHANNELS.deleteConversation, request),
+  exportConversation: (request) => ipcRenderer.invoke(CHANNELS.exportConversation, request),
+  importConversation: (request) => ipcRenderer.invoke(CHANNELS.importConversation, request),
   updateConversationSettings: (request) => ipcRenderer.invoke(CHANNELS.updateConversationSettings, request),
 
   getMessages: (request) => ipcRenderer.invoke(CHANNELS.getMessages, request),

@@ -27,6 +27,8 @@ export const LIMITS = {
   kvBlockBytes: 64 * 2 ** 20,
   /** Tokens in one conversation's history. */
   kvTokens: 4 * 2 ** 20,
+  /** Characters of an imported conversation file: its KV blocks in base64 make it large (V8's string limit is ~512 MiB). */
+  conversationImportChars: 500 * 2 ** 20,
   hubQuery: 200,
   hubPath: 1000,
   hubToken: 4096,
@@ -53,6 +55,8 @@ export const fullGenerationSettings = z.strictObject({
   /** null: a fresh random seed per answer. */
   seed: z.int().min(0).max(2 ** 32 - 1).nullable(),
   contextPolicy: z.enum(['stop', 'truncate-middle', 'rolling-window']),
+  /** false: a model whose template has a thinking switch (Qwen3's enable_thinking) answers without reasoning. Absent: on. */
+  thinking: z.boolean().optional(),
 });
 
 export const generationSettings = fullGenerationSettings.partial();
@@ -94,7 +98,8 @@ export const kvBlock = z.strictObject({
   modelFingerprint,
   /** Engine-defined layout (dtype, layers, heads...), checked before the bytes are used. */
   layout: z.record(z.string(), z.unknown()),
-  checksum: z.string().min(1).max(128),
+  /** xxHash64 of the bytes; the store computes it when absent and refuses a block whose checksum does not match. */
+  checksum: z.string().min(1).max(128).optional(),
   bytes: bytes(LIMITS.kvBlockBytes),
 }) satisfies z.ZodType<StoredKvBlock, StoredKvBlock>;
 
@@ -161,6 +166,10 @@ export const API_SCHEMAS = {
   }),
   renameConversation: z.strictObject({ id: rowId, title }),
   deleteConversation: z.strictObject({ id: rowId }),
+  /** The conversation as file text: JSON (imports back; optionally with its KV blocks) or Markdown (to read). */
+  exportConversation: z.strictObject({ id: rowId, format: z.enum(['json', 'markdown']), includeKv: z.boolean().optional() }),
+  /** An exported JSON document's text; always imported as a new conversation. */
+  importConversation: z.strictObject({ text: z.string().min(1).max(LIMITS.conversationImportChars) }),
   updateConversationSettings: z.strictObject({
     id: rowId,
     settings: generationSettings.optional(),
@@ -174,6 +183,7 @@ export const API_SCHEMAS = {
     parentId: rowId.nullable(),
     role: messageRole,
     content,
+    reasoning: content.optional(),
     status: messageStatus.optional(),
     tokenCount: tokenCount.optional(),
     stats: messageStats.optional(),
@@ -181,6 +191,7 @@ export const API_SCHEMAS = {
   updateMessage: z.strictObject({
     id: rowId,
     content: content.optional(),
+    reasoning: content.optional(),
     status: messageStatus.optional(),
     tokenCount: tokenCount.optional(),
     stats: messageStats.optional(),
@@ -200,6 +211,8 @@ export const API_SCHEMAS = {
     computed: z.int().min(0),
     /** Logical block i -> the hash of a stored block. */
     blockHashes: z.array(blockHash).max(LIMITS.kvHashes),
+    /** The history version this save continues (getConversationKv's; 0: never saved); another writer's save since refuses it. */
+    baseVersion: z.int().min(0).optional(),
   }),
   getKvUsage: noPayload,
   getKvStorage: noPayload,

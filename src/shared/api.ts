@@ -65,6 +65,8 @@ export interface ModelInfo {
   readonly contextLength: number;
   readonly details: ModelDetails;
   readonly storedInPlace: boolean;
+  /** Deleting the model deletes its file: a copy in the models folder or a download; otherwise it is only unregistered. */
+  readonly deletesFile: boolean;
   /** Milliseconds since the epoch. */
   readonly addedAt: number;
   /** False when the file went missing or changed since import: such a model is never loaded. */
@@ -165,6 +167,8 @@ export interface Message {
   readonly parentId: number | null;
   readonly role: MessageRole;
   readonly content: string;
+  /** An answer's reasoning (a `<think>` block, an analysis channel), shown apart from its content; '' if none. */
+  readonly reasoning: string;
   readonly tokenCount: number | null;
   readonly stats: MessageStats;
   readonly status: MessageStatus;
@@ -223,6 +227,19 @@ export interface ConversationKv {
   readonly tokens: Uint8Array;
   /** How many leading tokens had K/V computed (the rest were pending). */
   readonly computed: number;
+  /** Bumped by every save: a save naming an older one as its baseVersion is refused (another writer continued it). */
+  readonly version: number;
+}
+
+/** What an import made: the new conversation, and which of the file's KV blocks it kept. */
+export interface ConversationImport {
+  readonly conversation: Conversation;
+  /** KV blocks kept: the chat resumes without recomputing them. */
+  readonly kvBlocksImported: number;
+  /** KV blocks refused (another model, a name its history does not give, a failed checksum): recomputed later. */
+  readonly kvBlocksRefused: number;
+  /** Why blocks were refused, for the user. */
+  readonly kvRefusedReason?: string;
 }
 
 /** A ConversationKv, the conversation it belongs to and its block table. */
@@ -374,6 +391,8 @@ export interface CuratedModel {
   readonly repo: string;
   readonly file: string;
   readonly name: string;
+  /** general.architecture of the file: one the engine runs. */
+  readonly architecture: string;
   /** Why it is on the list. */
   readonly why: string;
   /** Bytes, as listed (the Hub's file tree has the exact size). */
@@ -444,6 +463,10 @@ export interface KvChatApi {
   createConversation(request: CreateConversationRequest): Promise<ApiResult<Conversation>>;
   renameConversation(request: ApiRequest<'renameConversation'>): Promise<ApiResult<Conversation>>;
   deleteConversation(request: ApiRequest<'deleteConversation'>): Promise<ApiResult<void>>;
+  /** The conversation (every branch, settings, system prompt) as JSON, optionally with its KV blocks, or as Markdown. */
+  exportConversation(request: ApiRequest<'exportConversation'>): Promise<ApiResult<string>>;
+  /** Imports an exported JSON document as a new conversation; its KV blocks are kept only if they verify. */
+  importConversation(request: ApiRequest<'importConversation'>): Promise<ApiResult<ConversationImport>>;
   updateConversationSettings(request: UpdateConversationSettingsRequest): Promise<ApiResult<Conversation>>;
 
   getMessages(request: ApiRequest<'getMessages'>): Promise<ApiResult<ConversationThread>>;
@@ -463,7 +486,8 @@ export interface KvChatApi {
   putKvBlocks(request: ApiRequest<'putKvBlocks'>): Promise<ApiResult<void>>;
   /** null when the conversation never ran through the engine. */
   getConversationKv(request: ApiRequest<'getConversationKv'>): Promise<ApiResult<ConversationKv | null>>;
-  saveConversationKv(request: SaveConversationKvRequest): Promise<ApiResult<void>>;
+  /** Returns the history's new version; refused ('kv-conversation-changed') when another writer saved since baseVersion. */
+  saveConversationKv(request: SaveConversationKvRequest): Promise<ApiResult<number>>;
   getKvUsage(): Promise<ApiResult<KvUsage>>;
   getKvStorage(): Promise<ApiResult<KvStorage>>;
   /** Sets the KV disk budget (null: the default) and enforces it at once. */
@@ -584,6 +608,8 @@ export const CHANNELS = {
   createConversation: 'conversations:create',
   renameConversation: 'conversations:rename',
   deleteConversation: 'conversations:delete',
+  exportConversation: 'conversations:export',
+  importConversation: 'conversations:import',
   updateConversationSettings: 'conversations:update-settings',
   getMessages: 'messages:get',
   selectBranch: 'messages:select-branch',

@@ -27,6 +27,7 @@ interface SettingsJson {
   max_tokens?: number;
   seed?: number | null;
   context_policy?: GenerationSettings['contextPolicy'];
+  thinking?: boolean;
 }
 
 function settingsToJson(s: GenerationSettings): string {
@@ -39,6 +40,7 @@ function settingsToJson(s: GenerationSettings): string {
     max_tokens: s.maxTokens,
     seed: s.seed,
     context_policy: s.contextPolicy,
+    ...(s.thinking !== undefined ? { thinking: s.thinking } : {}),
   };
   return JSON.stringify(json);
 }
@@ -56,6 +58,7 @@ function settingsFromJson(text: string): GenerationSettings {
     maxTokens: j.max_tokens ?? d.maxTokens,
     seed: j.seed === undefined ? d.seed : j.seed,
     contextPolicy: j.context_policy ?? d.contextPolicy,
+    ...(j.thinking !== undefined ? { thinking: j.thinking } : {}),
   };
 }
 

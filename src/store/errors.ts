@@ -9,7 +9,9 @@ export type StoreErrorCode =
   | 'model-not-found'
   | 'message-not-found'
   | 'invalid-parent'
-  | 'kv-unknown-block';
+  | 'kv-unknown-block'
+  | 'kv-conversation-changed' // another writer saved the conversation's token history since this turn began
+  | 'invalid-import'; // a conversation export file that is not one, or is inconsistent
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

@@ -10,11 +10,15 @@ import type { Db } from './database';
 import { now, writeTransaction } from './database';
 import { notFound as conversationNotFound } from './conversations';
 import { StoreError } from './errors';
+import { blockChecksum } from './block-checksum';
 
 /** How the block's bytes are laid out (dtype, layers, KV heads, head dim, tokens...): JSON, engine-defined. */
 export type KvBlockLayout = StoredKvBlock['layout'];
 
-/** A block as the store takes it: the engine's StoredKvBlock (hash, model, layout, checksum of the bytes, bytes). */
+/**
+ * A block as the store takes it: the engine's StoredKvBlock (hash, model, layout, bytes). The store computes the
+ * checksum of the bytes itself; one the caller gives (an imported block) must match, or the block is refused.
+ */
 export type KvBlock = StoredKvBlock;
 
 /** What a conversation's KV resume needs, saved together: the token history and the block table built from it. */
@@ -26,10 +30,27 @@ export interface ConversationKvSnapshot {
   readonly computed: number;
   /** The block table: `blockHashes[i]` is logical block i. Every hash must be stored. */
   readonly blockHashes: readonly string[];
+  /**
+   * The version of the saved history this one continues (conversationTokens().version; 0 if it was never saved).
+   * When given and the stored version differs, another writer (a second process) saved in between: the save is
+   * refused with StoreError 'kv-conversation-changed' and nothing is written, so two histories never interleave.
+   */
+  readonly baseVersion?: number;
+}
+
+/** A conversation's saved token history as read back. */
+export interface ConversationTokenHistory {
+  readonly modelFingerprint: string;
+  readonly tokens: number[];
+  readonly computed: number;
+  /** Bumped by every save (1 for the first): what a later save names as its baseVersion. */
+  readonly version: number;
 }
 
 /** A stored block as read back: the block and when it was stored and last used (ms since the epoch). */
 export interface KvBlockRow extends StoredKvBlock {
+  /** xxHash64 of `bytes`, checked as they were read. */
+  readonly checksum: string;
   readonly createdAt: number;
   readonly lastUsedAt: number;
 }
@@ -61,6 +82,10 @@ export class KvBlockStore {
   lastSkip: (KvWriteSkip & { readonly at: number }) | null = null;
   /** What the last enforcement after a save dropped. */
   lastEviction: KvEviction | null = null;
+  /** Blocks the last putBlocks refused because their given checksum did not match their bytes. */
+  lastRefused = 0;
+  /** Stored blocks whose bytes failed their checksum when read back, since this store opened (each was deleted). */
+  corruptBlocksDropped = 0;
   /** Blocks a putBlocks skipped: a block table naming them is cut before the first (its tail recomputes). */
   private readonly skipped = new Set<string>();
 
@@ -75,14 +100,18 @@ export class KvBlockStore {
 
   /**
    * Stores blocks in one transaction. A hash already stored keeps its bytes (same hash, same content). Skipped
-   * (see lastSkip) while the volume is under its free-space reserve or the database is full.
+   * (see lastSkip) while the volume is under its free-space reserve or the database is full. A block whose given
+   * checksum does not match its bytes is refused (counted in `lastRefused`), never stored.
    */
   putBlocks(blocks: readonly KvBlock[]): void {
-    const bytes = blocks.reduce((n, b) => n + b.bytes.byteLength, 0);
+    const summed = blocks.map((b) => ({ block: b, checksum: blockChecksum(b.bytes) }));
+    const intact = summed.filter((s) => s.block.checksum === undefined || s.block.checksum === s.checksum);
+    this.lastRefused = blocks.length - intact.length;
+    const bytes = intact.reduce((n, s) => n + s.block.bytes.byteLength, 0);
     const low = this.options.budget?.roomFor(bytes) ?? null;
     if (low) return this.skip(low, blocks);
     try {
-      this.insertBlocks(blocks);
+      this.insertBlocks(intact);
       this.lastSkip = null;
     } catch (e) {
       if (!isDiskFull(e)) throw e;
@@ -97,7 +126,7 @@ export class KvBlockStore {
     for (const b of blocks) this.skipped.add(b.hash);
   }
 
-  private insertBlocks(blocks: readonly KvBlock[]): void {
+  private insertBlocks(blocks: readonly { block: KvBlock; checksum: string }[]): void {
     const insert = this.db.prepare(
       `INSERT INTO kv_blocks (hash, model_fingerprint, layout, checksum, bytes, created_at, last_used_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -105,22 +134,36 @@ export class KvBlockStore {
     );
     writeTransaction(this.db, () => {
       const t = now();
-      for (const b of blocks) {
-        insert.run(b.hash, b.modelFingerprint, JSON.stringify(b.layout), b.checksum, asBuffer(b.bytes), t, t);
+      for (const { block: b, checksum } of blocks) {
+        insert.run(b.hash, b.modelFingerprint, JSON.stringify(b.layout), checksum, asBuffer(b.bytes), t, t);
       }
     });
   }
 
-  /** The stored blocks among `hashes` (absent ones are simply missing from the map); marks them used. */
+  /**
+   * The stored blocks among `hashes` (absent ones are simply missing from the map); marks those no table names
+   * used. A block whose bytes fail their checksum is deleted (with the table entries naming it) and reported
+   * missing, so the engine recomputes it and the next save stores it again, instead of every later resume stopping
+   * before it.
+   */
   getBlocks(hashes: readonly string[]): Map<string, KvBlockRow> {
     const select = this.db.prepare('SELECT * FROM kv_blocks WHERE hash = ?');
-    const touch = this.db.prepare('UPDATE kv_blocks SET last_used_at = ? WHERE hash = ?');
+    // Only blocks no table names: their use time is what the budget's grace period reads. A named block is kept
+    // by its table, and an UPDATE rewrites the whole row, overflow pages and all: touching every block read would
+    // write as many bytes as a resume reads.
+    const touch = this.db.prepare('UPDATE kv_blocks SET last_used_at = ? WHERE hash = ? AND NOT EXISTS (SELECT 1 FROM conversation_kv ck WHERE ck.block_hash = kv_blocks.hash)');
+    const drop = this.db.prepare('DELETE FROM kv_blocks WHERE hash = ?');
     return writeTransaction(this.db, () => {
       const t = now();
       const out = new Map<string, KvBlockRow>();
       for (const hash of hashes) {
         const r = select.get(hash) as KvBlockSqlRow | undefined;
         if (!r || out.has(hash)) continue;
+        if (blockChecksum(r.bytes) !== r.checksum) {
+          drop.run(hash);
+          this.corruptBlocksDropped++;
+          continue;
+        }
         touch.run(t, hash);
         out.set(hash, {
           hash: r.hash,
@@ -141,18 +184,25 @@ export class KvBlockStore {
    * either leaves both as they were, so a resume never pairs a history with another history's blocks. The table
    * stops before the first block a putBlocks skipped for space. Then the budget, if any, is enforced. A full
    * database skips the save (see lastSkip): the messages, saved apart, stand, and a resume recomputes.
+   * Returns the history's new version (the one stored before, if the save was skipped for space).
    */
-  saveConversationKv(conversationId: number, kv: ConversationKvSnapshot): void {
+  saveConversationKv(conversationId: number, kv: ConversationKvSnapshot): number {
     const cut = kv.blockHashes.findIndex((h) => this.skipped.has(h) && !this.storedHashes([h]).size);
     const blockHashes = cut < 0 ? kv.blockHashes : kv.blockHashes.slice(0, cut);
+    let version: number;
     try {
-      writeTransaction(this.db, () => {
-        this.setConversationTokens(conversationId, kv.modelFingerprint, kv.tokens, kv.computed);
+      version = writeTransaction(this.db, () => {
+        if (kv.baseVersion !== undefined) this.checkVersion(conversationId, kv.baseVersion);
+        const before = this.conversationBlocks(conversationId);
+        const v = this.setConversationTokens(conversationId, kv.modelFingerprint, kv.tokens, kv.computed);
         this.setConversationBlocks(conversationId, blockHashes);
+        this.dropSupersededTails(before);
+        return v;
       });
     } catch (e) {
       if (!isDiskFull(e)) throw e;
       this.skip({ reason: 'disk-full', message: (e as Error).message });
+      version = this.historyVersion(conversationId);
     }
     for (const h of kv.blockHashes) this.skipped.delete(h);
     try {
@@ -160,6 +210,34 @@ export class KvBlockStore {
     } catch (e) {
       if (!isDiskFull(e)) throw e;
       this.skip({ reason: 'disk-full', message: (e as Error).message });
+    }
+    return version;
+  }
+
+  /**
+   * Deletes the tail blocks (layout.tail: a conversation's own partial last block, never shared) among `hashes`
+   * that no block table names any more: a conversation's previous tail, once a save replaced it.
+   */
+  private dropSupersededTails(hashes: readonly string[]): void {
+    const drop = this.db.prepare(
+      `DELETE FROM kv_blocks WHERE hash = ? AND json_extract(layout, '$.tail') = 1
+         AND NOT EXISTS (SELECT 1 FROM conversation_kv ck WHERE ck.block_hash = kv_blocks.hash)`,
+    );
+    for (const h of hashes) drop.run(h);
+  }
+
+  /** The version of the conversation's saved history; 0 if none is saved. */
+  historyVersion(conversationId: number): number {
+    return (this.db.prepare('SELECT version FROM conversation_tokens WHERE conversation_id = ?').pluck().get(conversationId) as number | undefined) ?? 0;
+  }
+
+  private checkVersion(conversationId: number, baseVersion: number): void {
+    const stored = this.historyVersion(conversationId);
+    if (stored !== baseVersion) {
+      throw new StoreError(
+        'kv-conversation-changed',
+        `Conversation ${conversationId} was continued elsewhere (another window or process saved version ${stored} of its history; this turn started from version ${baseVersion}). This turn was not saved; reopen the conversation to continue from the other turn.`,
+      );
     }
   }
 
@@ -223,27 +301,31 @@ export class KvBlockStore {
     return new Set(hashes.filter((h) => has.get(h) !== undefined));
   }
 
-  /** Saves the conversation's exact token history (u32 ids) and how many of them the engine had computed. */
-  setConversationTokens(conversationId: number, modelFingerprint: string, tokens: readonly number[], computed: number): void {
+  /**
+   * Saves the conversation's exact token history (u32 ids) and how many of them the engine had computed; returns
+   * the history's new version.
+   */
+  setConversationTokens(conversationId: number, modelFingerprint: string, tokens: readonly number[], computed: number): number {
     const bytes = Buffer.from(Uint32Array.from(tokens).buffer);
-    writeTransaction(this.db, () => {
+    return writeTransaction(this.db, () => {
       if (!this.db.prepare('SELECT 1 FROM conversations WHERE id = ?').get(conversationId)) throw conversationNotFound(conversationId);
       this.db
         .prepare(
           `INSERT INTO conversation_tokens (conversation_id, model_fingerprint, tokens, computed, updated_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT(conversation_id) DO UPDATE SET model_fingerprint = excluded.model_fingerprint, tokens = excluded.tokens,
-             computed = excluded.computed, updated_at = excluded.updated_at`,
+             computed = excluded.computed, updated_at = excluded.updated_at, version = conversation_tokens.version + 1`,
         )
         .run(conversationId, modelFingerprint, bytes, computed, now());
+      return this.historyVersion(conversationId);
     });
   }
 
-  conversationTokens(conversationId: number): { modelFingerprint: string; tokens: number[]; computed: number } | undefined {
-    const row = this.db.prepare('SELECT model_fingerprint, tokens, computed FROM conversation_tokens WHERE conversation_id = ?').get(conversationId) as
-      | { model_fingerprint: string; tokens: Buffer; computed: number }
+  conversationTokens(conversationId: number): ConversationTokenHistory | undefined {
+    const row = this.db.prepare('SELECT model_fingerprint, tokens, computed, version FROM conversation_tokens WHERE conversation_id = ?').get(conversationId) as
+      | { model_fingerprint: string; tokens: Buffer; computed: number; version: number }
       | undefined;
     if (!row) return undefined;
     const copy = new Uint8Array(row.tokens);
-    return { modelFingerprint: row.model_fingerprint, tokens: Array.from(new Uint32Array(copy.buffer, 0, copy.byteLength >>> 2)), computed: row.computed };
+    return { modelFingerprint: row.model_fingerprint, tokens: Array.from(new Uint32Array(copy.buffer, 0, copy.byteLength >>> 2)), computed: row.computed, version: row.version };
   }
 }

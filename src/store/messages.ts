@@ -20,6 +20,7 @@ interface MessageRow {
   parent_id: number | null;
   role: MessageRole;
   content: string;
+  reasoning: string;
   token_count: number | null;
   stats: string;
   status: MessageStatus;
@@ -33,6 +34,7 @@ function toMessage(r: MessageRow): Message {
     parentId: r.parent_id,
     role: r.role,
     content: r.content,
+    reasoning: r.reasoning,
     tokenCount: r.token_count,
     stats: JSON.parse(r.stats) as MessageStats,
     status: r.status,
@@ -46,6 +48,8 @@ export interface NewMessage {
   readonly parentId: number | null;
   readonly role: MessageRole;
   readonly content: string;
+  /** An answer's reasoning, split from its content; default ''. */
+  readonly reasoning?: string;
   readonly status?: MessageStatus;
   readonly tokenCount?: number | null;
   readonly stats?: MessageStats;
@@ -53,6 +57,7 @@ export interface NewMessage {
 
 export interface MessageChanges {
   readonly content?: string;
+  readonly reasoning?: string;
   readonly status?: MessageStatus;
   readonly tokenCount?: number | null;
   /** Merged into the stored stats (a later call may add tokens/s to an earlier time-to-first-token). */
@@ -70,8 +75,8 @@ export class MessageRepository {
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
-      `INSERT INTO messages (conversation_id, parent_id, role, content, token_count, stats, status, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (conversation_id, parent_id, role, content, reasoning, token_count, stats, status, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.byId = db.prepare('SELECT * FROM messages WHERE id = ?');
     this.children = db.prepare('SELECT * FROM messages WHERE conversation_id = ? AND parent_id IS ? ORDER BY id');
@@ -104,6 +109,7 @@ export class MessageRepository {
         m.parentId,
         m.role,
         m.content,
+        m.reasoning ?? '',
         m.tokenCount ?? null,
         JSON.stringify(definedOnly(m.stats)),
         m.status ?? 'complete',
@@ -125,9 +131,10 @@ export class MessageRepository {
       const current = this.getMessage(id);
       const stats = { ...current.stats, ...definedOnly(changes.stats) };
       this.db
-        .prepare('UPDATE messages SET content = ?, status = ?, token_count = ?, stats = ? WHERE id = ?')
+        .prepare('UPDATE messages SET content = ?, reasoning = ?, status = ?, token_count = ?, stats = ? WHERE id = ?')
         .run(
           changes.content ?? current.content,
+          changes.reasoning ?? current.reasoning,
           changes.status ?? current.status,
           changes.tokenCount === undefined ? current.tokenCount : changes.tokenCount,
           JSON.stringify(stats),

@@ -134,7 +134,7 @@ describe('createSocketApi against the host (the renderer transport, in Node with
     expect(model!.name).toBe('stories260K (built in)');
     const c = await ok(api.createConversation({ title: 'over the socket' }));
     const bytes = new Uint8Array(20480).map((_, i) => i & 0xff);
-    await ok(api.putKvBlocks({ blocks: [{ hash: 'abcdef01', modelFingerprint: model!.fingerprint, layout: { key: 'k' }, checksum: 'x', bytes }] }));
+    await ok(api.putKvBlocks({ blocks: [{ hash: 'abcdef01', modelFingerprint: model!.fingerprint, layout: { key: 'k' }, bytes }] }));
     await ok(api.saveConversationKv({ conversationId: c.id, modelFingerprint: model!.fingerprint, tokens: tokensToBytes([1, 2, 3]), computed: 2, blockHashes: ['abcdef01'] }));
     const [back] = await ok(api.getKvBlocks({ hashes: ['abcdef01'] }));
     expect(back!.bytes).toBeInstanceOf(Uint8Array);

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConversationCache, type ConversationKvStore } from '../../src/gpu/engine/conversation-cache';
 import { Engine, type GenerateOptions } from '../../src/gpu/engine/engine';
-import { blockHashChain } from '../../src/gpu/kv/hash';
+import { blockHashChain, tailBlockName } from '../../src/gpu/kv/hash';
 import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
 import { ConversationRepository } from '../../src/store/conversations';
 import { openDatabase, type Db } from '../../src/store/database';
@@ -56,11 +56,13 @@ describe('ConversationCache', () => {
     expect(history).toEqual([...first, ...u1.tokens]);
     const a2 = await cache.generate(id, [...history, ...second], GREEDY);
     expect(a2.result.tokens).toEqual(u2.tokens);
-    // Every full block of the computed history came from disk; only the partial block and the new message ran.
-    const fullBlocks = Math.floor((history.length - 1) / 16) * 16;
-    expect(a2.resume).toMatchObject({ source: 'disk', reusedTokens: fullBlocks, historyTokens: history.length });
-    expect(a2.result.promptTokens).toBe(history.length + second.length - fullBlocks);
-    expect(restores).toEqual([fullBlocks]);
+    // Every computed token came from disk (the full blocks, then the conversation's own partial tail block): only
+    // the last, still pending token and the new message ran.
+    const computed = history.length - 1;
+    expect(computed % 16).not.toBe(0); // so there is a tail block to restore
+    expect(a2.resume).toMatchObject({ source: 'disk', reusedTokens: computed, historyTokens: history.length });
+    expect(a2.result.promptTokens).toBe(1 + second.length);
+    expect(restores).toEqual([computed]);
     after.destroy();
   });
 
@@ -134,10 +136,12 @@ describe('ConversationCache', () => {
     const history = [...prompt, ...first.result.tokens];
     const computed = history.length - 1; // the last sampled token is still pending
     const saved = store.conversationTokens(id)!;
-    expect(saved).toEqual({ modelFingerprint: FINGERPRINT, tokens: history, computed });
+    expect(saved).toEqual({ modelFingerprint: FINGERPRINT, tokens: history, computed, version: 1 });
     const table = store.conversationBlocks(id);
-    expect(table).toEqual(blockHashChain(FINGERPRINT, history.slice(0, computed)));
-    expect(table).toHaveLength(Math.floor(computed / 16));
+    // The full blocks' content names, then the conversation's own partial tail block.
+    expect(computed % 16).not.toBe(0);
+    expect(table).toEqual([...blockHashChain(engine.kv.chainRoot, history.slice(0, computed)), tailBlockName(engine.kv.chainRoot, id, history, computed)]);
+    expect(table).toHaveLength(Math.floor(computed / 16) + 1);
     expect(store.storedHashes(table).size).toBe(table.length);
 
     // A store that loses the block bytes: the table cannot name them, so the new history is not saved either.

@@ -4,10 +4,12 @@
 // positions, three prompts) and first logits llama.cpp's CPU backend produced: tests/fixtures/arch-phi3-*.json, from
 // scripts/make-phi3-fixtures.ts.
 import { describe, expect, it } from 'vitest';
+import { Engine } from '../../src/gpu/engine/engine';
 import { GgufFile } from '../../src/gpu/gguf/reader';
 import { GgufError } from '../../src/gpu/gguf/errors';
 import { readModelConfig } from '../../src/gpu/model/config';
 import { readPhi3Traits } from '../../src/gpu/model/phi3';
+import { testDevice } from '../helpers/gpu';
 import { FIXTURE_CONTEXTS, SYNTHETIC_ROPE, syntheticRopeGguf } from '../helpers/phi3-synthetic';
 import { cpuGreedy, cpuReferenceAt, expectCpuEqualsFixture, expectEngineEqualsFixture, maxAbsDiff, ropeFixture } from '../helpers/rope-fixtures';
 
@@ -61,4 +63,15 @@ it('the two contexts differ: the other LongRoPE factors would not reproduce llam
   const short = ropeFixture('phi3-short').cases[0]!;
   const long = ropeFixture('phi3-long').cases[0]!;
   expect(maxAbsDiff(short.first_generated_position_logits, long.first_generated_position_logits)).toBeGreaterThan(0.1);
+});
+
+it('KV blocks computed with the short and the long LongRoPE factors get different names (never restored across)', async () => {
+  const gpu = await testDevice();
+  const roots: string[] = [];
+  for (const contextLength of [FIXTURE_CONTEXTS.phi3Short, FIXTURE_CONTEXTS.phi3Long]) {
+    const engine = await Engine.load(gpu, GgufFile.fromBytes(bytes), { maxSeqs: 1, contextLength, modelFingerprint: 'same-file' });
+    roots.push(engine.kv.chainRoot);
+    engine.destroy();
+  }
+  expect(roots[0]).not.toBe(roots[1]);
 });

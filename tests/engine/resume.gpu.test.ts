@@ -58,12 +58,15 @@ describe('KV persistence and resume', () => {
     expect(c2.tokens).toEqual(a2.tokens);
     after.destroy();
 
-    // A block whose bytes no longer match their checksum is never used: the history is recomputed instead.
+    // A block whose bytes no longer match their checksum is never used: the store drops it (so the next save
+    // writes it again) and the history is recomputed instead.
     db.prepare("UPDATE kv_blocks SET checksum = 'bad' WHERE hash = ?").run(hashes[0]);
     const again = await Engine.load(gpu, file, { maxSeqs: 1, modelFingerprint: FINGERPRINT });
     const d = again.createSequence();
     const refused = await resumeFromStore(again, d, FINGERPRINT, history.tokens, reopened);
-    expect(refused).toMatchObject({ source: 'recompute', reusedTokens: 0, rejectedBlocks: 1 });
+    expect(refused).toMatchObject({ source: 'recompute', reusedTokens: 0 });
+    expect(reopened.corruptBlocksDropped).toBe(1);
+    expect(reopened.storedHashes([hashes[0]!]).size).toBe(0);
     expect((await again.generate(d, [...history.tokens, ...second], { maxNewTokens: 20 })).tokens).toEqual(a2.tokens);
     again.destroy();
     // Another model's engine does not find these blocks at all (their names include the model's fingerprint).

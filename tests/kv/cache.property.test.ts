@@ -190,14 +190,17 @@ describe('KV cache tiers (property)', () => {
     expect(m).toMatchObject({ tokens: 64, fromGpu: 0, fromRam: 2, fromDisk: 2, source: 'disk' });
     checkBytes(kv, dev, new Map([[3, prompt.slice(0, 64)]]));
 
-    // A stored block whose bytes were damaged is refused; the prefix stops there.
+    // A stored block whose bytes fail their checksum is dropped by the store (so the next save stores it again);
+    // the prefix stops there and the rest is recomputed.
     kv.removeSequence(3);
     kv.evictIdle();
     await kv.settle();
     kv.ram.clear();
     db.prepare("UPDATE kv_blocks SET checksum = 'bad' WHERE model_fingerprint = 'tiers'").run();
     kv.addSequence(4);
-    expect(await kv.matchPrefix(4, prompt, 4)).toMatchObject({ tokens: 0, rejected: 1, source: 'recompute' });
+    expect(await kv.matchPrefix(4, prompt, 4)).toMatchObject({ tokens: 0, source: 'recompute' });
+    expect(store.corruptBlocksDropped).toBeGreaterThan(0);
+    expect(store.usage().blocks).toBe(0); // every damaged block was read, and dropped
     kv.blocks.checkInvariants();
   });
 });

@@ -37,6 +37,8 @@ const SAMPLES: { readonly [M in ApiMethod]: ApiRequest<M> } = {
   createConversation: { title: 'A chat', modelId: null, systemPrompt: 'Be brief.', settings: { temperature: 0, contextPolicy: 'stop', seed: null } },
   renameConversation: { id: 1, title: 'Renamed' },
   deleteConversation: { id: 1 },
+  exportConversation: { id: 1, format: 'json', includeKv: true },
+  importConversation: { text: '{}' },
   updateConversationSettings: { id: 1, settings: DEFAULT_GENERATION_SETTINGS, modelId },
   getMessages: { conversationId: 1 },
   selectBranch: { conversationId: 1, messageId: 2 },

@@ -1,6 +1,7 @@
 // The API behind the IPC channels, without Electron: every payload is validated (wrong types, unknown or
 // missing fields, oversized strings -> 'invalid-request' naming the field), valid calls round-trip through
 // the real store and library, and typed errors cross as { code, message }.
+import { blockChecksum } from '../../src/store/block-checksum';
 import { testServices } from './helpers/services';
 import { describe, expect, it } from 'vitest';
 import { bytesToTokens, CHANNELS, DEFAULT_GENERATION_SETTINGS, EVENT_METHODS, type RemoteDelta, tokensToBytes, type ApiResult, type ModelImportProgress } from '../../src/shared/api';
@@ -173,7 +174,7 @@ describe('errors and progress', () => {
 
 describe('KV cache through the API (binary payloads)', () => {
   const fp = 'ab'.repeat(32);
-  const block = (hash: string, fill: number) => ({ hash, modelFingerprint: fp, layout: { key: 'f32:5x4x8' }, checksum: `c${fill}`, bytes: new Uint8Array(64).fill(fill) });
+  const block = (hash: string, fill: number) => ({ hash, modelFingerprint: fp, layout: { key: 'f32:5x4x8' }, bytes: new Uint8Array(64).fill(fill) });
 
   it('puts blocks, reports which are stored, reads their bytes back as Uint8Array', async () => {
     const { call } = api();
@@ -184,7 +185,7 @@ describe('KV cache through the API (binary payloads)', () => {
     expect(got[0]!.bytes).toBeInstanceOf(Uint8Array);
     expect(Buffer.isBuffer(got[0]!.bytes)).toBe(false);
     expect([...got[0]!.bytes]).toEqual(new Array(64).fill(2));
-    expect(got[0]).toMatchObject({ hash: 'bb22bb22', modelFingerprint: fp, layout: { key: 'f32:5x4x8' }, checksum: 'c2' });
+    expect(got[0]).toMatchObject({ hash: 'bb22bb22', modelFingerprint: fp, layout: { key: 'f32:5x4x8' }, checksum: blockChecksum(new Uint8Array(64).fill(2)) });
     expect(ok(await call('getKvUsage'))).toEqual({ blocks: 2, bytes: 128 });
   });
 

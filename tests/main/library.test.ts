@@ -207,7 +207,7 @@ describe('rename and delete', () => {
     const conversations = new ConversationRepository(db);
     const kv = new KvBlockStore(db);
     const chat = conversations.createConversation({ modelId: copied.id });
-    const block = (hash: string, modelFingerprint: string) => ({ hash, modelFingerprint, layout: {}, checksum: 'c', bytes: new Uint8Array(8) });
+    const block = (hash: string, modelFingerprint: string) => ({ hash, modelFingerprint, layout: {}, bytes: new Uint8Array(8) });
     kv.putBlocks([block('a', copied.fingerprint), block('b', copied.fingerprint), block('o', other.fingerprint)]);
     kv.setConversationBlocks(chat.id, ['a', 'b']);
 

@@ -67,7 +67,7 @@ describe('ConversationRepository', () => {
     const m1 = messages.appendMessage({ conversationId: c.id, parentId: null, role: 'user', content: 'zebra crossing' });
     messages.appendMessage({ conversationId: c.id, parentId: m1, role: 'assistant', content: 'zebra answer' });
     messages.appendMessage({ conversationId: keep.id, parentId: null, role: 'user', content: 'zebra kept' });
-    kv.putBlocks([{ hash: 'h0', modelFingerprint: 'f', layout: {}, checksum: 'c', bytes: new Uint8Array(4) }]);
+    kv.putBlocks([{ hash: 'h0', modelFingerprint: 'f', layout: {}, bytes: new Uint8Array(4) }]);
     kv.setConversationBlocks(c.id, ['h0']);
     conversations.deleteConversation(c.id);
     expect(conversations.listConversations().map((x) => x.id)).toEqual([keep.id]);

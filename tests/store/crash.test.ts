@@ -6,7 +6,7 @@ import { ConversationRepository } from '../../src/store/conversations';
 import { MessageRepository } from '../../src/store/messages';
 import { KvBlockStore } from '../../src/store/kv-store';
 import { blockHashChain } from '../../src/gpu/kv/hash';
-import { blockChecksum } from '../../src/gpu/kv/swap';
+import { blockChecksum } from '../../src/store/block-checksum';
 import { committedIds, startWriter } from './helpers/child';
 import { closeLater, tempDb } from '../helpers/temp';
 

@@ -11,7 +11,7 @@ import { closeLater, tempDir } from '../helpers/temp';
 
 const FINGERPRINT = 'ab'.repeat(32);
 const BLOCK = 32 * 1024;
-const block = (hash: string): StoredKvBlock => ({ hash, modelFingerprint: FINGERPRINT, layout: { dtype: 'f16' }, checksum: 'c', bytes: new Uint8Array(BLOCK).fill(hash.length) });
+const block = (hash: string): StoredKvBlock => ({ hash, modelFingerprint: FINGERPRINT, layout: { dtype: 'f16' }, bytes: new Uint8Array(BLOCK).fill(hash.length) });
 
 function open(dir: string) {
   const services = openApiServices({

@@ -1,13 +1,14 @@
 // The SQLite tier of the KV cache: blocks by hash, block tables, per-model deletion and garbage collection.
 import { describe, expect, it } from 'vitest';
 import { ConversationRepository } from '../../src/store/conversations';
+import { blockChecksum } from '../../src/store/block-checksum';
 import { KvBlockStore, type KvBlock } from '../../src/store/kv-store';
 import { tempDb } from '../helpers/temp';
 
 function block(hash: string, modelFingerprint = 'model-a', size = 1024): KvBlock {
   const bytes = new Uint8Array(size);
   for (let i = 0; i < size; i++) bytes[i] = (i * 31 + hash.length) & 0xff;
-  return { hash, modelFingerprint, layout: { dtype: 'f16', layers: 5, kvHeads: 4, headDim: 8, tokens: 16 }, checksum: `sum-${hash}`, bytes };
+  return { hash, modelFingerprint, layout: { dtype: 'f16', layers: 5, kvHeads: 4, headDim: 8, tokens: 16 }, bytes };
 }
 
 function setup() {
@@ -22,9 +23,9 @@ describe('KvBlockStore', () => {
     expect(kv.conversationTokens(id)).toBeUndefined();
     const tokens = [1, 403, 407, 4294967295, 0];
     kv.setConversationTokens(id, 'model-a', tokens, 4);
-    expect(kv.conversationTokens(id)).toEqual({ modelFingerprint: 'model-a', tokens, computed: 4 });
+    expect(kv.conversationTokens(id)).toEqual({ modelFingerprint: 'model-a', tokens, computed: 4, version: 1 });
     kv.setConversationTokens(id, 'model-a', [1, 2], 1);
-    expect(kv.conversationTokens(id)).toEqual({ modelFingerprint: 'model-a', tokens: [1, 2], computed: 1 });
+    expect(kv.conversationTokens(id)).toEqual({ modelFingerprint: 'model-a', tokens: [1, 2], computed: 1, version: 2 });
     expect(() => kv.setConversationTokens(999, 'model-a', [1], 1)).toThrow(/999/);
     kv.putBlocks([block('s1'), block('s2')]);
     expect([...kv.storedHashes(['s2', 'nope', 's1'])]).toEqual(['s2', 's1']);
@@ -40,7 +41,7 @@ describe('KvBlockStore', () => {
     expect([...got.keys()]).toEqual(['h3', 'h1']);
     const h3 = got.get('h3')!;
     expect(Buffer.from(h3.bytes).equals(Buffer.from(blocks[2]!.bytes))).toBe(true);
-    expect(h3).toMatchObject({ modelFingerprint: 'model-a', checksum: 'sum-h3', layout: blocks[2]!.layout });
+    expect(h3).toMatchObject({ modelFingerprint: 'model-a', checksum: blockChecksum(blocks[2]!.bytes), layout: blocks[2]!.layout });
     expect(kv.usage()).toEqual({ blocks: 3, bytes: 1024 + 1024 + 4096 });
   });
 
@@ -61,8 +62,8 @@ describe('KvBlockStore', () => {
   it('keeps the first copy of a hash and refreshes its use time', () => {
     const { kv } = setup();
     kv.putBlocks([block('h')]);
-    kv.putBlocks([{ ...block('h'), checksum: 'other' }]);
-    expect(kv.getBlocks(['h']).get('h')!.checksum).toBe('sum-h');
+    kv.putBlocks([{ ...block('h'), bytes: new Uint8Array(1024).fill(7) }]);
+    expect(kv.getBlocks(['h']).get('h')!.checksum).toBe(blockChecksum(block('h').bytes));
     expect(kv.usage().blocks).toBe(1);
   });
 
@@ -94,7 +95,7 @@ describe('KvBlockStore', () => {
     kv.putBlocks([block('a'), block('b')]);
     kv.saveConversationKv(c.id, { modelFingerprint: 'model-a', tokens: [1, 2, 3], computed: 2, blockHashes: ['a'] });
     const saved = { tokens: kv.conversationTokens(c.id), table: kv.conversationBlocks(c.id) };
-    expect(saved).toEqual({ tokens: { modelFingerprint: 'model-a', tokens: [1, 2, 3], computed: 2 }, table: ['a'] });
+    expect(saved).toEqual({ tokens: { modelFingerprint: 'model-a', tokens: [1, 2, 3], computed: 2, version: 1 }, table: ['a'] });
 
     // A constraint: the table names a block that is not stored.
     expect(() => kv.saveConversationKv(c.id, { modelFingerprint: 'model-b', tokens: [9, 9, 9, 9], computed: 4, blockHashes: ['a', 'ghost'] })).toThrow(

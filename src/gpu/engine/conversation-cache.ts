@@ -16,6 +16,11 @@ export interface SavedConversationKv {
   readonly computed: number;
   /** The block table: `blockHashes[i]` names logical block i; every hash is already stored. */
   readonly blockHashes: readonly string[];
+  /**
+   * The version of the saved history this one continues (0: never saved). The store refuses the save when another
+   * writer (a second process on the same file) saved since, so the two turns never interleave.
+   */
+  readonly baseVersion?: number;
 }
 
 type MaybePromise<T> = T | Promise<T>;
@@ -23,8 +28,13 @@ type MaybePromise<T> = T | Promise<T>;
 /** The store side of conversations: the SQLite store itself (src/store's KvBlockStore), or the worker's IPC proxy. */
 export interface ConversationKvStore extends KvBlockStoreLike {
   /** The conversation's saved history; undefined when it never ran through an engine. */
-  conversationTokens(conversationId: number): MaybePromise<{ readonly modelFingerprint: string; readonly tokens: readonly number[] } | undefined>;
-  saveConversationKv(conversationId: number, kv: SavedConversationKv): MaybePromise<void>;
+  conversationTokens(
+    conversationId: number,
+  ): MaybePromise<
+    { readonly modelFingerprint: string; readonly tokens: readonly number[]; readonly computed?: number; readonly version?: number } | undefined
+  >;
+  /** Returns the history's new version, where the store keeps versions. */
+  saveConversationKv(conversationId: number, kv: SavedConversationKv): MaybePromise<number | void>;
 }
 
 /** Where a prompt's K/V came from before the model ran the rest. */
@@ -57,6 +67,8 @@ interface OpenConversation {
   seq: number;
   /** The exact token history last saved (may run past what the sequence holds after a partial resume). */
   history: number[];
+  /** The saved history's version (0: never saved); undefined where the store keeps none (no check). */
+  version: number | undefined;
   /** How the sequence was restored, reported with the first answer after it. */
   restored: ConversationResume | null;
   /** Tick of the last use: the smallest is the least recently used. */
@@ -120,6 +132,9 @@ export class ConversationCache {
         () => undefined,
         (e: unknown) => e ?? new Error('persist failed'),
       );
+      // Another writer saved this conversation meanwhile: this sequence holds a history the store no longer has, so
+      // the next turn restores the other writer's instead of continuing this one.
+      if ((persistError as { code?: unknown } | undefined)?.code === 'kv-conversation-changed') this.drop(conversationId, c);
       return { result, resume: kv, reusedPromptTokens, ...(persistError !== undefined ? { persistError } : {}) };
     } finally {
       c.busy = false;
@@ -138,6 +153,11 @@ export class ConversationCache {
       this.engine.releaseSequence(c.seq);
       this.open.delete(id);
     }
+  }
+
+  private drop(conversationId: number, c: OpenConversation): void {
+    this.engine.releaseSequence(c.seq);
+    this.open.delete(conversationId);
   }
 
   /** Releases the conversation's sequence now (it was deleted); false while it is generating. */
@@ -166,9 +186,12 @@ export class ConversationCache {
     const history = saved && saved.modelFingerprint === this.modelFingerprint ? [...saved.tokens] : [];
     this.releaseIdle(blocksFor(history.length), conversationId);
     const seq = this.engine.createSequence();
-    const r = await resumeFromStore(this.engine, seq, this.modelFingerprint, history, this.store);
+    // The conversation's own partial last block too: the last saved token was pending, the ones before computed.
+    const tail = { conversationId, computed: saved?.computed ?? history.length - 1 };
+    const r = await resumeFromStore(this.engine, seq, this.modelFingerprint, history, this.store, tail);
     const restored: ConversationResume = { source: r.source, reusedTokens: r.reusedTokens, ms: now() - started, historyTokens: history.length };
-    const c: OpenConversation = { seq, history, restored, lastUsed: ++this.tick, busy: false };
+    const version = saved ? saved.version : 0;
+    const c: OpenConversation = { seq, history, version, restored, lastUsed: ++this.tick, busy: false };
     this.open.set(conversationId, c);
     this.opts.onRestored?.(conversationId, restored);
     return c;
@@ -193,12 +216,19 @@ export class ConversationCache {
     return { feed: prompt.slice(r.reusedTokens), resume: { source: r.source, reusedTokens: r.reusedTokens, ms: now() - started, historyTokens: c.history.length } };
   }
 
-  /** The sequence's full blocks to the store, then its exact token history and block table together. */
+  /** The sequence's full blocks and its own tail block to the store, then its token history and block table together. */
   private async persist(conversationId: number, c: OpenConversation): Promise<void> {
     const { computed, pending } = this.engine.sequenceTokens(c.seq);
     c.history = [...computed, ...pending];
-    const { hashes } = await persistSequence(this.engine, c.seq, this.modelFingerprint, this.store);
-    await this.store.saveConversationKv(conversationId, { modelFingerprint: this.modelFingerprint, tokens: c.history, computed: computed.length, blockHashes: hashes });
+    const { hashes } = await persistSequence(this.engine, c.seq, this.modelFingerprint, this.store, { conversationId });
+    const saved = await this.store.saveConversationKv(conversationId, {
+      modelFingerprint: this.modelFingerprint,
+      tokens: c.history,
+      computed: computed.length,
+      blockHashes: hashes,
+      ...(c.version !== undefined ? { baseVersion: c.version } : {}),
+    });
+    c.version = typeof saved === 'number' ? saved : undefined;
   }
 }
 

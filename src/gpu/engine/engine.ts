@@ -5,7 +5,10 @@ import type { GpuContext } from '../device';
 import { GpuError } from '../device';
 import type { GgufFile } from '../gguf/reader';
 import { KernelContext } from '../kernels/context';
+import { useDecodeKeysPerSplit } from '../kernels/attention';
+import { useMatvecVariant } from '../kernels/matmul';
 import { GpuSampler } from '../kernels/sampling';
+import { usesLongRopeFactors } from '../model/rope-scaling';
 import { KvCapacityError } from '../kv/block-manager';
 import { KvCache, type KvBlockStoreLike, type KvStats, type PrefixMatch } from '../kv/cache';
 import { KV_BLOCK_TOKENS, layerBlockBytes } from '../kv/layout';
@@ -93,6 +96,8 @@ export class Engine {
       numBlocks: pool.blocks,
       layout: pool.layout,
       modelFingerprint: opts.modelFingerprint,
+      // K depends on LongRoPE's factor set, which the context length at load picks (rope-scaling.ts).
+      ...(usesLongRopeFactors(config) ? { kvVariant: 'longrope-long-factors' } : {}),
       ramBytes: opts.ramBytes,
       ...(opts.kvStore ? { store: opts.kvStore } : {}),
       io: {
@@ -113,6 +118,8 @@ export class Engine {
   static async load(gpu: GpuContext, file: GgufFile, opts: EngineOptions = {}): Promise<Engine> {
     const { config, layout, maxSeqs, maxBatchTokens, kvBlocks } = planEngineSizing(gpu, readModelConfig(file.header), opts);
     const ctx = new KernelContext(gpu);
+    useMatvecVariant(ctx, opts.matvecVariant);
+    useDecodeKeysPerSplit(ctx, opts.decodeKeysPerSplit);
     gpu.device.pushErrorScope('out-of-memory');
     const weights = await loadGpuWeights(ctx, file, config, opts.onProgress);
     const pool = new KvPool(ctx, layout, kvBlocks);
@@ -199,6 +206,31 @@ export class Engine {
     s.computed = m.tokens;
     s.tokens.push(...tokens.slice(0, m.tokens));
     return m;
+  }
+
+  /** The bytes of the sequence's partial last block (positions [16 * floor(computed / 16), computed)); null if none. */
+  async exportTailBlock(seq: number): Promise<Uint8Array | null> {
+    const s = this.state(seq);
+    if (s.computed % KV_BLOCK_TOKENS === 0) return null;
+    const [bytes] = await readBlocks(this.ctx, this.pool, [this.kv.table(seq)[Math.floor(s.computed / KV_BLOCK_TOKENS)]!]);
+    return bytes!;
+  }
+
+  /**
+   * Extends `seq`, which holds exactly the full blocks before position `upto`, with the K/V of its partial tail
+   * block (positions [16 * floor(upto / 16), upto) of `tokens`) from a conversation's own saved bytes, checked
+   * against this model's layout: those positions are never recomputed. The block is not named for prefix sharing.
+   */
+  restoreTailBlock(seq: number, tokens: readonly number[], upto: number, bytes: Uint8Array): void {
+    const s = this.state(seq);
+    const from = upto - (upto % KV_BLOCK_TOKENS);
+    if (s.busy || s.pending.length > 0 || s.computed !== from || upto === from || tokens.length < upto) {
+      throw new Error(`sequence ${seq} holds ${s.computed} tokens; a tail block up to ${upto} needs exactly ${from}, idle`);
+    }
+    this.kv.reserve(seq, upto, from);
+    writeBlocks(this.ctx, this.pool, [{ slot: this.kv.table(seq)[from / KV_BLOCK_TOKENS]!, bytes }]);
+    s.computed = upto;
+    s.tokens.push(...tokens.slice(from, upto));
   }
 
   /** The bytes of the sequence's full blocks [from, computed / 16), for persisting. */

@@ -10,10 +10,10 @@
 //
 // No GPU here: the device side is a BlockIo (the engine's is the real pool; tests can use host memory).
 import { BlockManager, type BlockCopy, type BlockEviction, type BlockState } from './block-manager';
-import { blockHashChain } from './hash';
+import { blockChainRoot, blockHashChain } from './hash';
 import { HostKvCache, type SpilledBlock } from './host-cache';
 import { KV_BLOCK_TOKENS, blockBytes, type KvLayout } from './layout';
-import { blockChecksum, layoutKey } from './swap';
+import { layoutKey } from './swap';
 
 /**
  * One full block outside the GPU pool: 16 tokens of K and V for every layer, named by its chained content hash. The
@@ -25,8 +25,11 @@ export interface StoredKvBlock {
   readonly modelFingerprint: string;
   /** Engine-defined (dtype, layers, heads, `key`...), checked before the bytes are used. */
   readonly layout: Readonly<Record<string, unknown>>;
-  /** Of `bytes`. */
-  readonly checksum: string;
+  /**
+   * xxHash64 of `bytes` (16 hex digits): computed by the store when it keeps the bytes and checked when it reads them
+   * back (a block that fails is dropped there, so it is recomputed and saved again); the engine may leave it out.
+   */
+  readonly checksum?: string;
   readonly bytes: Uint8Array;
 }
 
@@ -62,6 +65,11 @@ export interface KvCacheOptions {
   readonly numBlocks: number;
   readonly layout: KvLayout;
   readonly modelFingerprint: string;
+  /**
+   * What else decides K/V beside the file and the layout (LongRoPE's short or long factors, chosen by the context
+   * length at load): mixed into the chain root, so blocks computed under another choice are never found.
+   */
+  readonly kvVariant?: string;
   readonly io: BlockIo;
   /** Host RAM for blocks evicted from the GPU pool (0: none). */
   readonly ramBytes?: number;
@@ -94,6 +102,8 @@ export class KvCache {
   readonly ram: HostKvCache;
   readonly layoutKey: string;
   readonly blockBytes: number;
+  /** Parent name of every chain's block 0: the model fingerprint and the layout (hash.ts). */
+  readonly chainRoot: string;
   private readonly chains = new Map<number, string[]>();
   /** Evicted blocks whose bytes are on their way from the device to RAM. */
   private readonly inFlight = new Map<string, Promise<Uint8Array>>();
@@ -106,6 +116,7 @@ export class KvCache {
     this.blocks = new BlockManager(opts.numBlocks);
     this.layoutKey = layoutKey(opts.layout);
     this.blockBytes = blockBytes(opts.layout);
+    this.chainRoot = blockChainRoot(opts.modelFingerprint, opts.kvVariant ? `${this.layoutKey}|${opts.kvVariant}` : this.layoutKey);
     this.ram = new HostKvCache(opts.ramBytes ?? 0, opts.store ? (b) => this.spillToStore(b) : undefined);
   }
 
@@ -205,7 +216,7 @@ export class KvCache {
    */
   commit(seq: number, tokens: readonly number[]): void {
     const chain = this.chains.get(seq)!;
-    const hashes = blockHashChain(this.opts.modelFingerprint, tokens, chain);
+    const hashes = blockHashChain(this.chainRoot, tokens, chain);
     for (let b = chain.length; b < hashes.length; b++) {
       chain.push(hashes[b]!);
       this.blocks.register(seq, b, hashes[b]!);
@@ -225,12 +236,13 @@ export class KvCache {
     if (this.blocks.table(seq).length > 0) throw new Error(`sequence ${seq} is not empty`);
     const n = Math.min(maxBlocks, Math.floor(tokens.length / KV_BLOCK_TOKENS));
     this.lookupTokens += n * KV_BLOCK_TOKENS;
-    const hashes = blockHashChain(this.opts.modelFingerprint, tokens, [], n);
+    const hashes = blockHashChain(this.chainRoot, tokens, [], n);
     let fromGpu = 0;
     let fromRam = 0;
     let fromDisk = 0;
     let rejected = 0;
     let stored: ReadonlyMap<string, StoredKvBlock> | undefined; // fetched once, at the first block RAM lacks
+    const uploads: { slot: number; bytes: Uint8Array }[] = []; // written in one batch: consecutive slots merge
     let b = 0;
     for (; b < n; b++) {
       const h = hashes[b]!;
@@ -243,7 +255,7 @@ export class KvCache {
       if (this.blocks.freeBlocks === 0) break; // no room to upload into: the rest is recomputed when room exists
       const inRam = this.ram.get(h) ?? (await this.inFlight.get(h)?.catch(() => undefined));
       if (inRam) {
-        this.upload(seq, b, h, inRam);
+        this.upload(seq, b, h, inRam, uploads);
         fromRam++;
         continue;
       }
@@ -255,18 +267,19 @@ export class KvCache {
         rejected++;
         break;
       }
-      this.upload(seq, b, h, block.bytes);
+      this.upload(seq, b, h, block.bytes, uploads);
       fromDisk++;
     }
+    if (uploads.length > 0) this.opts.io.writeIn(uploads);
     this.chains.set(seq, hashes.slice(0, b));
     this.hitTokens += b * KV_BLOCK_TOKENS;
     const source: ResumeSource = fromDisk > 0 ? 'disk' : fromRam > 0 ? 'ram' : fromGpu > 0 ? 'gpu' : n > 0 ? 'recompute' : 'none';
     return { tokens: b * KV_BLOCK_TOKENS, fromGpu, fromRam, fromDisk, rejected, source };
   }
 
-  /** True if a stored block is this model's, in this layout, with intact bytes. */
+  /** True if a stored block is this model's, in this layout, of this size (the store checked its bytes' checksum). */
   usable(b: StoredKvBlock): boolean {
-    return b.modelFingerprint === this.opts.modelFingerprint && b.layout.key === this.layoutKey && b.bytes.byteLength === this.blockBytes && blockChecksum(b.bytes) === b.checksum;
+    return b.modelFingerprint === this.opts.modelFingerprint && b.layout.key === this.layoutKey && b.bytes.byteLength === this.blockBytes;
   }
 
   stats(): KvStats {
@@ -305,11 +318,12 @@ export class KvCache {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()]);
   }
 
-  private upload(seq: number, index: number, hash: string, bytes: Uint8Array): void {
+  /** Backs logical block `index` of `seq` and queues its bytes in `uploads` (written before matchPrefix returns). */
+  private upload(seq: number, index: number, hash: string, bytes: Uint8Array, uploads: { slot: number; bytes: Uint8Array }[]): void {
     const pos = index * KV_BLOCK_TOKENS;
     this.reserve(seq, pos + KV_BLOCK_TOKENS, pos);
     const slot = this.blocks.table(seq)[index]!;
-    this.opts.io.writeIn([{ slot, bytes }]);
+    uploads.push({ slot, bytes });
     this.blocks.register(seq, index, hash);
   }
 
@@ -319,7 +333,7 @@ export class KvCache {
     const missing = blocks.filter((b) => !have.has(b.hash));
     if (missing.length === 0) return;
     const layout = layoutRecord(this.opts.layout);
-    await store.putBlocks(missing.map((b) => ({ hash: b.hash, modelFingerprint: this.opts.modelFingerprint, layout, checksum: blockChecksum(b.bytes), bytes: b.bytes })));
+    await store.putBlocks(missing.map((b) => ({ hash: b.hash, modelFingerprint: this.opts.modelFingerprint, layout, bytes: b.bytes })));
     this.spilledToStore += missing.length;
   }
 }

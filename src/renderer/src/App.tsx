@@ -209,6 +209,9 @@ export function App(): React.JSX.Element {
           settings={chats.active?.settings ?? chats.draft.settings}
           onChange={chats.changeSettings}
           kv={kv}
+          conversationId={chats.activeId}
+          title={chats.active?.title ?? 'chat'}
+          onImported={(id) => void chats.refresh().then(() => openChat(id)).catch(fail)}
         />
       )}
       <StatusBar

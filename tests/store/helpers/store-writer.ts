@@ -8,7 +8,7 @@ import { openDatabase } from '../../../src/store/database';
 import { MessageRepository } from '../../../src/store/messages';
 import { KvBlockStore } from '../../../src/store/kv-store';
 import { blockHashChain } from '../../../src/gpu/kv/hash';
-import { blockChecksum } from '../../../src/gpu/kv/swap';
+import { blockChecksum } from '../../../src/store/block-checksum';
 
 const [mode, file, ...args] = process.argv.slice(2);
 const db = openDatabase(file!);

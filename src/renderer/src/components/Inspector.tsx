@@ -3,6 +3,7 @@
 import type { GenerationSettings } from '../../../shared/api';
 import type { KvPicture } from '../engine/protocol';
 import type { SettingsChange } from '../hooks/useConversations';
+import { ConversationTransfer } from './ConversationTransfer';
 import { Icon } from './icons';
 import { KvPanel } from './KvPanel';
 import { SettingsPanel } from './SettingsPanel';
@@ -19,6 +20,10 @@ export interface InspectorProps {
   readonly settings: GenerationSettings;
   readonly onChange: (change: SettingsChange) => void;
   readonly kv: KvPicture | null;
+  /** The open conversation (null: a new chat, only import is offered) and its title, for export. */
+  readonly conversationId: number | null;
+  readonly title: string;
+  readonly onImported: (conversationId: number) => void;
 }
 
 const TABS: readonly { tab: InspectorTab; label: string }[] = [
@@ -63,6 +68,7 @@ export function Inspector(p: InspectorProps) {
       <div role="tabpanel" id="inspector-panel-settings" aria-labelledby="inspector-tab-settings" className="tab-panel" hidden={p.tab !== 'settings'}>
         <SettingsPresets systemPrompt={p.systemPrompt} settings={p.settings} onChange={p.onChange} />
         <SettingsPanel systemPrompt={p.systemPrompt} settings={p.settings} onChange={p.onChange} />
+        <ConversationTransfer conversationId={p.conversationId} title={p.title} onImported={p.onImported} />
       </div>
       <div role="tabpanel" id="inspector-panel-kv" aria-labelledby="inspector-tab-kv" className="tab-panel" hidden={p.tab !== 'kv'}>
         <KvPanel picture={p.kv} />
