@@ -5,7 +5,7 @@ import { chooseDecodeSplits, DECODE_KEYS_PER_SPLIT, decodeVariant, DEFAULT_DECOD
 import type { KernelContext } from '../kernels/context';
 import { blockElements, KV_BLOCK_TOKENS, kvElementIndex } from '../kv/layout';
 import { f16ToF32, f32ToF16Bits } from '../quant/half';
-import { tune, type TuneCandidate, type TuneResult } from './tuner';
+import { normalizedError, tune, type TuneCandidate, type TuneResult } from './tuner';
 import { tuningKey, type TuningStore } from './tuning-store';
 
 export interface DecodeSplitShape {
@@ -58,16 +58,6 @@ function attend(q: Float32Array, keys: Float32Array, values: Float32Array, s: De
     }
   }
   return out;
-}
-
-function normalizedError(got: Float32Array, want: Float64Array): number {
-  let err = 0;
-  let scale = 1e-30;
-  for (let i = 0; i < want.length; i++) {
-    err = Math.max(err, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return err / scale;
 }
 
 export interface DecodeSplitTuneResult extends TuneResult {

@@ -8,7 +8,7 @@ import type { KernelContext } from '../kernels/context';
 import { defaultMatvecVariant, encodeMatmul, matvecVariantKey, matvecVariants, parseMatvecVariant, type MatvecVariant } from '../kernels/matmul';
 import { destroyWeight, GPU_WEIGHT_TYPES, rowBytes, uploadWeight, type WeightTensor } from '../kernels/weights';
 import { matvecRows } from '../quant';
-import { tune, type TuneCandidate, type TuneResult } from './tuner';
+import { normalizedError, tune, type TuneCandidate, type TuneResult } from './tuner';
 import { tuningKey, type TuningStore } from './tuning-store';
 
 /** A matrix to tune on: raw GGUF bytes of `rows` rows of `cols`. */
@@ -65,16 +65,6 @@ function activations(n: number, seed: number): Float32Array {
     out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
   }
   return out;
-}
-
-function normalizedError(got: Float32Array, want: Float32Array): number {
-  let err = 0;
-  let scale = 1e-30;
-  for (let i = 0; i < want.length; i++) {
-    err = Math.max(err, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return err / scale;
 }
 
 interface OnDevice {

@@ -129,3 +129,14 @@ async function confirm(a: TuneCandidate, b: TuneCandidate, clock: () => number, 
   }
   return [median(ta), median(tb)];
 }
+
+/** Largest absolute difference over the largest reference magnitude: a candidate's exactness against its CPU reference. */
+export function normalizedError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let err = 0;
+  let scale = 1e-30;
+  for (let i = 0; i < want.length; i++) {
+    err = Math.max(err, Math.abs(got[i]! - want[i]!));
+    scale = Math.max(scale, Math.abs(want[i]!));
+  }
+  return err / scale;
+}

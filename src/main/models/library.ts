@@ -4,7 +4,7 @@
 // Files the app owns (copies in the models folder, downloads in the folders registered with ownFolder) are deleted
 // with their model; the user's own files (imports in place, other apps' models) are only unregistered.
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { basename, extname, relative, resolve, isAbsolute } from 'node:path';
 import type { ModelDetails, ModelImportProgress, ModelInfo, ModelVerification } from '../../shared/api';
@@ -14,7 +14,7 @@ import { KvBlockStore } from '../../store/kv-store';
 import { ModelLibraryError } from './errors';
 import { copyWithFingerprint, fingerprintFile } from '../../node/fingerprint';
 import { inspectModelFile, type ModelFacts } from './gguf-info';
-import { fingerprintModel, splitModelFiles, statModelFiles } from './model-files';
+import { fingerprintModel, splitModelFiles, statFile, statModelFiles } from './model-files';
 import { DELETING_SUFFIX, newCopyPath, PARTIAL_SUFFIX, sweepModelsFolder, type ModelsFolderSweep } from './models-folder';
 
 export interface ImportOptions {
@@ -103,18 +103,6 @@ async function renameIfPresent(from: string, to: string): Promise<void> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-}
-
-async function statFile(path: string): Promise<Stats> {
-  let s: Stats;
-  try {
-    s = await stat(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ModelLibraryError('file-not-found', `There is no file at ${path}`, { cause: e });
-    throw new ModelLibraryError('file-not-found', `Cannot read ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  if (!s.isFile()) throw new ModelLibraryError('not-a-file', `${path} is a folder or device, not a model file`);
-  return s;
 }
 
 export class ModelLibrary {

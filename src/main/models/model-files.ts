@@ -58,20 +58,23 @@ export interface ModelFilesStat {
   readonly sizes: readonly number[];
 }
 
+/** Stats a model file; a missing one or a folder is a ModelLibraryError naming it. */
+export async function statFile(path: string): Promise<Stats> {
+  let s: Stats;
+  try {
+    s = await stat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ModelLibraryError('file-not-found', `There is no file at ${path}`, { cause: e });
+    throw new ModelLibraryError('file-not-found', `Cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!s.isFile()) throw new ModelLibraryError('not-a-file', `${path} is a folder or device, not a model file`);
+  return s;
+}
+
 /** Stats every file; a missing one or a folder is a ModelLibraryError naming it. */
 export async function statModelFiles(files: readonly string[]): Promise<ModelFilesStat> {
   const stats: Stats[] = [];
-  for (const path of files) {
-    let s: Stats;
-    try {
-      s = await stat(path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ModelLibraryError('file-not-found', `There is no file at ${path}`, { cause: e });
-      throw new ModelLibraryError('file-not-found', `Cannot read ${path}: ${(e as Error).message}`, { cause: e });
-    }
-    if (!s.isFile()) throw new ModelLibraryError('not-a-file', `${path} is a folder or device, not a model file`);
-    stats.push(s);
-  }
+  for (const path of files) stats.push(await statFile(path));
   return {
     size: stats.reduce((n, s) => n + s.size, 0),
     mtimeMs: Math.max(...stats.map((s) => Math.trunc(s.mtimeMs))),
