@@ -55,12 +55,20 @@ export class StoreProxy implements ConversationKvStore {
     if (batch.length > 0) await this.call('putKvBlocks', { blocks: batch });
   }
 
-  async conversationTokens(conversationId: number): Promise<{ modelFingerprint: string; tokens: number[] } | undefined> {
+  async conversationTokens(conversationId: number): Promise<{ modelFingerprint: string; tokens: number[]; computed: number; version: number } | undefined> {
     const kv = await this.call<ConversationKv | null>('getConversationKv', { conversationId });
-    return kv ? { modelFingerprint: kv.modelFingerprint, tokens: bytesToTokens(kv.tokens) } : undefined;
+    return kv ? { modelFingerprint: kv.modelFingerprint, tokens: bytesToTokens(kv.tokens), computed: kv.computed, version: kv.version } : undefined;
   }
 
-  async saveConversationKv(conversationId: number, kv: SavedConversationKv): Promise<void> {
-    await this.call('saveConversationKv', { conversationId, modelFingerprint: kv.modelFingerprint, tokens: tokensToBytes(kv.tokens), computed: kv.computed, blockHashes: kv.blockHashes });
+  /** Returns the history's new version; refused (kv-conversation-changed) when another writer saved since baseVersion. */
+  async saveConversationKv(conversationId: number, kv: SavedConversationKv): Promise<number> {
+    return this.call<number>('saveConversationKv', {
+      conversationId,
+      modelFingerprint: kv.modelFingerprint,
+      tokens: tokensToBytes(kv.tokens),
+      computed: kv.computed,
+      blockHashes: kv.blockHashes,
+      ...(kv.baseVersion !== undefined ? { baseVersion: kv.baseVersion } : {}),
+    });
   }
 }
