@@ -92,3 +92,32 @@ for (const arch of ['gemma3', 'gemma2'] as const) {
     });
   });
 }
+
+// Every real Gemma 3 has head dim 256: decode at 256 returned token 0 on the CPU drivers' flash-decode layout (2
+// lanes, 32 threads, fewer than the 64 vec4 of a row, so no value slot: SLOTS was 0 and attention summed nothing).
+describe('gemma3 at head dim 256', () => {
+  it('WebGPU engine: the CPU reference\'s greedy tokens for 16 positions', async () => {
+    const spec: SyntheticGemmaSpec = { ...SYNTHETIC_GEMMA.gemma3, seed: 7, layers: 2, headDim: 256, ffn: 256, contextLength: 32, slidingWindow: 8 };
+    const file = GgufFile.fromBytes(syntheticGemmaGguf(spec));
+    const reference = await GemmaCpuReference.load(file);
+    const prompt = [2, 300, 301, 17, 290];
+    const positions = 16;
+    let logits: Float32Array = new Float32Array(0);
+    prompt.forEach((t, pos) => (logits = reference.forward(t, pos)));
+    const want: number[] = [];
+    for (let pos = prompt.length; pos < positions; pos++) {
+      want.push(argmax(logits));
+      if (pos + 1 < positions) logits = reference.forward(want.at(-1)!, pos);
+    }
+    expect(want.some((t) => t !== 0)).toBe(true); // not the bug's stream of token 0
+    const engine = await Engine.load(await testDevice(), file, { maxSeqs: 1 });
+    try {
+      const seq = engine.createSequence();
+      const r = await engine.generate(seq, prompt, { maxNewTokens: positions - prompt.length, stopTokens: new Set() });
+      expect(r.tokens).toEqual(want);
+      engine.releaseSequence(seq);
+    } finally {
+      engine.destroy();
+    }
+  });
+});

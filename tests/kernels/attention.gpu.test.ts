@@ -160,6 +160,10 @@ const SHAPES: Shape[] = [
   { nHeads: 32, nKvHeads: 8, headDim: 128 }, // GQA 4:1
   { nHeads: 12, nKvHeads: 4, headDim: 80 },
   { nHeads: 12, nKvHeads: 3, headDim: 96 },
+  // Head dims past 32 * 4 on the CPU layout (2 lanes, 32 threads): the value phase needs 16 * LANES >= headDim / 4
+  // threads, or it had no key slot and decode returned zeros (every Gemma 3 has head dim 256).
+  { nHeads: 6, nKvHeads: 2, headDim: 192 },
+  { nHeads: 4, nKvHeads: 1, headDim: 256 }, // Gemma 3
 ];
 const DTYPES: KvDtype[] = ['f32', 'f16'];
 // Shader compiles dominate on SwiftShader (its cost grows with workgroup memory): the baseline and prefill run on

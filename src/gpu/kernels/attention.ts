@@ -136,7 +136,9 @@ function decodeLayout(headDim: number, group: number, software: boolean): Decode
   const d4 = headDim / 4;
   const headTiles = Math.ceil(group / MAX_HEAD_TILE);
   const headTile = Math.ceil(group / headTiles);
-  const lanes = Math.min(software ? SOFTWARE_LANES : THREADS / 16, d4);
+  // At least d4 / 16 lanes: the value phase needs 16 * lanes >= d4 threads for one key slot (SLOTS >= 1); with
+  // fewer (head dim 256 at 2 software lanes) SLOTS was 0 and decode summed no values at all.
+  const lanes = Math.min(Math.max(software ? SOFTWARE_LANES : THREADS / 16, Math.ceil(d4 / 16)), d4);
   const invocations = 16 * lanes;
   const slots = Math.min(16, Math.floor(invocations / d4));
   const sharedBytes = 4 * (headTile * headDim + headTile * 16 * (lanes + 3) + 3 * headTile + 4 * invocations + 16 + 2);
