@@ -12,6 +12,7 @@ import { Engine } from '../../src/gpu/engine/engine';
 import { GgufFile } from '../../src/gpu/gguf/reader';
 import { GemmaCpuReference } from '../../src/gpu/model/cpu-reference-gemma';
 import { FIXTURE_POSITIONS, SYNTHETIC_GEMMA, syntheticGemmaGguf, type SyntheticGemmaSpec } from '../helpers/gemma-synthetic';
+import { cpuGreedyTo, maxAbsDiff } from '../helpers/cpu-greedy';
 import { testDevice } from '../helpers/gpu';
 import { argmax } from '../helpers/shared';
 
@@ -23,24 +24,8 @@ interface Fixture {
 
 const fixture = (arch: string): Fixture => JSON.parse(readFileSync(new URL(`../fixtures/arch-${arch}.json`, import.meta.url), 'utf8')) as Fixture;
 
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-};
-
 /** Greedy tokens until FIXTURE_POSITIONS positions, and the logits after the prompt. */
-function cpuGreedy(model: GemmaCpuReference, prompt: readonly number[]): { tokens: number[]; first: Float32Array } {
-  let logits: Float32Array = new Float32Array(0);
-  prompt.forEach((t, pos) => (logits = model.forward(t, pos)));
-  const first = logits.slice();
-  const tokens: number[] = [];
-  for (let pos = prompt.length; pos < FIXTURE_POSITIONS; pos++) {
-    tokens.push(argmax(logits));
-    if (pos + 1 < FIXTURE_POSITIONS) logits = model.forward(tokens.at(-1)!, pos);
-  }
-  return { tokens, first };
-}
+const cpuGreedy = (model: GemmaCpuReference, prompt: readonly number[]) => cpuGreedyTo(model, prompt, FIXTURE_POSITIONS);
 
 for (const arch of ['gemma3', 'gemma2'] as const) {
   describe(`${arch} equals llama.cpp`, () => {

@@ -13,7 +13,7 @@ import { GgmlType } from '../../src/gpu/gguf/types';
 import { GptOssCpuReference } from '../../src/gpu/model/cpu-reference-gpt-oss';
 import { GPT_OSS_FIXTURE_POSITIONS, SYNTHETIC_GPT_OSS, SYNTHETIC_GPT_OSS_YARN, syntheticGptOssGguf, type SyntheticGptOssSpec } from '../helpers/gpt-oss-synthetic';
 import { testDevice } from '../helpers/gpu';
-import { argmax } from '../helpers/shared';
+import { cpuGreedyTo, maxAbsDiff } from '../helpers/cpu-greedy';
 
 interface Fixture {
   readonly llama_cpp: string;
@@ -25,24 +25,9 @@ interface Fixture {
 const readFixture = (name: string): Fixture => JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8')) as Fixture;
 const fixture = readFixture('arch-gpt-oss');
 
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-};
-
 /** Greedy tokens until `positions` positions, and the logits after the prompt. */
-function cpuGreedy(model: GptOssCpuReference, prompt: readonly number[], positions = GPT_OSS_FIXTURE_POSITIONS): { tokens: number[]; first: Float32Array } {
-  let logits: Float32Array = new Float32Array(0);
-  prompt.forEach((t, pos) => (logits = model.forward(t, pos)));
-  const first = logits.slice();
-  const tokens: number[] = [];
-  for (let pos = prompt.length; pos < positions; pos++) {
-    tokens.push(argmax(logits));
-    if (pos + 1 < positions) logits = model.forward(tokens.at(-1)!, pos);
-  }
-  return { tokens, first };
-}
+const cpuGreedy = (model: GptOssCpuReference, prompt: readonly number[], positions = GPT_OSS_FIXTURE_POSITIONS): { tokens: number[]; first: Float32Array } =>
+  cpuGreedyTo(model, prompt, positions);
 
 async function engineGreedy(engine: Engine, prompt: readonly number[], positions = GPT_OSS_FIXTURE_POSITIONS): Promise<{ tokens: number[]; first: Float32Array }> {
   const seq = engine.createSequence();

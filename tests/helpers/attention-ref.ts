@@ -77,3 +77,8 @@ export function normalizedError(got: ArrayLike<number>, want: ArrayLike<number>)
   }
   return maxDiff / Math.max(1e-6, maxRef);
 }
+
+/** `n` values uniform in (-amplitude, amplitude) from `rand` (a [0, 1) stream such as mulberry32). */
+export function uniformArray(rand: () => number, n: number, amplitude = 1): Float32Array {
+  return Float32Array.from({ length: n }, () => (rand() * 2 - 1) * amplitude);
+}

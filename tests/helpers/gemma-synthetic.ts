@@ -1,9 +1,11 @@
 // Small synthetic Gemma 2 / Gemma 3 GGUF files (F32 weights, a valid SentencePiece-style vocabulary), generated
 // deterministically from a seed: the same bytes feed llama.cpp in scripts/make-arch-fixtures.ts (which stores its
 // greedy tokens and logits under tests/fixtures/) and our engine in tests/engine/gemma.gpu.test.ts.
-import { GgmlType } from '../../src/gpu/gguf/types';
-import { GgufValueType, v, writeGguf, type MetaValue, type TensorSpec } from '../gguf/writer';
+import { v, writeGguf, type MetaValue, type TensorSpec } from '../gguf/writer';
 import { uniform } from './numeric';
+import { f32Tensor, FIRST_PIECE, tokenizerMetadata, weightStream } from './synthetic-gguf';
+
+export { FIRST_PIECE };
 
 export interface SyntheticGemmaSpec {
   readonly arch: 'gemma2' | 'gemma3';
@@ -33,44 +35,18 @@ export const SYNTHETIC_GEMMA: Readonly<Record<'gemma3' | 'gemma2', SyntheticGemm
   gemma2: { arch: 'gemma2', seed: 2, dim: 256, layers: 4, heads: 4, kvHeads: 2, headDim: 64, ffn: 512, vocab: 384, contextLength: 128, slidingWindow: 32, ropeBase: 10000, attnSoftcap: 8, finalSoftcap: 12 },
 };
 
-/** Token ids: 0 <pad>, 1 <eos>, 2 <bos>, 3 <unk>, 4..259 the bytes, then word pieces. */
-export const FIRST_PIECE = 260;
-
-function vocabulary(n: number): { tokens: string[]; scores: number[]; types: number[] } {
-  const tokens = ['<pad>', '<eos>', '<bos>', '<unk>'];
-  const types = [3, 3, 3, 2]; // llama_token_type: 1 normal, 2 unknown, 3 control, 6 byte
-  for (let b = 0; b < 256; b++) {
-    tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
-    types.push(6);
-  }
-  for (let i = 0; tokens.length < n; i++) {
-    tokens.push(`\u2581w${i}`);
-    types.push(1);
-  }
-  return { tokens, scores: tokens.map((_, i) => -i), types };
-}
-
 // Sublayer outputs a few times the embedding's scale: otherwise the tied logits mostly repeat the input token.
 const POST_NORM = 3;
 
 export function syntheticGemmaGguf(s: SyntheticGemmaSpec): Uint8Array {
-  const next = uniform(s.seed * 7919 + 1);
-  const gauss = (): number => {
-    // Box-Muller from two uniforms; 1 - u keeps log away from 0.
-    const u = 1 - next();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * next());
-  };
-  const f32 = (name: string, dims: number[], f: () => number): TensorSpec => {
-    const n = dims.reduce((a, b) => a * b, 1);
-    return { name, dims, type: GgmlType.F32, data: new Uint8Array(Float32Array.from({ length: n }, f).buffer) };
-  };
-  const matrix = (name: string, rows: number, cols: number, gain = 1): TensorSpec => f32(name, [cols, rows], () => (gain * gauss()) / Math.sqrt(cols));
+  const { next, gauss } = weightStream(s.seed);
+  const matrix = (name: string, rows: number, cols: number, gain = 1): TensorSpec => f32Tensor(name, [cols, rows], () => (gain * gauss()) / Math.sqrt(cols));
   // Norm weights as the GGUF holds them (Gemma's 1 + w already added): near 1.
-  const norm = (name: string, n: number, centre = 1): TensorSpec => f32(name, [n], () => centre * (0.8 + 0.4 * next()));
+  const norm = (name: string, n: number, centre = 1): TensorSpec => f32Tensor(name, [n], () => centre * (0.8 + 0.4 * next()));
   const q = s.heads * s.headDim;
   const kv = s.kvHeads * s.headDim;
   // Embedding rows of std 0.1: times sqrt(dim) = 16 a unit-scale residual stream, and tied logits of std ~1.6.
-  const tensors: TensorSpec[] = [f32('token_embd.weight', [s.dim, s.vocab], () => 0.1 * gauss())];
+  const tensors: TensorSpec[] = [f32Tensor('token_embd.weight', [s.dim, s.vocab], () => 0.1 * gauss())];
   for (let l = 0; l < s.layers; l++) {
     const b = (n: string): string => `blk.${l}.${n}.weight`;
     tensors.push(
@@ -90,7 +66,6 @@ export function syntheticGemmaGguf(s: SyntheticGemmaSpec): Uint8Array {
   }
   tensors.push(norm('output_norm.weight', s.dim));
   const a = s.arch;
-  const voc = vocabulary(s.vocab);
   const metadata: [string, MetaValue][] = [
     ['general.architecture', v.str(a)],
     ['general.name', v.str(`synthetic ${a} (seed ${s.seed})`)],
@@ -106,14 +81,7 @@ export function syntheticGemmaGguf(s: SyntheticGemmaSpec): Uint8Array {
     [`${a}.attention.layer_norm_rms_epsilon`, v.f32(1e-6)],
     [`${a}.attention.sliding_window`, v.u32(s.slidingWindow)],
     [`${a}.rope.freq_base`, v.f32(s.ropeBase)],
-    ['tokenizer.ggml.model', v.str('llama')],
-    ['tokenizer.ggml.tokens', v.arr(GgufValueType.STRING, voc.tokens)],
-    ['tokenizer.ggml.scores', v.arr(GgufValueType.FLOAT32, voc.scores)],
-    ['tokenizer.ggml.token_type', v.arr(GgufValueType.INT32, voc.types)],
-    ['tokenizer.ggml.bos_token_id', v.u32(2)],
-    ['tokenizer.ggml.eos_token_id', v.u32(1)],
-    ['tokenizer.ggml.unknown_token_id', v.u32(3)],
-    ['tokenizer.ggml.padding_token_id', v.u32(0)],
+    ...tokenizerMetadata(s.vocab),
   ];
   if (s.attnSoftcap !== undefined) metadata.push([`${a}.attn_logit_softcapping`, v.f32(s.attnSoftcap)]);
   if (s.finalSoftcap !== undefined) metadata.push([`${a}.final_logit_softcapping`, v.f32(s.finalSoftcap)]);

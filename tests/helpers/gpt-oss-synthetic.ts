@@ -9,9 +9,12 @@
 // SYNTHETIC_GPT_OSS_YARN adds YaRN RoPE scaling as real files carry it (there: factor 32 over 4096 positions).
 import { GgmlType } from '../../src/gpu/gguf/types';
 import { dequantize } from '../../src/gpu/quant';
-import { GgufValueType, v, writeGguf, type MetaValue, type TensorSpec } from '../gguf/writer';
+import { v, writeGguf, type MetaValue, type TensorSpec } from '../gguf/writer';
 import { uniform } from './numeric';
+import { f32Tensor, FIRST_PIECE, tokenizerMetadata, weightStream } from './synthetic-gguf';
 import { randomBlocks } from './random-blocks';
+
+export { FIRST_PIECE };
 
 export interface SyntheticGptOssSpec {
   readonly arch: 'gpt-oss';
@@ -55,45 +58,19 @@ export const SYNTHETIC_GPT_OSS_YARN: SyntheticGptOssSpec = { ...SYNTHETIC_GPT_OS
 /** How the three expert tensors of each layer are stored. */
 export type ExpertStorage = 'f32' | 'mxfp4' | 'mxfp4-dequantized';
 
-/** Token ids: 0 <pad>, 1 <eos>, 2 <bos>, 3 <unk>, 4..259 the bytes, then word pieces. */
-export const FIRST_PIECE = 260;
-
-function vocabulary(n: number): { tokens: string[]; scores: number[]; types: number[] } {
-  const tokens = ['<pad>', '<eos>', '<bos>', '<unk>'];
-  const types = [3, 3, 3, 2]; // llama_token_type: 1 normal, 2 unknown, 3 control, 6 byte
-  for (let b = 0; b < 256; b++) {
-    tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
-    types.push(6);
-  }
-  for (let i = 0; tokens.length < n; i++) {
-    tokens.push(`\u2581w${i}`);
-    types.push(1);
-  }
-  return { tokens, scores: tokens.map((_, i) => -i), types };
-}
-
 /**
  * The GGUF bytes. `mxfp4` writes the experts as random MXFP4 blocks; `mxfp4-dequantized` writes the same blocks
  * dequantized to F32 (ggml's values), everything else identical: the F32 run the MXFP4 run must equal.
  */
 export function syntheticGptOssGguf(s: SyntheticGptOssSpec, experts: ExpertStorage = 'f32'): Uint8Array {
-  const next = uniform(s.seed * 7919 + 1);
-  const gauss = (): number => {
-    // Box-Muller from two uniforms; 1 - u keeps log away from 0.
-    const u = 1 - next();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * next());
-  };
-  const f32 = (name: string, dims: number[], f: () => number): TensorSpec => {
-    const n = dims.reduce((a, b) => a * b, 1);
-    return { name, dims, type: GgmlType.F32, data: new Uint8Array(Float32Array.from({ length: n }, f).buffer) };
-  };
-  const matrix = (name: string, rows: number, cols: number, gain = 1): TensorSpec => f32(name, [cols, rows], () => (gain * gauss()) / Math.sqrt(cols));
-  const vector = (name: string, n: number, std: number, mean = 0): TensorSpec => f32(name, [n], () => mean + std * gauss());
+  const { gauss } = weightStream(s.seed);
+  const matrix = (name: string, rows: number, cols: number, gain = 1): TensorSpec => f32Tensor(name, [cols, rows], () => (gain * gauss()) / Math.sqrt(cols));
+  const vector = (name: string, n: number, std: number, mean = 0): TensorSpec => f32Tensor(name, [n], () => mean + std * gauss());
   let blockSeed = s.seed * 1000;
   // A 3-D expert tensor, ggml dims [cols, rows, experts]; random F32 values or random MXFP4 blocks of the same scale.
   const expert = (name: string, cols: number, rows: number, gain = 1): TensorSpec => {
     const dims = [cols, rows, s.experts];
-    if (experts === 'f32') return f32(name, dims, () => (gain * gauss()) / Math.sqrt(cols));
+    if (experts === 'f32') return f32Tensor(name, dims, () => (gain * gauss()) / Math.sqrt(cols));
     const n = cols * rows * s.experts;
     const blocks = randomBlocks(GgmlType.MXFP4, n / 32, blockSeed++, gain / Math.sqrt(cols));
     if (experts === 'mxfp4') return { name, dims, type: GgmlType.MXFP4, data: blocks };
@@ -102,7 +79,7 @@ export function syntheticGptOssGguf(s: SyntheticGptOssSpec, experts: ExpertStora
   const q = s.heads * s.headDim;
   const kv = s.kvHeads * s.headDim;
   const f = s.expertFfn;
-  const tensors: TensorSpec[] = [f32('token_embd.weight', [s.dim, s.vocab], gauss)];
+  const tensors: TensorSpec[] = [f32Tensor('token_embd.weight', [s.dim, s.vocab], gauss)];
   for (let l = 0; l < s.layers; l++) {
     const w = (n: string): string => `blk.${l}.${n}.weight`;
     const b = (n: string): string => `blk.${l}.${n}.bias`;
@@ -124,16 +101,15 @@ export function syntheticGptOssGguf(s: SyntheticGptOssSpec, experts: ExpertStora
       vector(b('ffn_gate_inp'), s.experts, 0.5),
       // Gate rows of std ~3: swiglu_oai's clamp at 7 bites on a few percent of them.
       expert(w('ffn_gate_exps'), s.dim, f, 3),
-      f32(b('ffn_gate_exps'), [f, s.experts], () => 0.3 * gauss()),
+      f32Tensor(b('ffn_gate_exps'), [f, s.experts], () => 0.3 * gauss()),
       expert(w('ffn_up_exps'), s.dim, f, 2),
-      f32(b('ffn_up_exps'), [f, s.experts], () => 0.3 * gauss()),
+      f32Tensor(b('ffn_up_exps'), [f, s.experts], () => 0.3 * gauss()),
       expert(w('ffn_down_exps'), f, s.dim),
-      f32(b('ffn_down_exps'), [s.dim, s.experts], () => 0.1 * gauss()),
+      f32Tensor(b('ffn_down_exps'), [s.dim, s.experts], () => 0.1 * gauss()),
     );
   }
   tensors.push(vector('output_norm.weight', s.dim, 0.1, 1), matrix('output.weight', s.vocab, s.dim, 2));
   const a = s.arch;
-  const voc = vocabulary(s.vocab);
   const metadata: [string, MetaValue][] = [
     ['general.architecture', v.str(a)],
     ['general.name', v.str(`synthetic ${a} (seed ${s.seed}, ${experts} experts)`)],
@@ -152,14 +128,7 @@ export function syntheticGptOssGguf(s: SyntheticGptOssSpec, experts: ExpertStora
     [`${a}.attention.layer_norm_rms_epsilon`, v.f32(1e-5)],
     [`${a}.attention.sliding_window`, v.u32(s.slidingWindow)],
     [`${a}.rope.freq_base`, v.f32(s.ropeBase)],
-    ['tokenizer.ggml.model', v.str('llama')],
-    ['tokenizer.ggml.tokens', v.arr(GgufValueType.STRING, voc.tokens)],
-    ['tokenizer.ggml.scores', v.arr(GgufValueType.FLOAT32, voc.scores)],
-    ['tokenizer.ggml.token_type', v.arr(GgufValueType.INT32, voc.types)],
-    ['tokenizer.ggml.bos_token_id', v.u32(2)],
-    ['tokenizer.ggml.eos_token_id', v.u32(1)],
-    ['tokenizer.ggml.unknown_token_id', v.u32(3)],
-    ['tokenizer.ggml.padding_token_id', v.u32(0)],
+    ...tokenizerMetadata(s.vocab),
   ];
   if (s.yarn) {
     metadata.push(

@@ -3,8 +3,11 @@
 // The same bytes feed llama.cpp in scripts/make-phi3-fixtures.ts (which stores its greedy tokens and logits under
 // tests/fixtures/) and our engine in tests/engine/phi3.gpu.test.ts and llama-yarn.gpu.test.ts.
 import { GgmlType } from '../../src/gpu/gguf/types';
-import { GgufValueType, v, writeGguf, type MetaValue, type TensorSpec } from '../gguf/writer';
+import { v, writeGguf, type MetaValue, type TensorSpec } from '../gguf/writer';
 import { uniform } from './numeric';
+import { f32Tensor, FIRST_PIECE, tokenizerMetadata, weightStream } from './synthetic-gguf';
+
+export { FIRST_PIECE };
 
 export interface SyntheticRopeSpec {
   readonly arch: 'phi3' | 'llama';
@@ -45,48 +48,23 @@ export const SYNTHETIC_ROPE: Readonly<Record<'phi3' | 'llamaYarn', SyntheticRope
 /** The contexts each fixture loads the model with: at most the original context (short factors) and past it. */
 export const FIXTURE_CONTEXTS = { phi3Short: 256, phi3Long: 512, llamaYarn: 512 } as const;
 
-/** Token ids: 0 <pad>, 1 <eos>, 2 <bos>, 3 <unk>, 4..259 the bytes, then word pieces. */
-export const FIRST_PIECE = 260;
-
 /** Positions each fixture sequence covers (prompt + generated tokens). */
 export const FIXTURE_POSITIONS = 64;
-
-function vocabulary(n: number): { tokens: string[]; scores: number[]; types: number[] } {
-  const tokens = ['<pad>', '<eos>', '<bos>', '<unk>'];
-  const types = [3, 3, 3, 2]; // llama_token_type: 1 normal, 2 unknown, 3 control, 6 byte
-  for (let b = 0; b < 256; b++) {
-    tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
-    types.push(6);
-  }
-  for (let i = 0; tokens.length < n; i++) {
-    tokens.push(`\u2581w${i}`);
-    types.push(1);
-  }
-  return { tokens, scores: tokens.map((_, i) => -i), types };
-}
 
 /** LongRoPE's sqrt(1 + ln(s) / ln(L)) for s = trained / original context (convert_hf_to_gguf's Phi-3 writer). */
 export const longRopeAttnFactor = (s: SyntheticRopeSpec): number =>
   Math.sqrt(1 + Math.log(s.contextLength / s.originalContext) / Math.log(s.originalContext));
 
 export function syntheticRopeGguf(s: SyntheticRopeSpec): Uint8Array {
-  const next = uniform(s.seed * 7919 + 1);
-  const gauss = (): number => {
-    const u = 1 - next(); // Box-Muller; 1 - u keeps log away from 0
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * next());
-  };
-  const f32 = (name: string, dims: number[], f: () => number): TensorSpec => {
-    const n = dims.reduce((a, b) => a * b, 1);
-    return { name, dims, type: GgmlType.F32, data: new Uint8Array(Float32Array.from({ length: n }, f).buffer) };
-  };
+  const { next, gauss } = weightStream(s.seed);
   // (rows, cols) row-major; gain 1: unit-variance outputs for unit-variance inputs.
   const gaussRows = (rows: number, cols: number, gain = 1): Float32Array => Float32Array.from({ length: rows * cols }, () => (gain * gauss()) / Math.sqrt(cols));
   const matrix = (name: string, rows: number, cols: number, gain = 1): TensorSpec =>
     ({ name, dims: [cols, rows], type: GgmlType.F32, data: new Uint8Array(gaussRows(rows, cols, gain).buffer) });
-  const norm = (name: string, n: number): TensorSpec => f32(name, [n], () => 0.8 + 0.4 * next());
+  const norm = (name: string, n: number): TensorSpec => f32Tensor(name, [n], () => 0.8 + 0.4 * next());
   const q = s.heads * s.headDim;
   const kv = s.kvHeads * s.headDim;
-  const tensors: TensorSpec[] = [f32('token_embd.weight', [s.dim, s.vocab], gauss)];
+  const tensors: TensorSpec[] = [f32Tensor('token_embd.weight', [s.dim, s.vocab], gauss)];
   for (let l = 0; l < s.layers; l++) {
     const b = (n: string): string => `blk.${l}.${n}.weight`;
     tensors.push(norm(b('attn_norm'), s.dim));
@@ -111,11 +89,10 @@ export function syntheticRopeGguf(s: SyntheticRopeSpec): Uint8Array {
   }
   tensors.push(norm('output_norm.weight', s.dim), matrix('output.weight', s.vocab, s.dim, 3));
   if (s.arch === 'phi3') {
-    tensors.push(f32('rope_factors_short.weight', [s.ropeDim / 2], () => 1 + 3 * next()));
-    tensors.push(f32('rope_factors_long.weight', [s.ropeDim / 2], () => 1 + 3 * next()));
+    tensors.push(f32Tensor('rope_factors_short.weight', [s.ropeDim / 2], () => 1 + 3 * next()));
+    tensors.push(f32Tensor('rope_factors_long.weight', [s.ropeDim / 2], () => 1 + 3 * next()));
   }
   const a = s.arch;
-  const voc = vocabulary(s.vocab);
   const metadata: [string, MetaValue][] = [
     ['general.architecture', v.str(a)],
     // Not "phi3": llama.cpp's vocabulary loader looks up Phi-3's </s> and <|endoftext|> for a model so named.
@@ -131,14 +108,7 @@ export function syntheticRopeGguf(s: SyntheticRopeSpec): Uint8Array {
     [`${a}.rope.dimension_count`, v.u32(s.ropeDim)],
     [`${a}.rope.freq_base`, v.f32(s.ropeBase)],
     [`${a}.rope.scaling.original_context_length`, v.u32(s.originalContext)],
-    ['tokenizer.ggml.model', v.str('llama')],
-    ['tokenizer.ggml.tokens', v.arr(GgufValueType.STRING, voc.tokens)],
-    ['tokenizer.ggml.scores', v.arr(GgufValueType.FLOAT32, voc.scores)],
-    ['tokenizer.ggml.token_type', v.arr(GgufValueType.INT32, voc.types)],
-    ['tokenizer.ggml.bos_token_id', v.u32(2)],
-    ['tokenizer.ggml.eos_token_id', v.u32(1)],
-    ['tokenizer.ggml.unknown_token_id', v.u32(3)],
-    ['tokenizer.ggml.padding_token_id', v.u32(0)],
+    ...tokenizerMetadata(s.vocab),
   ];
   if (s.arch === 'phi3') {
     metadata.push([`${a}.rope.scaling.attn_factor`, v.f32(longRopeAttnFactor(s))]);

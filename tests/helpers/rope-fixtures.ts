@@ -7,9 +7,11 @@ import { Engine } from '../../src/gpu/engine/engine';
 import type { GgufFile } from '../../src/gpu/gguf/reader';
 import { readModelConfig, type ModelConfig } from '../../src/gpu/model/config';
 import { CpuReferenceModel, loadCpuWeights } from '../../src/gpu/model/cpu-reference';
+import { cpuGreedyTo, maxAbsDiff } from './cpu-greedy';
 import { testDevice } from './gpu';
 import { FIXTURE_POSITIONS, type SyntheticRopeSpec } from './phi3-synthetic';
-import { argmax } from './shared';
+
+export { maxAbsDiff };
 
 export interface RopeFixture {
   readonly llama_cpp: string;
@@ -21,29 +23,13 @@ export interface RopeFixture {
 export const ropeFixture = (name: string): RopeFixture =>
   JSON.parse(readFileSync(new URL(`../fixtures/arch-${name}.json`, import.meta.url), 'utf8')) as RopeFixture;
 
-export const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-};
-
 /** The CPU reference loaded as llama.cpp was: with the fixture's context (LongRoPE's choice depends on it). */
 export async function cpuReferenceAt(file: GgufFile, contextLength: number, edit: (c: ModelConfig) => ModelConfig = (c) => c): Promise<CpuReferenceModel> {
   return new CpuReferenceModel(edit({ ...readModelConfig(file.header), contextLength }), await loadCpuWeights(file));
 }
 
 /** Greedy tokens until FIXTURE_POSITIONS positions, and the logits after the prompt. */
-export function cpuGreedy(model: CpuReferenceModel, prompt: readonly number[]): { tokens: number[]; first: Float32Array } {
-  let logits: Float32Array = new Float32Array(0);
-  prompt.forEach((t, pos) => (logits = model.forward(t, pos)));
-  const first = logits.slice();
-  const tokens: number[] = [];
-  for (let pos = prompt.length; pos < FIXTURE_POSITIONS; pos++) {
-    tokens.push(argmax(logits));
-    if (pos + 1 < FIXTURE_POSITIONS) logits = model.forward(tokens.at(-1)!, pos);
-  }
-  return { tokens, first };
-}
+export const cpuGreedy = (model: CpuReferenceModel, prompt: readonly number[]): { tokens: number[]; first: Float32Array } => cpuGreedyTo(model, prompt, FIXTURE_POSITIONS);
 
 /** CPU reference against llama.cpp: identical greedy tokens, first logits within 1e-3. */
 export async function expectCpuEqualsFixture(file: GgufFile, fx: RopeFixture): Promise<void> {

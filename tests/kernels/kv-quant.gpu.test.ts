@@ -10,8 +10,9 @@ import { appendKv } from '../../src/gpu/kernels/kv-append';
 import { KV_BLOCK_TOKENS, QUANT_BLOCK_BYTES, layerBlockBytes, quantBlockIndex, quantRowBlocks, type KvQuantDtype } from '../../src/gpu/kv/layout';
 import { decodeQ4_0, decodeQ8_0 } from '../../src/gpu/quant/legacy';
 import { quantize } from '../../src/gpu/quant/quantize';
-import { attendRef, normalizedError } from '../helpers/attention-ref';
+import { attendRef, normalizedError, uniformArray } from '../helpers/attention-ref';
 import { testDevice } from '../helpers/gpu';
+import { mulberry32 } from '../helpers/numeric';
 
 // Normalized error bound, max |gpu - cpu| / max |cpu|, against CPU attention over the same dequantized K/V.
 const BOUND = 1e-5;
@@ -20,21 +21,6 @@ let ctx: KernelContext;
 beforeAll(async () => {
   ctx = new KernelContext(await testDevice());
 });
-
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function uniform(rand: () => number, n: number, amplitude = 1): Float32Array {
-  return Float32Array.from({ length: n }, () => (rand() * 2 - 1) * amplitude);
-}
 
 interface Shape {
   nHeads: number;
@@ -83,7 +69,7 @@ class QuantFixture {
     });
     this.pool = new Uint8Array(total * layerBlockBytes({ ...shape, nLayers: 1, dtype })).fill(0xff);
     lens.forEach((_, s) => {
-      for (let pos = 0; pos < written[s]!; pos++) this.put(s, pos, uniform(rand, row, amplitude), uniform(rand, row, amplitude), this.pool);
+      for (let pos = 0; pos < written[s]!; pos++) this.put(s, pos, uniformArray(rand, row, amplitude), uniformArray(rand, row, amplitude), this.pool);
     });
   }
 
@@ -160,7 +146,7 @@ for (const dtype of ['q8_0', 'q4_0'] as const) {
   describe(`appendKv into a ${dtype} pool`, () => {
     for (const shape of SHAPES.slice(0, 4)) {
       it(`writes ggml's ${dtype} bytes of each row where quantBlockIndex says, nothing else (${name(shape)})`, async () => {
-        const rand = random(shape.headDim * 13 + shape.nKvHeads);
+        const rand = mulberry32(shape.headDim * 13 + shape.nKvHeads);
         const lens = [5, 40, 17];
         const from = [0, 30, 16]; // whole, a decode-style tail, a start on a block boundary
         const f = new QuantFixture(dtype, shape, lens, rand, from);
@@ -175,8 +161,8 @@ for (const dtype of ['q8_0', 'q4_0'] as const) {
         tokens.forEach(([s, pos], t) => {
           // Amplitudes from 1e-3 to 30, and an all-zero row (d = 0: every q is 0).
           const amplitude = t === 3 ? 0 : 10 ** (rand() * 4.5 - 3);
-          k.set(uniform(rand, row, amplitude), t * row);
-          v.set(uniform(rand, row, amplitude), t * row);
+          k.set(uniformArray(rand, row, amplitude), t * row);
+          v.set(uniformArray(rand, row, amplitude), t * row);
           f.put(s, pos, k.subarray(t * row, (t + 1) * row), v.subarray(t * row, (t + 1) * row), expected);
         });
         const pool = ctx.upload(f.pool, 'pool');
@@ -211,11 +197,11 @@ for (const dtype of ['q8_0', 'q4_0'] as const) {
     const lens = [1, 15, 16, 17, 300];
     for (const shape of SHAPES) {
       it(name(shape), async () => {
-        const rand = random(shape.nHeads * 1000 + shape.headDim);
+        const rand = mulberry32(shape.nHeads * 1000 + shape.headDim);
         const f = new QuantFixture(dtype, shape, lens, rand);
         const seqs = [4, 0, 3, 1, 2];
         const positions = seqs.map((s) => lens[s]! - 1);
-        const q = uniform(rand, seqs.length * shape.nHeads * shape.headDim, 2);
+        const q = uniformArray(rand, seqs.length * shape.nHeads * shape.headDim, 2);
         const want = f.reference(seqs, positions, q);
         for (const kernel of ['flash', 'flash-direct', 'flash-split-5', 'naive'] as const) {
           expectClose(`${kernel} ${dtype}`, await runAttention(f, kernel, seqs, positions, q), want);
@@ -227,11 +213,11 @@ for (const dtype of ['q8_0', 'q4_0'] as const) {
   describe(`attention over a ${dtype} pool of tiny values`, () => {
     it('reads subnormal half scales (|x| < 1e-3)', async () => {
       const shape = SHAPES[2]!;
-      const rand = random(77);
+      const rand = mulberry32(77);
       const f = new QuantFixture(dtype, shape, [40, 7], rand, [40, 7], 1e-3);
       const seqs = [0, 1];
       const positions = [39, 6];
-      const q = uniform(rand, seqs.length * shape.nHeads * shape.headDim, 2);
+      const q = uniformArray(rand, seqs.length * shape.nHeads * shape.headDim, 2);
       expectClose(`flash (tiny) ${dtype}`, await runAttention(f, 'flash', seqs, positions, q), f.reference(seqs, positions, q));
     });
   });
@@ -239,13 +225,13 @@ for (const dtype of ['q8_0', 'q4_0'] as const) {
   describe(`prefill attention over a ${dtype} pool: chunks of 1, 5, 16, 37 tokens at 0 and after 21 cached`, () => {
     for (const shape of [SHAPES[0]!, SHAPES[2]!, SHAPES[3]!]) {
       it(name(shape), async () => {
-        const rand = random(shape.nHeads * 31 + shape.headDim);
+        const rand = mulberry32(shape.nHeads * 31 + shape.headDim);
         const runs = [0, 21].flatMap((start) => [1, 5, 16, 37].map((n) => ({ start, n })));
         const f = new QuantFixture(dtype, shape, runs.map(({ start, n }) => start + n), rand);
         for (const [s, { start, n }] of runs.entries()) {
           const seqs = new Array<number>(n).fill(s);
           const positions = Array.from({ length: n }, (_, i) => start + i);
-          const q = uniform(rand, n * shape.nHeads * shape.headDim, 2);
+          const q = uniformArray(rand, n * shape.nHeads * shape.headDim, 2);
           const want = f.reference(seqs, positions, q);
           expectClose(`prefill ${dtype}`, await runAttention(f, 'prefill', seqs, positions, q), want);
           expectClose(`prefill-tile-8 ${dtype}`, await runAttention(f, 'prefill-tile-8', seqs, positions, q), want);
@@ -255,17 +241,17 @@ for (const dtype of ['q8_0', 'q4_0'] as const) {
 
     it('sees the chunk appendKv quantized in the same pass', async () => {
       const shape = { nHeads: 8, nKvHeads: 2, headDim: 64 };
-      const rand = random(5);
+      const rand = mulberry32(5);
       const start = 19;
       const n = 23;
       const f = new QuantFixture(dtype, shape, [start + n], rand, [start]);
       const row = shape.nKvHeads * shape.headDim;
-      const k = uniform(rand, n * row);
-      const v = uniform(rand, n * row);
+      const k = uniformArray(rand, n * row);
+      const v = uniformArray(rand, n * row);
       for (let t = 0; t < n; t++) f.put(0, start + t, k.subarray(t * row, (t + 1) * row), v.subarray(t * row, (t + 1) * row), new Uint8Array(f.pool.length));
       const attention = f.attentionShape();
       const positions = Array.from({ length: n }, (_, i) => start + i);
-      const q = uniform(rand, n * shape.nHeads * shape.headDim, 2);
+      const q = uniformArray(rand, n * shape.nHeads * shape.headDim, 2);
       const bufs = {
         q: ctx.upload(q, 'q'),
         k: ctx.upload(k, 'k'),

@@ -3,23 +3,16 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createApiHandlers, invokeApi, openApiServices } from '../../src/main/api-handlers';
+import { createApiHandlers, invokeApi } from '../../src/main/api-handlers';
 import { tokensToBytes, type Conversation } from '../../src/shared/api';
-import { AesGcmCipher } from './remote/helpers/fixtures';
-import { closeLater, tempDir } from '../helpers/temp';
+import { testServices } from './helpers/services';
+import { tempDir } from '../helpers/temp';
 
 describe('conversation KV versions through the API', () => {
   it('refuses a save from a version another writer already moved past', async () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'models'));
-    const services = openApiServices({
-      databaseFile: join(dir, 'kvchat.sqlite'),
-      modelsDir: join(dir, 'models'),
-      appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: 'linux', electron: '', chrome: '' }),
-      pickModelFile: async () => null,
-      cipher: new AesGcmCipher(),
-    });
-    closeLater(services.db);
+    const services = testServices({ dir });
     const handlers = createApiHandlers(services);
     const call = (method: Parameters<typeof invokeApi>[1], payload?: unknown) => invokeApi(handlers, method, payload);
     const c = ((await call('createConversation', {})) as { ok: true; value: Conversation }).value;

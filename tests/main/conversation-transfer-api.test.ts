@@ -3,22 +3,15 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createApiHandlers, invokeApi, openApiServices } from '../../src/main/api-handlers';
+import { createApiHandlers, invokeApi } from '../../src/main/api-handlers';
 import type { Conversation, ConversationImport } from '../../src/shared/api';
-import { AesGcmCipher } from './remote/helpers/fixtures';
-import { closeLater, tempDir } from '../helpers/temp';
+import { testServices } from './helpers/services';
+import { tempDir } from '../helpers/temp';
 
 function open() {
   const dir = tempDir();
   mkdirSync(join(dir, 'models'));
-  const services = openApiServices({
-    databaseFile: join(dir, 'kvchat.sqlite'),
-    modelsDir: join(dir, 'models'),
-    appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: 'linux', electron: '', chrome: '' }),
-    pickModelFile: async () => null,
-    cipher: new AesGcmCipher(),
-  });
-  closeLater(services.db);
+  const services = testServices({ dir });
   const handlers = createApiHandlers(services);
   return (method: Parameters<typeof invokeApi>[1], payload?: unknown) => invokeApi(handlers, method, payload);
 }

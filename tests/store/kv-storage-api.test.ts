@@ -3,25 +3,18 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createApiHandlers, invokeApi, openApiServices } from '../../src/main/api-handlers';
+import { createApiHandlers, invokeApi } from '../../src/main/api-handlers';
 import { tokensToBytes, type StoredKvBlock } from '../../src/shared/api';
 import { openDatabase } from '../../src/store/database';
-import { AesGcmCipher } from '../main/remote/helpers/fixtures';
-import { closeLater, tempDir } from '../helpers/temp';
+import { testServices } from '../main/helpers/services';
+import { tempDir } from '../helpers/temp';
 
 const FINGERPRINT = 'ab'.repeat(32);
 const BLOCK = 32 * 1024;
 const block = (hash: string): StoredKvBlock => ({ hash, modelFingerprint: FINGERPRINT, layout: { dtype: 'f16' }, bytes: new Uint8Array(BLOCK).fill(hash.length) });
 
 function open(dir: string) {
-  const services = openApiServices({
-    databaseFile: join(dir, 'kvchat.sqlite'),
-    modelsDir: join(dir, 'models'),
-    appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: 'linux', electron: '', chrome: '' }),
-    pickModelFile: async () => null,
-    cipher: new AesGcmCipher(),
-  });
-  closeLater(services.db);
+  const services = testServices({ dir });
   const handlers = createApiHandlers(services);
   const call = async <T>(method: Parameters<typeof invokeApi>[1], payload?: unknown): Promise<T> => {
     const r = await invokeApi(handlers, method, payload);
