@@ -1,7 +1,7 @@
-// node --import tsx src/cli/transfer.ts --session DB --conversation NAME [--markdown] [--kv] [--out FILE]
+// npm run -s transfer -- --session DB --conversation NAME [--markdown] [--kv] [--out FILE]
 //   exports the conversation titled NAME (every branch, settings, system prompt) as JSON (with --kv: its KV
 //   blocks too) or Markdown, to FILE or stdout;
-// node --import tsx src/cli/transfer.ts --session DB --import FILE
+// npm run -s transfer -- --session DB --import FILE
 //   imports an exported JSON file as a new conversation and prints what it kept as JSON.
 import { readFile, writeFile } from 'node:fs/promises';
 import { ConversationRepository } from '../store/conversations';
