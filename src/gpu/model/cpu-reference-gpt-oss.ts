@@ -4,7 +4,7 @@
 // post_attention_norm -> MoE (router bias, top-k then softmax, expert biases, swiglu_oai) -> residual add.
 import type { GgufFile } from '../gguf/reader';
 import { layerBias, layerTensor, readModelConfig, type ModelConfig } from './config';
-import { cpuWeight, CpuScratch, loadCpuWeights, matvec, rmsNorm, ropeHead, type CpuWeights } from './cpu-reference';
+import { addInPlace, cpuWeight, CpuScratch, loadCpuWeights, matvec, rmsNorm, ropeHead, type CpuWeights } from './cpu-reference';
 import type { GptOssTraits } from './gpt-oss';
 import { moeFeedForward, type MoeLayerCpuWeights } from './moe-reference';
 
@@ -107,8 +107,4 @@ export class GptOssCpuReference {
     };
     moeFeedForward(this.s.xb2, this.s.xb.subarray(0, c.dim), c.dim, c.moe!, w);
   }
-}
-
-function addInPlace(a: Float32Array, b: Float32Array): void {
-  for (let i = 0; i < b.length; i++) a[i] = a[i]! + b[i]!;
 }

@@ -210,6 +210,7 @@ export class CpuReferenceModel {
   }
 }
 
-function addInPlace(a: Float32Array, b: Float32Array): void {
+/** a += b, elementwise (equal lengths). */
+export function addInPlace(a: Float32Array, b: Float32Array): void {
   for (let i = 0; i < a.length; i++) a[i] = a[i]! + b[i]!;
 }

@@ -5,7 +5,7 @@ import { chooseDecodeSplits, DECODE_KEYS_PER_SPLIT, decodeVariant, DEFAULT_DECOD
 import type { KernelContext } from '../kernels/context';
 import { blockElements, KV_BLOCK_TOKENS, kvElementIndex } from '../kv/layout';
 import { f16ToF32, f32ToF16Bits } from '../quant/half';
-import { normalizedError, tune, type TuneCandidate, type TuneResult } from './tuner';
+import { normalizedError, seededValues, tune, type TuneCandidate, type TuneResult } from './tuner';
 import { tuningKey, type TuningStore } from './tuning-store';
 
 export interface DecodeSplitShape {
@@ -20,18 +20,6 @@ export interface DecodeSplitShape {
 
 /** Largest normalized error a candidate may have: the attention kernel tests' bound. */
 const EXACT_NORMALIZED_ERROR = 1e-5;
-
-function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
 
 /** Softmax attention of one token over `n` keys, f64: q (nHeads * headDim), keys / values (n, nKvHeads * headDim). */
 function attend(q: Float32Array, keys: Float32Array, values: Float32Array, s: DecodeSplitShape): Float64Array {
@@ -71,9 +59,9 @@ export async function tuneDecodeSplits(ctx: KernelContext, s: DecodeSplitShape, 
   const blocks = Math.ceil(s.context / KV_BLOCK_TOKENS);
   const row = s.nKvHeads * s.headDim;
   const stored = (x: number): number => (s.dtype === 'f16' ? f16ToF32(f32ToF16Bits(x)) : x);
-  const keys = random(s.context * row, 5).map(stored);
-  const values = random(s.context * row, 6).map(stored);
-  const q = random(s.nHeads * s.headDim, 7);
+  const keys = seededValues(s.context * row, 5).map(stored);
+  const values = seededValues(s.context * row, 6).map(stored);
+  const q = seededValues(s.nHeads * s.headDim, 7);
   const pool = s.dtype === 'f16' ? new Uint16Array(blocks * blockElements(s)) : new Float32Array(blocks * blockElements(s));
   for (let pos = 0; pos < s.context; pos++) {
     for (let kind = 0 as 0 | 1; kind <= 1; kind++) {

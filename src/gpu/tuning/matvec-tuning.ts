@@ -8,7 +8,7 @@ import type { KernelContext } from '../kernels/context';
 import { defaultMatvecVariant, encodeMatmul, matvecVariantKey, matvecVariants, parseMatvecVariant, type MatvecVariant } from '../kernels/matmul';
 import { destroyWeight, GPU_WEIGHT_TYPES, rowBytes, uploadWeight, type WeightTensor } from '../kernels/weights';
 import { matvecRows } from '../quant';
-import { normalizedError, tune, type TuneCandidate, type TuneResult } from './tuner';
+import { normalizedError, seededValues, tune, type TuneCandidate, type TuneResult } from './tuner';
 import { tuningKey, type TuningStore } from './tuning-store';
 
 /** A matrix to tune on: raw GGUF bytes of `rows` rows of `cols`. */
@@ -54,19 +54,6 @@ export function matvecShapeKey(architecture: string, matrices: readonly TuningSh
   return `${architecture} ${matrices.map((m) => `${ggmlTypeName(m.type).toLowerCase()}:${m.rows}x${m.cols}`).join(',')}`;
 }
 
-/** Values in [-1, 1), the same for every run (xorshift). */
-function activations(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
-
 interface OnDevice {
   readonly w: WeightTensor;
   readonly x: GPUBuffer; // (cols) f32
@@ -110,7 +97,7 @@ export interface MatvecTuneResult extends TuneResult {
 export async function tuneMatvec(ctx: KernelContext, matrices: readonly TuningMatrix[], opts: MatvecTuneOptions): Promise<MatvecTuneResult> {
   const fallback = defaultMatvecVariant(ctx.caps);
   const mats: OnDevice[] = matrices.map((m, i) => {
-    const x = activations(m.cols, 17 + i);
+    const x = seededValues(m.cols, 17 + i);
     return {
       w: uploadWeight(ctx, m.name, m.type, m.bytes, m.rows, m.cols),
       x: ctx.upload(x, `tune.x.${m.name}`),

@@ -140,3 +140,16 @@ export function normalizedError(got: ArrayLike<number>, want: ArrayLike<number>)
   }
   return err / scale;
 }
+
+/** Values in [-1, 1), the same for every run (xorshift): the inputs candidates are checked and timed on. */
+export function seededValues(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
