@@ -9,6 +9,7 @@ import { ConversationRepository } from '../../src/store/conversations';
 import { schemaVersion } from '../../src/store/database';
 import { asideNameFor, findDatabaseDamage, openDatabaseOrSetAside, type DamagedDatabase } from '../../src/store/damaged-database';
 import { StoreError } from '../../src/store/errors';
+import { KvBlockStore } from '../../src/store/kv-store';
 import { MessageRepository } from '../../src/store/messages';
 import { LATEST_SCHEMA_VERSION } from '../../src/store/migrations';
 import { AesGcmCipher } from '../main/remote/helpers/fixtures';
@@ -55,6 +56,22 @@ describe('openDatabaseOrSetAside', () => {
     expect(setAside).toBeNull();
     expect(asked).toEqual([]);
     expect(new ConversationRepository(db).listConversations().map((c) => c.title)).toEqual(['kept']);
+  });
+
+  it("reads past the KV blocks' pages at start (each block has its own checksum), so a start costs the chat text, not GiBs of KV", () => {
+    const { db, file } = tempDb();
+    const conversationId = new ConversationRepository(db).createConversation({ title: 'kept' }).id;
+    new MessageRepository(db).appendMessage({ conversationId, parentId: null, role: 'user', content: 'hello' });
+    const blocks = Array.from({ length: 24 }, (_, i) => ({ hash: i.toString(16).padStart(64, '0'), modelFingerprint: 'm', layout: { key: 'l' }, bytes: new Uint8Array(8192).fill(i) }));
+    new KvBlockStore(db).putBlocks(blocks);
+    const kvPages = (db.prepare("SELECT pageno FROM dbstat WHERE name = 'kv_blocks' AND pagetype IN ('leaf', 'overflow')").all() as { pageno: number }[]).map((r) => r.pageno);
+    db.close();
+    expect(kvPages.length).toBeGreaterThan(24);
+    for (const p of kvPages) garblePages(file, p - 1, p);
+    expect(findDatabaseDamage(file)).toBeNull();
+    const { db: opened, setAside, asked } = openAgreeing(file);
+    expect([setAside, asked]).toEqual([null, []]);
+    expect(new ConversationRepository(opened).listConversations().map((c) => c.title)).toEqual(['kept']);
   });
 
   it('creates a database that does not exist yet', () => {
