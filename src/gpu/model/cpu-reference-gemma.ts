@@ -2,7 +2,7 @@
 // cpu-reference.ts: the in-repo oracle of gemma-forward.ts, in the same llama.cpp order.
 import type { GgufFile } from '../gguf/reader';
 import { readModelConfig, layerTensor, type ModelConfig } from './config';
-import { cpuWeight, CpuScratch, loadCpuWeights, matvec, rmsNorm, ropeHead, softmax, type CpuWeights } from './cpu-reference';
+import { attendCached, cpuWeight, CpuScratch, loadCpuWeights, matvec, rmsNorm, ropeHead, type CpuWeights } from './cpu-reference';
 import type { GemmaTraits } from './gemma';
 import { f16ToF32, f32ToF16Bits } from '../quant/half';
 
@@ -102,22 +102,7 @@ export class GemmaCpuReference {
       ropeHead(k, h * c.headDim, pos, rope);
     }
     const first = sliding ? Math.max(0, pos + 1 - this.g.slidingWindow) : 0; // keys first ..= pos are visible
-    const n = pos + 1 - first;
-    this.s.xb.fill(0, 0, qDim);
-    const group = c.nHeads / c.nKvHeads;
-    for (let h = 0; h < c.nHeads; h++) {
-      const kvOff = Math.floor(h / group) * c.headDim;
-      for (let t = first; t <= pos; t++) {
-        let s = 0;
-        for (let i = 0; i < c.headDim; i++) s += this.s.q[h * c.headDim + i]! * kc[t * kvDim + kvOff + i]!;
-        this.s.att[t - first] = softcap(s * this.g.attnScale, this.g.attnSoftcap);
-      }
-      softmax(this.s.att, n);
-      for (let t = first; t <= pos; t++) {
-        const a = this.s.att[t - first]!;
-        for (let i = 0; i < c.headDim; i++) this.s.xb[h * c.headDim + i] = this.s.xb[h * c.headDim + i]! + a * vc[t * kvDim + kvOff + i]!;
-      }
-    }
+    attendCached(this.s, c, l, pos, { first, scale: this.g.attnScale, softcap: this.g.attnSoftcap });
     matvec(this.s.xb2, this.weight(layerTensor(l, 'attn_output')), this.s.xb.subarray(0, qDim), c.dim, qDim);
   }
 

@@ -4,7 +4,7 @@
 // post_attention_norm -> MoE (router bias, top-k then softmax, expert biases, swiglu_oai) -> residual add.
 import type { GgufFile } from '../gguf/reader';
 import { layerBias, layerTensor, readModelConfig, type ModelConfig } from './config';
-import { addInPlace, cpuWeight, CpuScratch, loadCpuWeights, matvec, rmsNorm, ropeHead, type CpuWeights } from './cpu-reference';
+import { addInPlace, attendCached, cpuWeight, CpuScratch, loadCpuWeights, matvec, rmsNorm, ropeHead, type CpuWeights } from './cpu-reference';
 import type { GptOssTraits } from './gpt-oss';
 import { moeFeedForward, type MoeLayerCpuWeights } from './moe-reference';
 
@@ -64,27 +64,7 @@ export class GptOssCpuReference {
     for (let h = 0; h < c.nHeads; h++) ropeHead(this.s.q, h * c.headDim, pos, c);
     for (let h = 0; h < c.nKvHeads; h++) ropeHead(k, h * c.headDim, pos, c);
     const first = this.g.slidingLayers[l] ? Math.max(0, pos + 1 - this.g.slidingWindow) : 0; // keys first ..= pos
-    const sinks = this.weight(layerTensor(l, 'attn_sinks'));
-    const scale = 1 / Math.sqrt(c.headDim);
-    const group = c.nHeads / c.nKvHeads;
-    this.s.xb.fill(0, 0, qDim);
-    for (let h = 0; h < c.nHeads; h++) {
-      const kvOff = Math.floor(h / group) * c.headDim;
-      // ggml_soft_max_ext with sinks: the max over the scores and the sink, which joins the denominator only.
-      let max = sinks[h]!;
-      for (let t = first; t <= pos; t++) {
-        let s = 0;
-        for (let i = 0; i < c.headDim; i++) s += this.s.q[h * c.headDim + i]! * kc[t * kvDim + kvOff + i]!;
-        this.s.att[t - first] = s * scale;
-        max = Math.max(max, this.s.att[t - first]!);
-      }
-      let sum = Math.exp(sinks[h]! - max);
-      for (let t = first; t <= pos; t++) sum += this.s.att[t - first] = Math.exp(this.s.att[t - first]! - max);
-      for (let t = first; t <= pos; t++) {
-        const a = this.s.att[t - first]! / sum;
-        for (let i = 0; i < c.headDim; i++) this.s.xb[h * c.headDim + i] = this.s.xb[h * c.headDim + i]! + a * vc[t * kvDim + kvOff + i]!;
-      }
-    }
+    attendCached(this.s, c, l, pos, { first, scale: 1 / Math.sqrt(c.headDim), sinks: this.weight(layerTensor(l, 'attn_sinks')) });
     matvec(this.s.xb2, this.weight(layerTensor(l, 'attn_output')), this.s.xb.subarray(0, qDim), c.dim, qDim);
     addInPlace(this.s.xb2, this.weight(layerBias(l, 'attn_output')));
   }

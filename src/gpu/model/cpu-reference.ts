@@ -69,6 +69,48 @@ export function softmax(x: Float32Array, n = x.length): void {
 
 const silu = (x: number): number => x / (1 + Math.exp(-x));
 
+/** What varies between the architectures' attention over the cached keys. */
+export interface CachedAttentionOptions {
+  /** First visible key (a sliding window); keys first ..= pos are attended. Default 0. */
+  readonly first?: number;
+  readonly scale: number;
+  /** Gemma 2: scores soft-capped as cap * tanh(score / cap) (0 or absent: none). */
+  readonly softcap?: number;
+  /** gpt-oss: one logit per query head that joins the softmax's denominator only (ggml_soft_max_ext's sinks). */
+  readonly sinks?: Float32Array;
+}
+
+/**
+ * Writes each query head's attention over layer l's cached keys 0 ..= pos (GQA: head h reads KV head
+ * floor(h / group)) into s.xb[0, nHeads * headDim); q is in s.q, RoPE applied.
+ */
+export function attendCached(s: CpuScratch, c: ModelConfig, l: number, pos: number, o: CachedAttentionOptions): void {
+  const kvDim = c.nKvHeads * c.headDim;
+  const kc = s.keyCache[l]!;
+  const vc = s.valueCache[l]!;
+  const first = o.first ?? 0;
+  const group = c.nHeads / c.nKvHeads;
+  s.xb.fill(0, 0, c.nHeads * c.headDim);
+  for (let h = 0; h < c.nHeads; h++) {
+    const kvOff = Math.floor(h / group) * c.headDim;
+    const sink = o.sinks?.[h];
+    let max = sink ?? -Infinity;
+    for (let t = first; t <= pos; t++) {
+      let dot = 0;
+      for (let i = 0; i < c.headDim; i++) dot += s.q[h * c.headDim + i]! * kc[t * kvDim + kvOff + i]!;
+      const score = o.softcap ? o.softcap * Math.tanh((dot * o.scale) / o.softcap) : dot * o.scale;
+      s.att[t - first] = score;
+      max = Math.max(max, s.att[t - first]!);
+    }
+    let sum = sink === undefined ? 0 : Math.exp(sink - max);
+    for (let t = first; t <= pos; t++) sum += s.att[t - first] = Math.exp(s.att[t - first]! - max);
+    for (let t = first; t <= pos; t++) {
+      const a = s.att[t - first]! / sum;
+      for (let i = 0; i < c.headDim; i++) s.xb[h * c.headDim + i] = s.xb[h * c.headDim + i]! + a * vc[t * kvDim + kvOff + i]!;
+    }
+  }
+}
+
 /** Scratch activations and the KV cache of one CPU forward pass, named as in llama2.c's run.c. */
 /** A loaded weight by its GGUF name; a missing one is a bug in the caller's tensor list. */
 export function cpuWeight(w: CpuWeights, name: string): Float32Array {
@@ -170,24 +212,7 @@ export class CpuReferenceModel {
       if (c.hasQkNorm) rmsNorm(k, k, this.weight(layerTensor(l, 'attn_k_norm')), c.normEps, h * c.headDim);
       ropeHead(k, h * c.headDim, pos, c, freqs);
     }
-    this.s.xb.fill(0, 0, qDim);
-    const group = c.nHeads / c.nKvHeads;
-    const scale = 1 / Math.sqrt(c.headDim);
-    for (let h = 0; h < c.nHeads; h++) {
-      const kvOff = Math.floor(h / group) * c.headDim;
-      for (let t = 0; t <= pos; t++) {
-        let s = 0;
-        for (let i = 0; i < c.headDim; i++) s += this.s.q[h * c.headDim + i]! * this.s.keyCache[l]![t * kvDim + kvOff + i]!;
-        this.s.att[t] = s * scale;
-      }
-      softmax(this.s.att, pos + 1);
-      for (let t = 0; t <= pos; t++) {
-        const a = this.s.att[t]!;
-        for (let i = 0; i < c.headDim; i++) {
-          this.s.xb[h * c.headDim + i] = this.s.xb[h * c.headDim + i]! + a * this.s.valueCache[l]![t * kvDim + kvOff + i]!;
-        }
-      }
-    }
+    attendCached(this.s, c, l, pos, { scale: 1 / Math.sqrt(c.headDim) });
     matvec(this.s.xb2, this.weight(layerTensor(l, 'attn_output')), this.s.xb.subarray(0, qDim), c.dim, qDim);
     addInPlace(this.s.x, this.s.xb2);
   }
