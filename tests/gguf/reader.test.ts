@@ -702,7 +702,7 @@ describe('readModelConfig', () => {
   it('unknown architecture → unknown-architecture listing the supported ones', () => {
     const err = gguferr(() => configOf(craftModel({ arch: 'mamba' })), 'unknown-architecture', '"mamba"');
     for (const a of SUPPORTED_ARCHITECTURES) expect(err.message).toContain(a);
-    expect(SUPPORTED_ARCHITECTURES).toEqual(['llama', 'mistral', 'qwen2', 'qwen3', 'qwen3moe', 'gemma2', 'gemma3', 'gpt-oss', 'phi3']);
+    expect(SUPPORTED_ARCHITECTURES).toEqual(['llama', 'mistral', 'qwen2', 'qwen3', 'qwen3moe', 'gemma2', 'gemma3', 'gpt-oss', 'phi3', 'deepseek2']);
   });
 
   for (const key of ['general.architecture', 'llama.block_count', 'llama.embedding_length', 'llama.attention.head_count', 'llama.feed_forward_length', 'llama.context_length']) {

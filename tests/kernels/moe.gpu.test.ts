@@ -17,7 +17,8 @@ import { randomBlocks } from '../helpers/random-blocks';
 async function gpuRoute(ctx: KernelContext, logits: Float32Array, m: MoeConfig): Promise<{ ids: Uint32Array; weights: Float32Array }> {
   const tokens = logits.length / m.experts;
   const b = { logits: ctx.upload(logits, 'logits'), ids: ctx.storage(tokens * m.used * 4, 'ids'), weights: ctx.storage(tokens * m.used * 4, 'w') };
-  ctx.run((pass) => encodeRoute(ctx, pass, b, tokens, m.experts, m.used, m.normalizeWeights, m.gating === 'softmax-weight'));
+  const extras = { sigmoid: m.gating === 'sigmoid', ...(m.weightsScale !== undefined ? { scale: m.weightsScale } : {}) };
+  ctx.run((pass) => encodeRoute(ctx, pass, b, tokens, m.experts, m.used, m.normalizeWeights, m.gating === 'softmax-weight', extras));
   return { ids: new Uint32Array(await ctx.read(b.ids)), weights: new Float32Array(await ctx.read(b.weights)) };
 }
 
@@ -28,9 +29,12 @@ describe('MoE router kernel vs routeTopK', () => {
     ['16 experts, top-4, no renormalisation', { experts: 16, used: 4, expertFfnDim: 64, normalizeWeights: false, gating: 'softmax', oai: false }],
     ['gpt-oss-20b: 32 experts, top-4 of the logits, softmax over the 4', { experts: 32, used: 4, expertFfnDim: 2880, normalizeWeights: false, gating: 'softmax-weight', oai: true }],
     ['gpt-oss synthetic: 8 experts, top-4 of the logits', { experts: 8, used: 4, expertFfnDim: 64, normalizeWeights: false, gating: 'softmax-weight', oai: true }],
+    ['DeepSeek-V2-Lite: 64 experts, top-6, weights times 1.0', { experts: 64, used: 6, expertFfnDim: 1408, normalizeWeights: false, gating: 'softmax', oai: false, weightsScale: 1 }],
+    ['DeepSeek-V2: 160 experts, top-6, weights times 16', { experts: 160, used: 6, expertFfnDim: 1536, normalizeWeights: false, gating: 'softmax', oai: false, weightsScale: 16 }],
+    ['sigmoid gating, renormalised, times 2.5', { experts: 16, used: 4, expertFfnDim: 64, normalizeWeights: true, gating: 'sigmoid', oai: false, weightsScale: 2.5 }],
   ];
   for (const [name, m] of cases) {
-    it(`${name}: same experts in the same order, weights within 1e-6, ties to the lower index`, async () => {
+    it(`${name}: same experts in the same order, weights within 1e-6 (relative past 1), ties to the lower index`, async () => {
       const ctx = new KernelContext(await testDevice());
       const r = signedUniform(m.experts);
       const rows: number[][] = Array.from({ length: 37 }, () => Array.from({ length: m.experts }, () => 4 * r()));
@@ -44,7 +48,7 @@ describe('MoE router kernel vs routeTopK', () => {
       rows.forEach((row, t) => {
         const want = routeTopK(Float32Array.from(row), m);
         expect(Array.from(got.ids.subarray(t * m.used, (t + 1) * m.used)), `row ${t}`).toEqual(want.ids);
-        want.weights.forEach((w, k) => expect(Math.abs(got.weights[t * m.used + k]! - w), `row ${t} slot ${k}`).toBeLessThan(1e-6));
+        want.weights.forEach((w, k) => expect(Math.abs(got.weights[t * m.used + k]! - w), `row ${t} slot ${k}`).toBeLessThan(1e-6 * Math.max(1, w)));
       });
       expect(routeTopK(new Float32Array(m.experts), m).ids).toEqual(Array.from({ length: m.used }, (_, k) => k));
     });

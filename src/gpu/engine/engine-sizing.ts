@@ -5,6 +5,7 @@ import { GpuError, type GpuContext } from '../device';
 import { KV_BLOCK_TOKENS, checkKvLayout, layerBlockBytes, type KvLayout } from '../kv/layout';
 import { KvPool } from '../kv/pool';
 import type { ModelConfig } from '../model/config';
+import { mlaKvRow } from '../model/deepseek2';
 import type { EngineOptions } from './engine-types';
 
 export interface EngineSizing {
@@ -29,7 +30,9 @@ export function planEngineSizing(gpu: GpuContext, modelConfig: ModelConfig, opts
   // llama.cpp's default cache type), arithmetic in f32. Greedy tokens stay equal to the f32 references on every
   // shared model; first logits move by up to ~7e-3. Elsewhere the exact f32 path. q8_0 and q4_0 only when asked
   // for (quantized on append, dequantized in the attention kernels; the README gives their greedy agreement).
-  const layout: KvLayout = { nLayers: config.nLayers, nKvHeads: config.nKvHeads, headDim: config.headDim, dtype: opts.kvDtype ?? (gpu.caps.f16 ? 'f16' : 'f32') };
+  // MLA (DeepSeek-V2): one row of kvLoraRank + ropeDim values a token, K and V in one (KvLayout.latentDim).
+  const row = mlaKvRow(config) ?? { nKvHeads: config.nKvHeads, headDim: config.headDim };
+  const layout: KvLayout = { nLayers: config.nLayers, ...row, dtype: opts.kvDtype ?? (gpu.caps.f16 ? 'f16' : 'f32') };
   checkKvLayout(layout);
   const fullContext = Math.ceil(config.contextLength / KV_BLOCK_TOKENS);
   // One step must fit: a whole batch of prompt tokens plus a block to copy-on-write. (A longer sequence than the

@@ -1,10 +1,12 @@
 // GQA flash-decode over the paged KV cache, split-K: with more than one split each workgroup writes a partial
 // (m, l, acc) that attention-merge.wgsl combines. The wrapper (attention.ts) supplies:
 //   KV_F16, D4  see attention-paged-kv.wgsl
+//   KINDS, V_KIND, VD4  see attention-paged-kv.wgsl: under MLA (one KV head, GROUP = nHeads) every query head
+//               scores the whole latent row [latent | k_pe] and sums its first VD4 vec4s; o rows are VD4 wide
 //   GROUP       query heads per KV head (nHeads / nKvHeads)
 //   HEAD_TILE   query heads per workgroup
 //   LANES       threads per key in the score phase
-//   SLOTS       key slots in the value phase, SLOTS * D4 <= 16 * LANES
+//   SLOTS       key slots in the value phase, SLOTS * VD4 <= 16 * LANES
 //   SINKS       per-head sink logits (gpt-oss): binding 9, joining the softmax denominator only (direct mode)
 #include "paged-kv"
 
@@ -13,7 +15,7 @@
 //   1. thread (key t, lane l) dots K[t] chunks l, l+LANES, ... with every head's q (shared): part_s
 //   2. thread (head g, key t) sums its LANES partials: the score
 //   3. thread (head g, key t) takes the block max of head g, its probability p, and (t = 0) the rescale alpha
-//   4. thread (slot s, d4) rescales acc[head] (registers) by alpha and adds p * V[t][d4] for keys t = s,
+//   4. thread (slot s, d4 < VD4) rescales acc[head] (registers) by alpha and adds p * V[t][d4] for keys t = s,
 //      s+SLOTS, ...; the running sum l rides along in the same threads. Slots are summed after the last block.
 struct Params {
   n_tokens: u32,
@@ -34,8 +36,8 @@ const PART_STRIDE: u32 = LANES + 1u;  // padded against bank conflicts when a th
 
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;  // (nTokens, nHeads, D4)
 // bindings 1-4: pool, block_tables, token_seq, token_pos (attention-paged-kv.wgsl)
-@group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>;         // (nTokens, nHeads, D4), direct
-@group(0) @binding(6) var<storage, read_write> part_acc: array<vec4<f32>>;  // (nTokens, nHeads, n_splits, D4)
+@group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>;         // (nTokens, nHeads, VD4), direct
+@group(0) @binding(6) var<storage, read_write> part_acc: array<vec4<f32>>;  // (nTokens, nHeads, n_splits, VD4)
 @group(0) @binding(7) var<storage, read_write> part_ml: array<vec2<f32>>;   // (nTokens, nHeads, n_splits): m, l
 @group(0) @binding(8) var<uniform> params: Params;
 #if SINKS
@@ -48,7 +50,7 @@ var<workgroup> score_s: array<f32, HT * 16u>;              // (HT, 16 keys)
 var<workgroup> prob_s: array<f32, HT * 16u>;               // (HT, 16 keys)
 var<workgroup> alpha_s: array<f32, HT>;                    // rescale of acc and l for this block
 var<workgroup> max_s: array<f32, 2u * HT>;                 // running max, ping-pong by block parity
-var<workgroup> red_s: array<vec4<f32>, W>;                 // (SLOTS, D4) slot partials of one head's acc
+var<workgroup> red_s: array<vec4<f32>, W>;                 // (SLOTS, VD4) slot partials of one head's acc
 var<workgroup> l_red_s: array<f32, 16u>;                   // (SLOTS) slot partials of one head's l
 var<workgroup> tok_s: vec2<u32>;                           // (seq, pos) of this workgroup's token
 
@@ -94,8 +96,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   let st = i / LANES;  // phase 1: key in block
   let sl = i % LANES;  //          lane
-  let vt = i / D4;     // phase 4: key slot (working when < SLOTS)
-  let vd = i % D4;     //          vec4 of the head row
+  let vt = i / VD4;    // phase 4: key slot (working when < SLOTS)
+  let vd = i % VD4;    //          vec4 of the value row
   var acc: array<vec4<f32>, HT>;
   var l: array<f32, HT>;
   var parity = 0u;
@@ -105,7 +107,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let keys = min(16u, n_keys - b * 16u);
     let lo = select(0u, first_key - b * 16u, first_key > b * 16u);  // keys before lo lie outside the window
     let k_base = block_base(phys, 0u, kvh, params.n_kv_heads);
-    let v_base = block_base(phys, 1u, kvh, params.n_kv_heads);
+    let v_base = block_base(phys, V_KIND, kvh, params.n_kv_heads);  // = k_base under MLA
 
     // A bare `var` in a loop body is not re-zeroed on every iteration by every compiler: initialize explicitly.
     var part = array<f32, HT>();
@@ -171,17 +173,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   for (var g = 0u; g < HT; g++) {
     if (vt < SLOTS) {
-      red_s[vt * D4 + vd] = acc[g];
+      red_s[vt * VD4 + vd] = acc[g];
       if (vd == 0u) {
         l_red_s[vt] = l[g];
       }
     }
     workgroupBarrier();
-    if (i < D4 && g < heads) {
+    if (i < VD4 && g < heads) {
       var sum = red_s[i];
       var l_sum = l_red_s[0];
       for (var s = 1u; s < SLOTS; s++) {
-        sum += red_s[s * D4 + i];
+        sum += red_s[s * VD4 + i];
         l_sum += l_red_s[s];
       }
       let row = tok * n_heads + h0 + g;
@@ -191,12 +193,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let m = max_s[parity * HT + g];
         let big = max(m, sinks[h0 + g]);
         let r = exp(m - big);
-        o[row * D4 + i] = sum * r / (l_sum * r + exp(sinks[h0 + g] - big));
+        o[row * VD4 + i] = sum * r / (l_sum * r + exp(sinks[h0 + g] - big));
 #else
-        o[row * D4 + i] = sum / l_sum;
+        o[row * VD4 + i] = sum / l_sum;
 #endif
       } else {
-        part_acc[(row * params.n_splits + split) * D4 + i] = sum;
+        part_acc[(row * params.n_splits + split) * VD4 + i] = sum;
         if (i == 0u) {
           part_ml[row * params.n_splits + split] = vec2<f32>(max_s[parity * HT + g], l_sum);
         }

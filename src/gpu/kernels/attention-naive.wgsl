@@ -2,6 +2,7 @@
 // place, weighted sum of V; every query head on its own. One entry point per VARIANT:
 //   VARIANT     naive_scores | naive_softmax | naive_sum
 //   KV_F16, D4  see attention-paged-kv.wgsl (naive_scores, naive_sum)
+//   KINDS, V_KIND, VD4  see attention-paged-kv.wgsl (naive_sum sums VD4-wide value rows; MLA's are the latent)
 //   GROUP       query heads per KV head (naive_scores, naive_sum)
 #if VARIANT == naive_softmax
 // Below every real score, as in attention-paged-kv.wgsl: the running max of a row that has seen no key yet.
@@ -101,7 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 #endif
 
 #if VARIANT == naive_sum
-// Baseline pass 3: one thread per (token, head, vec4 of the row): o = sum_j p_j V_j.
+// Baseline pass 3: one thread per (token, head, vec4 of the value row): o = sum_j p_j V_j.
 struct Params {
   n_tokens: u32,
   n_kv_heads: u32,
@@ -112,15 +113,15 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> scores: array<f32>;        // (nTokens, nHeads, ctx_stride)
 // bindings 1-4: pool, block_tables, token_seq, token_pos (attention-paged-kv.wgsl)
-@group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>; // (nTokens, nHeads, D4)
+@group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>; // (nTokens, nHeads, VD4)
 @group(0) @binding(6) var<uniform> params: Params;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) i: u32) {
   let id = (wid.x + wid.y * params.grid_x) * 64u + i;
   let n_heads = params.n_kv_heads * GROUP;
-  let th = id / D4;
-  let d4 = id % D4;
+  let th = id / VD4;
+  let d4 = id % VD4;
   let tok = th / n_heads;
   if (tok >= params.n_tokens) {
     return;
@@ -131,8 +132,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var acc = vec4<f32>(0.0);
   for (var j = 0u; j < n; j++) {
     let phys = block_tables[seq * params.max_blocks + j / 16u];
-    acc += scores[th * params.ctx_stride + j] * kv4(block_base(phys, 1u, kvh, params.n_kv_heads) + (j % 16u) * D4 + d4);
+    acc += scores[th * params.ctx_stride + j] * kv4(block_base(phys, V_KIND, kvh, params.n_kv_heads) + (j % 16u) * D4 + d4);
   }
-  o[th * D4 + d4] = acc;
+  o[th * VD4 + d4] = acc;
 }
 #endif

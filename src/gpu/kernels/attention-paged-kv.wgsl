@@ -6,20 +6,24 @@
 //   KV_Q4       pool holds q4_0 blocks (18 bytes: f16 scale, 16 bytes of nibbles) likewise
 //   KV_HEADS, BLOCK_HALVES  (KV_Q8, KV_Q4) nKvHeads; half words per block (17 or 9)
 //   D4          headDim / 4 (head rows are read as vec4)
+//   KINDS       kinds per block: 2 (K then V), or 1 under MLA (the latent row [latent | k_pe] is K, its first VD4
+//               vec4s are V)
+//   V_KIND      the kind values are read from: 1, or 0 under MLA
+//   VD4         vec4s of a value row: D4, or latentDim / 4 under MLA
 //
-// Pool layout (src/gpu/kv/layout.ts), per layer, in elements: block b at b * 2 * nKvHeads * 16 * headDim, then
-// K (nKvHeads, 16, headDim), then V (nKvHeads, 16, headDim). vec4 index of (b, kind, head, token, d4):
-//   ((b * 2 + kind) * nKvHeads + head) * 16 * D4 + token * D4 + d4
+// Pool layout (src/gpu/kv/layout.ts), per layer, in elements: block b at b * KINDS * nKvHeads * 16 * headDim, then
+// K (nKvHeads, 16, headDim), then V (nKvHeads, 16, headDim) unless MLA. vec4 index of (b, kind, head, token, d4):
+//   ((b * KINDS + kind) * nKvHeads + head) * 16 * D4 + token * D4 + d4
 
 // Below every real score: the running max of a row that has seen no key yet.
 const NEG: f32 = -3.0e38;
 
 #if KV_Q8 || KV_Q4
-@group(0) @binding(1) var<storage, read> pool: array<u32>;          // (blocks, 2, 16, nKvHeads * D4 / 8) quant blocks
+@group(0) @binding(1) var<storage, read> pool: array<u32>;          // (blocks, KINDS, 16, nKvHeads * D4 / 8) quant blocks
 #elif KV_F16
-@group(0) @binding(1) var<storage, read> pool: array<vec2<u32>>;    // (blocks, 2, nKvHeads, 16, D4), 4 halves each
+@group(0) @binding(1) var<storage, read> pool: array<vec2<u32>>;    // (blocks, KINDS, nKvHeads, 16, D4), 4 halves each
 #else
-@group(0) @binding(1) var<storage, read> pool: array<vec4<f32>>;    // (blocks, 2, nKvHeads, 16, D4), one layer
+@group(0) @binding(1) var<storage, read> pool: array<vec4<f32>>;    // (blocks, KINDS, nKvHeads, 16, D4), one layer
 #endif
 @group(0) @binding(2) var<storage, read> block_tables: array<u32>;  // (nSeqs, max_blocks): logical -> physical block
 @group(0) @binding(3) var<storage, read> token_seq: array<u32>;     // (nTokens): row of the block table
@@ -34,7 +38,7 @@ fn kv4(i: u32) -> vec4<f32> {
   let d4 = i % D4;
   let token = (i / D4) % 16u;
   let head = (i / (16u * D4)) % KV_HEADS;
-  let bk = i / (16u * D4 * KV_HEADS);  // b * 2 + kind
+  let bk = i / (16u * D4 * KV_HEADS);  // b * KINDS + kind
   let e = (head * D4 + d4) * 4u;       // first of the 4 values in the token's row
   let h = ((bk * 16u + token) * ROW_BLOCKS + e / 32u) * BLOCK_HALVES;  // the block's first half word: its f16 scale
   let bits = (pool[h >> 1u] >> ((h & 1u) * 16u)) & 0xffffu;
@@ -68,7 +72,7 @@ fn kv4(i: u32) -> vec4<f32> {
 }
 #endif
 
-// vec4 index of token 0, dim 0 of K (kind 0) or V (kind 1) of `head` in physical block `b`.
+// vec4 index of token 0, dim 0 of K (kind 0) or V (kind V_KIND) of `head` in physical block `b`.
 fn block_base(b: u32, kind: u32, head: u32, n_kv_heads: u32) -> u32 {
-  return ((b * 2u + kind) * n_kv_heads + head) * 16u * D4;
+  return ((b * KINDS + kind) * n_kv_heads + head) * 16u * D4;
 }

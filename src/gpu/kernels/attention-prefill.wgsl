@@ -1,9 +1,12 @@
 // Tiled causal prefill attention over the paged KV cache. The wrapper (attention.ts) supplies:
 //   KV_F16, D4  see attention-paged-kv.wgsl
+//   KINDS, VD4  see attention-paged-kv.wgsl: under MLA (KINDS 1, one KV head) every query head scores the whole
+//               latent row and sums its first VD4 vec4s, read from the staged keys; o rows are VD4 wide
 //   GROUP       query heads per KV head (nHeads / nKvHeads)
 //   ROWS        query rows = (token, head) pairs per workgroup
 //   LANES       threads per row
-//   CHUNKS      vec4 per thread = ceil(D4 / LANES)
+//   CHUNKS      vec4 of q per thread = ceil(D4 / LANES)
+//   ACC_CHUNKS  vec4 of acc per thread = ceil(VD4 / LANES)
 //   SPLIT_ROWS  LANES > 1: partial dots meet in workgroup memory
 //   KEY_TILE    keys per workgroup-memory tile, 8 or 16
 //   SINKS       per-head sink logits (gpt-oss): binding 7, joining the softmax denominator only
@@ -32,14 +35,16 @@ const NONE: u32 = 0xffffffffu;
 
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;  // (nTokens, nHeads, D4)
 // bindings 1-4: pool, block_tables, token_seq, token_pos (attention-paged-kv.wgsl)
-@group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>; // (nTokens, nHeads, D4)
+@group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>; // (nTokens, nHeads, VD4)
 @group(0) @binding(6) var<uniform> params: Params;
 #if SINKS
 @group(0) @binding(7) var<storage, read> sinks: array<f32>;  // (nHeads) sink logit per query head, unscaled
 #endif
 
 var<workgroup> k_s: array<vec4<f32>, KT * D4>;  // (KT, D4)
-var<workgroup> v_s: array<vec4<f32>, KT * D4>;  // (KT, D4)
+#if KINDS == 2u
+var<workgroup> v_s: array<vec4<f32>, KT * D4>;  // (KT, D4); under MLA values are the first VD4 vec4s of k_s rows
+#endif
 #if SPLIT_ROWS
 var<workgroup> part_s: array<f32, KT * W>;      // (KT, ROWS, LANES) partial dot products
 var<workgroup> s_s: array<f32, ROWS * KT>;      // (ROWS, KT) scores
@@ -68,7 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let tok_end = min(params.n_tokens, (tile * ROWS + ROWS + GROUP - 1u) / GROUP);
 
   var qr: array<vec4<f32>, CHUNKS>;
-  var acc: array<vec4<f32>, CHUNKS>;
+  var acc: array<vec4<f32>, ACC_CHUNKS>;
   for (var k = 0u; k < CHUNKS; k++) {
     let d4 = c + k * LANES;
     if (row_ok && d4 < D4) {
@@ -112,17 +117,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var k0 = first_tile; k0 < n_keys; k0 += KT) {
       let phys = block_tables[ps.x * params.max_blocks + k0 / 16u];
       let k_base = block_base(phys, 0u, kvh, params.n_kv_heads) + (k0 % 16u) * D4;
+#if KINDS == 2u
       let v_base = block_base(phys, 1u, kvh, params.n_kv_heads) + (k0 % 16u) * D4;
+#endif
       let keys = min(KT, n_keys - k0);
       for (var e = i; e < KT * D4; e += W) {
         var kv = vec4<f32>(0.0);
+#if KINDS == 2u
         var vv = vec4<f32>(0.0);
+#endif
         if (e / D4 < keys) {  // slots past the sequence's last key may hold anything, NaN included
           kv = kv4(k_base + e);
+#if KINDS == 2u
           vv = kv4(v_base + e);
+#endif
         }
         k_s[e] = kv;
+#if KINDS == 2u
         v_s[e] = vv;
+#endif
       }
       workgroupBarrier();
 
@@ -168,14 +181,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let m_new = max(m, tile_max);
         let alpha = exp(m - m_new);
         l *= alpha;
-        for (var k = 0u; k < CHUNKS; k++) {
+        for (var k = 0u; k < ACC_CHUNKS; k++) {
           acc[k] *= alpha;
         }
         for (var j = 0u; j < KT; j++) {
           let p = select(0.0, exp(sc[j] - m_new), j >= lo && j < visible);
           l += p;
-          for (var k = 0u; k < CHUNKS; k++) {
+          for (var k = 0u; k < ACC_CHUNKS; k++) {
+#if KINDS == 2u
             acc[k] += p * v_s[j * D4 + min(c + k * LANES, D4 - 1u)];
+#else
+            acc[k] += p * k_s[j * D4 + min(c + k * LANES, VD4 - 1u)];
+#endif
           }
         }
         m = m_new;
@@ -194,10 +211,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let num = 1.0;  // exact: acc * 1 / l is acc / l
     let den = l;
 #endif
-    for (var k = 0u; k < CHUNKS; k++) {
+    for (var k = 0u; k < ACC_CHUNKS; k++) {
       let d4 = c + k * LANES;
-      if (d4 < D4) {
-        o[(tok * n_heads + h) * D4 + d4] = acc[k] * num / den;
+      if (d4 < VD4) {
+        o[(tok * n_heads + h) * VD4 + d4] = acc[k] * num / den;
       }
     }
   }

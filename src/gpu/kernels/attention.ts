@@ -1,12 +1,14 @@
 // Attention over the paged KV cache: GQA flash-decode with split-K (+ merge), tiled causal prefill, and the
-// naive three-pass baseline the benchmarks compare against. WGSL: one attention-*.wgsl file per pass family, the
-// paged-KV bindings and loads shared by #include; a pipeline's cache key is its file and the defines it compiles with.
+// naive three-pass baseline the benchmarks compare against. Each also takes an MLA shape (latentDim: one latent row
+// [latent | k_pe] a token, read by every query head, whose value is the latent; see KvLayout.latentDim). WGSL: one
+// attention-*.wgsl file per pass family, the paged-KV bindings and loads shared by #include; a pipeline's cache key
+// is its file and the defines it compiles with.
 import decodeCode from './attention-decode.wgsl?raw';
 import mergeCode from './attention-merge.wgsl?raw';
 import naiveCode from './attention-naive.wgsl?raw';
 import pagedKvCode from './attention-paged-kv.wgsl?raw';
 import prefillCode from './attention-prefill.wgsl?raw';
-import { checkKvLayout, isQuantized, QUANT_BLOCK_BYTES } from '../kv/layout';
+import { checkKvLayout, isQuantized, kvKinds, QUANT_BLOCK_BYTES, valueDim } from '../kv/layout';
 import type { KernelContext } from './context';
 import { checkBinding, checkBindingBytes, checkHeadDim, checkTokens, checkWorkgroup, workgroupGrid, type PagedKvShape } from './kv-append';
 import { dispatch, pipelineFor, type Defines, type WgslFile } from './shader';
@@ -15,13 +17,18 @@ export interface PagedAttentionShape extends PagedKvShape {
   readonly nHeads: number; // query heads; a multiple of nKvHeads, head h reads kv head floor(h / (nHeads / nKvHeads))
 }
 
+/**
+ * Under MLA (shape.latentDim) each query head is [q_nope absorbed into the latent space (latentDim) | q_pe roped
+ * (headDim - latentDim)], scored against the whole row; o holds latentDim values a head, the weighted sum of the
+ * rows' latents. The caller always passes `scale` then (MLA's is not 1 / sqrt(headDim)).
+ */
 export interface PagedAttentionBuffers {
   readonly q: GPUBuffer; // (nTokens, nHeads * headDim) f32, RoPE applied
-  readonly pool: GPUBuffer; // one layer's pool: (blocks, 2, nKvHeads, 16, headDim) dtype
+  readonly pool: GPUBuffer; // one layer's pool: (blocks, kinds, nKvHeads, 16, headDim) dtype
   readonly blockTables: GPUBuffer; // (nSeqs, maxBlocksPerSeq) u32: logical block -> physical block
   readonly tokenSeq: GPUBuffer; // (nTokens) u32: row of the block table
   readonly tokenPos: GPUBuffer; // (nTokens) u32: position; the token attends to keys 0 ..= pos of its sequence
-  readonly o: GPUBuffer; // (nTokens, nHeads * headDim) f32, written
+  readonly o: GPUBuffer; // (nTokens, nHeads * valueDim) f32, written; valueDim = headDim, or latentDim under MLA
 }
 
 export interface FlashDecodeOptions {
@@ -72,6 +79,10 @@ const KEYS_PER_SPLIT = 256; // fewer keys per workgroup than this and the merge 
 const TARGET_WORKGROUPS = 256; // enough workgroups in flight to cover a laptop GPU's cores several times
 const MAX_SPLITS = 64;
 const MAX_HEAD_TILE = 8; // query heads per decode workgroup: registers (acc) and workgroup memory grow with it
+// MLA: every query head reads the one latent row, so more heads share each block load, as workgroup memory allows.
+const MAX_MLA_HEAD_TILE = 16;
+// WebGPU's default maxComputeWorkgroupStorageSize: what a variant is sized for when the device's is not given.
+const DEFAULT_WORKGROUP_STORAGE = 16384;
 const THREADS = 128; // target invocations per attention workgroup
 
 /**
@@ -132,39 +143,48 @@ export interface DecodeLayout {
  */
 const SOFTWARE_LANES = 2;
 
-function decodeLayout(headDim: number, group: number, software: boolean): DecodeLayout {
+/**
+ * `valueWidth`: values a head sums (headDim, or MLA's latentDim); `maxHeadTile` and `maxShared` bound the query
+ * heads one workgroup takes (the smallest split of the group into equal tiles that fits `maxShared` bytes).
+ */
+function decodeLayout(headDim: number, valueWidth: number, group: number, software: boolean, maxHeadTile: number, maxShared: number): DecodeLayout {
   const d4 = headDim / 4;
-  const headTiles = Math.ceil(group / MAX_HEAD_TILE);
-  const headTile = Math.ceil(group / headTiles);
-  // At least d4 / 16 lanes: the value phase needs 16 * lanes >= d4 threads for one key slot (SLOTS >= 1); with
+  const vd4 = valueWidth / 4;
+  // At least vd4 / 16 lanes: the value phase needs 16 * lanes >= vd4 threads for one key slot (SLOTS >= 1); with
   // fewer (head dim 256 at 2 software lanes) SLOTS was 0 and decode summed no values at all.
-  const lanes = Math.min(Math.max(software ? SOFTWARE_LANES : THREADS / 16, Math.ceil(d4 / 16)), d4);
+  const lanes = Math.min(Math.max(software ? SOFTWARE_LANES : THREADS / 16, Math.ceil(vd4 / 16)), d4);
   const invocations = 16 * lanes;
-  const slots = Math.min(16, Math.floor(invocations / d4));
-  const sharedBytes = 4 * (headTile * headDim + headTile * 16 * (lanes + 3) + 3 * headTile + 4 * invocations + 16 + 2);
-  return { headTile, headTiles, lanes, slots, invocations, sharedBytes };
+  const slots = Math.min(16, Math.floor(invocations / vd4));
+  const bytesFor = (headTile: number): number => 4 * (headTile * headDim + headTile * 16 * (lanes + 3) + 3 * headTile + 4 * invocations + 16 + 2);
+  let headTiles = Math.ceil(group / maxHeadTile);
+  while (headTiles < group && bytesFor(Math.ceil(group / headTiles)) > maxShared) headTiles++;
+  const headTile = Math.ceil(group / headTiles);
+  return { headTile, headTiles, lanes, slots, invocations, sharedBytes: bytesFor(headTile) };
 }
 
 export interface PrefillLayout {
   readonly lanes: number; // threads per query row
-  readonly chunks: number; // vec4 of q / acc per thread
+  readonly chunks: number; // vec4 of q per thread
+  readonly accChunks: number; // vec4 of acc per thread (fewer than chunks under MLA: the value is the latent only)
   readonly rows: number; // query rows (token, head) per workgroup
   readonly invocations: number;
   readonly sharedBytes: number;
 }
 
-function prefillLayout(headDim: number, keyTile: number): PrefillLayout {
+/** `kinds`: 2 stages K and V tiles, 1 (MLA) the latent rows only, which serve as values too. */
+function prefillLayout(headDim: number, valueWidth: number, kinds: number, keyTile: number): PrefillLayout {
   const d4 = headDim / 4;
   const lanes = Math.max(1, Math.min(8, Math.floor(d4 / 4)));
   const rows = Math.floor(THREADS / lanes);
   const invocations = rows * lanes;
-  const sharedBytes = 4 * (2 * keyTile * headDim + (lanes > 1 ? keyTile * invocations + rows * keyTile : 0) + 2);
-  return { lanes, chunks: Math.ceil(d4 / lanes), rows, invocations, sharedBytes };
+  const sharedBytes = 4 * (kinds * keyTile * headDim + (lanes > 1 ? keyTile * invocations + rows * keyTile : 0) + 2);
+  return { lanes, chunks: Math.ceil(d4 / lanes), accChunks: Math.ceil(valueWidth / 4 / lanes), rows, invocations, sharedBytes };
 }
 
-function checkShape(kernel: string, shape: PagedAttentionShape): number {
-  checkHeadDim(kernel, shape.headDim);
+function checkShape(kernel: string, shape: PagedAttentionShape, scale: number | undefined): number {
+  checkHeadDim(kernel, shape.headDim, shape.latentDim);
   checkKvLayout(shape);
+  if (shape.latentDim !== undefined && scale === undefined) throw new Error(`${kernel}: an MLA shape (latentDim) needs an explicit scale`);
   const { nHeads, nKvHeads } = shape;
   if (!Number.isInteger(nKvHeads) || nKvHeads < 1 || !Number.isInteger(nHeads) || nHeads % nKvHeads !== 0) {
     throw new Error(`${kernel}: nHeads ${nHeads} is not a positive multiple of nKvHeads ${nKvHeads}`);
@@ -174,9 +194,8 @@ function checkShape(kernel: string, shape: PagedAttentionShape): number {
 
 function checkBuffers(ctx: KernelContext, kernel: string, shape: PagedAttentionShape, bufs: PagedAttentionBuffers, nTokens: number): void {
   checkTokens(ctx, kernel, shape, bufs.blockTables, bufs.tokenSeq, bufs.tokenPos, nTokens);
-  const rowBytes = shape.nHeads * shape.headDim * 4;
-  checkBinding(ctx, kernel, 'q', bufs.q, nTokens * rowBytes);
-  checkBinding(ctx, kernel, 'o', bufs.o, nTokens * rowBytes);
+  checkBinding(ctx, kernel, 'q', bufs.q, nTokens * shape.nHeads * shape.headDim * 4);
+  checkBinding(ctx, kernel, 'o', bufs.o, nTokens * shape.nHeads * valueDim(shape) * 4);
   checkBinding(ctx, kernel, 'pool', bufs.pool, 0);
 }
 
@@ -190,29 +209,38 @@ function kvDefines(shape: PagedAttentionShape): Defines {
     BLOCK_HALVES: quant ? `${QUANT_BLOCK_BYTES[shape.dtype] / 2}u` : 0,
     D4: `${shape.headDim / 4}u`,
     GROUP: `${shape.nHeads / shape.nKvHeads}u`,
+    KINDS: `${kvKinds(shape)}u`,
+    V_KIND: `${kvKinds(shape) - 1}u`,
+    VD4: `${valueDim(shape) / 4}u`,
   };
 }
 
-/** The flash-decode pipeline for `shape` and its workgroup layout (`software`: a CPU Vulkan driver). */
-export function decodeVariant(shape: PagedAttentionShape, software: boolean, sinks = false): AttentionVariant & { readonly layout: DecodeLayout } {
-  const layout = decodeLayout(shape.headDim, shape.nHeads / shape.nKvHeads, software);
+/**
+ * The flash-decode pipeline for `shape` and its workgroup layout (`software`: a CPU Vulkan driver; `maxShared`: the
+ * device's maxComputeWorkgroupStorageSize, which bounds an MLA head tile).
+ */
+export function decodeVariant(shape: PagedAttentionShape, software: boolean, sinks = false, maxShared = DEFAULT_WORKGROUP_STORAGE): AttentionVariant & { readonly layout: DecodeLayout } {
+  const maxHeadTile = shape.latentDim === undefined ? MAX_HEAD_TILE : MAX_MLA_HEAD_TILE;
+  const layout = decodeLayout(shape.headDim, valueDim(shape), shape.nHeads / shape.nKvHeads, software, maxHeadTile, maxShared);
   const defines = { ...kvDefines(shape), HEAD_TILE: `${layout.headTile}u`, LANES: `${layout.lanes}u`, SLOTS: `${layout.slots}u`, SINKS: sinks };
   return { file: ATTENTION_FILES.decode, defines, layout };
 }
 
-export function mergeVariant(headDim: number, sinks = false): AttentionVariant {
-  return { file: ATTENTION_FILES.merge, defines: { D4: `${headDim / 4}u`, SINKS: sinks } };
+/** `valueWidth`: values of one output row a head (headDim, or latentDim under MLA). */
+export function mergeVariant(valueWidth: number, sinks = false): AttentionVariant {
+  return { file: ATTENTION_FILES.merge, defines: { D4: `${valueWidth / 4}u`, SINKS: sinks } };
 }
 
 /** The prefill pipeline for `shape` staging `keyTile` keys at a time, and its workgroup layout. */
 export function prefillVariant(shape: PagedAttentionShape, keyTile: 8 | 16, sinks = false): AttentionVariant & { readonly layout: PrefillLayout } {
-  const layout = prefillLayout(shape.headDim, keyTile);
+  const layout = prefillLayout(shape.headDim, valueDim(shape), kvKinds(shape), keyTile);
   const defines = {
     ...kvDefines(shape),
     ROWS: `${layout.rows}u`,
     LANES: `${layout.lanes}u`,
     SPLIT_ROWS: layout.lanes > 1,
     CHUNKS: `${layout.chunks}u`,
+    ACC_CHUNKS: `${layout.accChunks}u`,
     KEY_TILE: `${keyTile}u`,
     SINKS: sinks,
   };
@@ -263,10 +291,10 @@ function scratch(ctx: KernelContext, name: string, bytes: number): GPUBufferBind
  */
 export function flashDecodeGqa(ctx: KernelContext, pass: GPUComputePassEncoder, shape: PagedAttentionShape, bufs: PagedAttentionBuffers, opts: FlashDecodeOptions): FlashDecodePlan {
   const kernel = 'flashDecodeGqa';
-  checkShape(kernel, shape);
+  checkShape(kernel, shape, opts.scale);
   const { nTokens } = opts;
   checkBuffers(ctx, kernel, shape, bufs, nTokens);
-  const variant = decodeVariant(shape, ctx.caps.softwareAdapter, !!opts.sinks);
+  const variant = decodeVariant(shape, ctx.caps.softwareAdapter, !!opts.sinks, ctx.caps.maxComputeWorkgroupStorageSize);
   const { layout } = variant;
   checkWorkgroup(ctx, kernel, layout.invocations, layout.sharedBytes);
   const base = nTokens * shape.nKvHeads * layout.headTiles;
@@ -277,8 +305,9 @@ export function flashDecodeGqa(ctx: KernelContext, pass: GPUComputePassEncoder, 
   const direct = splits === 1; // one split writes o itself; the scratch bindings are then unused
   const params = ctx.uniform([nTokens, shape.nKvHeads, shape.maxBlocksPerSeq, splits, x, { f32: scale }, direct ? 1 : 0, ...windowWords(kernel, opts)]);
   const rows = nTokens * shape.nHeads;
-  const accBytes = direct ? 16 : rows * splits * shape.headDim * 4;
-  checkBindingBytes(ctx, kernel, 'split scratch (nTokens, nHeads, splits, headDim)', accBytes);
+  const width = valueDim(shape);
+  const accBytes = direct ? 16 : rows * splits * width * 4;
+  checkBindingBytes(ctx, kernel, 'split scratch (nTokens, nHeads, splits, valueDim)', accBytes);
   const acc = scratch(ctx, 'decode.acc', accBytes);
   const ml = scratch(ctx, 'decode.ml', direct ? 16 : rows * splits * 8);
   const decode = pipeline(ctx, variant);
@@ -286,8 +315,8 @@ export function flashDecodeGqa(ctx: KernelContext, pass: GPUComputePassEncoder, 
   if (opts.sinks) checkBinding(ctx, kernel, 'sinks', opts.sinks, shape.nHeads * 4);
   dispatch(pass, ctx.device, decode, [bufs.q, bufs.pool, bufs.blockTables, bufs.tokenSeq, bufs.tokenPos, bufs.o, acc, ml, params, ...sinks], [x, y]);
   if (!direct) {
-    const merge = pipeline(ctx, mergeVariant(shape.headDim, !!opts.sinks));
-    const [mx, my] = workgroupGrid(ctx, `${kernel} (merge)`, Math.ceil((rows * (shape.headDim / 4)) / 64));
+    const merge = pipeline(ctx, mergeVariant(width, !!opts.sinks));
+    const [mx, my] = workgroupGrid(ctx, `${kernel} (merge)`, Math.ceil((rows * (width / 4)) / 64));
     dispatch(pass, ctx.device, merge, [acc, ml, bufs.o, ctx.uniform([rows, splits, mx, shape.nHeads]), ...sinks], [mx, my]);
   }
   return { splits, headTile: layout.headTile, workgroups: base * splits };
@@ -302,7 +331,7 @@ export function flashDecodeGqa(ctx: KernelContext, pass: GPUComputePassEncoder, 
  */
 export function prefillAttention(ctx: KernelContext, pass: GPUComputePassEncoder, shape: PagedAttentionShape, bufs: PagedAttentionBuffers, opts: PrefillOptions): void {
   const kernel = 'prefillAttention';
-  const group = checkShape(kernel, shape);
+  const group = checkShape(kernel, shape, opts.scale);
   const { nTokens } = opts;
   checkBuffers(ctx, kernel, shape, bufs, nTokens);
   const preferred = prefillVariant(shape, opts.keyTile ?? 16, !!opts.sinks);
@@ -325,7 +354,7 @@ export function prefillAttention(ctx: KernelContext, pass: GPUComputePassEncoder
  */
 export function naiveAttention(ctx: KernelContext, pass: GPUComputePassEncoder, shape: PagedAttentionShape, bufs: PagedAttentionBuffers, opts: NaiveAttentionOptions): void {
   const kernel = 'naiveAttention';
-  checkShape(kernel, shape);
+  checkShape(kernel, shape, opts.scale);
   const { nTokens, maxContext } = opts;
   checkBuffers(ctx, kernel, shape, bufs, nTokens);
   if (!Number.isInteger(maxContext) || maxContext < 1) throw new Error(`${kernel}: maxContext must be a positive integer, got ${maxContext}`);
@@ -339,7 +368,7 @@ export function naiveAttention(ctx: KernelContext, pass: GPUComputePassEncoder, 
   } else {
     scores = scratch(ctx, 'naive.scores', scoreBytes);
   }
-  const d4 = shape.headDim / 4;
+  const vd4 = valueDim(shape) / 4;
   const scale = opts.scale ?? 1 / Math.sqrt(shape.headDim);
   const { blockTables, tokenSeq, tokenPos } = bufs;
 
@@ -352,7 +381,7 @@ export function naiveAttention(ctx: KernelContext, pass: GPUComputePassEncoder, 
   const softmaxPipe = pipeline(ctx, naiveVariant(shape, 'naive_softmax'));
   dispatch(pass, ctx.device, softmaxPipe, [tokenPos, scores, ctx.uniform([rows, shape.nHeads, maxContext, mx])], [mx, my]);
 
-  const [vx, vy] = workgroupGrid(ctx, kernel, Math.ceil((rows * d4) / 64));
+  const [vx, vy] = workgroupGrid(ctx, kernel, Math.ceil((rows * vd4) / 64));
   const sumParams = ctx.uniform([nTokens, shape.nKvHeads, shape.maxBlocksPerSeq, maxContext, vx]);
   const sumPipe = pipeline(ctx, naiveVariant(shape, 'naive_sum'));
   dispatch(pass, ctx.device, sumPipe, [scores, bufs.pool, blockTables, tokenSeq, tokenPos, bufs.o, sumParams], [vx, vy]);

@@ -6,10 +6,11 @@
 //   D4          headDim / 4
 //   ROW_BLOCKS  (KV_Q8, KV_Q4) blocks per token row: nKvHeads * headDim / 32
 //   BLOCK_HALVES (KV_Q8, KV_Q4) half words per block: 17 (34 bytes) or 9 (18 bytes)
+//   KINDS       kinds per block: 2 (K, V), or 1 under MLA (the latent row only; v is bound but unread)
 // f32/f16: one thread per (token, kv head, vec4 of the head row). Pool layout (src/gpu/kv/layout.ts): vec4 index
-// of (block b, kind, head, token, d4) is ((b * 2 + kind) * nKvHeads + head) * 16 * D4 + token * D4 + d4.
+// of (block b, kind, head, token, d4) is ((b * KINDS + kind) * nKvHeads + head) * 16 * D4 + token * D4 + d4.
 // q8_0/q4_0: one thread per (token, kind, 32-value block j of the token's row). Block index of (b, kind, token, j):
-// ((b * 2 + kind) * 16 + token) * ROW_BLOCKS + j; 34 or 18 bytes each, so a block starts on a half word and shares its
+// ((b * KINDS + kind) * 16 + token) * ROW_BLOCKS + j; 34 or 18 bytes each, so a block starts on a half word and shares its
 // first or last word with a neighbour another thread (or an earlier step) writes: those words are written with
 // atomics on the thread's own 16 bits.
 
@@ -72,8 +73,8 @@ fn store_half(h: u32, bits: u32) {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) i: u32) {
   let id = (wid.x + wid.y * params.grid_x) * 64u + i;  // (token, kind, j)
   let j = id % ROW_BLOCKS;
-  let kind = (id / ROW_BLOCKS) % 2u;
-  let tok = id / ROW_BLOCKS / 2u;
+  let kind = (id / ROW_BLOCKS) % KINDS;
+  let tok = id / ROW_BLOCKS / KINDS;
   if (tok >= params.n_tokens) {
     return;
   }
@@ -118,7 +119,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   let pos = token_pos[tok];
   let phys = block_tables[token_seq[tok] * params.max_blocks + pos / 16u];
-  let h0 = (((phys * 2u + kind) * 16u + pos % 16u) * ROW_BLOCKS + j) * BLOCK_HALVES;  // the block's first half word
+  let h0 = (((phys * KINDS + kind) * 16u + pos % 16u) * ROW_BLOCKS + j) * BLOCK_HALVES;  // the block's first half word
   // A block at an odd half word owns its first word's high half only, else its last word's low half only.
   let odd = h0 & 1u;
   if (odd == 1u) {
@@ -153,7 +154,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let pos = token_pos[tok];
   let phys = block_tables[token_seq[tok] * params.max_blocks + pos / 16u];
   let slot = (pos % 16u) * D4 + id % D4;
-  store(((phys * 2u) * params.n_kv_heads + head) * 16u * D4 + slot, k[id]);
-  store(((phys * 2u + 1u) * params.n_kv_heads + head) * 16u * D4 + slot, v[id]);
+  store(((phys * KINDS) * params.n_kv_heads + head) * 16u * D4 + slot, k[id]);
+  let vx = v[id];  // read in both layouts: the binding must stay in the pipeline's layout (MLA binds k here)
+  if (KINDS == 2u) {
+    store(((phys * KINDS + 1u) * params.n_kv_heads + head) * 16u * D4 + slot, vx);
+  }
 }
 #endif

@@ -64,13 +64,32 @@ export interface RouteBuffers {
   readonly weights: GPUBuffer; // (tokens, used) f32
 }
 
+/** DeepSeek's routing options beside the gating of encodeRoute's arguments. */
+export interface RouteExtras {
+  /** Probabilities are sigmoid(logit) instead of a softmax (llama.cpp's SIGMOID gating). */
+  readonly sigmoid?: boolean;
+  /** The final weights, after any renormalisation, times this (llama.cpp's w_scale); default 1. */
+  readonly scale?: number;
+}
+
 /**
- * Top-k of `tokens` rows of router logits and their weights: softmax, top-k and (`normalize`) renormalisation; or,
- * with `byLogit` (gpt-oss's softmax-weight gating), top-k of the logits and a softmax over the k.
+ * Top-k of `tokens` rows of router logits and their weights: softmax (or `extras.sigmoid`), top-k and
+ * (`normalize`) renormalisation; or, with `byLogit` (gpt-oss's softmax-weight gating), top-k of the logits and a
+ * softmax over the k. Then times `extras.scale`.
  */
-export function encodeRoute(ctx: KernelContext, pass: GPUComputePassEncoder, b: RouteBuffers, tokens: number, experts: number, used: number, normalize: boolean, byLogit = false): void {
+export function encodeRoute(
+  ctx: KernelContext,
+  pass: GPUComputePassEncoder,
+  b: RouteBuffers,
+  tokens: number,
+  experts: number,
+  used: number,
+  normalize: boolean,
+  byLogit = false,
+  extras: RouteExtras = {},
+): void {
   const p = moePipeline(ctx, { OP: 'ROUTE' });
-  const params = ctx.uniform([tokens, experts, used, normalize ? 1 : 0, byLogit ? 1 : 0]);
+  const params = ctx.uniform([tokens, experts, used, normalize ? 1 : 0, byLogit ? 1 : 0, extras.sigmoid ? 1 : 0, { f32: extras.scale ?? 1 }]);
   dispatch(pass, ctx.device, p, [params, b.logits, b.ids, b.weights], grid(Math.ceil(tokens / WG), ctx.caps.maxComputeWorkgroupsPerDimension));
 }
 

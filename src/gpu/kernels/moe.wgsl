@@ -1,7 +1,8 @@
 // Mixture-of-experts kernels (Qwen3-MoE and gpt-oss, as llama.cpp's build_moe_ffn). A "pair" is one (token, slot)
 // of the top-k: pair p = t * USED + k. OP picks the entry point:
 //   ROUTE:  per token, softmax over the router logits, top-k by probability, renormalised weights; or (gpt-oss's
-//           softmax-weight gating) top-k of the raw logits and a softmax over the k selected.
+//           softmax-weight gating) top-k of the raw logits and a softmax over the k selected; or (DeepSeek's sigmoid
+//           gating) top-k of the logits' sigmoids. The weights are then multiplied by a scale (DeepSeek's w_scale).
 //   EXPERT: Y(pair, R) = W[IDS[pair]](R, K) @ X(row, K): the matvec of each pair's own expert, reading only that
 //           expert's rows of the 3-D expert tensor (the expert id comes from IDS on the GPU, never the host).
 //   COMBINE: X(t, D) += sum over k of Y(t * USED + k, D) (each already weighted), in slot order.
@@ -15,6 +16,8 @@ struct Params {
   used: u32,       // top-k
   normalize: u32,  // 1: weights divided by their sum (clamped below at 2^-14, as llama.cpp)
   by_logit: u32,   // 1: top-k of the logits, weights softmax over the k (llama.cpp's SOFTMAX_WEIGHT gating)
+  sigmoid: u32,    // 1: probabilities are sigmoid(logit) (llama.cpp's SIGMOID gating)
+  scale: f32,      // the final weights times this (1: none)
 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> L: array<f32>;          // (tokens, experts) router logits
@@ -33,6 +36,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   for (var e = 0u; e < P.experts; e++) { sum += exp(L[l0 + e] - mx); }
   // Top-k by probability (or logit); strict > keeps the lower index on ties (llama.cpp leaves their order unspecified).
   let by_logit = P.by_logit == 1u;
+  let sigmoid = P.sigmoid == 1u;
   var total = 0.0;
   for (var k = 0u; k < P.used; k++) {
     var best = 0xffffffffu;
@@ -40,7 +44,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     for (var e = 0u; e < P.experts; e++) {
       var taken = false;
       for (var j = 0u; j < k; j++) { taken = taken || IDS[t * P.used + j] == e; }
-      let p = select(exp(L[l0 + e] - mx) / sum, L[l0 + e], by_logit);
+      let p = select(select(exp(L[l0 + e] - mx) / sum, 1.0 / (1.0 + exp(-L[l0 + e])), sigmoid), L[l0 + e], by_logit);
       if (!taken && (best == 0xffffffffu || p > best_p)) {
         best = e;
         best_p = p;
@@ -68,6 +72,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (P.normalize == 1u) {
     let d = max(total, 6.103515625e-5);
     for (var k = 0u; k < P.used; k++) { WTS[t * P.used + k] = WTS[t * P.used + k] / d; }
+  }
+  if (P.scale != 1.0) {
+    for (var k = 0u; k < P.used; k++) { WTS[t * P.used + k] = WTS[t * P.used + k] * P.scale; }
   }
 }
 #elif OP == EXPERT

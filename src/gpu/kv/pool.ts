@@ -4,7 +4,7 @@ import type { KernelContext } from '../kernels/context';
 import { layerBlockBytes, type KvLayout } from './layout';
 
 export class KvPool {
-  readonly layers: readonly GPUBuffer[]; // per layer: (blocks, 2, nKvHeads, 16, headDim) of dtype
+  readonly layers: readonly GPUBuffer[]; // per layer: (blocks, kinds, nKvHeads, 16, headDim) of dtype; kinds 1 under MLA
 
   constructor(
     ctx: KernelContext,

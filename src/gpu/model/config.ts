@@ -3,6 +3,7 @@ import { GgufError } from '../gguf/errors';
 import { optionalNumber, optionalString, requireCount, requireString } from '../gguf/metadata';
 import type { GgufHeader, GgufTensorInfo } from '../gguf/types';
 import { moeTensorShapes, readMoeConfig, type MoeConfig } from './moe-config';
+import { deepseek2AttentionShapes, DEEPSEEK2, deepseek2FfnShapes, readDeepseek2Moe, readDeepseek2Traits, refuseUnsupportedDeepseek2Tensors, type Deepseek2Traits } from './deepseek2';
 import { gemmaLayerTensorShapes, isGemma, readGemmaTraits, type GemmaTraits } from './gemma';
 import { GPT_OSS, gptOssLayerTensorShapes, readGptOssTraits, type GptOssTraits } from './gpt-oss';
 import { phi3LayerTensorShapes, phi3RopeFactorShapes, readPhi3Traits, type Phi3Traits } from './phi3';
@@ -48,6 +49,11 @@ export interface ModelConfig {
   readonly gptOss?: GptOssTraits;
   /** Phi-3 / Phi-4-mini: fused QKV and gate|up matrices, LongRoPE factors (phi3.ts). */
   readonly phi3?: Phi3Traits;
+  /**
+   * DeepSeek-V2: multi-head latent attention and a MoE with shared experts after dense leading layers (deepseek2.ts).
+   * nKvHeads is 1 and headDim kvLoraRank + ropeDim: the width of the one cached row per token.
+   */
+  readonly deepseek2?: Deepseek2Traits;
 }
 
 interface ArchitectureTraits {
@@ -69,6 +75,8 @@ const ARCHITECTURES: Readonly<Record<string, ArchitectureTraits>> = {
   [GPT_OSS]: { ropeStyle: 'neox' },
   // Phi-3 / Phi-4-mini: fused projections split at load, partial rotary dims, LongRoPE (phi3.ts).
   phi3: { ropeStyle: 'neox' },
+  // DeepSeek-V2: MLA (a latent KV cache, RoPE on separate dims) and a MoE with shared experts (deepseek2.ts).
+  [DEEPSEEK2]: { ropeStyle: 'normal' },
 };
 
 export const SUPPORTED_ARCHITECTURES = Object.keys(ARCHITECTURES);
@@ -101,6 +109,11 @@ export function readModelConfig(header: GgufHeader): ModelConfig {
   const ropeBase = optionalNumber(meta, `${arch}.rope.freq_base`) ?? 10000;
   const ropeDim = optionalNumber(meta, `${arch}.rope.dimension_count`) ?? headDim;
   const longRope = arch === 'phi3' && tensors.has('rope_factors_long.weight');
+  const scaling = readRopeScaling(meta, arch, { ropeDim, ropeBase, contextLength, longRope });
+  const mla = arch === DEEPSEEK2 ? readDeepseek2Traits(meta, arch, { nKvHeads, headDim, ropeDim, ...scaling }) : undefined;
+  if (mla) refuseUnsupportedDeepseek2Tensors(tensors, requireCount(meta, `${arch}.block_count`));
+  // deepseek2 corrects YaRN's magnitude on cos and sin (deepseek2.ts).
+  const ropeScaling = mla ? mla.ropeScaling : scaling.ropeScaling;
   const config: ModelConfig = {
     architecture: arch,
     name: optionalString(meta, 'general.name') ?? arch,
@@ -116,7 +129,8 @@ export function readModelConfig(header: GgufHeader): ModelConfig {
     ropeBase,
     ropeDim,
     ropeStyle: traits.ropeStyle,
-    ...readRopeScaling(meta, arch, { ropeDim, ropeBase, contextLength, longRope }),
+    ropeLinearScale: scaling.ropeLinearScale,
+    ...(ropeScaling ? { ropeScaling } : {}),
     hasRopeFreqs: tensors.has('rope_freqs.weight'),
     tiedEmbeddings: !tensors.has('output.weight'),
     hasQkvBias: arch === GPT_OSS || tensors.has(layerBias(0, 'attn_q')),
@@ -124,6 +138,7 @@ export function readModelConfig(header: GgufHeader): ModelConfig {
     ...(arch === 'qwen3moe' || arch === GPT_OSS ? { moe: readMoeConfig(meta, arch, dim) } : {}),
     ...(arch === GPT_OSS ? { gptOss: readGptOssTraits(meta, arch) } : {}),
     ...(arch === 'phi3' ? { phi3: readPhi3Traits(tensors, { headDim, ropeDim }) } : {}),
+    ...(mla ? { deepseek2: mla.traits, ...(meta.has(`${arch}.expert_count`) ? { moe: readDeepseek2Moe(meta, arch) } : {}) } : {}),
   };
   const withGemma: ModelConfig = isGemma(arch) ? { ...config, gemma: readGemmaTraits(meta, arch, config) } : config;
   checkTensorShapes(withGemma, tensors);
@@ -145,6 +160,11 @@ function* tensorShapes(c: ModelConfig): Generator<[string, readonly number[]]> {
   if (c.ropeScaling?.longRopeOriginalContext !== undefined) yield* phi3RopeFactorShapes(c);
   for (let l = 0; l < c.nLayers; l++) {
     yield [layerTensor(l, 'attn_norm'), [c.dim]];
+    if (c.deepseek2) {
+      yield* deepseek2AttentionShapes(layerTensor, l, c, c.deepseek2);
+      yield* deepseek2FfnShapes(layerTensor, l, c, c.deepseek2, (m) => moeTensorShapes(m, c.dim, c.moe!));
+      continue;
+    }
     if (c.phi3) {
       yield* phi3LayerTensorShapes(l, c, c.phi3.fusedQkv);
       yield [layerTensor(l, 'attn_output'), [q, c.dim]];

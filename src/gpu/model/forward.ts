@@ -12,6 +12,7 @@ import type { KvPool } from '../kv/pool';
 import type { ModelConfig } from './config';
 import { GemmaForward } from './gemma-forward';
 import type { GpuWeights, LayerWeights, MoeBlockWeights } from './gpu-weights';
+import { MlaForward } from './mla-forward';
 import { MoeFeedForward } from './moe';
 
 export interface StepToken {
@@ -89,6 +90,8 @@ export class ForwardPass {
   private readonly moe: MoeFeedForward | undefined;
   /** Gemma 2 / 3 record their own layer sequence (gemma-forward.ts). */
   private readonly gemma: GemmaForward | undefined;
+  /** DeepSeek-V2 records its own layer sequence, attention over the latent cache (mla-forward.ts). */
+  private readonly mla: MlaForward | undefined;
 
   constructor(
     private readonly ctx: KernelContext,
@@ -101,6 +104,7 @@ export class ForwardPass {
     this.rope = new RopeTable(ctx, config, weights.ropeFreqs);
     this.moe = config.moe ? new MoeFeedForward(ctx, config.dim, config.moe, limits.maxTokens) : undefined;
     this.gemma = config.gemma ? new GemmaForward(ctx, config, weights, pool) : undefined;
+    this.mla = config.deepseek2 ? new MlaForward(ctx, config, weights, pool, this.moe, limits.maxTokens) : undefined;
   }
 
   /** The (rows, vocab) logits buffer the last `encode` wrote. */
@@ -143,6 +147,10 @@ export class ForwardPass {
     };
     if (this.gemma) {
       this.gemma.encode(pass, a, ropeTable, { tokens: T, logitRows: plan.logitRows.length, maxPos, prefill, shape });
+      return;
+    }
+    if (this.mla) {
+      this.mla.encode(pass, a, ropeTable, { tokens: T, logitRows: plan.logitRows.length, maxPos, prefill, shape });
       return;
     }
     encodeEmbed(ctx, pass, w.embedding, a.tokenIds, a.x, T);
@@ -188,6 +196,7 @@ export class ForwardPass {
     this.rope.destroy();
     this.moe?.destroy();
     this.gemma?.destroy();
+    this.mla?.destroy();
   }
 }
 

@@ -5,6 +5,7 @@ import type { KernelContext } from '../kernels/context';
 import { checkGpuType, destroyWeight, uploadWeight, type WeightTensor } from '../kernels/weights';
 import { dequantize } from '../quant';
 import { layerBias, layerTensor, type ModelConfig } from './config';
+import { checkDeepseek2WeightTypes, destroyMlaLayer, loadDeepseek2Layers, mlaLayerBytes, type MlaLayerWeights } from './deepseek2-weights';
 import { destroyMoeLayer, loadMoeLayer, moeLayerBytes, moeMatrixNames, type MoeLayerWeights } from './moe';
 import { phi3FusedMatrices, phi3MatrixNames } from './phi3';
 import { ropeFactorTensor } from './rope-scaling';
@@ -38,6 +39,8 @@ export interface GpuWeights {
   /** Dense layers; empty when `moeLayers` holds the model's layers. */
   readonly layers: readonly LayerWeights[];
   readonly moeLayers?: readonly MoeBlockWeights[];
+  /** DeepSeek-V2 (config.deepseek2): every layer, MLA attention and a dense or MoE FFN; `layers` is empty then. */
+  readonly mlaLayers?: readonly MlaLayerWeights[];
   readonly outputNorm: GPUBuffer; // (dim) f32
   readonly output: WeightTensor; // (vocab, dim); the embedding itself when tied
   /** RoPE frequency divisors (ropeDim / 2): Llama 3's, or LongRoPE's for the loaded context; read on the host for the angle table. */
@@ -56,7 +59,8 @@ export interface LoadProgress {
 /** Checks that every matrix has a type the GPU decodes before anything is uploaded. */
 export function checkWeightTypes(file: GgufFile, config: ModelConfig): void {
   const matrices = ['token_embd.weight', ...(config.tiedEmbeddings ? [] : ['output.weight'])];
-  for (let l = 0; l < config.nLayers; l++) {
+  if (config.deepseek2) checkDeepseek2WeightTypes(file, config);
+  for (let l = 0; l < (config.deepseek2 ? 0 : config.nLayers); l++) {
     if (config.phi3) {
       matrices.push(...phi3MatrixNames(l, config.phi3.fusedQkv));
       continue;
@@ -73,6 +77,7 @@ export async function loadGpuWeights(ctx: KernelContext, file: GgufFile, config:
   const uploaded: WeightTensor[] = [];
   const vectors: GPUBuffer[] = [];
   const moeLayers: MoeBlockWeights[] = [];
+  let mlaLayers: MlaLayerWeights[] = [];
   const total = file.header.tensors.length;
   const bytesTotal = file.header.tensors.reduce((n, t) => n + t.byteSize, 0);
   let done = 0;
@@ -119,7 +124,8 @@ export async function loadGpuWeights(ctx: KernelContext, file: GgufFile, config:
   try {
     const embedding = await matrix('token_embd.weight');
     const layers: LayerWeights[] = [];
-    for (let l = 0; l < config.nLayers; l++) {
+    if (config.deepseek2) mlaLayers = await loadDeepseek2Layers(ctx, file, config, tick);
+    for (let l = 0; l < (config.deepseek2 ? 0 : config.nLayers); l++) {
       const fused = config.phi3 ? await fusedParts(l) : undefined;
       const projection = async (name: string): Promise<WeightTensor> => fused?.get(layerTensor(l, name)) ?? matrix(layerTensor(l, name));
       const block = {
@@ -154,11 +160,13 @@ export async function loadGpuWeights(ctx: KernelContext, file: GgufFile, config:
       ropeFreqs = dequantize(t.type, await file.tensorBytes(t), t.elementCount, undefined, t.name);
     }
     const bytes =
-      uploaded.reduce((n, w) => n + w.rows * w.rowBytes, 0) + vectors.reduce((n, b) => n + b.size, 0) + moeLayers.reduce((n, l) => n + moeLayerBytes(l.moe), 0);
-    return { embedding, layers, outputNorm, output, bytes, ...(ropeFreqs ? { ropeFreqs } : {}), ...(config.moe ? { moeLayers } : {}) };
+      uploaded.reduce((n, w) => n + w.rows * w.rowBytes, 0) + vectors.reduce((n, b) => n + b.size, 0) + moeLayers.reduce((n, l) => n + moeLayerBytes(l.moe), 0) + mlaLayers.reduce((n, l) => n + mlaLayerBytes(l), 0);
+    const mla = config.deepseek2 ? { mlaLayers } : undefined;
+    return { embedding, layers, outputNorm, output, bytes, ...(ropeFreqs ? { ropeFreqs } : {}), ...(mla ?? (config.moe ? { moeLayers } : {})) };
   } catch (e) {
     uploaded.forEach(destroyWeight);
     moeLayers.forEach((l) => destroyMoeLayer(l.moe));
+    mlaLayers.forEach(destroyMlaLayer);
     vectors.forEach((b) => b.destroy());
     throw e;
   }
@@ -177,4 +185,5 @@ export function destroyGpuWeights(w: GpuWeights): void {
     for (const b of [l.attnNorm, l.ffnNorm, l.bq, l.bk, l.bv, l.qNorm, l.kNorm, l.bo, l.sinks]) b?.destroy();
     destroyMoeLayer(l.moe);
   }
+  w.mlaLayers?.forEach(destroyMlaLayer);
 }

@@ -1,5 +1,6 @@
-// Mixture-of-experts hyperparameters and tensor names (Qwen3-MoE: `qwen3moe`; gpt-oss: `gpt-oss`). Each layer's FFN
-// is a router over `experts` gated experts of which `used` run per token.
+// Mixture-of-experts hyperparameters and tensor names (Qwen3-MoE: `qwen3moe`; gpt-oss: `gpt-oss`; DeepSeek-V2:
+// `deepseek2`, read in deepseek2.ts). Each layer's FFN is a router over `experts` gated experts of which `used` run
+// per token.
 import { GgufError } from '../gguf/errors';
 import { optionalNumber, requireCount, type Metadata } from '../gguf/metadata';
 
@@ -13,9 +14,14 @@ export interface MoeConfig {
   readonly normalizeWeights: boolean;
   /**
    * llama.cpp's gating function: `softmax` over all experts, then top-k of the probabilities (Qwen3-MoE);
-   * `softmax-weight`: top-k of the raw logits, then a softmax over the k selected (gpt-oss).
+   * `softmax-weight`: top-k of the raw logits, then a softmax over the k selected (gpt-oss); `sigmoid`: sigmoid of
+   * each logit, then top-k (DeepSeek's expert_gating_func 2).
    */
-  readonly gating: 'softmax' | 'softmax-weight';
+  readonly gating: 'softmax' | 'softmax-weight' | 'sigmoid';
+  /** llama.cpp's w_scale: the k routing weights, after any normalisation, times this (DeepSeek's routed_scaling_factor); absent: 1. */
+  readonly weightsScale?: number;
+  /** Hidden width of the shared experts' SwiGLU (ffn_*_shexp), run on every token beside the routed ones (DeepSeek); absent: none. */
+  readonly sharedFfnDim?: number;
   /** gpt-oss: router and expert biases, and the clamped SwiGLU swiglu_oai (see SWIGLU_OAI). */
   readonly oai: boolean;
 }

@@ -1,11 +1,12 @@
-// The mixture-of-experts FFN on the CPU, as llama.cpp's build_moe_ffn computes it for Qwen3-MoE and gpt-oss: the
-// oracle of the GPU router and expert kernels. Weights are f32 in host memory; 3-D expert tensors are (experts, rows, cols).
+// The mixture-of-experts FFN on the CPU, as llama.cpp's build_moe_ffn computes it for Qwen3-MoE, gpt-oss and
+// DeepSeek-V2 (shared experts, sigmoid gating, a scale on the routing weights): the oracle of the GPU router and
+// expert kernels. Weights are f32 in host memory; 3-D expert tensors are (experts, rows, cols).
 import { SWIGLU_OAI, type MoeConfig } from './moe-config';
 
 export interface Routing {
   /** Selected experts, highest probability first. */
   readonly ids: number[];
-  /** Their weights: probabilities, renormalised to sum 1 when `normalizeWeights`. */
+  /** Their weights: probabilities, renormalised to sum 1 when `normalizeWeights`, then times `weightsScale`. */
   readonly weights: number[];
 }
 
@@ -19,7 +20,7 @@ export interface Routing {
 export function routeTopK(logits: ArrayLike<number>, m: MoeConfig): Routing {
   const n = m.experts;
   const byLogit = m.gating === 'softmax-weight';
-  const scores = byLogit ? Float32Array.from({ length: n }, (_, e) => logits[e]!) : softmaxF32(logits, n);
+  const scores = byLogit ? Float32Array.from({ length: n }, (_, e) => logits[e]!) : m.gating === 'sigmoid' ? sigmoidF32(logits, n) : softmaxF32(logits, n);
   const ids: number[] = [];
   for (let k = 0; k < m.used; k++) {
     let best = -1;
@@ -34,7 +35,13 @@ export function routeTopK(logits: ArrayLike<number>, m: MoeConfig): Routing {
     const total = Math.max(weights.reduce((a, b) => a + b, 0), 6.103515625e-5);
     weights = weights.map((w) => w / total);
   }
+  const scale = m.weightsScale;
+  if (scale !== undefined) weights = weights.map((w) => Math.fround(w * scale));
   return { ids, weights };
+}
+
+function sigmoidF32(x: ArrayLike<number>, n: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => 1 / (1 + Math.exp(-x[i]!)));
 }
 
 function softmaxF32(x: ArrayLike<number>, n: number): Float32Array {
@@ -60,6 +67,14 @@ export interface MoeLayerCpuWeights {
   readonly gateBias?: Float32Array; // (experts, expertFfnDim)
   readonly upBias?: Float32Array; // (experts, expertFfnDim)
   readonly downBias?: Float32Array; // (experts, dim)
+  /** DeepSeek (MoeConfig.sharedFfnDim): the shared experts' SwiGLU, run on every token. */
+  readonly shared?: SharedExpertCpuWeights;
+}
+
+export interface SharedExpertCpuWeights {
+  readonly gate: Float32Array; // (sharedFfnDim, dim)
+  readonly up: Float32Array; // (sharedFfnDim, dim)
+  readonly down: Float32Array; // (dim, sharedFfnDim)
 }
 
 const silu = (x: number): number => x / (1 + Math.exp(-x));
@@ -92,7 +107,8 @@ function matvecRows(w: Float32Array, first: number, rows: number, cols: number, 
 
 /**
  * out(dim) = sum over the routed experts e of weight_e * down_e(act(gate_e x, up_e x)), for normed input x(dim):
- * act is silu(g) * u, or swigluOai with every matvec's bias added (gpt-oss).
+ * act is silu(g) * u, or swigluOai with every matvec's bias added (gpt-oss); plus the shared experts' SwiGLU when
+ * there are some (DeepSeek).
  */
 export function moeFeedForward(out: Float32Array, x: ArrayLike<number>, dim: number, m: MoeConfig, w: MoeLayerCpuWeights): Routing {
   const f = m.expertFfnDim;
@@ -111,5 +127,15 @@ export function moeFeedForward(out: Float32Array, x: ArrayLike<number>, dim: num
     addRow(y, w.downBias, e);
     for (let i = 0; i < dim; i++) out[i] = out[i]! + routing.weights[k]! * y[i]!;
   });
+  if (w.shared && m.sharedFfnDim !== undefined) addSharedExperts(out, x, dim, m.sharedFfnDim, w.shared);
   return routing;
+}
+
+/** out(dim) += down(silu(gate x) * up x): llama.cpp's build_ffn for the shared experts (LLM_FFN_SILU, LLM_FFN_PAR). */
+function addSharedExperts(out: Float32Array, x: ArrayLike<number>, dim: number, f: number, w: SharedExpertCpuWeights): void {
+  const g = matvecRows(w.gate, 0, f, dim, x);
+  const u = matvecRows(w.up, 0, f, dim, x);
+  const h = Float32Array.from(g, (gv, i) => silu(gv) * u[i]!);
+  const y = matvecRows(w.down, 0, dim, f, h);
+  for (let i = 0; i < dim; i++) out[i] = out[i]! + y[i]!;
 }

@@ -16,17 +16,23 @@ export interface DecodeSplitShape {
   readonly dtype: 'f32' | 'f16';
   /** Keys the measured token attends to. */
   readonly context: number;
+  /** MLA (KvLayout.latentDim): nKvHeads 1, one row a token whose first latentDim values are its value. */
+  readonly latentDim?: number;
 }
 
 /** Largest normalized error a candidate may have: the attention kernel tests' bound. */
 const EXACT_NORMALIZED_ERROR = 1e-5;
 
-/** Softmax attention of one token over `n` keys, f64: q (nHeads * headDim), keys / values (n, nKvHeads * headDim). */
+/**
+ * Softmax attention of one token over `n` keys, f64: q (nHeads * headDim), keys / values (n, nKvHeads * headDim).
+ * Returns (nHeads * vd): vd = headDim, or under MLA latentDim (values are then the keys' rows).
+ */
 function attend(q: Float32Array, keys: Float32Array, values: Float32Array, s: DecodeSplitShape): Float64Array {
   const { nHeads, nKvHeads, headDim, context: n } = s;
   const row = nKvHeads * headDim;
   const scale = 1 / Math.sqrt(headDim);
-  const out = new Float64Array(nHeads * headDim);
+  const vd = s.latentDim ?? headDim;
+  const out = new Float64Array(nHeads * vd);
   const w = new Float64Array(n);
   for (let h = 0; h < nHeads; h++) {
     const kv = Math.floor(h / (nHeads / nKvHeads)) * headDim;
@@ -39,10 +45,10 @@ function attend(q: Float32Array, keys: Float32Array, values: Float32Array, s: De
     }
     let sum = 0;
     for (let j = 0; j < n; j++) sum += w[j] = Math.exp(w[j]! - max);
-    for (let d = 0; d < headDim; d++) {
+    for (let d = 0; d < vd; d++) {
       let acc = 0;
       for (let j = 0; j < n; j++) acc += w[j]! * values[j * row + kv + d]!;
-      out[h * headDim + d] = acc / sum;
+      out[h * vd + d] = acc / sum;
     }
   }
   return out;
@@ -55,16 +61,24 @@ export interface DecodeSplitTuneResult extends TuneResult {
 const keyOf = (keysPerSplit: number): string => `kps${keysPerSplit}`;
 
 /** Times flash-decode with each keys-per-split that gives a distinct split count at `s.context`; fastest exact wins. */
-export async function tuneDecodeSplits(ctx: KernelContext, s: DecodeSplitShape, opts: { readonly budgetMs: number; readonly clock?: () => number; readonly repeats?: number }): Promise<DecodeSplitTuneResult> {
+export interface DecodeSplitTuneOptions {
+  readonly budgetMs: number;
+  readonly clock?: () => number;
+  readonly repeats?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export async function tuneDecodeSplits(ctx: KernelContext, s: DecodeSplitShape, opts: DecodeSplitTuneOptions): Promise<DecodeSplitTuneResult> {
   const blocks = Math.ceil(s.context / KV_BLOCK_TOKENS);
   const row = s.nKvHeads * s.headDim;
   const stored = (x: number): number => (s.dtype === 'f16' ? f16ToF32(f32ToF16Bits(x)) : x);
   const keys = seededValues(s.context * row, 5).map(stored);
-  const values = seededValues(s.context * row, 6).map(stored);
+  const mla = s.latentDim !== undefined;
+  const values = mla ? keys : seededValues(s.context * row, 6).map(stored); // MLA: the value is the row's latent
   const q = seededValues(s.nHeads * s.headDim, 7);
   const pool = s.dtype === 'f16' ? new Uint16Array(blocks * blockElements(s)) : new Float32Array(blocks * blockElements(s));
   for (let pos = 0; pos < s.context; pos++) {
-    for (let kind = 0 as 0 | 1; kind <= 1; kind++) {
+    for (let kind = 0 as 0 | 1; kind <= (mla ? 0 : 1); kind++) {
       for (let h = 0; h < s.nKvHeads; h++) {
         for (let d = 0; d < s.headDim; d++) {
           const x = (kind === 0 ? keys : values)[pos * row + h * s.headDim + d]!;
@@ -75,17 +89,18 @@ export async function tuneDecodeSplits(ctx: KernelContext, s: DecodeSplitShape, 
     }
   }
   const want = attend(q, keys, values, s);
-  const shape: PagedAttentionShape = { nHeads: s.nHeads, nKvHeads: s.nKvHeads, headDim: s.headDim, dtype: s.dtype, maxBlocksPerSeq: blocks };
+  const shape: PagedAttentionShape = { nHeads: s.nHeads, nKvHeads: s.nKvHeads, headDim: s.headDim, dtype: s.dtype, maxBlocksPerSeq: blocks, ...(mla ? { latentDim: s.latentDim } : {}) };
+  const oBytes = want.length * 4;
   const bufs = {
     q: ctx.upload(q, 'tune.q'),
     pool: ctx.upload(pool, 'tune.pool'),
     blockTables: ctx.upload(Uint32Array.from({ length: blocks }, (_, i) => i), 'tune.blockTables'),
     tokenSeq: ctx.upload(new Uint32Array([0]), 'tune.tokenSeq'),
     tokenPos: ctx.upload(new Uint32Array([s.context - 1]), 'tune.tokenPos'),
-    o: ctx.storage(q.byteLength, 'tune.o'),
+    o: ctx.storage(oBytes, 'tune.o'),
   };
   try {
-    const base = s.nKvHeads * decodeVariant(shape, ctx.caps.softwareAdapter).layout.headTiles;
+    const base = s.nKvHeads * decodeVariant(shape, ctx.caps.softwareAdapter, false, ctx.caps.maxComputeWorkgroupStorageSize).layout.headTiles;
     const bySplits = new Map<number, number>(); // split count -> the smallest keys per split giving it
     for (const kps of [DEFAULT_DECODE_KEYS_PER_SPLIT, ...DECODE_KEYS_PER_SPLIT]) {
       const splits = chooseDecodeSplits(s.context, base, kps);
@@ -93,14 +108,14 @@ export async function tuneDecodeSplits(ctx: KernelContext, s: DecodeSplitShape, 
     }
     const candidates: TuneCandidate[] = [...bySplits].map(([splits, kps]) => {
       const run = async (): Promise<void> => {
-        ctx.run((pass) => flashDecodeGqa(ctx, pass, shape, bufs, { nTokens: 1, maxContext: s.context, splits }));
+        ctx.run((pass) => flashDecodeGqa(ctx, pass, shape, bufs, { nTokens: 1, maxContext: s.context, splits, scale: 1 / Math.sqrt(s.headDim) }));
         await ctx.device.queue.onSubmittedWorkDone();
         ctx.checkErrors();
       };
       const exact = async (): Promise<boolean> => {
-        ctx.device.queue.writeBuffer(bufs.o, 0, new Float32Array(q.length));
+        ctx.device.queue.writeBuffer(bufs.o, 0, new Float32Array(want.length));
         await run();
-        return normalizedError(new Float32Array(await ctx.read(bufs.o, q.byteLength)), want) < EXACT_NORMALIZED_ERROR;
+        return normalizedError(new Float32Array(await ctx.read(bufs.o, oBytes)), want) < EXACT_NORMALIZED_ERROR;
       };
       return { key: keyOf(kps), run, exact };
     });
@@ -110,6 +125,7 @@ export async function tuneDecodeSplits(ctx: KernelContext, s: DecodeSplitShape, 
       clock: opts.clock ?? (() => performance.now()),
       budgetMs: opts.budgetMs,
       ...(opts.repeats !== undefined ? { repeats: opts.repeats } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
     return { ...result, keysPerSplit: Number(result.chosen.slice(3)) };
   } finally {
@@ -118,7 +134,8 @@ export async function tuneDecodeSplits(ctx: KernelContext, s: DecodeSplitShape, 
 }
 
 export function decodeSplitKey(adapter: string, s: DecodeSplitShape): string {
-  return tuningKey({ adapter, kernel: 'flash-decode-split', modelShape: `${s.nHeads}/${s.nKvHeads}x${s.headDim} ${s.dtype} ctx${s.context}` });
+  const mla = s.latentDim === undefined ? '' : ` mla${s.latentDim}`;
+  return tuningKey({ adapter, kernel: 'flash-decode-split', modelShape: `${s.nHeads}/${s.nKvHeads}x${s.headDim}${mla} ${s.dtype} ctx${s.context}` });
 }
 
 /** The stored keys per split for this device and shape, or (none stored, or `retune`) a measurement then stored. */
@@ -126,7 +143,7 @@ export async function tunedDecodeKeysPerSplit(
   ctx: KernelContext,
   adapter: string,
   s: DecodeSplitShape,
-  opts: { readonly store: TuningStore; readonly budgetMs: number; readonly retune?: boolean; readonly measure?: boolean },
+  opts: DecodeSplitTuneOptions & { readonly store: TuningStore; readonly retune?: boolean; readonly measure?: boolean },
 ): Promise<{ readonly keysPerSplit: number; readonly source: 'stored' | 'measured' | 'default'; readonly result?: DecodeSplitTuneResult }> {
   const key = decodeSplitKey(adapter, s);
   const stored = Number((await opts.store.get(key))?.replace(/^kps/, ''));

@@ -1,0 +1,54 @@
+// Regenerates tests/fixtures/arch-deepseek2.json, -lite.json, -yarn.json and -lite-heads.json: llama.cpp's
+// CPU backend (scripts/llama-cpp-oracle.ts) run on the synthetic F32 DeepSeek-V2 files of
+// tests/helpers/deepseek2-synthetic.ts (low-rank query with softmax routing; full query with sigmoid routing; YaRN;
+// V2-Lite's attention widths)
+// with F32 K/V, fed token ids directly: the raw logits after each prompt, and greedy tokens until
+// DEEPSEEK2_FIXTURE_POSITIONS positions. CI reads the fixtures and never needs llama.cpp.
+//
+//   npm install --prefix bench/peer     (once)
+//   node --import tsx scripts/make-deepseek2-fixtures.ts
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  DEEPSEEK2_FIXTURE_POSITIONS,
+  SYNTHETIC_DEEPSEEK2,
+  SYNTHETIC_DEEPSEEK2_LITE,
+  SYNTHETIC_DEEPSEEK2_LITE_HEADS,
+  SYNTHETIC_DEEPSEEK2_YARN,
+  syntheticDeepseek2Gguf,
+  syntheticDeepseek2Prompts,
+} from '../tests/helpers/deepseek2-synthetic';
+import { closeOracle, ROOT, runOracle } from './llama-cpp-oracle';
+
+const FIXTURES = [
+  ['arch-deepseek2', SYNTHETIC_DEEPSEEK2],
+  ['arch-deepseek2-lite', SYNTHETIC_DEEPSEEK2_LITE],
+  ['arch-deepseek2-yarn', SYNTHETIC_DEEPSEEK2_YARN],
+  ['arch-deepseek2-lite-heads', SYNTHETIC_DEEPSEEK2_LITE_HEADS],
+] as const;
+
+// `node --import tsx scripts/make-deepseek2-fixtures.ts arch-deepseek2-yarn` regenerates only the fixtures named.
+const only = process.argv.slice(2);
+
+async function main(): Promise<void> {
+  try {
+    for (const [name, spec] of FIXTURES.filter(([n]) => only.length === 0 || only.includes(n))) {
+      const run = await runOracle({
+        gguf: syntheticDeepseek2Gguf(spec),
+        vocab: spec.vocab,
+        contextSize: spec.contextLength,
+        prompts: syntheticDeepseek2Prompts(spec),
+        positions: DEEPSEEK2_FIXTURE_POSITIONS,
+      });
+      for (const c of run.cases) console.log(`${name}: prompt of ${c.prompt_tokens.length} -> ${c.generated_tokens.slice(0, 16).join(' ')} ...`);
+      const fixture = { generator: 'scripts/make-deepseek2-fixtures.ts', llama_cpp: run.llama_cpp, spec, positions: DEEPSEEK2_FIXTURE_POSITIONS, cases: run.cases };
+      const out = join(ROOT, 'tests', 'fixtures', `${name}.json`);
+      writeFileSync(out, `${JSON.stringify(fixture)}\n`);
+      console.log(`wrote ${out}`);
+    }
+  } finally {
+    await closeOracle();
+  }
+}
+
+await main();
