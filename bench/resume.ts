@@ -5,6 +5,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Engine } from '../src/gpu/engine/engine';
 import { layoutRecord, persistSequence, resumeFromStore } from '../src/gpu/engine/resume';
 import { blockHashChain, tailBlockName } from '../src/gpu/kv/hash';
@@ -35,9 +37,24 @@ type Gpu = Awaited<ReturnType<typeof acquireNodeDevice>>;
 
 const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
+setFlagsFromString('--expose-gc');
+/**
+ * A full garbage collection before each timed section: the garbage of the set-up (a model load, a store filled
+ * with hundreds of MB) is otherwise collected inside whichever section runs first.
+ */
+const collectGarbage = runInNewContext('gc') as () => void;
+
+/** Process CPU time (every thread: JavaScript, SQLite, the driver's), in ms, since `since`. */
+const cpuMs = (since: NodeJS.CpuUsage): number => {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1000;
+};
+
 /** The floor a resume is measured against: read the blobs with one prepared statement, upload them, wait. */
-async function ioBound(gpu: Gpu, db: Db, names: readonly string[]): Promise<number> {
+async function ioBound(gpu: Gpu, db: Db, names: readonly string[]): Promise<{ ms: number; cpuMs: number }> {
   const select = db.prepare('SELECT bytes FROM kv_blocks WHERE hash = ?').pluck();
+  collectGarbage();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const blobs = db.transaction(() => names.map((n) => select.get(n) as Buffer))();
   const total = blobs.reduce((n, b) => n + b.byteLength, 0);
@@ -49,8 +66,9 @@ async function ioBound(gpu: Gpu, db: Db, names: readonly string[]): Promise<numb
   }
   await gpu.device.queue.onSubmittedWorkDone();
   const ms = performance.now() - t0;
+  const cpu = cpuMs(cpu0);
   target.destroy();
-  return ms;
+  return { ms, cpuMs: cpu };
 }
 
 /**
@@ -87,7 +105,7 @@ export async function resumeBenchmark(gpu: Gpu, path: string, context: number): 
     const swapIn = performance.now() - t1;
     engine.destroy();
 
-    const io = await ioBound(gpu, db, hashes);
+    const io = (await ioBound(gpu, db, hashes)).ms;
     const bytes = store.usage().bytes;
     return {
       context,
@@ -113,6 +131,9 @@ export interface ResumeIoFigures {
   readonly restore_ms: number;
   readonly io_bound_ms: number;
   readonly resume_vs_io_bound: number;
+  /** Process CPU time (all threads) of the restore and of the floor: steadier than wall time on a shared machine. */
+  readonly restore_cpu_ms: number;
+  readonly io_bound_cpu_ms: number;
   readonly reused_tokens: number;
   readonly bytes: number;
 }
@@ -145,13 +166,25 @@ export async function resumeIoBenchmark(gpu: Gpu, path: string, context: number)
     store.saveConversationKv(conversationId, { modelFingerprint: fingerprint, tokens: saved, computed, blockHashes: [...names, tail] });
 
     await gpu.device.queue.onSubmittedWorkDone(); // the weights' upload is not the restore's
+    collectGarbage();
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const r = await resumeFromStore(engine, engine.createSequence(), fingerprint, saved, store, { conversationId, computed });
     await gpu.device.queue.onSubmittedWorkDone();
     const restore = performance.now() - t0;
+    const restoreCpu = cpuMs(cpu0);
     engine.destroy();
     const io = await ioBound(gpu, db, [...names, tail]);
-    return { context, restore_ms: round(restore), io_bound_ms: round(io), resume_vs_io_bound: round(io / restore, 3), reused_tokens: r.reusedTokens, bytes: store.usage().bytes };
+    return {
+      context,
+      restore_ms: round(restore),
+      io_bound_ms: round(io.ms),
+      resume_vs_io_bound: round(io.ms / restore, 3),
+      restore_cpu_ms: round(restoreCpu),
+      io_bound_cpu_ms: round(io.cpuMs),
+      reused_tokens: r.reusedTokens,
+      bytes: store.usage().bytes,
+    };
   } finally {
     db.close();
     await close();

@@ -4,12 +4,17 @@
 // resumes at once on a machine with the same model file. On import the blocks are kept only when that model is in
 // this library, every block's name is recomputed from the token history (a name the history does not give is
 // refused) and every checksum is checked; anything refused is simply recomputed when the chat is next used.
+// A name and a checksum prove nothing about where bytes came from (a crafted file can carry wrong K/V under the right
+// names), so imported blocks are private to the imported conversation (gpu/kv/private-blocks.ts): stored under
+// names only its resume looks for, never matched by another conversation's prefix lookup; where this machine has
+// computed a block of the same name, its own block is used and the imported bytes are dropped.
 import { z } from 'zod';
 import { fullGenerationSettings, messageRole, messageStats, messageStatus } from '../shared/api-schemas';
 import type { ConversationImport } from '../shared/api';
 import { conversationMarkdown } from './conversation-markdown';
 import { blockChainRoot, blockHashChain, tailBlockName } from '../gpu/kv/hash';
 import { KV_BLOCK_TOKENS } from '../gpu/kv/layout';
+import { privateBlockName } from '../gpu/kv/private-blocks';
 import { ConversationRepository } from './conversations';
 import type { Db } from './database';
 import { StoreError } from './errors';
@@ -106,13 +111,25 @@ export function exportConversation(db: Db, id: number, opts: { readonly includeK
   if (!history) return doc;
   const table = kv.conversationBlocks(id);
   const rows = kv.getBlocks(table);
+  const contentNames = contentNamesOf(history, rows.get(table[0] ?? '')?.layout.key);
   const blocks = [];
-  for (const name of table) {
+  for (const [i, name] of table.entries()) {
     const b = rows.get(name);
     if (!b) break; // a block that failed its checksum: the rest of the table is recomputed after import anyway
-    blocks.push({ hash: name, layout: { ...b.layout }, checksum: b.checksum, bytes: Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength).toString('base64') });
+    // A private block (this chat was imported) travels under its content name; the importer makes it private again.
+    const content = contentNames[i];
+    const hash = content !== undefined && name === privateBlockName(id, content) ? content : name;
+    const layout: Record<string, unknown> = { ...b.layout };
+    delete layout.private;
+    blocks.push({ hash, layout, checksum: b.checksum, bytes: Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength).toString('base64') });
   }
   return { ...doc, kv: { modelFingerprint: history.modelFingerprint, tokens: history.tokens, computed: history.computed, blocks } };
+}
+
+/** The content names of a saved history's full blocks, for the layout key its blocks record (none if unknown). */
+function contentNamesOf(history: { readonly modelFingerprint: string; readonly tokens: readonly number[]; readonly computed: number }, layoutKey: unknown): string[] {
+  if (typeof layoutKey !== 'string') return [];
+  return blockHashChain(blockChainRoot(history.modelFingerprint, layoutKey), history.tokens.slice(0, history.computed));
 }
 
 /** Parses and checks an export document (JSON text); a clear StoreError names what is wrong. */
@@ -173,7 +190,10 @@ export function importConversation(db: Db, doc: ConversationExport): ImportResul
 
 type ExportedKv = NonNullable<ConversationExport['kv']>;
 
-/** The blocks of `kv` that are this library's model's and named by its own history, stored under the new id. */
+/**
+ * The blocks of `kv` that are this library's model's and named by its own history, stored as the new conversation's
+ * private blocks (layout.private), except where this machine already holds its own block of that name.
+ */
 function importKv(db: Db, conversationId: number, kv: ExportedKv): Omit<ImportResult, 'conversation'> {
   const refuse = (reason: string): Omit<ImportResult, 'conversation'> => ({ kvBlocksImported: 0, kvBlocksRefused: kv.blocks.length, kvRefusedReason: reason });
   if (!db.prepare('SELECT 1 FROM models WHERE fingerprint = ?').get(kv.modelFingerprint)) {
@@ -186,23 +206,31 @@ function importKv(db: Db, conversationId: number, kv: ExportedKv): Omit<ImportRe
   const root = blockChainRoot(kv.modelFingerprint, layoutKey);
   const full = blockHashChain(root, kv.tokens.slice(0, kv.computed));
   const partial = kv.computed % KV_BLOCK_TOKENS !== 0;
+  const store = new KvBlockStore(db);
+  const computedHere = store.storedHashes(full);
+  const names: string[] = []; // the new conversation's block table, as far as the file's blocks pass
   const blocks: KvBlock[] = [];
   for (const [i, b] of kv.blocks.entries()) {
     const isTail = i === full.length && partial && b.layout.tail === true;
     if (b.layout.key !== layoutKey || (i < full.length ? b.hash !== full[i] : !isTail)) break;
+    if (!isTail && computedHere.has(b.hash)) {
+      names.push(b.hash); // this machine's own K/V for these tokens: the file's bytes are not needed
+      continue;
+    }
+    const hash = isTail ? tailBlockName(root, conversationId, kv.tokens, kv.computed) : privateBlockName(conversationId, b.hash);
+    names.push(hash);
     blocks.push({
-      hash: isTail ? tailBlockName(root, conversationId, kv.tokens, kv.computed) : b.hash,
+      hash,
       modelFingerprint: kv.modelFingerprint,
-      layout: b.layout,
+      layout: { ...b.layout, ...(isTail ? { tail: true } : {}), private: true },
       checksum: b.checksum,
       bytes: new Uint8Array(Buffer.from(b.bytes, 'base64')),
     });
   }
-  const store = new KvBlockStore(db);
   store.putBlocks(blocks);
-  const stored = store.storedHashes(blocks.map((b) => b.hash));
-  const first = blocks.findIndex((b) => !stored.has(b.hash));
-  const table = (first < 0 ? blocks : blocks.slice(0, first)).map((b) => b.hash);
+  const stored = store.storedHashes(names);
+  const first = names.findIndex((h) => !stored.has(h));
+  const table = first < 0 ? names : names.slice(0, first);
   store.saveConversationKv(conversationId, { modelFingerprint: kv.modelFingerprint, tokens: kv.tokens, computed: kv.computed, blockHashes: table });
   const refused = kv.blocks.length - table.length;
   return {

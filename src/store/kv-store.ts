@@ -4,6 +4,7 @@
 // back never points at bytes that are not on disk. With a KvBudget, every conversation save is followed by the
 // budget's enforcement, and a KV write that finds no room (the volume under its reserve, or SQLITE_FULL) is
 // skipped and reported in `lastSkip`, never thrown: a message save is its own transaction and still finds room.
+import type { Statement } from 'better-sqlite3';
 import type { StoredKvBlock } from '../gpu/kv/cache';
 import type { KvBudget, KvEviction, KvWriteSkip } from './kv-budget';
 import type { Db } from './database';
@@ -66,6 +67,12 @@ interface KvBlockSqlRow {
   last_used_at: number;
 }
 
+interface KvBlockStatements {
+  readonly selectMany: Statement;
+  readonly touch: Statement;
+  readonly dropIfCorrupt: Statement;
+}
+
 const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 const MAX_SKIPPED_REMEMBERED = 65_536;
@@ -88,6 +95,7 @@ export class KvBlockStore {
   corruptBlocksDropped = 0;
   /** Blocks a putBlocks skipped: a block table naming them is cut before the first (its tail recomputes). */
   private readonly skipped = new Set<string>();
+  private prepared: KvBlockStatements | undefined;
 
   constructor(
     private readonly db: Db,
@@ -144,38 +152,65 @@ export class KvBlockStore {
    * The stored blocks among `hashes` (absent ones are simply missing from the map); marks those no table names
    * used. A block whose bytes fail their checksum is deleted (with the table entries naming it) and reported
    * missing, so the engine recomputes it and the next save stores it again, instead of every later resume stopping
-   * before it.
+   * before it. One SELECT reads the whole batch (a resume's blocks are named by a table, so usually nothing is
+   * written); the returned bytes are SQLite's own buffers, never copied again here. The map is in the order asked.
    */
   getBlocks(hashes: readonly string[]): Map<string, KvBlockRow> {
-    const select = this.db.prepare('SELECT * FROM kv_blocks WHERE hash = ?');
-    // Only blocks no table names: their use time is what the budget's grace period reads. A named block is kept
-    // by its table, and an UPDATE rewrites the whole row, overflow pages and all: touching every block read would
-    // write as many bytes as a resume reads.
-    const touch = this.db.prepare('UPDATE kv_blocks SET last_used_at = ? WHERE hash = ? AND NOT EXISTS (SELECT 1 FROM conversation_kv ck WHERE ck.block_hash = kv_blocks.hash)');
-    const drop = this.db.prepare('DELETE FROM kv_blocks WHERE hash = ?');
-    return writeTransaction(this.db, () => {
-      const t = now();
-      const out = new Map<string, KvBlockRow>();
-      for (const hash of hashes) {
-        const r = select.get(hash) as KvBlockSqlRow | undefined;
-        if (!r || out.has(hash)) continue;
-        if (blockChecksum(r.bytes) !== r.checksum) {
-          drop.run(hash);
-          this.corruptBlocksDropped++;
-          continue;
-        }
-        touch.run(t, hash);
-        out.set(hash, {
-          hash: r.hash,
-          modelFingerprint: r.model_fingerprint,
-          layout: JSON.parse(r.layout) as KvBlockLayout,
-          checksum: r.checksum,
-          bytes: r.bytes,
-          createdAt: r.created_at,
-          lastUsedAt: t,
-        });
+    const asked = [...new Set(hashes)];
+    const rows = this.statements().selectMany.all(JSON.stringify(asked)) as (KvBlockSqlRow & { named: 0 | 1 })[];
+    const t = now();
+    const found = new Map<string, KvBlockRow>();
+    const corrupt: KvBlockSqlRow[] = [];
+    const unnamed: string[] = [];
+    for (const r of rows) {
+      if (blockChecksum(r.bytes) !== r.checksum) {
+        corrupt.push(r);
+        continue;
       }
-      return out;
+      // Only blocks no table names: their use time is what the budget's grace period reads. A named block is kept
+      // by its table, and an UPDATE rewrites the whole row, overflow pages and all: touching every block read would
+      // write as many bytes as a resume reads.
+      if (!r.named) unnamed.push(r.hash);
+      found.set(r.hash, {
+        hash: r.hash,
+        modelFingerprint: r.model_fingerprint,
+        layout: JSON.parse(r.layout) as KvBlockLayout,
+        checksum: r.checksum,
+        bytes: r.bytes,
+        createdAt: r.created_at,
+        lastUsedAt: r.named ? r.last_used_at : t,
+      });
+    }
+    if (corrupt.length > 0 || unnamed.length > 0) {
+      const { touch, dropIfCorrupt } = this.statements();
+      try {
+        writeTransaction(this.db, () => {
+          for (const hash of unnamed) touch.run(t, hash);
+          // The row is deleted only if it still holds these bytes (another process may have replaced it since).
+          for (const r of corrupt) this.corruptBlocksDropped += dropIfCorrupt.run(r.hash, r.checksum, r.bytes).changes;
+        });
+      } catch (e) {
+        if (!isDiskFull(e)) throw e; // the blocks read are good; their bookkeeping waits for room
+        this.skip({ reason: 'disk-full', message: (e as Error).message });
+      }
+    }
+    const out = new Map<string, KvBlockRow>();
+    for (const h of asked) {
+      const b = found.get(h);
+      if (b) out.set(h, b);
+    }
+    return out;
+  }
+
+  /** Statements every resume runs, prepared once per store. */
+  private statements(): KvBlockStatements {
+    return (this.prepared ??= {
+      selectMany: this.db.prepare(
+        `SELECT b.*, EXISTS (SELECT 1 FROM conversation_kv ck WHERE ck.block_hash = b.hash) AS named
+           FROM kv_blocks b WHERE b.hash IN (SELECT value FROM json_each(?))`, // no ORDER BY: it would sort the blobs in a temp b-tree
+      ),
+      touch: this.db.prepare('UPDATE kv_blocks SET last_used_at = ? WHERE hash = ? AND NOT EXISTS (SELECT 1 FROM conversation_kv ck WHERE ck.block_hash = kv_blocks.hash)'),
+      dropIfCorrupt: this.db.prepare('DELETE FROM kv_blocks WHERE hash = ? AND checksum = ? AND bytes = ?'),
     });
   }
 

@@ -3,6 +3,7 @@
 // from the history, checksums), and a wrong model's or a damaged block is refused (the chat recomputes it).
 import { describe, expect, it } from 'vitest';
 import { blockChainRoot, blockHashChain, tailBlockName } from '../../src/gpu/kv/hash';
+import { privateBlockName } from '../../src/gpu/kv/private-blocks';
 import { conversationMarkdown } from '../../src/store/conversation-markdown';
 import { exportConversation, importConversation, parseConversationExport } from '../../src/store/conversation-transfer';
 import { ConversationRepository } from '../../src/store/conversations';
@@ -114,12 +115,45 @@ describe('conversation export and import', () => {
     addModel(elsewhere, FINGERPRINT);
     const r = importConversation(elsewhere, damaged);
     expect(r).toMatchObject({ kvBlocksImported: 1, kvBlocksRefused: 2 });
-    expect(new KvBlockStore(elsewhere).conversationBlocks(r.conversation.id)).toEqual([names[0]]);
+    expect(new KvBlockStore(elsewhere).conversationBlocks(r.conversation.id)).toEqual([privateBlockName(r.conversation.id, names[0]!)]);
 
     const renamed = structuredClone(doc);
     renamed.kv!.blocks[0]!.hash = 'a'.repeat(64);
     const r2 = importConversation(elsewhere, renamed);
     expect(r2).toMatchObject({ kvBlocksImported: 0, kvBlocksRefused: 3 });
+  });
+
+  it('imported blocks are private to the new conversation: never stored under a content name, and travel on under content names', () => {
+    const { db } = tempDb();
+    const { id, tokens, computed, names } = chat(db);
+    const doc = exportConversation(db, id, { includeKv: true });
+    const elsewhere = tempDb().db;
+    addModel(elsewhere, FINGERPRINT);
+    const r = importConversation(elsewhere, parseConversationExport(JSON.stringify(doc)));
+    expect(r).toMatchObject({ kvBlocksImported: 3, kvBlocksRefused: 0 });
+    const kv = new KvBlockStore(elsewhere);
+    const root = blockChainRoot(FINGERPRINT, LAYOUT.key);
+    const table = kv.conversationBlocks(r.conversation.id);
+    expect(table).toEqual([privateBlockName(r.conversation.id, names[0]!), privateBlockName(r.conversation.id, names[1]!), tailBlockName(root, r.conversation.id, tokens, computed)]);
+    // No other conversation's lookup (by content name) finds the imported bytes.
+    expect(kv.storedHashes(names.slice(0, 2)).size).toBe(0);
+    expect([...kv.getBlocks(table).values()].map((b) => b.layout.private)).toEqual([true, true, true]);
+    expect([...kv.getBlocks([table[1]!]).get(table[1]!)!.bytes]).toEqual([...new Uint8Array(512).fill(2)]);
+
+    // Exported again, the chat's blocks carry their content names (and no private mark); a third library imports them.
+    const again = exportConversation(elsewhere, r.conversation.id, { includeKv: true });
+    expect(again.kv!.blocks.map((b) => b.hash).slice(0, 2)).toEqual(names.slice(0, 2));
+    expect(again.kv!.blocks.some((b) => 'private' in b.layout)).toBe(false);
+    const third = tempDb().db;
+    addModel(third, FINGERPRINT);
+    expect(importConversation(third, parseConversationExport(JSON.stringify(again)))).toMatchObject({ kvBlocksImported: 3, kvBlocksRefused: 0 });
+
+    // Where this library computed a block of the same name itself, its own block is used and the file's dropped.
+    const local = new KvBlockStore(third);
+    local.putBlocks([{ hash: names[0]!, modelFingerprint: FINGERPRINT, layout: LAYOUT, bytes: new Uint8Array(512).fill(42) }]);
+    const r3 = importConversation(third, parseConversationExport(JSON.stringify(again)));
+    expect(local.conversationBlocks(r3.conversation.id)[0]).toBe(names[0]);
+    expect([...local.getBlocks([names[0]!]).get(names[0]!)!.bytes]).toEqual([...new Uint8Array(512).fill(42)]);
   });
 
   it('refuses a file that is not an export, with a clear error', () => {

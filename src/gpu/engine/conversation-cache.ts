@@ -124,7 +124,7 @@ export class ConversationCache {
     c.lastUsed = ++this.tick;
     try {
       this.releaseIdle(blocksFor(prompt.length + opts.maxNewTokens), conversationId);
-      const { feed, resume } = await this.placePrompt(c, prompt);
+      const { feed, resume } = await this.placePrompt(conversationId, c, prompt);
       const result = await this.engine.generate(c.seq, feed, opts);
       const kv = withPrefixMatch(resume, result.prefix);
       const reusedPromptTokens = prompt.length - feed.length + (kv.reusedTokens - resume.reusedTokens);
@@ -198,7 +198,7 @@ export class ConversationCache {
   }
 
   /** Makes the sequence hold a prefix of `prompt`; returns the tokens still to run and how the KV got there. */
-  private async placePrompt(c: OpenConversation, prompt: readonly number[]): Promise<{ feed: number[]; resume: ConversationResume }> {
+  private async placePrompt(conversationId: number, c: OpenConversation, prompt: readonly number[]): Promise<{ feed: number[]; resume: ConversationResume }> {
     const { computed, pending } = this.engine.sequenceTokens(c.seq);
     const current = [...computed, ...pending];
     if (current.length < prompt.length && startsWith(prompt, current)) {
@@ -211,6 +211,8 @@ export class ConversationCache {
     const started = now();
     this.engine.releaseSequence(c.seq);
     c.seq = this.engine.createSequence();
+    // The conversation's own sequence: an imported chat's private blocks (kv/private-blocks.ts) serve its branches too.
+    this.engine.kv.ownSequence(c.seq, conversationId);
     c.restored = null;
     const r = await resumeFromStore(this.engine, c.seq, this.modelFingerprint, prompt.slice(0, -1), this.store);
     return { feed: prompt.slice(r.reusedTokens), resume: { source: r.source, reusedTokens: r.reusedTokens, ms: now() - started, historyTokens: c.history.length } };

@@ -8,11 +8,17 @@
 //   reserve: allocation that evicts idle cached blocks LRU-first; an evicted block's bytes are copied out (queued
 //   on the device before any later write) into RAM, and from RAM to the store when RAM passes its bound.
 //
+// A sequence owned by a conversation (ownSequence) may also use that conversation's private blocks: K/V this
+// machine did not compute (an imported chat's), kept under names bound to the conversation (sequence-names.ts), so
+// nothing derived from imported bytes is ever found by another conversation's prefix lookup.
+//
 // No GPU here: the device side is a BlockIo (the engine's is the real pool; tests can use host memory).
 import { BlockManager, type BlockCopy, type BlockEviction, type BlockState } from './block-manager';
 import { blockChainRoot, blockHashChain } from './hash';
 import { HostKvCache, type SpilledBlock } from './host-cache';
 import { KV_BLOCK_TOKENS, blockBytes, type KvLayout } from './layout';
+import { SequenceNames } from './sequence-names';
+import { StoreReader } from './store-reader';
 import { layoutKey } from './swap';
 
 /**
@@ -96,6 +102,9 @@ export interface KvStats {
 
 const STATE_CODE: Record<BlockState, number> = { free: 0, used: 1, shared: 2, idle: 3 };
 
+/** Bytes of stored blocks one store read asks for: reads stay batched, and one batch uploads while the next is read. */
+const STORE_READ_BYTES = 32 * 2 ** 20;
+
 export class KvCache {
   /** The GPU pool's bookkeeping and the RAM tier; the engine goes through the methods below, tests check these. */
   readonly blocks: BlockManager;
@@ -104,7 +113,7 @@ export class KvCache {
   readonly blockBytes: number;
   /** Parent name of every chain's block 0: the model fingerprint and the layout (hash.ts). */
   readonly chainRoot: string;
-  private readonly chains = new Map<number, string[]>();
+  private readonly names = new SequenceNames();
   /** Evicted blocks whose bytes are on their way from the device to RAM. */
   private readonly inFlight = new Map<string, Promise<Uint8Array>>();
   private lookupTokens = 0;
@@ -130,12 +139,47 @@ export class KvCache {
 
   addSequence(seq: number): void {
     this.blocks.addSequence(seq);
-    this.chains.set(seq, []);
+    this.names.add(seq);
   }
 
   fork(parent: number, child: number): void {
     this.blocks.fork(parent, child);
-    this.chains.set(child, [...this.chain(parent)]);
+    this.names.fork(parent, child);
+  }
+
+  /**
+   * Makes `seq` conversation `conversationId`'s: its prefix matches may then use that conversation's private blocks
+   * (and only that conversation's). Set before the sequence's first match.
+   */
+  ownSequence(seq: number, conversationId: number): void {
+    this.blocks.table(seq); // throws for an unknown sequence
+    this.names.own(seq, conversationId);
+  }
+
+  /**
+   * Marks `seq`'s K/V from block `index` on as private (a private tail block was restored there): every block it
+   * fills from there is named for its conversation only. The sequence must be owned.
+   */
+  markPrivate(seq: number, index: number): void {
+    this.names.markPrivate(seq, index);
+  }
+
+  /** The first block of `seq` whose K/V is private (Infinity if none). */
+  privateFrom(seq: number): number {
+    return this.names.privateFrom(seq);
+  }
+
+  /** The conversation `seq` belongs to, if any. */
+  ownerOf(seq: number): number | undefined {
+    return this.names.ownerOf(seq);
+  }
+
+  /**
+   * The names `seq`'s committed full blocks are kept under, in order: each one's content name (chain), or for a
+   * private block its conversation's private name. What a block table in the store must name.
+   */
+  blockNames(seq: number): readonly string[] {
+    return this.names.keptNames(seq);
   }
 
   /**
@@ -174,22 +218,20 @@ export class KvCache {
 
   removeSequence(seq: number): void {
     this.blocks.removeSequence(seq);
-    this.chains.delete(seq);
+    this.names.remove(seq);
   }
 
   /** Drops the sequence's blocks past `tokens` (which must be a block multiple when any block is hashed). */
   truncate(seq: number, tokens: number): void {
     this.blocks.truncate(seq, tokens);
-    const chain = this.chains.get(seq)!;
-    chain.length = Math.min(chain.length, Math.floor(tokens / KV_BLOCK_TOKENS));
+    this.names.truncate(seq, tokens);
   }
 
   /** Backs positions [0, tokens) of `seq`, writable from `writeFrom`; performs copy-on-write and spills. */
   reserve(seq: number, tokens: number, writeFrom: number): void {
     const { copies, evicted } = this.blocks.reserve(seq, tokens, writeFrom);
     if (copies.length > 0) this.opts.io.copy(copies);
-    const chain = this.chains.get(seq)!;
-    chain.length = Math.min(chain.length, Math.floor(writeFrom / KV_BLOCK_TOKENS));
+    this.names.cut(seq, Math.floor(writeFrom / KV_BLOCK_TOKENS));
     this.spill(evicted);
   }
 
@@ -212,69 +254,99 @@ export class KvCache {
 
   /**
    * Names the full blocks of `seq` that `tokens` (the sequence's computed tokens) now fill, so later sequences
-   * can share them.
+   * can share them; a block at or past the sequence's first private one is named for its conversation only.
    */
   commit(seq: number, tokens: readonly number[]): void {
-    const chain = this.chains.get(seq)!;
-    const hashes = blockHashChain(this.chainRoot, tokens, chain);
-    for (let b = chain.length; b < hashes.length; b++) {
-      chain.push(hashes[b]!);
-      this.blocks.register(seq, b, hashes[b]!);
-    }
+    for (const { index, name } of this.names.commit(seq, this.chainRoot, tokens)) this.blocks.register(seq, index, name);
   }
 
   /** The content hashes of `seq`'s committed full blocks, in order. */
   chain(seq: number): readonly string[] {
-    return this.chains.get(seq) ?? [];
+    return this.names.chain(seq);
   }
 
   /**
    * Gives the empty sequence `seq` the K/V of the longest cached prefix of `tokens`, at most `maxBlocks` full
-   * blocks, from whichever tier holds each block.
+   * blocks, from whichever tier holds each block: a block this machine computed (its content name) first, else,
+   * for an owned sequence, its conversation's private copy. The store is read in batches of about
+   * STORE_READ_BYTES, each batch's uploads queued before the next is read.
    */
   async matchPrefix(seq: number, tokens: readonly number[], maxBlocks: number, store = this.opts.store): Promise<PrefixMatch> {
     if (this.blocks.table(seq).length > 0) throw new Error(`sequence ${seq} is not empty`);
     const n = Math.min(maxBlocks, Math.floor(tokens.length / KV_BLOCK_TOKENS));
     this.lookupTokens += n * KV_BLOCK_TOKENS;
     const hashes = blockHashChain(this.chainRoot, tokens, [], n);
+    const namer = this.names.privateNamer(seq);
+    const privateNames: string[] = [];
+    const privateName = namer && ((i: number): string => (privateNames[i] ??= namer(hashes[i]!)));
+    const names: string[] = [];
     let fromGpu = 0;
     let fromRam = 0;
     let fromDisk = 0;
     let rejected = 0;
-    let stored: ReadonlyMap<string, StoredKvBlock> | undefined; // fetched once, at the first block RAM lacks
-    const uploads: { slot: number; bytes: Uint8Array }[] = []; // written in one batch: consecutive slots merge
+    const reader = store ? new StoreReader(store, hashes, privateName, Math.max(1, Math.floor(STORE_READ_BYTES / this.blockBytes))) : undefined;
+    const uploads: { slot: number; bytes: Uint8Array }[] = []; // queued a batch at a time: one write call per batch
+    const flush = (): void => {
+      if (uploads.length > 0) this.opts.io.writeIn(uploads.splice(0));
+    };
     let b = 0;
-    for (; b < n; b++) {
-      const h = hashes[b]!;
-      const onGpu = this.blocks.lookup(h);
-      if (onGpu !== undefined) {
-        this.blocks.share(seq, onGpu);
-        fromGpu++;
-        continue;
+    try {
+      for (; b < n; b++) {
+        const h = hashes[b]!;
+        const p = privateName?.(b);
+        const onGpu = this.blocks.lookup(h) ?? (p === undefined ? undefined : this.blocks.lookup(p));
+        if (onGpu !== undefined) {
+          this.blocks.share(seq, onGpu);
+          names.push(this.blocks.hashOf(onGpu)!);
+          fromGpu++;
+          continue;
+        }
+        if (this.blocks.freeBlocks === 0) break; // no room to upload into: the rest is recomputed when room exists
+        let inRam = this.fromRam(h);
+        if (inRam instanceof Promise) inRam = await inRam;
+        if (!inRam && p !== undefined) {
+          inRam = this.fromRam(p);
+          if (inRam instanceof Promise) inRam = await inRam;
+        }
+        if (inRam) {
+          this.upload(seq, b, inRam.name, inRam.bytes, uploads);
+          names.push(inRam.name);
+          fromRam++;
+          continue;
+        }
+        if (!reader) break;
+        if (!reader.holds(b)) {
+          flush(); // the device copies this batch while the next one is read
+          await reader.read(b);
+        }
+        const found = reader.find(b);
+        if (!found) break;
+        if (!this.usable(found.block)) {
+          rejected++;
+          break;
+        }
+        this.upload(seq, b, found.name, found.block.bytes, uploads);
+        names.push(found.name);
+        fromDisk++;
       }
-      if (this.blocks.freeBlocks === 0) break; // no room to upload into: the rest is recomputed when room exists
-      const inRam = this.ram.get(h) ?? (await this.inFlight.get(h)?.catch(() => undefined));
-      if (inRam) {
-        this.upload(seq, b, h, inRam, uploads);
-        fromRam++;
-        continue;
-      }
-      if (!store) break;
-      stored ??= await store.getBlocks(hashes.slice(b));
-      const block = stored.get(h);
-      if (!block) break;
-      if (!this.usable(block)) {
-        rejected++;
-        break;
-      }
-      this.upload(seq, b, h, block.bytes, uploads);
-      fromDisk++;
+    } finally {
+      flush(); // every block registered above gets its bytes, even when a read fails part-way
     }
-    if (uploads.length > 0) this.opts.io.writeIn(uploads);
-    this.chains.set(seq, hashes.slice(0, b));
+    this.names.matched(seq, hashes.slice(0, b), names);
     this.hitTokens += b * KV_BLOCK_TOKENS;
     const source: ResumeSource = fromDisk > 0 ? 'disk' : fromRam > 0 ? 'ram' : fromGpu > 0 ? 'gpu' : n > 0 ? 'recompute' : 'none';
     return { tokens: b * KV_BLOCK_TOKENS, fromGpu, fromRam, fromDisk, rejected, source };
+  }
+
+  /** A block held in RAM or on its way there from the device (only then is there anything to wait for). */
+  private fromRam(name: string): { name: string; bytes: Uint8Array } | undefined | Promise<{ name: string; bytes: Uint8Array } | undefined> {
+    const held = this.ram.get(name);
+    if (held) return { name, bytes: held };
+    const coming = this.inFlight.get(name);
+    return coming?.then(
+      (bytes) => ({ name, bytes }),
+      () => undefined,
+    );
   }
 
   /** True if a stored block is this model's, in this layout, of this size (the store checked its bytes' checksum). */
@@ -340,5 +412,6 @@ export class KvCache {
 
 /** What a stored block records of its layout; `key` must equal the reader's layoutKey to be used. */
 export function layoutRecord(l: KvLayout): Record<string, unknown> {
-  return { key: layoutKey(l), dtype: l.dtype, nLayers: l.nLayers, nKvHeads: l.nKvHeads, headDim: l.headDim, blockTokens: KV_BLOCK_TOKENS };
+  const mla = l.latentDim === undefined ? {} : { latentDim: l.latentDim }; // an MLA block: one latent row a token
+  return { key: layoutKey(l), dtype: l.dtype, nLayers: l.nLayers, nKvHeads: l.nKvHeads, headDim: l.headDim, ...mla, blockTokens: KV_BLOCK_TOKENS };
 }

@@ -1,5 +1,6 @@
 // Moving KV blocks between the GPU pool and host memory. A block's bytes are its slot in every layer's pool
-// buffer, concatenated layer by layer: (nLayers, 2, nKvHeads, 16, headDim) of the pool's dtype.
+// buffer, concatenated layer by layer: (nLayers, kinds, nKvHeads, 16, headDim) of the pool's dtype (kinds: 2, K and V;
+// 1 under MLA).
 import type { KernelContext } from '../kernels/context';
 import { blockBytes, layerBlockBytes, type KvLayout } from './layout';
 import type { KvPool } from './pool';
@@ -11,7 +12,9 @@ export interface BlockIdentity {
 }
 
 export function layoutKey(l: KvLayout): string {
-  return `${l.dtype}:${l.nLayers}x${l.nKvHeads}x${l.headDim}x16`;
+  // MLA blocks (one latent row a token) never match a K/V layout of the same sizes.
+  const mla = l.latentDim === undefined ? '' : `:mla${l.latentDim}`;
+  return `${l.dtype}:${l.nLayers}x${l.nKvHeads}x${l.headDim}x16${mla}`;
 }
 
 /** Reads physical blocks `slots` back from the pool; one Uint8Array (blockBytes) per slot, in order. */
@@ -33,9 +36,10 @@ export async function readBlocks(ctx: KernelContext, pool: KvPool, slots: readon
 }
 
 /**
- * Uploads blocks into pool slots (the queue orders the writes before any later submitted step). A run of blocks
- * bound for consecutive slots (in any order given) is gathered layer by layer into one staging array per run: one writeBuffer per layer
- * and run instead of one per layer and block (a 16K-token resume of a 30-layer model: 30 calls, not 30K).
+ * Uploads blocks into pool slots (the queue orders the writes before any later submitted step), straight from each
+ * block's own bytes (a SQLite blob's view as it was read): one writeBuffer per block and layer, each range copied
+ * once into the device's upload staging, with no gather copy into a new array first. The writes are submitted at
+ * once, so the device copies them while the caller reads its next batch.
  */
 export function writeBlocks(ctx: KernelContext, pool: KvPool, blocks: readonly { slot: number; bytes: Uint8Array }[]): void {
   const per = layerBlockBytes(pool.layout);
@@ -43,17 +47,10 @@ export function writeBlocks(ctx: KernelContext, pool: KvPool, blocks: readonly {
   for (const { bytes } of blocks) {
     if (bytes.byteLength !== whole) throw new RangeError(`a KV block of this model is ${whole} bytes, not ${bytes.byteLength}`);
   }
-  // By slot: a sequence given back its blocks (free-list order) holds a contiguous set, seldom in ascending order.
-  const bySlot = [...blocks].sort((x, y) => x.slot - y.slot);
-  for (let start = 0; start < bySlot.length; ) {
-    let end = start + 1;
-    while (end < bySlot.length && bySlot[end]!.slot === bySlot[end - 1]!.slot + 1) end++;
-    const run = bySlot.slice(start, end);
-    const staging = new Uint8Array(per * run.length); // (run blocks, per) bytes of one layer at a time
-    pool.layers.forEach((layer, l) => {
-      run.forEach((b, i) => staging.set(b.bytes.subarray(l * per, (l + 1) * per), i * per));
-      ctx.device.queue.writeBuffer(layer, run[0]!.slot * per, staging.buffer, 0, staging.byteLength);
-    });
-    start = end;
+  if (blocks.length === 0) return;
+  const queue = ctx.device.queue;
+  for (const { slot, bytes } of blocks) {
+    for (let l = 0; l < pool.layers.length; l++) queue.writeBuffer(pool.layers[l]!, slot * per, bytes.buffer, bytes.byteOffset + l * per, per);
   }
+  queue.submit([]);
 }
