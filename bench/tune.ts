@@ -1,7 +1,7 @@
 // Kernel variants chosen by measuring (src/gpu/tuning): per kernel, the variant the tuner picks on this device, and
 // tuned_vs_default: the fixed rule's time over the tuned variant's, timed taking turns in the same run (exactly 1
-// when the tuner keeps the fixed rule). Matvec on a synthetic model's real matrices (re-timed on the same buffers
-// after the choice); flash-decode split-K at two context lengths.
+// when the tuner keeps the fixed rule). Matvec (decode) and the prefill GEMM (128 tokens) on a synthetic model's
+// real matrices (re-timed on the same buffers after the choice); flash-decode split-K at two context lengths.
 // npm run -s bench -- --tune [--json] [--quick] [--budget MS] [--out FILE]
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,11 +10,13 @@ import { acquireNodeDevice } from '../src/node/dawn-device';
 import { openGgufFile } from '../src/node/file-source';
 import { GgmlType, ggmlTypeName } from '../src/gpu/gguf/types';
 import { KernelContext } from '../src/gpu/kernels/context';
-import { defaultMatvecVariant, encodeMatmul, matvecVariantKey, type MatvecVariant } from '../src/gpu/kernels/matmul';
+import { defaultGemmVariant, defaultMatvecVariant, encodeMatmul, gemmVariantKey, matvecVariantKey, type MatmulOptions } from '../src/gpu/kernels/matmul';
 import { destroyWeight, uploadWeight } from '../src/gpu/kernels/weights';
 import { DEFAULT_DECODE_KEYS_PER_SPLIT } from '../src/gpu/kernels/attention';
 import { tuneDecodeSplits } from '../src/gpu/tuning/decode-split-tuning';
+import { GEMM_TUNING_TOKENS, gemmTuningMatrices, tuneGemm } from '../src/gpu/tuning/gemm-tuning';
 import { matvecShapeKey, readTuningMatrices, tuneMatvec, type TuningMatrix } from '../src/gpu/tuning/matvec-tuning';
+import type { TuneResult } from '../src/gpu/tuning/tuner';
 import { SHAPES, syntheticModel } from './synthetic';
 
 export interface TunedKernelFigure {
@@ -33,16 +35,18 @@ export interface TunedKernelFigure {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
 
-/** Median ms of one decode matvec over every matrix, for `a` and `b` taking turns (the first round compiles). */
-async function interleaved(ctx: KernelContext, matrices: readonly TuningMatrix[], a: MatvecVariant, b: MatvecVariant, reps: number): Promise<[number, number]> {
+type Force = MatmulOptions['force'];
+
+/** Median ms of one matmul of `tokens` tokens over every matrix, forced to `a` and to `b` taking turns (the first round compiles). */
+async function interleaved(ctx: KernelContext, matrices: readonly TuningMatrix[], tokens: number, a: Force, b: Force, reps: number): Promise<[number, number]> {
   const mats = matrices.map((m) => ({
     w: uploadWeight(ctx, m.name, m.type, m.bytes, m.rows, m.cols),
-    x: ctx.upload(new Float32Array(m.cols).fill(0.5), 'x'),
-    y: ctx.storage(m.rows * 4, 'y'),
+    x: ctx.upload(new Float32Array(tokens * m.cols).fill(0.5), 'x'),
+    y: ctx.storage(tokens * m.rows * 4, 'y'),
   }));
-  const time = async (v: MatvecVariant): Promise<number> => {
+  const time = async (force: Force): Promise<number> => {
     const t0 = performance.now();
-    ctx.run((pass) => mats.forEach((m) => encodeMatmul(ctx, pass, m.w, m.x, m.y, 1, { force: { matvec: v } })));
+    ctx.run((pass) => mats.forEach((m) => encodeMatmul(ctx, pass, m.w, m.x, m.y, tokens, { force })));
     await ctx.device.queue.onSubmittedWorkDone();
     return performance.now() - t0;
   };
@@ -65,6 +69,25 @@ async function interleaved(ctx: KernelContext, matrices: readonly TuningMatrix[]
   return [median(ta), median(tb)];
 }
 
+/** A matvec or GEMM figure: the choice re-timed against the fixed rule on the same buffers, taking turns. */
+function figure(kernel: string, model: string, shape: string, chosen: string, fixed: string, [tunedMs, defaultMs]: [number, number], tuningMs: number, r: TuneResult): TunedKernelFigure {
+  const f: TunedKernelFigure = {
+    kernel,
+    model,
+    shape,
+    chosen,
+    default: fixed,
+    tuned_ms: round(tunedMs),
+    default_ms: round(defaultMs),
+    // The same variant is one measurement, not two noisy ones: exactly 1.
+    tuned_vs_default: chosen === fixed ? 1 : round(defaultMs / tunedMs, 2),
+    tuning_ms: Math.round(tuningMs),
+    candidates: r.timings.map((c) => ({ variant: c.key, ...(c.ms !== undefined ? { ms: round(c.ms) } : {}), ...(c.skipped ? { skipped: c.skipped } : {}) })),
+  };
+  process.stderr.write(`${f.model} ${kernel}: ${f.chosen} (default ${f.default}) ${f.tuned_ms} vs ${f.default_ms} ms: ${f.tuned_vs_default}x, tuned in ${f.tuning_ms} ms\n`);
+  return f;
+}
+
 export async function runTuneBench(argv: readonly string[]): Promise<void> {
   const quick = argv.includes('--quick');
   const json = argv.includes('--json');
@@ -79,26 +102,19 @@ export async function runTuneBench(argv: readonly string[]): Promise<void> {
     const { file, close } = await openGgufFile(path);
     try {
       const matrices = await readTuningMatrices(file);
-      const t0 = performance.now();
-      const r = await tuneMatvec(ctx, matrices, { budgetMs, repeats: quick ? 3 : 5 });
-      const tuningMs = performance.now() - t0;
+      const model = `${SHAPES.tiny!.name}-${ggmlTypeName(quant)}`;
+      let t0 = performance.now();
+      const mv = await tuneMatvec(ctx, matrices, { budgetMs, repeats: quick ? 3 : 5 });
       const fixed = defaultMatvecVariant(ctx.caps);
-      const [tunedMs, defaultMs] = await interleaved(ctx, matrices, r.variant, fixed, quick ? 5 : 15);
-      const f: TunedKernelFigure = {
-        kernel: 'matvec',
-        model: `${SHAPES.tiny!.name}-${ggmlTypeName(quant)}`,
-        shape: matvecShapeKey('llama', matrices),
-        chosen: matvecVariantKey(r.variant),
-        default: matvecVariantKey(fixed),
-        tuned_ms: round(tunedMs),
-        default_ms: round(defaultMs),
-        // The same variant is one measurement, not two noisy ones: exactly 1.
-        tuned_vs_default: matvecVariantKey(r.variant) === matvecVariantKey(fixed) ? 1 : round(defaultMs / tunedMs, 2),
-        tuning_ms: Math.round(tuningMs),
-        candidates: r.timings.map((c) => ({ variant: c.key, ...(c.ms !== undefined ? { ms: round(c.ms) } : {}), ...(c.skipped ? { skipped: c.skipped } : {}) })),
-      };
-      figures.push(f);
-      process.stderr.write(`${f.model} matvec: ${f.chosen} (default ${f.default}) ${f.tuned_ms} vs ${f.default_ms} ms: ${f.tuned_vs_default}x, tuned in ${f.tuning_ms} ms\n`);
+      const mvTimes = await interleaved(ctx, matrices, 1, { matvec: mv.variant }, { matvec: fixed }, quick ? 5 : 15);
+      figures.push(figure('matvec', model, matvecShapeKey('llama', matrices), matvecVariantKey(mv.variant), matvecVariantKey(fixed), mvTimes, performance.now() - t0, mv));
+      // The prefill GEMM at the engine's batch of 128 tokens, on the first layer's matrices.
+      const gemmMatrices = gemmTuningMatrices(matrices);
+      t0 = performance.now();
+      const gm = await tuneGemm(ctx, gemmMatrices, { budgetMs, repeats: quick ? 3 : 5 });
+      const fixedTile = defaultGemmVariant(GEMM_TUNING_TOKENS);
+      const gmTimes = await interleaved(ctx, gemmMatrices, GEMM_TUNING_TOKENS, { kernel: 'gemm', gemm: gm.variant }, { kernel: 'gemm', gemm: fixedTile }, quick ? 3 : 9);
+      figures.push(figure('gemm', model, `${matvecShapeKey('llama', gemmMatrices)} t${GEMM_TUNING_TOKENS}`, gemmVariantKey(gm.variant), gemmVariantKey(fixedTile), gmTimes, performance.now() - t0, gm));
     } finally {
       await close();
     }

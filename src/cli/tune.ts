@@ -1,25 +1,18 @@
 // generate --tune: kernel variants measured on this device before the model loads (bounded), the choices kept in
-// the OS cache directory and reused by later runs without --tune. Kernels: the decode matvec, flash-decode's split-K.
+// the OS cache directory and reused by later runs without --tune. Kernels: the decode matvec, the prefill GEMM's
+// tile, flash-decode's split-K.
 import type { GpuContext } from '../gpu/device';
 import type { GgufFile } from '../gpu/gguf/reader';
-import { KernelContext } from '../gpu/kernels/context';
-import { matvecVariantKey, type MatvecVariant } from '../gpu/kernels/matmul';
+import type { GemmVariant, MatvecVariant } from '../gpu/kernels/matmul';
 import type { KvDtype } from '../gpu/kv/layout';
-import { readModelConfig } from '../gpu/model/config';
-import { tunedDecodeKeysPerSplit } from '../gpu/tuning/decode-split-tuning';
-import { tunedMatvecVariant } from '../gpu/tuning/matvec-tuning';
+import { chooseKernelVariants as chooseTuned } from '../gpu/tuning/kernel-choice';
 import type { TuneResult } from '../gpu/tuning/tuner';
 import type { TuningStore } from '../gpu/tuning/tuning-store';
 import { fileTuningStore } from '../node/tuning-file-store';
 
-/** A couple of seconds at most, as the issue asks: the defaults and as many candidates as fit. */
-export const MATVEC_BUDGET_MS = 1500;
-export const DECODE_SPLIT_BUDGET_MS = 500;
-/** Context flash-decode's split-K is measured at (or the model's, if shorter). */
-const DECODE_TUNING_CONTEXT = 2048;
-
 export interface KernelChoice {
   readonly matvecVariant: MatvecVariant;
+  readonly gemmVariant: GemmVariant;
   readonly decodeKeysPerSplit?: number;
   /** For the JSON output: per kernel, where the choice came from and, when measured, each candidate's time. */
   readonly report: readonly Record<string, unknown>[];
@@ -53,16 +46,17 @@ function describe(kernel: string, variant: string, source: string, r: TuneResult
  * choices for this device and model shape, or the fixed rules. `kvDtype`: the KV type the engine will use.
  */
 export async function chooseKernelVariants(gpu: GpuContext, file: GgufFile, kvDtype: KvDtype, tune: boolean, store: TuningStore = fileTuningStore()): Promise<KernelChoice> {
-  const ctx = new KernelContext(gpu);
-  const config = readModelConfig(file.header);
-  const onProgress = (done: number, total: number): void => {
-    process.stderr.write(`\r[tune] matvec ${done}/${total}`);
-  };
-  const mv = await tunedMatvecVariant(gpu, ctx, file, config.architecture, { store, budgetMs: MATVEC_BUDGET_MS, retune: tune, measure: tune, onProgress });
-  const report = [describe('matvec', matvecVariantKey(mv.variant), mv.source, mv.result)];
-  if (kvDtype !== 'f32' && kvDtype !== 'f16') return { matvecVariant: mv.variant, report }; // quantized KV: the fixed split rule
-  const shape = { nHeads: config.nHeads, nKvHeads: config.nKvHeads, headDim: config.headDim, dtype: kvDtype, context: Math.min(DECODE_TUNING_CONTEXT, config.contextLength) };
-  const ds = await tunedDecodeKeysPerSplit(ctx, gpu.adapterDescription, shape, { store, budgetMs: DECODE_SPLIT_BUDGET_MS, retune: tune, measure: tune });
-  report.push(describe('flash-decode-split', `kps${ds.keysPerSplit}`, ds.source, ds.result));
-  return { matvecVariant: mv.variant, decodeKeysPerSplit: ds.keysPerSplit, report };
+  let shown = '';
+  const choice = await chooseTuned(gpu, file, {
+    store,
+    kvDtype,
+    measure: tune,
+    retune: tune,
+    onProgress: (p) => {
+      const line = `\r[tune] ${p.kernel} ${Math.round(p.fraction * 100)}%`;
+      if (line !== shown) process.stderr.write((shown = line));
+    },
+  });
+  const report = choice.kernels.map((k) => describe(k.kernel, k.variant, k.source, k.result));
+  return { matvecVariant: choice.matvecVariant, gemmVariant: choice.gemmVariant, ...(choice.decodeKeysPerSplit !== undefined ? { decodeKeysPerSplit: choice.decodeKeysPerSplit } : {}), report };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tune, type TuneCandidate } from '../../src/gpu/tuning/tuner';
-import { memoryTuningStore, tuningKey } from '../../src/gpu/tuning/tuning-store';
+import { KERNEL_VARIANTS_VERSION, memoryTuningStore, tuningKey } from '../../src/gpu/tuning/tuning-store';
 
 /** A fake clock that only moves when a candidate "runs": each run advances it by the candidate's cost. */
 function fakeDevice(): { clock: () => number; candidate: (key: string, ms: number, o?: { exact?: boolean; throws?: 'run' | 'exact' }) => TuneCandidate & { runs: number } } {
@@ -121,8 +121,8 @@ describe('tune', () => {
 describe('tuning store', () => {
   it('keys a choice by device, kernel version, kernel and model shape', async () => {
     const key = tuningKey({ adapter: 'mesa / software / llvmpipe', kernel: 'matvec', modelShape: 'llama q8_0:64x512' });
-    expect(key).toBe('kernel-variant/v1/matvec/mesa / software / llvmpipe/llama q8_0:64x512');
-    expect(tuningKey({ adapter: 'x', kernel: 'matvec', modelShape: 'm', version: 2 })).not.toBe(tuningKey({ adapter: 'x', kernel: 'matvec', modelShape: 'm' }));
+    expect(key).toBe(`kernel-variant/v${KERNEL_VARIANTS_VERSION}/matvec/mesa / software / llvmpipe/llama q8_0:64x512`);
+    expect(tuningKey({ adapter: 'x', kernel: 'matvec', modelShape: 'm', version: 1 })).not.toBe(tuningKey({ adapter: 'x', kernel: 'matvec', modelShape: 'm' }));
     const store = memoryTuningStore();
     await store.set(key, 'tpr8.wg64.wg');
     expect(await store.get(key)).toBe('tpr8.wg64.wg');

@@ -1,6 +1,6 @@
 // What the engine's callers pass and get back: load options, generation options and results. Kept apart from the
 // engine so front ends and the conversation cache can name them without the engine's internals.
-import type { MatvecVariant } from '../kernels/matmul';
+import type { GemmVariant, MatvecVariant } from '../kernels/matmul';
 import type { KvBlockStoreLike, PrefixMatch } from '../kv/cache';
 import type { KvDtype } from '../kv/layout';
 import type { LoadProgress } from '../model/gpu-weights';
@@ -38,6 +38,8 @@ export interface EngineOptions {
   readonly matvecVariant?: MatvecVariant;
   /** Flash-decode's keys per split measured on this device (src/gpu/tuning); default: the fixed rule's 256. */
   readonly decodeKeysPerSplit?: number;
+  /** The prefill GEMM tile measured on this device (src/gpu/tuning), for batches above 32 tokens; default: the fixed rule. */
+  readonly gemmVariant?: GemmVariant;
 }
 
 export type StopReason = 'eos' | 'max-tokens' | 'context' | 'aborted';

@@ -6,7 +6,7 @@ import { GpuError } from '../device';
 import type { GgufFile } from '../gguf/reader';
 import { KernelContext } from '../kernels/context';
 import { useDecodeKeysPerSplit } from '../kernels/attention';
-import { useMatvecVariant } from '../kernels/matmul';
+import { useGemmVariant, useMatvecVariant } from '../kernels/matmul';
 import { GpuSampler } from '../kernels/sampling';
 import { usesLongRopeFactors } from '../model/rope-scaling';
 import { KvCapacityError } from '../kv/block-manager';
@@ -119,6 +119,7 @@ export class Engine {
     const { config, layout, maxSeqs, maxBatchTokens, kvBlocks } = planEngineSizing(gpu, readModelConfig(file.header), opts);
     const ctx = new KernelContext(gpu);
     useMatvecVariant(ctx, opts.matvecVariant);
+    useGemmVariant(ctx, opts.gemmVariant);
     useDecodeKeysPerSplit(ctx, opts.decodeKeysPerSplit);
     gpu.device.pushErrorScope('out-of-memory');
     const weights = await loadGpuWeights(ctx, file, config, opts.onProgress);

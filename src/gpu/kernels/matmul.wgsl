@@ -4,7 +4,10 @@
 // per workgroup; partial sums are reduced in workgroup memory (TPR = 1, on CPU drivers: none).
 // Defines: WTYPE, WG, TPR, T_TILE, ACCUMULATE (Y += result, for residual adds), BIAS (adds B[r]),
 // SCALAR (F32/F16/BF16: row length need only be a multiple of 4).
-// GEMM (prefill, from 16 tokens): the tiled kernel below, with WG, RM, TN, BN instead of TPR and T_TILE.
+// GEMM (prefill, from 16 tokens): the tiled kernel below, with WG, BM, BN, RM, TN instead of TPR and T_TILE
+// (WG = BM / RM * BN / TN; ROW_LOOP when WG != BM: a thread decodes rows lid, lid + WG, … of the tile).
+// WIDE (matvec, Q8_0 / Q4_0 / Q4_K): a chunk's quant words are read with vec4<u32> loads through W4 (W's buffer bound
+// again as array<vec4<u32>>, the binding after the last other one: W4_BINDING), see the end of quant.wgsl.
 // SUBGROUP (matvec, TPR <= the device's smallest subgroup): a row's TPR partial sums are reduced by a butterfly of
 // subgroupShuffleXor instead of workgroup memory and barriers. It assumes a row's TPR consecutive invocations share
 // a subgroup; the tuner only picks it where it is exact against the CPU reference on the device.
@@ -30,6 +33,9 @@ struct Params {
 #if BIAS || GEMM
 @group(0) @binding(4) var<storage, read> B: array<f32>;
 #endif
+#if WIDE
+@group(0) @binding(W4_BINDING) var<storage, read> W4: array<vec4<u32>>; // W's buffer again, for 16-byte loads (quant.wgsl)
+#endif
 
 #include "quant"
 
@@ -38,8 +44,8 @@ struct Params {
 // of K, the BM rows' chunks are decoded once into workgroup memory (thread i decodes row i) and the BN tokens' X
 // slices are staged beside them; then every thread accumulates an RM x TN register block (rows lid % RT + RT*j,
 // tokens (lid / RT) * TN + u), so each decoded weight quad serves TN tokens and each X quad RM rows from
-// registers, in the manner of llama.cpp's mul_mm. WG = BM; RT = BM / RM row groups, BN / TN token groups.
-const BM = WG;
+// registers, in the manner of llama.cpp's mul_mm. RT = BM / RM row groups, BN / TN token groups (TN % 4 == 0).
+// Workgroup memory: (BM + BN) * 128 bytes.
 const RT = BM / RM;
 var<workgroup> ws: array<vec4<f32>, BM * 8>;
 var<workgroup> xs: array<vec4<f32>, BN * 8>;
@@ -53,14 +59,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let row0 = row_tile * BM;
   let chunks = P.k / 32u;
   let k4 = P.k / 4u;
-  let load_row = min(row0 + lid, P.r - 1u) * P.row_bytes;
   let tr = lid % RT;
   let tn = (lid / RT) * TN;
 
   var acc: array<vec4<f32>, RM * TN / 4u>;
   for (var c = 0u; c < chunks; c++) {
-    let h = chunk_header(load_row, c);
+#if ROW_LOOP
+    for (var lr = lid; lr < BM; lr += WG) {
+      let h = chunk_header(min(row0 + lr, P.r - 1u) * P.row_bytes, c);
+      for (var i = 0u; i < 8u; i++) { ws[lr * 8u + i] = chunk_quad(h, i); }
+    }
+#else
+    let h = chunk_header(min(row0 + lid, P.r - 1u) * P.row_bytes, c);
     for (var i = 0u; i < 8u; i++) { ws[lid * 8u + i] = chunk_quad(h, i); }
+#endif
     for (var e = lid; e < BN * 8u; e += WG) {
       let tok = min(tok0 + e / 8u, P.t - 1u);
       xs[e] = X[tok * k4 + c * 8u + e % 8u];
@@ -120,7 +132,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 #if T_TILE == 1u
       let xo = tok0 * k4 + c * 8u;
       var s = 0.0;
-#if WTYPE == Q4_0
+#if WIDE
+      let q = chunk_words(h);
+      for (var i = 0u; i < 8u; i++) { s += dot(wide_quad(h, q, i), X[xo + i]); }
+#elif WTYPE == Q4_0
       // Each quant word once: its low nibbles are quad j, its high nibbles quad j + 4 (same values as chunk_quad).
       for (var j = 0u; j < 4u; j++) {
         let w = q4_word(h, j);
@@ -132,8 +147,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 #endif
       acc[0] += s;
 #else
+#if WIDE
+      let q = chunk_words(h);
+#endif
       for (var i = 0u; i < 8u; i++) {
+#if WIDE
+        let w = wide_quad(h, q, i);
+#else
         let w = chunk_quad(h, i);
+#endif
         for (var t = 0u; t < T_TILE; t++) {
           acc[t] += dot(w, X[min(tok0 + t, P.t - 1u) * k4 + c * 8u + i]);
         }

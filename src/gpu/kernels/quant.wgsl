@@ -269,3 +269,52 @@ fn chunk_quad(h: Chunk, i: u32) -> vec4<f32> {
   return h.d * table_i8(nibbles(ld_u32(h.o + (i % 4u) * 4u), (i / 4u) * 4u, 0xfu));
 }
 #endif
+
+#if WIDE
+// Wide loads (the matvec's `.v4` variants, Q4_K and paired Q8_0 / Q4_0): a chunk's quant words read 16 bytes at a time
+// through W4, the same buffer as W bound as vec4<u32>. Words w .. w + 7 from two vec4 loads where w is a multiple
+// of 4 (Q4_K's 144-byte blocks), three otherwise (paired Q8_0 / Q4_0 quants are word- but not 16-byte-aligned).
+// `wide_quad(h, q, i)` equals `chunk_quad(h, i)`.
+struct Quads {
+  lo: vec4<u32>, // quant words 0..3 of the chunk
+  hi: vec4<u32>, // words 4..7 (Q4_0: unused)
+}
+// The binding's last vec4 may run past the buffer (sizes are whole words, not whole vec4s): that one word by word.
+fn ld_vec4(i: u32) -> vec4<u32> {
+  if (i < arrayLength(&W4)) { return W4[i]; }
+  let n = arrayLength(&W) - 1u;
+  return vec4<u32>(W[min(4u * i, n)], W[min(4u * i + 1u, n)], W[min(4u * i + 2u, n)], W[min(4u * i + 3u, n)]);
+}
+// Words k .. k + 3 of a ++ b (k < 4).
+fn funnel4(a: vec4<u32>, b: vec4<u32>, k: u32) -> vec4<u32> {
+  let j = vec4<u32>(k) + vec4<u32>(0u, 1u, 2u, 3u);
+  return vec4<u32>(select(b[j.x & 3u], a[j.x & 3u], j.x < 4u), select(b[j.y & 3u], a[j.y & 3u], j.y < 4u), select(b[j.z & 3u], a[j.z & 3u], j.z < 4u), select(b[j.w & 3u], a[j.w & 3u], j.w < 4u));
+}
+fn words8(w: u32) -> Quads {
+  let i = w >> 2u;
+  let k = w & 3u;
+  let a = ld_vec4(i);
+  let b = ld_vec4(i + 1u);
+  if (k == 0u) { return Quads(a, b); }
+  let c = ld_vec4(i + 2u);
+  return Quads(funnel4(a, b, k), funnel4(b, c, k));
+}
+fn words4(w: u32) -> vec4<u32> {
+  let k = w & 3u;
+  let a = ld_vec4(w >> 2u);
+  if (k == 0u) { return a; }
+  return funnel4(a, ld_vec4((w >> 2u) + 1u), k);
+}
+fn quad_word(q: Quads, i: u32) -> u32 { return select(q.hi[i & 3u], q.lo[i & 3u], i < 4u); }
+#if WTYPE == Q8_0
+fn chunk_words(h: Chunk) -> Quads { return words8(h.o >> 2u); }
+fn wide_quad(h: Chunk, q: Quads, i: u32) -> vec4<f32> { return h.d * bytes_i8(quad_word(q, i)); }
+#elif WTYPE == Q4_0
+fn chunk_words(h: Chunk) -> Quads { return Quads(words4(h.o >> 2u), vec4<u32>(0u)); }
+fn wide_quad(h: Chunk, q: Quads, i: u32) -> vec4<f32> { return h.d * (vec4<f32>(nibbles(q.lo[i & 3u], (i / 4u) * 4u, 0xfu)) - 8.0); }
+#elif WTYPE == Q4_K
+fn chunk_words(h: Chunk) -> Quads { return words8((h.o + QS_AT + (h.aux / 2u) * 32u) >> 2u); }
+fn wide_quad(h: Chunk, q: Quads, i: u32) -> vec4<f32> { return h.d * vec4<f32>(nibbles(quad_word(q, i), (h.aux % 2u) * 4u, 0xfu)) - h.m; }
+#endif
+#endif
+

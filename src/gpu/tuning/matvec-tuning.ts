@@ -5,8 +5,8 @@ import { withErrorScopes, type GpuContext } from '../device';
 import type { GgufFile } from '../gguf/reader';
 import { ggmlTypeName, type GgufTensorInfo } from '../gguf/types';
 import type { KernelContext } from '../kernels/context';
-import { defaultMatvecVariant, encodeMatmul, matvecVariantKey, matvecVariants, parseMatvecVariant, type MatvecVariant } from '../kernels/matmul';
-import { destroyWeight, GPU_WEIGHT_TYPES, rowBytes, uploadWeight, type WeightTensor } from '../kernels/weights';
+import { defaultMatvecVariant, encodeMatmul, matvecVariantKey, matvecVariants, parseMatvecVariant, hasWideLoads, type MatvecVariant } from '../kernels/matmul';
+import { destroyWeight, GPU_WEIGHT_TYPES, pairable, rowBytes, uploadWeight, type WeightTensor } from '../kernels/weights';
 import { matvecRows } from '../quant';
 import { normalizedError, seededValues, tune, type TuneCandidate, type TuneResult } from './tuner';
 import { tuningKey, type TuningStore } from './tuning-store';
@@ -31,19 +31,19 @@ export function tuningTensors(file: GgufFile): GgufTensorInfo[] {
   return TUNED_TENSORS.map((n) => file.tensor(n)).filter((t): t is GgufTensorInfo => !!t && t.dims.length === 2 && GPU_WEIGHT_TYPES.has(t.type) && t.dims[0]! % 32 === 0);
 }
 
-type TuningShape = Omit<TuningMatrix, 'bytes'>;
+export type TuningShape = Omit<TuningMatrix, 'bytes'>;
 
 /** The matrices tuned on, without their bytes: rows capped at MAX_TUNING_BYTES. */
-function tuningShapes(file: GgufFile): TuningShape[] {
+export function tuningShapes(file: GgufFile): TuningShape[] {
   return tuningTensors(file).map((t) => {
     const cols = t.dims[0]!;
     return { name: t.name, type: t.type, cols, rows: Math.max(1, Math.min(t.dims[1]!, Math.floor(MAX_TUNING_BYTES / rowBytes(t.type, cols)))) };
   });
 }
 
-export async function readTuningMatrices(file: GgufFile): Promise<TuningMatrix[]> {
+export async function readTuningMatrices(file: GgufFile, shapes: readonly TuningShape[] = tuningShapes(file)): Promise<TuningMatrix[]> {
   const out: TuningMatrix[] = [];
-  for (const s of tuningShapes(file)) {
+  for (const s of shapes) {
     out.push({ ...s, bytes: (await file.tensorBytes(file.requireTensor(s.name))).subarray(0, s.rows * rowBytes(s.type, s.cols)) });
   }
   return out;
@@ -85,7 +85,7 @@ export interface MatvecTuneOptions {
   readonly clock?: () => number;
   readonly repeats?: number;
   readonly onProgress?: (done: number, total: number) => void;
-  /** Restrict the candidates (tests); default: every variant of matvecVariants. */
+  /** Restrict the candidates (tests); default: every variant of matvecVariants (wide loads where a type has them). */
   readonly variants?: readonly MatvecVariant[];
 }
 
@@ -107,7 +107,8 @@ export async function tuneMatvec(ctx: KernelContext, matrices: readonly TuningMa
   });
   try {
     const subgroupMinSize = ctx.device.adapterInfo?.subgroupMinSize ?? 4;
-    const variants = opts.variants ?? matvecVariants(ctx.caps, subgroupMinSize);
+    // Wide-load layouts only where a matrix has a type they read differently (others would time a duplicate).
+    const variants = opts.variants ?? matvecVariants(ctx.caps, subgroupMinSize, matrices.some((m) => hasWideLoads({ type: m.type, paired: pairable(m.type, m.cols) })));
     const all = variants.some((v) => matvecVariantKey(v) === matvecVariantKey(fallback)) ? variants : [fallback, ...variants];
     const result = await tune({
       candidates: all.map((v) => candidate(ctx, mats, v)),
@@ -133,6 +134,8 @@ export interface TunedVariantOptions extends MatvecTuneOptions {
   readonly retune?: boolean;
   /** With nothing stored: measure now (default) or keep the fixed rule (the CLI without --tune). */
   readonly measure?: boolean;
+  /** The tuning matrices' bytes, when the caller reads them once for several kernels; default readTuningMatrices. */
+  readonly matrices?: () => Promise<readonly TuningMatrix[]>;
 }
 
 /** Where a matvec choice came from: the store, a fresh measurement, or nothing to measure on. */
@@ -155,7 +158,7 @@ export async function tunedMatvecVariant(gpu: GpuContext, ctx: KernelContext, fi
   const storedVariant = stored !== undefined ? parseMatvecVariant(stored) : undefined;
   if (storedVariant && !opts.retune) return { variant: storedVariant, source: 'stored', key };
   if (opts.measure === false) return { variant: defaultMatvecVariant(ctx.caps), source: 'default', key };
-  const result = await tuneMatvec(ctx, await readTuningMatrices(file), opts);
+  const result = await tuneMatvec(ctx, await (opts.matrices?.() ?? readTuningMatrices(file, shapes)), opts);
   // A failed measurement is not kept: the next load tries again.
   if (!result.error) await opts.store.set(key, matvecVariantKey(result.variant));
   return { variant: result.variant, source: 'measured', key, result };

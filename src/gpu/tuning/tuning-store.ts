@@ -2,8 +2,11 @@
 // file for the CLI), keyed by what makes a measurement valid elsewhere: the device, the kernels' version and the
 // model's shapes.
 
-/** Bump when a kernel family's variants or their code change: older choices are then measured again. */
-export const KERNEL_VARIANTS_VERSION = 1;
+/**
+ * Bump when a kernel family's variants or their code change: older choices are then measured again.
+ * 2: matvec wide loads (`.v4`), prefill GEMM tiles.
+ */
+export const KERNEL_VARIANTS_VERSION = 2;
 
 /** A persistent string map; the engine never knows what backs it. */
 export interface TuningStore {
@@ -36,4 +39,10 @@ export function memoryTuningStore(): TuningStore & { readonly entries: Map<strin
       return Promise.resolve();
     },
   };
+}
+
+/** Whether `key` (a tuningKey) holds a choice measured on `adapter`, whatever its kernel, version or model shape. */
+export function isTuningKeyOf(key: string, adapter: string): boolean {
+  const m = /^kernel-variant\/v\d+\/[^/]+\//.exec(key);
+  return m !== null && key.startsWith(`${adapter}/`, m[0].length);
 }
