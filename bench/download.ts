@@ -3,6 +3,7 @@
 // fsync, rename; sha256 on a worker thread) against a plain HTTP read of the same file through the same redirect
 // (fetch, body discarded), interleaved pairs (--runs N, default 7). The ratio is the median of the pairs' ratios, so
 // load from other processes drifting between pairs moves both sides of a pair alike. Target: ratio >= 0.8.
+// --stages breaks the time down stage by stage instead (download-stages.ts).
 // --hub-thread serves the loopback Hub from its own thread (download-hub-thread.ts), as a real Hub is another
 // machine: the plain read then runs at loopback speed and the ratio shows the downloader's own ceiling (sha256 of
 // one stream, the disk behind fsync); by default the Hub shares the bench's event loop, as in the tests.
@@ -14,6 +15,7 @@ import { downloadFile } from '../src/node/hub/download';
 import { startHubServer } from '../tests/helpers/hub-server';
 import { randomBytes } from 'node:crypto';
 import { startHubThread } from './download-hub-thread';
+import { runDownloadStagesBench } from './download-stages';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -33,6 +35,7 @@ async function plainRead(url: string): Promise<number> {
 }
 
 export async function runDownloadBench(argv: readonly string[]): Promise<void> {
+  if (argv.includes('--stages')) return runDownloadStagesBench(argv);
   const mibArg = argv.indexOf('--mib');
   const mib = mibArg >= 0 ? Number(argv[mibArg + 1]) : argv.includes('--quick') ? 64 : 256;
   const hub = argv.includes('--hub-thread')

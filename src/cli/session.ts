@@ -3,10 +3,9 @@
 // history, and the exact token history, blocks and block table are saved after each run. Here: the file, the
 // conversation by name and its messages. The KV budget (--kv-budget, else the app's setting, else its default)
 // is enforced after each save, as in the app.
-import { stat } from 'node:fs/promises';
 import { ConversationCache, type ConversationCacheOptions } from '../gpu/engine/conversation-cache';
 import type { Engine } from '../gpu/engine/engine';
-import { fingerprintFile } from '../node/fingerprint';
+import { fingerprintModelAt } from '../node/model-fingerprint';
 import { ConversationRepository } from '../store/conversations';
 import { openDatabase, type Db } from '../store/database';
 import { kvBudgetFor } from '../store/kv-budget';
@@ -38,8 +37,8 @@ export class CliSession {
 
   /** `kvBudgetBytes` overrides the budget kept in the file (the app's setting) for this run. */
   static async open(dbPath: string, modelPath: string, opts: { readonly kvBudgetBytes?: number } = {}): Promise<CliSession> {
-    const { size } = await stat(modelPath);
-    const fingerprint = await fingerprintFile(modelPath, size);
+    // The app's name for the model (every part of a split model), so both find each other's KV blocks.
+    const fingerprint = await fingerprintModelAt(modelPath);
     const db = openDatabase(dbPath);
     ensureIncrementalVacuum(db); // bounded, never throws: an older file shrinks from now on
     return new CliSession(db, dbPath, fingerprint, opts.kvBudgetBytes);
@@ -67,10 +66,11 @@ export class CliSession {
   }
 
   /** Saves the exchange's two messages (the KV was saved by the ConversationCache). */
-  saveMessages(c: StoredConversation, prompt: string, answer: string, stats: Record<string, number | string>): void {
+  /** `reasoning`: the answer's reasoning split from it (--chat), kept apart as the app keeps it. */
+  saveMessages(c: StoredConversation, prompt: string, answer: string, stats: Record<string, number | string>, reasoning = ''): void {
     const leaf = this.messages.activeLeaf(c.id);
     const user = this.messages.appendMessage({ conversationId: c.id, parentId: leaf, role: 'user', content: prompt });
-    this.messages.appendMessage({ conversationId: c.id, parentId: user, role: 'assistant', content: answer, stats });
+    this.messages.appendMessage({ conversationId: c.id, parentId: user, role: 'assistant', content: answer, reasoning, stats });
   }
 
   close(): void {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
 import type { ApiResult } from '../../src/shared/api';
 import { startHubServer, type HubServer } from '../helpers/hub-server';
+import { splitGgufBytes } from '../helpers/split-gguf';
 import { loadReference, modelPath, openModel } from '../helpers/shared';
 import { buildRenderer } from './build';
 import { ChatPage, launchChromium } from './chat-page';
@@ -21,6 +22,8 @@ const SCREENS = mkdtempSync(join(tmpdir(), 'kvchat-e2e-discover-screens-'));
 const DATA = mkdtempSync(join(tmpdir(), 'kvchat-e2e-discover-data-'));
 const STATIC = mkdtempSync(join(tmpdir(), 'kvchat-e2e-discover-renderer-'));
 const REPO = 'test/stories260K-GGUF';
+/** A repository whose only model is split in 3 parts: its fit label comes from the split model's headers. */
+const SPLIT_REPO = 'test/stories260K-split-GGUF';
 const FILE = 'stories260K-Q8_0.gguf';
 const REFERENCE = 'llama2c_stories260K-Q8_0-dequant_once_upon_a_time.json';
 const GREEDY_TOKENS = 24;
@@ -54,8 +57,9 @@ beforeAll(async () => {
         { path: 'stories260K-Q4_K_M-00002-of-00002.gguf', bytes: new Uint8Array(1024) },
       ],
       'test/gemma-GGUF': [{ path: 'gemma-Q8_0.gguf', bytes: gemmaBytes() }],
+      [SPLIT_REPO]: splitGgufBytes(bytesOf(FILE), 3).map((bytes, i) => ({ path: `stories260K-Q8_0-0000${i + 1}-of-00003.gguf`, bytes })),
     },
-    { [REPO]: 1200, 'test/gemma-GGUF': 30 },
+    { [REPO]: 1200, 'test/gemma-GGUF': 30, [SPLIT_REPO]: 10 },
   );
   await buildRenderer(STATIC);
   host = await startHost({ dataDir: DATA, staticDir: STATIC, hubEndpoint: hub.endpoint });
@@ -92,7 +96,11 @@ describe('Discover in Chromium', () => {
 
   it('search → repository with files by quantization and fit labels → the header check refuses an unsupported model', async () => {
     await discover.search('GGUF');
-    expect(await discover.resultIds()).toEqual([REPO, 'test/gemma-GGUF']);
+    expect(await discover.resultIds()).toEqual([REPO, 'test/gemma-GGUF', SPLIT_REPO]);
+    await discover.openRepository(SPLIT_REPO);
+    const split = 'stories260K-Q8_0-00001-of-00003.gguf';
+    expect(await discover.fileMeta(split)).toContain('in 3 parts');
+    expect(await discover.fitLabel(split)).toBe('fits');
     await discover.openRepository('test/gemma-GGUF');
     await discover.checkFile('gemma-Q8_0.gguf');
     expect(await discover.verdict()).toMatch(/^Not supported: architecture gemma is not supported yet/);

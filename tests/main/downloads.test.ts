@@ -9,7 +9,7 @@ import { HubError } from '../../src/node/hub/errors';
 import { ModelDownloadRepository } from '../../src/store/model-downloads';
 import { startHubServer, type HubServer } from '../helpers/hub-server';
 import { splitModel } from '../helpers/split-gguf';
-import { splitFingerprint } from '../../src/main/models/model-files';
+import { splitFingerprint } from '../../src/node/model-fingerprint';
 import { sharedModel, tempDb, tempDir } from '../helpers/temp';
 
 const REPO = 'test/tiny-GGUF';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { GgufError } from '../../src/gpu/gguf/errors';
 import { ModelLibraryError } from '../../src/main/models/errors';
 import { ModelLibrary } from '../../src/main/models/library';
-import { splitFingerprint } from '../../src/main/models/model-files';
+import { splitFingerprint } from '../../src/node/model-fingerprint';
 import { handleModelRequest } from '../../src/main/models/model-protocol';
 import { openGgufFile } from '../../src/node/file-source';
 import { modelUrl } from '../../src/shared/api';

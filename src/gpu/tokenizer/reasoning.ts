@@ -45,6 +45,37 @@ export function hasThinkingSwitch(meta: Metadata): boolean {
   return optionalString(meta, 'tokenizer.chat_template')?.includes('enable_thinking') ?? false;
 }
 
+/** gpt-oss's reasoning levels (harmony's `Reasoning: …` line; its template defaults to medium). */
+export const REASONING_EFFORTS = ['low', 'medium', 'high'] as const;
+export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
+
+export function isReasoningEffort(value: unknown): value is ReasoningEffort {
+  return (REASONING_EFFORTS as readonly unknown[]).includes(value);
+}
+
+/** Whether the template reads `reasoning_effort` (gpt-oss): a chat can then choose how hard the model thinks. */
+export function hasReasoningEffort(meta: Metadata): boolean {
+  return optionalString(meta, 'tokenizer.chat_template')?.includes('reasoning_effort') ?? false;
+}
+
+/** A chat's reasoning choices; absent: the template's own default. */
+export interface ReasoningChoice {
+  /** false: answer without reasoning, where the template has the switch. */
+  readonly thinking?: boolean | undefined;
+  readonly effort?: ReasoningEffort | undefined;
+}
+
+/**
+ * The template variables for a chat's choices, as every front end passes them: `enable_thinking: false` only when
+ * thinking is off and the template has the switch (on is its default), `reasoning_effort` only where it is read.
+ */
+export function reasoningTemplateKwargs(meta: Metadata, choice: ReasoningChoice): Record<string, unknown> {
+  return {
+    ...(choice.thinking === false && hasThinkingSwitch(meta) ? { enable_thinking: false } : {}),
+    ...(choice.effort !== undefined && hasReasoningEffort(meta) ? { reasoning_effort: choice.effort } : {}),
+  };
+}
+
 /**
  * Whether a rendered prompt ends inside an open `<think>` (a template that starts the reasoning for the model), so
  * the answer's first text is reasoning. Give it the prompt's tail decoded with special tokens.

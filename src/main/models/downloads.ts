@@ -14,7 +14,7 @@ import { downloadFile, PART_SUFFIX, type RetryPolicy } from '../../node/hub/down
 import { HubError } from '../../node/hub/errors';
 import { planPull, type PullRequest } from '../../node/hub/plan';
 import { splitPart, splitPartPath } from '../../node/hub/quant';
-import { splitFingerprint } from './model-files';
+import { splitFingerprint } from '../../node/model-fingerprint';
 import { RateMeter } from '../../node/hub/rate';
 import type { ModelLibrary } from './library';
 

@@ -1,21 +1,22 @@
 // The model library: GGUF files the user imported, checked with the engine's reader before anything is saved,
-// named by a streaming SHA-256 fingerprint, referenced where they are or copied into the app's models folder.
+// named by a streaming SHA-256 fingerprint, referenced where they are or copied into the app's models folder (a split
+// model's copy is every part, or nothing).
 // A model whose file went missing or changed is marked unavailable and never served to the engine.
 // Files the app owns (copies in the models folder, downloads in the folders registered with ownFolder) are deleted
 // with their model; the user's own files (imports in place, other apps' models) are only unregistered.
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
 import { basename, extname, relative, resolve, isAbsolute } from 'node:path';
 import type { ModelDetails, ModelImportProgress, ModelInfo, ModelVerification } from '../../shared/api';
 import { GgufError, type GgufErrorCode } from '../../gpu/gguf/errors';
 import { now, writeTransaction, type Db } from '../../store/database';
 import { KvBlockStore } from '../../store/kv-store';
 import { ModelLibraryError } from './errors';
-import { copyWithFingerprint, fingerprintFile } from '../../node/fingerprint';
 import { inspectModelFile, type ModelFacts } from './gguf-info';
-import { fingerprintModel, splitModelFiles, statFile, statModelFiles } from './model-files';
-import { DELETING_SUFFIX, newCopyPath, PARTIAL_SUFFIX, sweepModelsFolder, type ModelsFolderSweep } from './models-folder';
+import { copyModelVerified } from './model-copy';
+import { statFile, statModelFiles } from './model-files';
+import { fingerprintModel, modelFilesOf } from '../../node/model-fingerprint';
+import { DELETING_SUFFIX, newCopyPaths, sweepModelsFolder, type ModelsFolderSweep } from './models-folder';
 
 export interface ImportOptions {
   /** Copy into the models folder (true) or reference the file where it is (false). */
@@ -87,15 +88,10 @@ function toModelInfo(r: ModelRow, deletesFile: boolean): ModelInfo {
 /** GGUF reader findings that mean the bytes are broken, not merely unsupported by this version. */
 const DAMAGED_GGUF: readonly GgufErrorCode[] = ['bad-magic', 'truncated', 'corrupt', 'out-of-bounds'];
 
-const mtimeOf = (s: Stats): number => Math.trunc(s.mtimeMs);
-
 const isInside = (dir: string, path: string): boolean => {
   const rel = relative(resolve(dir), resolve(path));
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 };
-
-/** The file and, for the first part of a split model, its sibling parts (a row's size and mtime cover them all). */
-const filesOfModel = (path: string): string[] => splitModelFiles(path) ?? [path];
 
 async function renameIfPresent(from: string, to: string): Promise<void> {
   try {
@@ -126,7 +122,7 @@ export class ModelLibrary {
   async importModel(path: string, options: ImportOptions): Promise<ModelInfo> {
     const source = resolve(path);
     await statFile(source);
-    const files = filesOfModel(source);
+    const files = modelFilesOf(source);
     const before = await statModelFiles(files);
     const facts = await this.inspect(source);
     if (facts.partCount !== files.length) {
@@ -135,14 +131,17 @@ export class ModelLibrary {
     const progress = (phase: ModelImportProgress['phase']) => (bytesDone: number, bytesTotal: number) =>
       options.onProgress?.({ phase, bytesDone, bytesTotal });
 
-    // A split model is always referenced where it is: its parts keep the names that tie them together.
-    const copy = options.copy && files.length === 1;
-    let stored = source;
+    const copy = options.copy;
+    // A split model's copy keeps part names (under a new stem) that tie its parts together.
+    const copies = copy ? newCopyPaths(this.modelsDir, files.length) : files;
+    const stored = copies[0]!;
     let fingerprint: string;
     if (copy) {
       await mkdir(this.modelsDir, { recursive: true });
-      stored = newCopyPath(this.modelsDir);
-      fingerprint = await this.copyVerified(source, stored, before.size, progress, options.signal);
+      fingerprint = await copyModelVerified(
+        { sources: files, dests: copies, sizes: before.sizes, onCopy: progress('copy'), onVerify: progress('verify'), ...(options.signal ? { signal: options.signal } : {}) },
+        this.modelsDir,
+      );
     } else {
       fingerprint = await fingerprintModel(files, before.sizes, progress('fingerprint'), options.signal);
     }
@@ -151,13 +150,12 @@ export class ModelLibrary {
       if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
         throw new ModelLibraryError('file-changed', `${source} changed while it was being imported; try again once it is complete`);
       }
-      const storedStat = copy ? await statFile(stored) : null;
+      const { size, mtimeMs } = copy ? await statModelFiles(copies) : after;
       const name = (options.name ?? basename(source, extname(source))).trim() || facts.details.displayName;
-      const size = storedStat ? storedStat.size : after.size;
-      const mtimeMs = storedStat ? mtimeOf(storedStat) : after.mtimeMs;
       return this.record({ name, path: stored, fingerprint, size, mtimeMs, inPlace: !copy, facts });
     } catch (e) {
-      if (copy) await rm(stored, { force: true });
+      // The first part first: later parts without it are swept at the next start should this stop half-way.
+      if (copy) for (const f of copies) await rm(f, { force: true });
       throw e;
     }
   }
@@ -208,8 +206,9 @@ export class ModelLibrary {
     const r = this.row(id);
     // Our copy is renamed first, so a crash before the row is gone is undone at start, and one after it is
     // finished: never a copy without a row that the start would take for an interrupted import.
-    const copy = r.stored_in_place === 0 && this.isOurCopy(r.path) ? r.path : null;
-    if (copy) await renameIfPresent(copy, copy + DELETING_SUFFIX);
+    // A split copy's parts go first part first (models-folder.ts).
+    const copy = r.stored_in_place === 0 && this.isOurCopy(r.path) ? modelFilesOf(r.path) : [];
+    for (const f of copy) await renameIfPresent(f, f + DELETING_SUFFIX);
     let kvBlocksDeleted: number;
     try {
       kvBlocksDeleted = writeTransaction(this.db, () => {
@@ -218,13 +217,13 @@ export class ModelLibrary {
         return n;
       });
     } catch (e) {
-      if (copy) await renameIfPresent(copy + DELETING_SUFFIX, copy);
+      for (const f of copy) await renameIfPresent(f + DELETING_SUFFIX, f);
       throw e;
     }
-    if (copy) await rm(copy + DELETING_SUFFIX, { force: true });
+    for (const f of copy) await rm(f + DELETING_SUFFIX, { force: true });
     // A download goes after its row: a crash in between leaves a verified file that a new download of the same
     // model finds in place (and reuses), never a row without its file.
-    if (this.isDownload(r)) for (const f of filesOfModel(r.path)) await rm(f, { force: true });
+    if (this.isDownload(r)) for (const f of modelFilesOf(r.path)) await rm(f, { force: true });
     for (const l of this.deletedListeners) l(id);
     return { kvBlocksDeleted };
   }
@@ -249,17 +248,18 @@ export class ModelLibrary {
     const removed: string[] = [];
     const failed: { path: string; message: string }[] = [];
     for (const path of paths.filter((p) => this.isOurCopy(p))) {
+      const files = modelFilesOf(path);
       try {
-        const s = await statFile(path);
+        const s = await statModelFiles(files);
         const facts = await this.inspect(path);
-        const fingerprint = await fingerprintFile(path, s.size);
-        registered.push(this.record({ name: facts.details.displayName, path, fingerprint, size: s.size, mtimeMs: mtimeOf(s), inPlace: false, facts }));
+        const fingerprint = await fingerprintModel(files, s.sizes);
+        registered.push(this.record({ name: facts.details.displayName, path, fingerprint, size: s.size, mtimeMs: s.mtimeMs, inPlace: false, facts }));
       } catch (e) {
         // Deleted only when the bytes are known: the same as a model's in the library, or a damaged file. One this
         // version cannot run (an architecture it does not know) or cannot read (EACCES, EIO) is kept.
         const damaged = e instanceof ModelLibraryError && e.cause instanceof GgufError && DAMAGED_GGUF.includes(e.cause.code);
         if (damaged || (e instanceof ModelLibraryError && e.code === 'duplicate')) {
-          await rm(path, { force: true });
+          for (const f of files) await rm(f, { force: true });
           removed.push(path);
         } else {
           failed.push({ path, message: (e as Error).message });
@@ -275,7 +275,7 @@ export class ModelLibrary {
    */
   async verifyModel(id: string, onProgress?: (p: ModelImportProgress) => void): Promise<ModelVerification> {
     const r = this.row(id);
-    const files = filesOfModel(r.path);
+    const files = modelFilesOf(r.path);
     let s: Awaited<ReturnType<typeof statModelFiles>>;
     try {
       s = await statModelFiles(files);
@@ -296,7 +296,7 @@ export class ModelLibrary {
    */
   async servedFile(id: string, part = 1): Promise<ServedFile> {
     const r = this.row(id);
-    const files = filesOfModel(r.path);
+    const files = modelFilesOf(r.path);
     if (!Number.isInteger(part) || part < 1 || part > files.length) {
       throw new ModelLibraryError('model-not-found', `Model "${r.name}" has ${files.length} file${files.length === 1 ? '' : 's'}, no part ${part}`);
     }
@@ -325,30 +325,6 @@ export class ModelLibrary {
         throw new ModelLibraryError('invalid-model', `${basename(path)} cannot be used as a model: ${e.message}`, { cause: e });
       }
       throw new ModelLibraryError('invalid-model', `${basename(path)} could not be read: ${(e as Error).message}`, { cause: e });
-    }
-  }
-
-  /** Copies through a temporary name, then checks the copy's own fingerprint against the original's. */
-  private async copyVerified(
-    source: string,
-    dest: string,
-    size: number,
-    progress: (phase: ModelImportProgress['phase']) => (done: number, total: number) => void,
-    signal: AbortSignal | undefined,
-  ): Promise<string> {
-    const partial = dest + PARTIAL_SUFFIX;
-    try {
-      const original = await copyWithFingerprint(source, partial, size, progress('copy'), signal);
-      const copied = await fingerprintFile(partial, size, progress('verify'), signal);
-      if (copied !== original) {
-        throw new ModelLibraryError('copy-failed', `The copy of ${basename(source)} differs from the original (disk error?); nothing was imported`);
-      }
-      await rename(partial, dest);
-      return original;
-    } catch (e) {
-      await rm(partial, { force: true });
-      if (e instanceof ModelLibraryError || (e as Error).name === 'AbortError') throw e;
-      throw new ModelLibraryError('copy-failed', `Could not copy ${basename(source)} into ${this.modelsDir}: ${(e as Error).message}`, { cause: e });
     }
   }
 

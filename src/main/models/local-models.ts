@@ -7,7 +7,7 @@ import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import type { LocalModelCandidate, LocalModelProblem, LocalModelSource, ModelInfo } from '../../shared/api';
 import { LIMITS } from '../../shared/api-schemas';
 import { openGgufFile } from '../../node/file-source';
-import { fingerprintFile } from '../../node/fingerprint';
+import { fingerprintModelAt, splitFingerprint, splitModelFiles } from '../../node/model-fingerprint';
 import { GgufError } from '../../gpu/gguf/errors';
 import { checkGpuType } from '../../gpu/kernels/weights';
 import { expectedTensorShapes, readModelConfig } from '../../gpu/model/config';
@@ -30,11 +30,16 @@ interface FoundFile {
   readonly path: string;
   readonly source: LocalModelSource;
   readonly name: string;
-  /** Bytes of all parts. */
+  /** Bytes of all parts (those present). */
   readonly size: number;
   readonly parts: number;
-  /** SHA-256 the app already named the file by (Ollama and Hugging Face blobs), so it need not be hashed. */
-  readonly sha256?: string;
+  /** The first part of a split model that is not beside the first part, if any. */
+  readonly missingPart?: string;
+  /**
+   * The library's fingerprint of the model when the app's own names give it (Ollama and Hugging Face blobs are named
+   * by their SHA-256; a split model's by its parts'), so it need not be hashed.
+   */
+  readonly fingerprint?: string;
 }
 
 /** Folders below an app's model folder the walk descends at most (LM Studio: publisher/repo/file). */
@@ -137,24 +142,25 @@ async function sizeOf(path: string): Promise<number | null> {
 }
 
 /**
- * One entry per model: a single file, or the first part of a split model (`-00001-of-0000N.gguf`) with the size of
- * all its parts. Later parts, and split models whose first part is missing, are left out.
+ * One entry per model: a single file, or the first part of a split model (`-00001-of-0000N.gguf`, its parts found
+ * beside it by name, as the library and the engine find them) with the size of all its parts and the first part
+ * that is missing, if any. Later parts, and split models whose first part is missing, are left out.
  */
 async function asModels(paths: readonly string[], describe: (path: string) => Omit<FoundFile, 'path' | 'size' | 'parts'>): Promise<FoundFile[]> {
   const out: FoundFile[] = [];
   for (const path of paths) {
     const split = SPLIT_PART.exec(basename(path));
+    if (split && Number(split[1]) !== 1) continue;
+    const files = splitModelFiles(path) ?? [path];
     let size = await sizeOf(path);
-    let parts = 1;
-    if (split) {
-      if (Number(split[1]) !== 1) continue;
-      parts = Number(split[2]);
-      for (let i = 2; i <= parts && size !== null; i++) {
-        const part = path.replace(SPLIT_PART, `-${String(i).padStart(5, '0')}-of-${split[2]}.gguf`);
-        size += (await sizeOf(part)) ?? 0;
-      }
+    if (size === null) continue;
+    let missingPart: string | undefined;
+    for (const part of files.slice(1)) {
+      const partSize = await sizeOf(part);
+      if (partSize === null) missingPart ??= part;
+      else size += partSize;
     }
-    if (size !== null) out.push({ path, size, parts, ...describe(path) });
+    out.push({ path, size, parts: files.length, ...(missingPart ? { missingPart } : {}), ...describe(path) });
   }
   return out;
 }
@@ -218,7 +224,7 @@ async function ollamaModels(p: LocalModelsPlace): Promise<FoundFile[]> {
             blob = join(root, 'blobs', `sha256:${digest}`);
             size = await sizeOf(blob);
           }
-          if (size !== null) out.push({ path: blob, source: 'ollama', name: ollamaName(host, ns, model, tag), size, parts: 1, sha256: digest });
+          if (size !== null) out.push({ path: blob, source: 'ollama', name: ollamaName(host, ns, model, tag), size, parts: 1, fingerprint: digest });
         }
       }
     }
@@ -242,9 +248,10 @@ async function huggingFaceModels(p: LocalModelsPlace): Promise<FoundFile[]> {
       for (const path of paths) blobs.set(path, basename(await realpath(path).catch(() => path)));
       out.push(
         ...(await asModels(paths, (path) => {
-          const blob = blobs.get(path)!;
           const file = relative(revDir, path).split(sep).join('/').replace(SPLIT_PART, '.gguf').replace(/\.gguf$/i, '');
-          return { source: 'hugging-face', name: `${repo}/${file}`, ...(SHA256_HEX.test(blob) ? { sha256: blob } : {}) };
+          const hashes = (splitModelFiles(path) ?? [path]).map((f) => blobs.get(f) ?? '');
+          const fingerprint = !hashes.every((h) => SHA256_HEX.test(h)) ? null : hashes.length === 1 ? hashes[0]! : splitFingerprint(hashes);
+          return { source: 'hugging-face', name: `${repo}/${file}`, ...(fingerprint ? { fingerprint } : {}) };
         })),
       );
     }
@@ -296,8 +303,15 @@ async function readHeaderFacts(path: string): Promise<HeaderFacts> {
   }
 }
 
+/** A split model with a part missing is not opened: the engine could not load it, and the message says which part. */
+function missingPartFacts(f: FoundFile & { readonly missingPart: string }): HeaderFacts {
+  const index = Number(SPLIT_PART.exec(basename(f.missingPart))![1]);
+  const message = `part ${index} of ${f.parts}, ${basename(f.missingPart)}, is missing beside ${basename(f.path)}; the model can be added once every part is there`;
+  return { architecture: null, quantization: null, problem: { kind: 'split', message } };
+}
+
 async function describeFile(f: FoundFile): Promise<Omit<LocalModelCandidate, 'registeredId'>> {
-  const facts = await readHeaderFacts(f.path);
+  const facts = f.missingPart !== undefined ? missingPartFacts({ ...f, missingPart: f.missingPart }) : await readHeaderFacts(f.path);
   return { path: f.path, size: f.size, source: f.source, name: clip(f.name), architecture: facts.architecture, quantization: facts.quantization, parts: f.parts, problem: facts.problem };
 }
 
@@ -306,18 +320,18 @@ async function describeFile(f: FoundFile): Promise<Omit<LocalModelCandidate, 're
 const realOrResolved = (path: string): Promise<string> => realpath(path).catch(() => resolve(path));
 
 /**
- * The id of the library model with this file: the same path (after symlinks), or the same size and SHA-256. The
- * hash is the app's own name for the blob when it has one; otherwise the file is hashed, but only when its size
- * equals a library model's (a copy the user imported earlier).
+ * The id of the library model with this file: the same path (after symlinks), or the same size and fingerprint (of
+ * every part, for a split model). The fingerprint comes from the app's own blob names when they give it; otherwise
+ * the files are hashed, but only when their size equals a library model's (a copy the user imported earlier).
  */
 async function registeredIdOf(f: FoundFile, models: readonly ModelInfo[], byRealPath: ReadonlyMap<string, string>): Promise<string | null> {
   const byPath = byRealPath.get(await realOrResolved(f.path));
   if (byPath) return byPath;
-  if (f.parts > 1) return null;
+  if (f.missingPart !== undefined) return null;
   const sameSize = models.filter((m) => m.size === f.size);
   if (sameSize.length === 0) return null;
-  const sha256 = f.sha256 ?? (await fingerprintFile(f.path, f.size).catch(() => null));
-  return sameSize.find((m) => m.fingerprint === sha256)?.id ?? null;
+  const fingerprint = f.fingerprint ?? (await fingerprintModelAt(f.path).catch(() => null));
+  return sameSize.find((m) => m.fingerprint === fingerprint)?.id ?? null;
 }
 
 // ---- The scan ----

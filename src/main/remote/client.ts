@@ -2,11 +2,14 @@
 // Every failure becomes a RemoteError naming the host (never the key); 429 is retried after Retry-After, a bounded
 // number of times; a Stop (AbortSignal) ends the stream and resolves with what had arrived. Nothing a server sends
 // is read without a bound: the answer, one SSE line and any JSON body stop at their limit with a RemoteError, the
-// connection closed at once (the part of an answer received is kept).
+// connection closed at once (the part of an answer received is kept). A reasoning model's thinking, in any of the
+// forms servers send it, is split from the answer (answer-parts.ts).
+import { RemoteAnswerParts, type AnswerPartJson } from './answer-parts';
 import { RemoteError } from './errors';
 import { retryAfterMs } from './retry-after';
 import { DEFAULT_MAX_SSE_LINE, SseParser, SseTooLongError, type SseEvent } from './sse';
-import { badResponse, dropped, networkError, quote, rateLimited, serverMessage, tooLarge } from './failures';
+import { readChunk, readJson, statusError } from './bounded-body';
+import { badResponse, dropped, networkError, quote, rateLimited, tooLarge } from './failures';
 import { sleep } from '../../node/sleep';
 import { hostOf } from './url';
 
@@ -75,7 +78,10 @@ export interface RemoteChatRequest {
 }
 
 export interface RemoteChatResult {
+  /** The answer, reasoning left out. */
   readonly text: string;
+  /** The model's reasoning ('' when it sent none). */
+  readonly reasoning: string;
   /** The server's finish_reason ('stop', 'length', ...); null when stopped by the signal. */
   readonly finishReason: string | null;
   readonly aborted: boolean;
@@ -86,8 +92,13 @@ export interface RemoteChatResult {
 }
 
 export interface StreamOptions {
+  /** Each piece of the answer as it arrives. */
   readonly onDelta?: (text: string) => void;
+  /** Each piece of the model's reasoning as it arrives. */
+  readonly onReasoning?: (text: string) => void;
   readonly signal?: AbortSignal;
+  /** The answer goes on from text already received (continue): its content cannot open a `<think>` block. */
+  readonly continuing?: boolean;
 }
 
 /** Longest server-sent error text quoted in a message. */
@@ -124,7 +135,7 @@ export class OpenAiRemoteClient {
   /** Streams a chat completion. Resolves at the end of the answer or on Stop; rejects with a RemoteError. */
   async streamChat(endpoint: RemoteEndpoint, request: RemoteChatRequest, opts: StreamOptions = {}): Promise<RemoteChatResult> {
     const began = performance.now();
-    const acc: Accumulator = { text: '', bytes: 0, finishReason: null, done: false };
+    const acc: Accumulator = { text: '', reasoning: '', parts: new RemoteAnswerParts(opts.continuing ?? false), bytes: 0, finishReason: null, done: false };
     const { maxAnswerBytes, maxSseLine } = this.limits;
     const body = JSON.stringify({
       model: request.model,
@@ -136,14 +147,18 @@ export class OpenAiRemoteClient {
       ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
       ...(request.seed !== undefined ? { seed: request.seed } : {}),
     });
-    const onText = (text: string): void => {
+    const onPart = (text: string, part: 'text' | 'reasoning'): void => {
       if (text === '') return;
       acc.bytes += Buffer.byteLength(text, 'utf8');
       // The piece that crosses the limit is dropped whole: what is kept is what was passed on.
-      if (acc.bytes > maxAnswerBytes) throw tooLarge(endpoint, `an answer longer than ${size(maxAnswerBytes)}`, acc.text !== '');
+      if (acc.bytes > maxAnswerBytes) throw tooLarge(endpoint, `an answer longer than ${size(maxAnswerBytes)}`, acc.text !== '' || acc.reasoning !== '');
       acc.firstTokenAt ??= performance.now();
-      acc.text += text;
-      opts.onDelta?.(text);
+      acc[part] += text;
+      (part === 'text' ? opts.onDelta : opts.onReasoning)?.(text);
+    };
+    const onParts: OnParts = (d) => {
+      onPart(d.reasoning, 'reasoning');
+      onPart(d.content, 'text');
     };
     // A silent server (half-open connection, hung process) aborts the request through this second signal.
     const idle = new AbortController();
@@ -162,27 +177,30 @@ export class OpenAiRemoteClient {
         signal,
       }, activity);
       if ((res.headers.get('content-type') ?? '').includes('text/event-stream')) {
-        await readStream(res, endpoint, new SseParser(maxSseLine), acc, onText, activity);
+        await readStream(res, endpoint, new SseParser(maxSseLine), acc, onParts, activity);
       } else {
         // One JSON completion: its text, plus room for the envelope around it.
         const max = maxAnswerBytes + maxSseLine;
         const json = await readJson(res, endpoint, max, () => tooLarge(endpoint, `an answer larger than ${size(max)}`, false), activity);
-        readWhole(json as ChatJson, endpoint, acc, onText);
+        readWhole(json as ChatJson, endpoint, acc, onParts);
       }
     } catch (e) {
       if (opts.signal?.aborted) {
         // Stopped by the user: not an error, the caller keeps what arrived.
       } else if (idle.signal.aborted) {
-        throw new RemoteError('timeout', `${hostOf(endpoint.baseUrl)} sent nothing for ${duration(this.idleTimeoutMs)}; gave up${acc.text ? ' (the part received was kept)' : ''}.`, { cause: e });
+        throw new RemoteError('timeout', `${hostOf(endpoint.baseUrl)} sent nothing for ${duration(this.idleTimeoutMs)}; gave up${acc.text || acc.reasoning ? ' (the part received was kept)' : ''}.`, { cause: e });
       } else {
         throw e;
       }
     } finally {
       clearTimeout(timer);
     }
+    // Ended or stopped: text held back for a possible `<think>` marker is answer (or reasoning) after all.
+    onParts(acc.parts.flush());
     const aborted = opts.signal?.aborted === true && !acc.done;
     return {
       text: acc.text,
+      reasoning: acc.reasoning,
       finishReason: aborted ? null : acc.finishReason,
       aborted,
       ...(acc.promptTokens !== undefined ? { promptTokens: acc.promptTokens } : {}),
@@ -223,7 +241,10 @@ export class OpenAiRemoteClient {
 
 interface Accumulator {
   text: string;
-  /** UTF-8 size of `text`. */
+  reasoning: string;
+  /** Splits each delta's reasoning from its answer. */
+  readonly parts: RemoteAnswerParts;
+  /** UTF-8 size of `text` and `reasoning`. */
   bytes: number;
   finishReason: string | null;
   done: boolean;
@@ -232,9 +253,12 @@ interface Accumulator {
   completionTokens?: number;
 }
 
+/** Where a chunk's parts go: its reasoning, then its answer text. */
+type OnParts = (d: { readonly reasoning: string; readonly content: string }) => void;
+
 interface ChatChoiceJson {
-  delta?: { content?: unknown };
-  message?: { content?: unknown };
+  delta?: AnswerPartJson;
+  message?: AnswerPartJson;
   finish_reason?: unknown;
 }
 
@@ -249,7 +273,7 @@ async function readStream(
   endpoint: RemoteEndpoint,
   parser: SseParser,
   acc: Accumulator,
-  onText: (t: string) => void,
+  onParts: OnParts,
   activity: () => void,
 ): Promise<void> {
   const handle = (events: SseEvent[]): void => {
@@ -266,7 +290,7 @@ async function readStream(
         throw badResponse(endpoint, 'it sent a stream event that is not JSON');
       }
       if (json.error) throw new RemoteError('server-error', `${hostOf(endpoint.baseUrl)} failed during the answer: ${quote(json.error.message, endpoint)}`);
-      applyChunk(json, acc, onText, 'delta');
+      applyChunk(json, acc, onParts, 'delta');
     }
   };
   const reader = res.body!.getReader();
@@ -296,100 +320,23 @@ function parseOrRefuse(parse: () => SseEvent[], endpoint: RemoteEndpoint, acc: A
     if (!(e instanceof SseTooLongError)) throw e;
     handle(e.events);
     if (acc.done) return [];
-    throw tooLarge(endpoint, `a stream ${e.what} longer than ${size(e.limit)}`, acc.text !== '');
+    throw tooLarge(endpoint, `a stream ${e.what} longer than ${size(e.limit)}`, acc.text !== '' || acc.reasoning !== '');
   }
 }
 
-function readWhole(json: ChatJson, endpoint: RemoteEndpoint, acc: Accumulator, onText: (t: string) => void): void {
+function readWhole(json: ChatJson, endpoint: RemoteEndpoint, acc: Accumulator, onParts: OnParts): void {
   if (!Array.isArray(json.choices) || json.choices.length === 0) throw badResponse(endpoint, 'its chat answer has no choices');
-  applyChunk(json, acc, onText, 'message');
+  applyChunk(json, acc, onParts, 'message');
   acc.done = true;
 }
 
-function applyChunk(json: ChatJson, acc: Accumulator, onText: (t: string) => void, field: 'delta' | 'message'): void {
+function applyChunk(json: ChatJson, acc: Accumulator, onParts: OnParts, field: 'delta' | 'message'): void {
   const choice = json.choices?.[0];
-  const content = choice?.[field]?.content;
-  if (typeof content === 'string') onText(content);
+  const part = choice?.[field];
+  if (part && typeof part === 'object') onParts(acc.parts.push(part));
   if (typeof choice?.finish_reason === 'string') acc.finishReason = choice.finish_reason;
   if (typeof json.usage?.prompt_tokens === 'number') acc.promptTokens = json.usage.prompt_tokens;
   if (typeof json.usage?.completion_tokens === 'number') acc.completionTokens = json.usage.completion_tokens;
-}
-
-/** The next piece of a response body; a connection lost mid-body is the error that says so. */
-async function readChunk(reader: ReadableStreamDefaultReader<Uint8Array>, endpoint: RemoteEndpoint): Promise<ReadableStreamReadResult<Uint8Array>> {
-  try {
-    return await reader.read();
-  } catch (e) {
-    throw dropped(endpoint, e);
-  }
-}
-
-/**
- * Reads a body up to `maxBytes` (a larger Content-Length is not even started). At the limit it stops and closes
- * the connection: `complete` is then false and `text` is what fitted.
- */
-async function readCapped(
-  res: Response,
-  endpoint: RemoteEndpoint,
-  maxBytes: number,
-  activity: () => void = () => undefined,
-): Promise<{ text: string; complete: boolean }> {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > maxBytes || !res.body) {
-    await res.body?.cancel().catch(() => undefined);
-    return { text: '', complete: !res.body };
-  }
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let bytes = 0;
-  let complete = false;
-  try {
-    for (;;) {
-      const chunk = await readChunk(reader, endpoint);
-      if (chunk.done) {
-        complete = true;
-        break;
-      }
-      activity();
-      const room = maxBytes - bytes;
-      chunks.push(chunk.value.byteLength > room ? chunk.value.subarray(0, room) : chunk.value);
-      bytes += Math.min(chunk.value.byteLength, room);
-      if (chunk.value.byteLength > room) break;
-    }
-  } finally {
-    reader.cancel().catch(() => undefined);
-  }
-  return { text: new TextDecoder().decode(Buffer.concat(chunks, bytes)), complete };
-}
-
-async function readJson(res: Response, endpoint: RemoteEndpoint, maxBytes: number, tooBig: () => RemoteError, activity?: () => void): Promise<unknown> {
-  const { text, complete } = await readCapped(res, endpoint, maxBytes, activity);
-  if (!complete) throw tooBig();
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw badResponse(endpoint, 'it answered with something that is not JSON (is this an OpenAI-compatible server?)');
-  }
-}
-
-/** Only the start of an error page is read: its message is quoted at 300 characters anyway. */
-const MAX_ERROR_BODY_BYTES = 64 * 1024;
-
-async function statusError(res: Response, endpoint: RemoteEndpoint): Promise<RemoteError> {
-  const host = hostOf(endpoint.baseUrl);
-  const detail = await readCapped(res, endpoint, MAX_ERROR_BODY_BYTES).then(
-    (r) => serverMessage(r.text, endpoint),
-    () => '',
-  );
-  const status = res.status;
-  if (status === 401 || status === 403) {
-    // The server's own words are left out: some quote part of the key they refused.
-    const what = endpoint.apiKey ? 'refused the API key' : 'needs an API key';
-    return new RemoteError('unauthorized', `${host} ${what} (${status}). Check the key in this provider's settings.`, { status });
-  }
-  const line = `${status}${res.statusText ? ` ${res.statusText}` : ''}`;
-  if (status >= 500) return new RemoteError('server-error', `${host} failed with ${line}${detail ? `: ${detail}` : ''}.`, { status });
-  return new RemoteError('http-error', `${host} refused the request with ${line}${detail ? `: ${detail}` : ''}.`, { status });
 }
 
 const size = (bytes: number): string => (bytes % MiB === 0 ? `${bytes / MiB} MiB` : bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} bytes`);

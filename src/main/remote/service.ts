@@ -2,7 +2,8 @@
 // other conversation: the question is saved before the request, the answer is appended as 'incomplete' when it
 // starts, saved while it streams (at growing intervals: each save rewrites and re-indexes the whole text, so a
 // long answer must not be saved every second), and ends 'complete' (or stays 'incomplete' when stopped or cut
-// off, with the part received kept, ready for `continue` or `regenerate`). The API key is read from the
+// off, with the part received kept, ready for `continue` or `regenerate`). A reasoning model's thinking is kept
+// apart from the answer, as the local engine's is (the message's reasoning; the client splits it). The API key is read from the
 // encrypted column only for the request, in this process; nothing here returns it.
 import type { Conversation, Message, MessageStats } from '../../shared/api';
 import type { ConversationRepository } from '../../store/conversations';
@@ -45,8 +46,16 @@ export interface NewRemoteConversation {
 export interface ReplyOptions {
   /** Each piece of text as it arrives, with the id of the assistant message it belongs to. */
   readonly onDelta?: (messageId: number, text: string) => void;
+  /** Each piece of the model's reasoning as it arrives, likewise. */
+  readonly onReasoning?: (messageId: number, text: string) => void;
   /** Stop: the answer so far is saved as 'incomplete' and returned (not an error). */
   readonly signal?: AbortSignal;
+}
+
+/** An answer's text and reasoning received so far ('' both for a new one). */
+interface AnswerSoFar {
+  readonly text: string;
+  readonly reasoning: string;
 }
 
 const DEFAULT_SAVE_INTERVAL_MS = 1000;
@@ -160,7 +169,7 @@ export class RemoteService {
     const history = this.history(link.conversationId, this.deps.messages.pathTo(message.id));
     this.deps.messages.selectBranch(link.conversationId, message.id); // the answer growing is the one on screen
     this.deps.messages.updateMessage(message.id, { status: 'incomplete' });
-    return this.stream(link, message.id, message.content, history, opts);
+    return this.stream(link, message.id, { text: message.content, reasoning: message.reasoning }, history, opts);
   }
 
   /** Appends an empty 'incomplete' answer under `parentId` and streams into it. */
@@ -168,10 +177,10 @@ export class RemoteService {
     this.requireIdle(link.conversationId);
     const history = this.history(link.conversationId, this.deps.messages.pathTo(parentId));
     const id = this.deps.messages.appendMessage({ conversationId: link.conversationId, parentId, role: 'assistant', content: '', status: 'incomplete' });
-    return this.stream(link, id, '', history, opts);
+    return this.stream(link, id, { text: '', reasoning: '' }, history, opts);
   }
 
-  private async stream(link: RemoteLink, messageId: number, before: string, history: RemoteChatMessage[], opts: ReplyOptions): Promise<Message> {
+  private async stream(link: RemoteLink, messageId: number, before: AnswerSoFar, history: RemoteChatMessage[], opts: ReplyOptions): Promise<Message> {
     this.streaming.add(link.conversationId);
     try {
       return await this.streamInto(link, messageId, before, history, opts);
@@ -180,22 +189,32 @@ export class RemoteService {
     }
   }
 
-  private async streamInto(link: RemoteLink, messageId: number, before: string, history: RemoteChatMessage[], opts: ReplyOptions): Promise<Message> {
+  private async streamInto(link: RemoteLink, messageId: number, before: AnswerSoFar, history: RemoteChatMessage[], opts: ReplyOptions): Promise<Message> {
     const settings = this.deps.conversations.getConversation(link.conversationId).settings;
-    let text = before;
+    let text = before.text;
+    // A partial answer cut off while thinking is sent without its reasoning (servers take none back): the server
+    // thinks again from the start, so the new reasoning replaces the old one.
+    let reasoning = before.text !== '' ? before.reasoning : '';
     let savedAt = performance.now();
     // Doubling waits (1, 2, 4 ... 30 s): a few saves for a short answer, one per 30 s for a long one, instead of
     // one a second, each rewriting (and re-indexing for search) all of the text so far.
     let interval = this.saveIntervalMs;
+    // Saved before the piece is passed on, so whoever shows it can already find it in the store.
+    const saveInTime = (): void => {
+      if (performance.now() - savedAt < interval) return;
+      savedAt = performance.now();
+      interval = Math.min(interval * 2, this.maxSaveIntervalMs);
+      this.deps.messages.updateMessage(messageId, { content: text, reasoning });
+    };
     const onDelta = (delta: string): void => {
       text += delta;
-      // Saved before the delta is passed on, so whoever shows it can already find it in the store.
-      if (performance.now() - savedAt >= interval) {
-        savedAt = performance.now();
-        interval = Math.min(interval * 2, this.maxSaveIntervalMs);
-        this.deps.messages.updateMessage(messageId, { content: text });
-      }
+      saveInTime();
       opts.onDelta?.(messageId, delta);
+    };
+    const onReasoning = (delta: string): void => {
+      reasoning += delta;
+      saveInTime();
+      opts.onReasoning?.(messageId, delta);
     };
     let result: RemoteChatResult;
     try {
@@ -210,13 +229,14 @@ export class RemoteService {
           maxTokens: settings.maxTokens,
           ...(settings.seed !== null ? { seed: settings.seed } : {}),
         },
-        { onDelta, ...(opts.signal ? { signal: opts.signal } : {}) },
+        { onDelta, onReasoning, continuing: before.text !== '', ...(opts.signal ? { signal: opts.signal } : {}) },
       );
     } catch (e) {
-      throw this.saveFailure(messageId, text, e);
+      throw this.saveFailure(messageId, { text, reasoning }, e);
     }
     return this.deps.messages.updateMessage(messageId, {
       content: text,
+      reasoning,
       status: result.aborted ? 'incomplete' : 'complete',
       tokenCount: result.completionTokens ?? null,
       stats: statsOf(result),
@@ -224,11 +244,12 @@ export class RemoteService {
   }
 
   /** Keeps what arrived ('incomplete'; 'error' when nothing did) and returns the error to throw, tagged with the message. */
-  private saveFailure(messageId: number, text: string, e: unknown): unknown {
+  private saveFailure(messageId: number, { text, reasoning }: AnswerSoFar, e: unknown): unknown {
     const message = e instanceof Error ? e.message : String(e);
     this.deps.messages.updateMessage(messageId, {
       content: text,
-      status: text === '' ? 'error' : 'incomplete',
+      reasoning,
+      status: text === '' && reasoning === '' ? 'error' : 'incomplete',
       stats: { stopReason: 'error', errorMessage: message },
     });
     if (e instanceof RemoteError) e.messageId = messageId;

@@ -1,7 +1,8 @@
 // Per-chat system prompt and sampling settings. Before the first message they are the new chat's draft.
 import { useState } from 'react';
 import type { ContextOverflowPolicy, GenerationSettings } from '../../../shared/api';
-import { useModelReasoning } from '../hooks/model-reasoning';
+import { ReasoningSettings } from './ReasoningSettings';
+import { KernelTuningSetting } from './KernelTuningSetting';
 
 /** A number box that lets the user type freely (empty, "0.") and reports only valid values. */
 function NumberField(p: { testId: string; value: number | null; min: number; max: number; step: number; allowEmpty?: boolean; onValid: (n: number | null) => void }) {
@@ -37,7 +38,7 @@ export interface SettingsPanelProps {
   readonly onChange: (change: { systemPrompt?: string; settings?: Partial<GenerationSettings> }) => void;
 }
 
-const FIELDS: readonly { key: Exclude<keyof GenerationSettings, 'seed' | 'contextPolicy' | 'thinking'>; label: string; min: number; max: number; step: number }[] = [
+const FIELDS: readonly { key: Exclude<keyof GenerationSettings, 'seed' | 'contextPolicy' | 'thinking' | 'reasoningEffort'>; label: string; min: number; max: number; step: number }[] = [
   { key: 'temperature', label: 'Temperature', min: 0, max: 5, step: 0.05 },
   { key: 'topP', label: 'Top-p', min: 0.01, max: 1, step: 0.01 },
   { key: 'topK', label: 'Top-k', min: 0, max: 1000, step: 1 },
@@ -47,8 +48,6 @@ const FIELDS: readonly { key: Exclude<keyof GenerationSettings, 'seed' | 'contex
 ];
 
 export function SettingsPanel({ systemPrompt, settings, onChange }: SettingsPanelProps) {
-  // Only a template with a thinking switch (Qwen3's enable_thinking) can answer without reasoning.
-  const { thinkingSwitch } = useModelReasoning();
   return (
     <aside className="settings" data-testid="settings">
       <h3>Chat settings</h3>
@@ -74,12 +73,8 @@ export function SettingsPanel({ systemPrompt, settings, onChange }: SettingsPane
           <option value="stop">Stop at the limit</option>
         </select>
       </label>
-      {thinkingSwitch && (
-        <label className="checkbox">
-          <input data-testid="setting-thinking" type="checkbox" checked={settings.thinking ?? true} onChange={(e) => onChange({ settings: { thinking: e.target.checked } })} />
-          Think before answering
-        </label>
-      )}
+      <ReasoningSettings settings={settings} onChange={(s) => onChange({ settings: s })} />
+      <KernelTuningSetting />
     </aside>
   );
 }

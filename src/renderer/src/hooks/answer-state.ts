@@ -1,6 +1,6 @@
 // The answer being written, as plain data: what the chat shows while it streams (local tokens or remote deltas)
 // and how a finished local answer's stats are stored with its message.
-import type { MessageStats, ThreadMessage } from '../../../shared/api';
+import type { MessageStats, RemoteDelta, ThreadMessage } from '../../../shared/api';
 import type { Finished } from '../engine/client';
 
 export interface AnswerStream {
@@ -34,6 +34,14 @@ export function streamReducer(stream: AnswerStream | null, action: StreamAction)
     case 'end':
       return null;
   }
+}
+
+/** A remote delta as stream actions: its reasoning (a remote model's thinking) and its text, as a local answer's. */
+export function remoteDeltaActions(d: RemoteDelta): StreamAction[] {
+  const actions: StreamAction[] = [];
+  if (d.reasoning) actions.push({ type: 'reasoning', requestId: d.requestId, text: d.reasoning });
+  if (d.text) actions.push({ type: 'text', requestId: d.requestId, text: d.text });
+  return actions;
 }
 
 /** What the store keeps of an engine answer's stats (shown again when the chat is reopened). */

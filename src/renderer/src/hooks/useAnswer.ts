@@ -7,9 +7,9 @@ import { useCallback, useEffect, useReducer, useState } from 'react';
 import type { ApiResult, Conversation, ConversationRemote, Message, ThreadMessage } from '../../../shared/api';
 import { api, value } from '../api';
 import type { ChatTarget } from '../components/NewChatTarget';
-import { storedStats, streamReducer, titleFrom } from './answer-state';
+import { remoteDeltaActions, storedStats, streamReducer, titleFrom } from './answer-state';
 import { engine, useEngineEvents } from './engine';
-import { setModelReasoning } from './model-reasoning';
+import { modelReasoningOf, setModelReasoning } from './model-reasoning';
 import type { AnswerReportUpdates } from './useAnswerReport';
 import type { Conversations } from './useConversations';
 
@@ -22,6 +22,13 @@ const FIRST_SAVE_MS = 1000;
 const MAX_SAVE_INTERVAL_MS = 30_000;
 /** A server's error text kept with the failed answer. */
 const MAX_ERROR_CHARS = 2000;
+
+/** A remote answer's text and reasoning shown before new pieces arrive (a partial answer being continued). */
+interface RemoteAnswerSoFar {
+  readonly text: string;
+  readonly reasoning: string;
+}
+const NOTHING_YET: RemoteAnswerSoFar = { text: '', reasoning: '' };
 
 let remoteRequests = 0;
 const newRemoteRequestId = (): string => `remote-${Date.now().toString(36)}-${++remoteRequests}`;
@@ -45,9 +52,9 @@ export function useAnswer({ chats, target, modelId, report, showError }: AnswerC
     if (e.type === 'token') dispatch({ type: 'text', requestId: e.requestId, text: e.text });
     if (e.type === 'reasoning') dispatch({ type: 'reasoning', requestId: e.requestId, text: e.text });
     // Mounted with the app, before any model loads: the settings panel asks here whether chats may switch thinking.
-    if (e.type === 'loaded') setModelReasoning({ format: e.reasoningFormat ?? 'none', thinkingSwitch: e.thinkingSwitch ?? false });
+    if (e.type === 'loaded') setModelReasoning(modelReasoningOf(e));
   });
-  useEffect(() => api.onRemoteDelta((d) => dispatch({ type: 'text', requestId: d.requestId, text: d.text })), []);
+  useEffect(() => api.onRemoteDelta((d) => remoteDeltaActions(d).forEach(dispatch)), []);
 
   const { reread, refresh } = chats;
   /** After an answer, local or remote, whatever its outcome: the stream ends and the thread is read back. */
@@ -120,14 +127,14 @@ export function useAnswer({ chats, target, modelId, report, showError }: AnswerC
 
   /**
    * A remote answer: main saves the question (for send) and the answer as it streams; here we only show `base`, then
-   * the text as it arrives (after `before`, a partial answer being continued), and re-read the thread at the end. A
-   * failure shows its message; whatever arrived stays saved, incomplete, with a Continue button.
+   * the text and reasoning as they arrive (after `before`, a partial answer being continued), and re-read the thread
+   * at the end. A failure shows its message; whatever arrived stays saved, incomplete, with a Continue button.
    */
   const answerRemotely = useCallback(
-    async (conv: Conversation, base: readonly ThreadMessage[], before: string, start: (requestId: string) => Promise<ApiResult<Message>>) => {
+    async (conv: Conversation, base: readonly ThreadMessage[], before: RemoteAnswerSoFar, start: (requestId: string) => Promise<ApiResult<Message>>) => {
       const requestId = newRemoteRequestId();
       report.clearStats();
-      dispatch({ type: 'start', stream: { requestId, remote: true, conversationId: conv.id, base, text: before, reasoning: '' } });
+      dispatch({ type: 'start', stream: { requestId, remote: true, conversationId: conv.id, base, ...before } });
       try {
         await value(start(requestId));
       } catch (e) {
@@ -159,7 +166,7 @@ export function useAnswer({ chats, target, modelId, report, showError }: AnswerC
       const shownBefore = id === thread?.conversationId ? thread.messages : [];
       // Shown until main has saved it and the thread is read back.
       const question: ThreadMessage = { id: -2, conversationId: id, parentId: null, role: 'user', content: text, reasoning: '', tokenCount: null, stats: {}, status: 'complete', createdAt: Date.now(), siblingIds: [] };
-      await answerRemotely(conv, [...shownBefore, question], '', (requestId) => api.remoteSend({ conversationId: id, content: text, requestId }));
+      await answerRemotely(conv, [...shownBefore, question], NOTHING_YET, (requestId) => api.remoteSend({ conversationId: id, content: text, requestId }));
       return;
     }
     if (!conv) {
@@ -181,7 +188,7 @@ export function useAnswer({ chats, target, modelId, report, showError }: AnswerC
     if (i < 1 || !question) return;
     showError(null);
     if (activeRemote) {
-      await answerRemotely(active, thread.messages.slice(0, i), '', (requestId) => api.remoteRegenerate({ messageId: assistantId, requestId }));
+      await answerRemotely(active, thread.messages.slice(0, i), NOTHING_YET, (requestId) => api.remoteRegenerate({ messageId: assistantId, requestId }));
       return;
     }
     await answerLocally(active, thread.messages.slice(0, i), question.id);
@@ -194,7 +201,10 @@ export function useAnswer({ chats, target, modelId, report, showError }: AnswerC
     const partial = thread.messages[i];
     if (!partial) return;
     showError(null);
-    await answerRemotely(active, thread.messages.slice(0, i), partial.content, (requestId) => api.remoteContinue({ messageId: assistantId, requestId }));
+    // Main keeps the reasoning of a partial answer that has text (the server goes on from that text) and replaces it
+    // when the answer was cut off while still thinking (the server thinks again).
+    const before = { text: partial.content, reasoning: partial.content !== '' ? partial.reasoning : '' };
+    await answerRemotely(active, thread.messages.slice(0, i), before, (requestId) => api.remoteContinue({ messageId: assistantId, requestId }));
   };
 
   /** An edited question: a new branch from its parent, answered. */

@@ -6,6 +6,7 @@ import { useCallback, useEffect, useEffectEvent, useRef, useState } from 'react'
 import type { CuratedModel, DownloadEvent, HubFileCheck, HubRepository, HubRepositoryFiles, HubSettings, ModelDownload } from '../../../shared/api';
 import type { FitDevice, FitOptions } from '../../../shared/model-fit';
 import { api, value } from '../api';
+import { shapeProbeFile } from '../components/discover/fit';
 
 /** 'offline': the Hub could not be reached (no network, or a wrong endpoint). */
 export type HubStatus = { readonly kind: 'idle' | 'busy' | 'offline' } | { readonly kind: 'error'; readonly message: string };
@@ -125,9 +126,9 @@ export function useDiscover(fail: (e: unknown) => void, onModelAdded: (modelId: 
     value(api.listHubFiles({ repo: id })).then(
       (files) => {
         update({ files, status: { kind: 'idle' } });
-        // One header tells the shape of every file of the repository: the smallest single file's, read over Range.
-        const first = files.groups.flatMap((g) => g.files).filter((f) => f.parts === 1).sort((a, b) => a.size - b.size)[0];
-        if (first) value(api.probeHubFile({ repo: id, file: first.file })).then((shape) => update({ shape }), () => {});
+        // One header tells the shape of every file of the repository (a split model's: its parts' headers), over Range.
+        const first = shapeProbeFile(files);
+        if (first) value(api.probeHubFile({ repo: id, file: first })).then((shape) => update({ shape }), () => {});
       },
       (e: unknown) => update({ status: statusOf(e) }),
     );
