@@ -11,6 +11,7 @@ import {
   type ApiResult,
   type AppInfo,
   type KvChatApi,
+  type LinkedFolderScan,
   type LocalModelCandidate,
   type Message,
   type ModelImportProgress,
@@ -29,6 +30,7 @@ import { HubService } from './models/hub-service';
 import { HubError } from '../node/hub/errors';
 import { ModelLibrary, type UnregisteredCopiesOutcome } from './models/library';
 import { findLocalModels, type LocalModelsPlace } from './models/local-models';
+import { LinkedFolderError, LinkedFolders } from './models/linked-folders';
 import type { ModelsFolderSweep } from './models/models-folder';
 import { ConversationRepository } from '../store/conversations';
 import type { Db } from '../store/database';
@@ -37,6 +39,7 @@ import { StoreError } from '../store/errors';
 import { kvBudgetFor, volumeSpace, type KvBudget } from '../store/kv-budget';
 import { ConversationTransfer } from '../store/conversation-transfer';
 import { KvBlockStore, type KvBlockRow } from '../store/kv-store';
+import { KernelTuningRepository } from '../store/kernel-tuning';
 import { ensureIncrementalVacuum, type VacuumConversion } from '../store/vacuum';
 import { MessageRepository } from '../store/messages';
 import { MessageSearch } from '../store/search';
@@ -49,6 +52,8 @@ export interface ApiServices {
   readonly messages: MessageRepository;
   readonly search: MessageSearch;
   readonly kv: KvBlockStore;
+  /** Kernel variants measured on this device (absent in hosts that keep no database of their own). */
+  readonly kernelTuning?: KernelTuningRepository;
   /** Conversation export and import (absent in hosts that keep no database of their own). */
   readonly transfer?: ConversationTransfer;
   /** The database file and the models folder, whose sizes the Storage view shows. */
@@ -59,6 +64,10 @@ export interface ApiServices {
   readonly modelUrl?: (id: string) => string;
   /** Opens the OS open-file dialog for a model; null when the user cancels. */
   readonly pickModelFile: () => Promise<string | null>;
+  /** Opens the OS folder dialog (Link a folder); null when the user cancels. Absent: linking is not offered. */
+  readonly pickModelFolder?: () => Promise<string | null>;
+  /** Folders of models linked in place, scanned again at every start. */
+  readonly linkedFolders?: LinkedFolders;
   /** Where findLocalModels looks (other apps' model folders); default this user's home, OS and environment. */
   readonly localModelsPlace?: LocalModelsPlace;
   /** The local OpenAI-compatible server (off by default) and its bridge to the renderer's engine. */
@@ -78,6 +87,8 @@ export interface OpenServicesOptions {
   readonly nativeBinding?: string;
   readonly appInfo: () => AppInfo;
   readonly pickModelFile: () => Promise<string | null>;
+  /** Opens the OS folder dialog for "Link a folder"; null when the user cancels. */
+  readonly pickModelFolder?: () => Promise<string | null>;
   /** Encrypts remote API keys at rest: Electron's safeStorage in the app, a node:crypto cipher in tests. */
   readonly cipher: SecretCipher;
   /**
@@ -98,6 +109,8 @@ export interface StartRecovery {
   readonly modelsFolder: ModelsFolderSweep;
   /** Settles once finished copies without a row are registered again (fingerprinting them takes a while). */
   readonly unregisteredCopies: Promise<UnregisteredCopiesOutcome>;
+  /** Settles once the linked folders are scanned again (new files registered in place); never rejects. */
+  readonly linkedFolders: Promise<LinkedFolderScan[]>;
   /** The KV clean-up: unnamed blocks dropped, the budget enforced, the file switched to incremental vacuum. */
   readonly kv: KvStartupCleanUp;
 }
@@ -142,6 +155,13 @@ export function openApiServices(o: OpenServicesOptions): ApiServices & { readonl
   const modelsFolder = library.sweepModelsFolder();
   const unregisteredCopies = library.registerUnregisteredCopies(modelsFolder.unregisteredCopies);
   void unregisteredCopies.then(({ failed }) => failed.forEach((f) => console.warn(`KVChat: kept ${f.path}, an unregistered model copy that could not be read: ${f.message}`)));
+  const linkedFolders = new LinkedFolders(db, library);
+  const linkedScans = unregisteredCopies
+    .then(() => linkedFolders.rescanAll())
+    .catch((e: unknown) => {
+      console.warn(`KVChat: scanning the linked model folders failed: ${(e as Error).message}`);
+      return [];
+    });
   const bridgeChannel = new BridgeChannel();
   const hub = new HubService({ db, cipher: o.cipher, ...(o.env ? { env: o.env } : {}) });
   // Not started here: the caller starts the queue (and with it any transfer the last session left) once it listens.
@@ -156,17 +176,20 @@ export function openApiServices(o: OpenServicesOptions): ApiServices & { readonl
     hub,
     downloads,
     db,
-    recovery: { databaseSetAside: setAside, modelsFolder, unregisteredCopies, kv: kvStartup },
+    recovery: { databaseSetAside: setAside, modelsFolder, unregisteredCopies, linkedFolders: linkedScans, kv: kvStartup },
     bridgeChannel,
     localServer: new LocalServerService({ transport: bridgeChannel, modelFile: (id) => library.servedFile(id) }),
     appInfo: o.appInfo,
     pickModelFile: o.pickModelFile,
+    ...(o.pickModelFolder ? { pickModelFolder: o.pickModelFolder } : {}),
+    linkedFolders,
     library,
     conversations,
     messages,
     search: new MessageSearch(db),
     kv,
     transfer: new ConversationTransfer(db),
+    kernelTuning: new KernelTuningRepository(db),
     storagePaths: { databaseFile: o.databaseFile, modelsDir: o.modelsDir },
     remote: new RemoteService({ db, conversations, messages, cipher: o.cipher }),
   };
@@ -199,7 +222,12 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
       const onDelta = ctx.onRemoteDelta;
       return await run({
         signal: controller.signal,
-        ...(onDelta ? { onDelta: (messageId: number, text: string) => onDelta({ requestId, messageId, text }) } : {}),
+        ...(onDelta
+          ? {
+              onDelta: (messageId: number, text: string) => onDelta({ requestId, messageId, text }),
+              onReasoning: (messageId: number, reasoning: string) => onDelta({ requestId, messageId, text: '', reasoning }),
+            }
+          : {}),
       });
     } finally {
       running.delete(requestId);
@@ -220,7 +248,9 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
     importDroppedModel: ({ path, copy }, ctx) => importFrom(path, copy, ctx),
     renameModel: ({ id, name }) => s.library.renameModel(id, name),
     deleteModel: async ({ id, confirm }) => {
+      const { path } = s.library.getModel(id);
       await s.library.deleteModel(id, { confirm });
+      s.linkedFolders?.modelDeleted(path); // a linked folder's next scan leaves it out
     },
     verifyModel: ({ id }) => s.library.verifyModel(id),
     findLocalModels: async () => {
@@ -228,6 +258,16 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
       const found = await findLocalModels(place, { registered: s.library.listModels() });
       localModels = new Map(found.map((c) => [c.path, c]));
       return found;
+    },
+    linkModelFolder: async (_none, ctx) => {
+      if (!s.pickModelFolder || !s.linkedFolders) throw new ApiInputError('Linking a folder is not available here');
+      const folder = await s.pickModelFolder();
+      return folder === null ? null : s.linkedFolders.link(folder, ctx.onImportProgress);
+    },
+    listLinkedFolders: () => s.linkedFolders?.list() ?? [],
+    unlinkModelFolder: ({ path }) => {
+      if (!s.linkedFolders) throw new ApiInputError('Linking a folder is not available here');
+      s.linkedFolders.unlink(path);
     },
     addLocalModel: ({ path }, ctx) => {
       const candidate = localModels.get(path);
@@ -243,6 +283,7 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
     exportConversation: ({ id, format, includeKv }) => transferOf(s).exportText(id, format, includeKv !== undefined ? { includeKv } : {}),
     importConversation: ({ text }) => transferOf(s).importText(text),
     updateConversationSettings: ({ id, ...changes }) => s.conversations.updateSettings(id, changes),
+    setConversationPinned: ({ id, pinned }) => s.conversations.setPinned(id, pinned),
 
     getMessages: ({ conversationId }) => s.messages.thread(conversationId),
     selectBranch: ({ conversationId, messageId }) => s.messages.selectBranch(conversationId, messageId),
@@ -280,6 +321,9 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
       s.conversations.getConversation(conversationId); // unknown conversation: a typed not-found error
       return kvBudgetOf(s).forgetConversation(conversationId);
     },
+    getKernelTuning: ({ key }) => kernelTuningOf(s).get(key) ?? null,
+    setKernelTuning: ({ key, variant }) => kernelTuningOf(s).set(key, variant),
+    clearKernelTuning: ({ adapter }) => kernelTuningOf(s).clearAdapter(adapter),
 
     listRemoteProviders: () => s.remote.listProviders().map(toProviderInfo),
     addRemoteProvider: (request) => toProviderInfo(s.remote.addProvider(request)),
@@ -324,6 +368,11 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
     getHubSettings: () => hubOf(s).settings(),
     setHubSettings: (changes) => hubOf(s).setSettings(changes),
   };
+}
+
+function kernelTuningOf(s: ApiServices): KernelTuningRepository {
+  if (!s.kernelTuning) throw new ApiInputError('Kernel tuning is not kept in this build');
+  return s.kernelTuning;
 }
 
 function kvBudgetOf(s: ApiServices): KvBudget {
@@ -391,7 +440,7 @@ function toKvRecord(b: KvBlockRow): StoredKvBlock {
   return { hash: b.hash, modelFingerprint: b.modelFingerprint, layout: b.layout, checksum: b.checksum, bytes: new Uint8Array(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength) };
 }
 
-const USER_FACING = [StoreError, ModelLibraryError, ApiInputError, GgufError, RemoteError, HubError];
+const USER_FACING = [StoreError, ModelLibraryError, ApiInputError, GgufError, RemoteError, HubError, LinkedFolderError];
 
 /** Our typed errors cross with their code and message; anything else is an internal error, logged here. */
 export function toApiError(e: unknown): { readonly ok: false; readonly error: ApiError } {

@@ -67,6 +67,14 @@ async function pickModelFile(): Promise<string | null> {
   return result.canceled ? null : (result.filePaths[0] ?? null);
 }
 
+/** "Link a folder": a folder of GGUF models to register in place. */
+async function pickModelFolder(): Promise<string | null> {
+  const parent = BrowserWindow.getFocusedWindow();
+  const options: Electron.OpenDialogOptions = { title: 'Link a folder of models', properties: ['openDirectory'] };
+  const result = parent ? await dialog.showOpenDialog(parent, options) : await dialog.showOpenDialog(options);
+  return result.canceled ? null : (result.filePaths[0] ?? null);
+}
+
 function openServices(): ReturnType<typeof openApiServices> | null {
   const paths = appDataPaths(app);
   try {
@@ -75,6 +83,7 @@ function openServices(): ReturnType<typeof openApiServices> | null {
       modelsDir: paths.models,
       nativeBinding: electronSqliteBinding(),
       pickModelFile,
+      pickModelFolder,
       // Remote API keys: encrypted by the OS keychain; refused where there is none.
       cipher: electronSafeStorageCipher(safeStorage),
       appInfo: () => ({

@@ -33,6 +33,10 @@ const api: KvChatApi = {
   findLocalModels: () => ipcRenderer.invoke(CHANNELS.findLocalModels),
   // The path comes back from main's own scan, and main registers only paths that scan found.
   addLocalModel: (request) => ipcRenderer.invoke(CHANNELS.addLocalModel, request),
+  // The folder is chosen in main's own dialog: the renderer never names one.
+  linkModelFolder: () => ipcRenderer.invoke(CHANNELS.linkModelFolder),
+  listLinkedFolders: () => ipcRenderer.invoke(CHANNELS.listLinkedFolders),
+  unlinkModelFolder: (request) => ipcRenderer.invoke(CHANNELS.unlinkModelFolder, request),
 
   listConversations: () => ipcRenderer.invoke(CHANNELS.listConversations),
   createConversation: (request) => ipcRenderer.invoke(CHANNELS.createConversation, request),
@@ -41,6 +45,7 @@ const api: KvChatApi = {
   exportConversation: (request) => ipcRenderer.invoke(CHANNELS.exportConversation, request),
   importConversation: (request) => ipcRenderer.invoke(CHANNELS.importConversation, request),
   updateConversationSettings: (request) => ipcRenderer.invoke(CHANNELS.updateConversationSettings, request),
+  setConversationPinned: (request) => ipcRenderer.invoke(CHANNELS.setConversationPinned, request),
 
   getMessages: (request) => ipcRenderer.invoke(CHANNELS.getMessages, request),
   selectBranch: (request) => ipcRenderer.invoke(CHANNELS.selectBranch, request),
@@ -59,6 +64,9 @@ const api: KvChatApi = {
   getKvStorage: () => ipcRenderer.invoke(CHANNELS.getKvStorage),
   setKvBudget: (request) => ipcRenderer.invoke(CHANNELS.setKvBudget, request),
   forgetConversationKv: (request) => ipcRenderer.invoke(CHANNELS.forgetConversationKv, request),
+  getKernelTuning: (request) => ipcRenderer.invoke(CHANNELS.getKernelTuning, request),
+  setKernelTuning: (request) => ipcRenderer.invoke(CHANNELS.setKernelTuning, request),
+  clearKernelTuning: (request) => ipcRenderer.invoke(CHANNELS.clearKernelTuning, request),
 
   // Remote servers: the API key goes to main and stays there.
   listRemoteProviders: () => ipcRenderer.invoke(CHANNELS.listRemoteProviders),

@@ -32,6 +32,8 @@ export const LIMITS = {
   hubQuery: 200,
   hubPath: 1000,
   hubToken: 4096,
+  /** Characters of a kernel tuning key (adapter description and model shapes) or of an adapter description. */
+  tuningKey: 2000,
 } as const;
 
 const rowId = z.int().min(1);
@@ -57,6 +59,8 @@ export const fullGenerationSettings = z.strictObject({
   contextPolicy: z.enum(['stop', 'truncate-middle', 'rolling-window']),
   /** false: a model whose template has a thinking switch (Qwen3's enable_thinking) answers without reasoning. Absent: on. */
   thinking: z.boolean().optional(),
+  /** gpt-oss's reasoning effort (its template's reasoning_effort), for a template that reads it. Absent: its default (medium). */
+  reasoningEffort: z.enum(['low', 'medium', 'high']).optional(),
 });
 
 export const generationSettings = fullGenerationSettings.partial();
@@ -88,6 +92,7 @@ const absolutePath = z
 
 const blockHash = z.string().regex(/^[0-9a-f]{8,128}$/, 'must be a hex block hash');
 const modelFingerprint = z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 fingerprint');
+const tuningKey = z.string().max(LIMITS.tuningKey).startsWith('kernel-variant/', 'must be a kernel tuning key');
 // Typed as any Uint8Array, not InstanceType's Uint8Array<ArrayBuffer>: a Node Buffer or a view of a shared buffer is one.
 const uint8Array = z.instanceof(Uint8Array, { message: 'must be bytes (Uint8Array)' }) as z.ZodType<Uint8Array, Uint8Array>;
 const bytes = (max: number) => uint8Array.refine((b) => b.byteLength <= max, `must be at most ${max} bytes`);
@@ -157,6 +162,10 @@ export const API_SCHEMAS = {
   findLocalModels: noPayload,
   /** A path findLocalModels returned (main checks it is one); registered in place. */
   addLocalModel: z.strictObject({ path: absolutePath }),
+  linkModelFolder: noPayload,
+  listLinkedFolders: noPayload,
+  /** A folder listLinkedFolders returned. */
+  unlinkModelFolder: z.strictObject({ path: absolutePath }),
   listConversations: noPayload,
   createConversation: z.strictObject({
     title: title.optional(),
@@ -176,6 +185,7 @@ export const API_SCHEMAS = {
     systemPrompt: z.string().max(LIMITS.systemPrompt).optional(),
     modelId: modelId.nullable().optional(),
   }),
+  setConversationPinned: z.strictObject({ id: rowId, pinned: z.boolean() }),
   getMessages: z.strictObject({ conversationId: rowId }),
   selectBranch: z.strictObject({ conversationId: rowId, messageId: rowId }),
   appendMessage: z.strictObject({
@@ -219,6 +229,10 @@ export const API_SCHEMAS = {
   /** The KV disk budget in bytes; null goes back to the default (min(8 GiB, 10% of the volume)). */
   setKvBudget: z.strictObject({ bytes: z.int().min(0).nullable() }),
   forgetConversationKv: z.strictObject({ conversationId: rowId }),
+  // Kernel variants measured on this device (src/gpu/tuning): keys are `kernel-variant/v<n>/<kernel>/<adapter>/<shape>`.
+  getKernelTuning: z.strictObject({ key: tuningKey }),
+  setKernelTuning: z.strictObject({ key: tuningKey, variant: z.string().regex(/^[\w.-]{1,64}$/, 'must be a variant name') }),
+  clearKernelTuning: z.strictObject({ adapter: z.string().min(1).max(LIMITS.tuningKey) }),
   listRemoteProviders: noPayload,
   addRemoteProvider: z.strictObject({
     name: providerName,

@@ -91,7 +91,7 @@ export interface ModelVerification {
 /** The app a model found on disk was downloaded with (findLocalModels). */
 export type LocalModelSource = 'lm-studio' | 'ollama' | 'hugging-face' | 'llama.cpp';
 
-/** Why a model found on disk cannot be added: split into parts, not runnable by this engine, or not a readable GGUF. */
+/** Why a model found on disk cannot be added: a part of a split model is missing, not runnable by this engine, or not a readable GGUF. */
 export interface LocalModelProblem {
   readonly kind: 'split' | 'unsupported' | 'unreadable';
   readonly message: string;
@@ -115,6 +115,24 @@ export interface LocalModelCandidate {
   readonly problem: LocalModelProblem | null;
   /** The library model that already has this file (same path, or the same bytes), or null. */
   readonly registeredId: string | null;
+}
+
+/** A folder of GGUF models the user linked: its models are registered in place, and it is scanned again at each start. */
+export interface LinkedFolder {
+  readonly path: string;
+  /** Library models whose file lies in it. */
+  readonly models: number;
+}
+
+/** What one scan of a linked folder did. */
+export interface LinkedFolderScan {
+  readonly folder: string;
+  /** Registered in place by this scan. */
+  readonly added: readonly ModelInfo[];
+  /** Models of the folder the library already had (or the user deleted from it: those stay out). */
+  readonly known: number;
+  /** Files that are no model the engine runs, or could not be registered, and why. */
+  readonly skipped: readonly { readonly path: string; readonly reason: string }[];
 }
 
 export const MODEL_URL_SCHEME = 'kvchat-model';
@@ -149,6 +167,8 @@ export interface Conversation {
   readonly modelId: string | null;
   readonly systemPrompt: string;
   readonly settings: GenerationSettings;
+  /** Shown at the top of the list, under "Pinned". */
+  readonly pinned: boolean;
   /** Milliseconds since the epoch. */
   readonly createdAt: number;
   readonly updatedAt: number;
@@ -326,11 +346,15 @@ export type AddRemoteProviderRequest = ApiRequest<'addRemoteProvider'>;
 export type UpdateRemoteProviderRequest = ApiRequest<'updateRemoteProvider'>;
 export type CreateRemoteConversationRequest = ApiRequest<'createRemoteConversation'>;
 
-/** A piece of a remote answer as it streams; `requestId` is the caller's, `messageId` the answer being written. */
+/**
+ * A piece of a remote answer as it streams; `requestId` is the caller's, `messageId` the answer being written.
+ * A piece of the model's reasoning comes as `reasoning`, with `text` ''.
+ */
 export interface RemoteDelta {
   readonly requestId: string;
   readonly messageId: number;
   readonly text: string;
+  readonly reasoning?: string;
 }
 
 // ---- The Hugging Face Hub: browse, check, download (no traffic unless the user opens Discover or downloads) ----
@@ -458,6 +482,14 @@ export interface KvChatApi {
   findLocalModels(): Promise<ApiResult<LocalModelCandidate[]>>;
   /** Registers in place (no copy) a model the last findLocalModels listed; main refuses any other path. */
   addLocalModel(request: ApiRequest<'addLocalModel'>): Promise<ApiResult<ModelInfo>>;
+  /**
+   * Opens the OS folder dialog in main, links the chosen folder and registers its GGUF models in place (no copy);
+   * null when the user cancels. Linked folders are scanned again at every start.
+   */
+  linkModelFolder(): Promise<ApiResult<LinkedFolderScan | null>>;
+  listLinkedFolders(): Promise<ApiResult<LinkedFolder[]>>;
+  /** Stops scanning the folder; its models stay in the library until deleted. */
+  unlinkModelFolder(request: ApiRequest<'unlinkModelFolder'>): Promise<ApiResult<void>>;
 
   listConversations(): Promise<ApiResult<Conversation[]>>;
   createConversation(request: CreateConversationRequest): Promise<ApiResult<Conversation>>;
@@ -468,6 +500,8 @@ export interface KvChatApi {
   /** Imports an exported JSON document as a new conversation; its KV blocks are kept only if they verify. */
   importConversation(request: ApiRequest<'importConversation'>): Promise<ApiResult<ConversationImport>>;
   updateConversationSettings(request: UpdateConversationSettingsRequest): Promise<ApiResult<Conversation>>;
+  /** Pins the conversation to the top of the list, or unpins it. */
+  setConversationPinned(request: ApiRequest<'setConversationPinned'>): Promise<ApiResult<Conversation>>;
 
   getMessages(request: ApiRequest<'getMessages'>): Promise<ApiResult<ConversationThread>>;
   /** Makes the newest leaf under `messageId` the active branch. */
@@ -494,6 +528,11 @@ export interface KvChatApi {
   setKvBudget(request: ApiRequest<'setKvBudget'>): Promise<ApiResult<KvStorage>>;
   /** Drops the conversation's KV blocks (not its messages); it resumes by recomputing. Returns the bytes freed. */
   forgetConversationKv(request: ApiRequest<'forgetConversationKv'>): Promise<ApiResult<number>>;
+  /** A kernel variant measured on this device for a model shape (src/gpu/tuning's key); null when none is kept. */
+  getKernelTuning(request: ApiRequest<'getKernelTuning'>): Promise<ApiResult<string | null>>;
+  setKernelTuning(request: ApiRequest<'setKernelTuning'>): Promise<ApiResult<void>>;
+  /** Forgets every kernel choice measured on `adapter`: the next model load measures again. Returns how many. */
+  clearKernelTuning(request: ApiRequest<'clearKernelTuning'>): Promise<ApiResult<number>>;
 
   listRemoteProviders(): Promise<ApiResult<RemoteProviderInfo[]>>;
   addRemoteProvider(request: AddRemoteProviderRequest): Promise<ApiResult<RemoteProviderInfo>>;
@@ -604,6 +643,9 @@ export const CHANNELS = {
   verifyModel: 'models:verify',
   findLocalModels: 'models:find-local',
   addLocalModel: 'models:add-local',
+  linkModelFolder: 'models:link-folder',
+  listLinkedFolders: 'models:linked-folders',
+  unlinkModelFolder: 'models:unlink-folder',
   listConversations: 'conversations:list',
   createConversation: 'conversations:create',
   renameConversation: 'conversations:rename',
@@ -611,6 +653,7 @@ export const CHANNELS = {
   exportConversation: 'conversations:export',
   importConversation: 'conversations:import',
   updateConversationSettings: 'conversations:update-settings',
+  setConversationPinned: 'conversations:set-pinned',
   getMessages: 'messages:get',
   selectBranch: 'messages:select-branch',
   appendMessage: 'messages:append',
@@ -626,6 +669,9 @@ export const CHANNELS = {
   getKvStorage: 'kv:storage',
   setKvBudget: 'kv:set-budget',
   forgetConversationKv: 'kv:forget-conversation',
+  getKernelTuning: 'tuning:get',
+  setKernelTuning: 'tuning:set',
+  clearKernelTuning: 'tuning:clear',
   listRemoteProviders: 'remote:list-providers',
   addRemoteProvider: 'remote:add-provider',
   updateRemoteProvider: 'remote:update-provider',

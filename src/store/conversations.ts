@@ -13,6 +13,8 @@ interface ConversationRow {
   system_prompt: string;
   settings: string;
   active_leaf_id: number | null;
+  /** 0 or 1 (migration 009). */
+  pinned: number;
   created_at: number;
   updated_at: number;
 }
@@ -28,6 +30,7 @@ interface SettingsJson {
   seed?: number | null;
   context_policy?: GenerationSettings['contextPolicy'];
   thinking?: boolean;
+  reasoning_effort?: GenerationSettings['reasoningEffort'];
 }
 
 function settingsToJson(s: GenerationSettings): string {
@@ -41,6 +44,7 @@ function settingsToJson(s: GenerationSettings): string {
     seed: s.seed,
     context_policy: s.contextPolicy,
     ...(s.thinking !== undefined ? { thinking: s.thinking } : {}),
+    ...(s.reasoningEffort !== undefined ? { reasoning_effort: s.reasoningEffort } : {}),
   };
   return JSON.stringify(json);
 }
@@ -59,6 +63,7 @@ function settingsFromJson(text: string): GenerationSettings {
     seed: j.seed === undefined ? d.seed : j.seed,
     contextPolicy: j.context_policy ?? d.contextPolicy,
     ...(j.thinking !== undefined ? { thinking: j.thinking } : {}),
+    ...(j.reasoning_effort !== undefined ? { reasoningEffort: j.reasoning_effort } : {}),
   };
 }
 
@@ -74,6 +79,7 @@ function toConversation(r: ConversationRow): Conversation {
     modelId: r.model_id,
     systemPrompt: r.system_prompt,
     settings: settingsFromJson(r.settings),
+    pinned: r.pinned === 1,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -134,6 +140,18 @@ export class ConversationRepository {
     writeTransaction(this.db, () => {
       const { changes } = this.db.prepare('DELETE FROM conversations WHERE id = ?').run(id);
       if (changes === 0) throw notFound(id);
+    });
+  }
+
+  /**
+   * Pins the conversation to the top of the list (or unpins it). Not an activity: its place among the unpinned ones
+   * (updated_at) stays as it was.
+   */
+  setPinned(id: number, pinned: boolean): Conversation {
+    return writeTransaction(this.db, () => {
+      const { changes } = this.db.prepare('UPDATE conversations SET pinned = ? WHERE id = ?').run(pinned ? 1 : 0, id);
+      if (changes === 0) throw notFound(id);
+      return this.getConversation(id);
     });
   }
 

@@ -38,6 +38,10 @@ export interface TestHost {
   readonly port: number;
   /** Paths the next "Import model" dialogs return, in order (then: cancelled). */
   readonly pickQueue: string[];
+  /** Folders the next "Link a folder" dialogs return, in order (then: cancelled). */
+  readonly folderQueue: string[];
+  /** Model requests wait while this is set (to see the loading state); clearing it lets them through. */
+  holdModels: Promise<void> | null;
   /** Calls the API as the renderer would (for assertions on what was stored). */
   call<M extends ApiMethod>(method: M, payload?: unknown): Promise<ApiResult<ApiValue<M>>>;
   close(): Promise<void>;
@@ -84,12 +88,15 @@ export const hostCipher: SecretCipher = {
 export async function startHost(o: HostOptions): Promise<TestHost> {
   mkdirSync(o.dataDir, { recursive: true });
   const pickQueue: string[] = [];
+  const folderQueue: string[] = [];
+  let holdModels: Promise<void> | null = null;
   let port = o.port ?? 0;
   const services = openApiServices({
     databaseFile: join(o.dataDir, 'kvchat.sqlite'),
     modelsDir: join(o.dataDir, 'models'),
     appInfo: () => ({ name: 'KVChat', version: '0.1.0', platform: process.platform, electron: '', chrome: '', memoryBytes: totalmem() }),
     pickModelFile: async () => pickQueue.shift() ?? null,
+    pickModelFolder: async () => folderQueue.shift() ?? null,
     cipher: hostCipher,
     // Never the real Hub: a loopback one, or a closed port (Discover then says it is offline).
     env: { HF_ENDPOINT: o.hubEndpoint ?? 'http://127.0.0.1:9' },
@@ -104,7 +111,8 @@ export async function startHost(o: HostOptions): Promise<TestHost> {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
     // The query names a split model's part (`?part=k`).
-    handleModelRequest(services.library, { url: `${modelUrl(decodeURIComponent(model[1]!))}${url.search}`, method: req.method ?? 'GET', headers })
+    (holdModels ?? Promise.resolve())
+      .then(() => handleModelRequest(services.library, { url: `${modelUrl(decodeURIComponent(model[1]!))}${url.search}`, method: req.method ?? 'GET', headers }))
       .then((r) => {
         res.writeHead(r.status, r.headers);
         if (r.body) Readable.fromWeb(r.body as import('node:stream/web').ReadableStream).pipe(res);
@@ -167,6 +175,13 @@ export async function startHost(o: HostOptions): Promise<TestHost> {
     url: `http://localhost:${port}/`,
     port,
     pickQueue,
+    folderQueue,
+    get holdModels() {
+      return holdModels;
+    },
+    set holdModels(gate) {
+      holdModels = gate;
+    },
     call: (method, payload) => invokeApi(handlers, method, payload),
     close: async () => {
       await services.localServer?.close();

@@ -98,6 +98,8 @@ describe('round trips', () => {
     expect(ok(await call('renameConversation', { id: c.id, title: 'Stories' })).title).toBe('Stories');
     const u = ok(await call('updateConversationSettings', { id: c.id, settings: { topK: 5, temperature: undefined } }));
     expect(u.settings).toMatchObject({ topK: 5, temperature: 0 });
+    expect(ok(await call('setConversationPinned', { id: c.id, pinned: true })).pinned).toBe(true);
+    expect(ok(await call('listConversations')).map((x) => x.pinned)).toEqual([true]);
     expect(ok(await call('deleteConversation', { id: c.id }))).toBeUndefined();
     expect(failed(await call('deleteConversation', { id: c.id }))).toEqual({ code: 'conversation-not-found', message: `Conversation ${c.id} does not exist (it may have been deleted)` });
   });

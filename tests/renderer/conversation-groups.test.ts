@@ -4,7 +4,7 @@ import { DEFAULT_GENERATION_SETTINGS, type Conversation } from '../../src/shared
 
 const NOW = new Date(2026, 11, 6, 15, 0).getTime();
 const HOUR = 3600_000;
-const conv = (id: number, updatedAt: number): Conversation => ({ id, title: `c${id}`, modelId: null, systemPrompt: '', settings: DEFAULT_GENERATION_SETTINGS, createdAt: updatedAt, updatedAt });
+const conv = (id: number, updatedAt: number): Conversation => ({ id, title: `c${id}`, modelId: null, systemPrompt: '', settings: DEFAULT_GENERATION_SETTINGS, pinned: false, createdAt: updatedAt, updatedAt });
 
 describe('groupConversations', () => {
   const list = [

@@ -52,13 +52,14 @@ describe('startLocalServerRelay', () => {
     ]);
   });
 
-  it('tells main which model is loaded, and that none is after a load error or a lost device', () => {
+  it('tells main which model is loaded, and that none is after a load error, a lost device or an unload', () => {
     const r = relay();
     r.onEngineEvent({ type: 'loaded', modelId: 'stories260K', contextLength: 512, adapter: 'swiftshader', hasChatTemplate: false, kvBlocks: 32 });
     r.onEngineEvent({ type: 'load-error', modelId: 'x', code: 'bad', message: 'no' });
     r.onEngineEvent({ type: 'device-lost', message: 'lost' });
+    r.onEngineEvent({ type: 'unloaded' });
     const none = { type: 'model', modelId: null, contextLength: 0, kvBlocks: 0 };
-    expect(r.toMain).toEqual([{ type: 'model', modelId: 'stories260K', contextLength: 512, kvBlocks: 32 }, none, none]);
+    expect(r.toMain).toEqual([{ type: 'model', modelId: 'stories260K', contextLength: 512, kvBlocks: 32 }, none, none, none]);
   });
 
   it("leaves the chat's own events to the app", () => {

@@ -17,6 +17,7 @@ import { KvStorage } from './components/KvStorage';
 import { LocalServer } from './components/LocalServer';
 import { MessageView } from './components/Message';
 import { ModelManager } from './components/ModelManager';
+import { GpuRecoveryBanner, ModelNotice } from './components/ModelNotice';
 import { NewChatTarget } from './components/NewChatTarget';
 import { RemoteServers } from './components/RemoteServers';
 import { ShortcutSheet } from './components/ShortcutSheet';
@@ -48,7 +49,7 @@ export function App(): React.JSX.Element {
   const answer = useAnswer({ chats, target: remote.target, modelId: models.selectedId, report: report.update, showError: setError });
   const kv = useKvPicture();
   const layout = useLayout();
-  const pins = usePinnedConversations();
+  const pins = usePinnedConversations(chats.list, chats.refresh, fail);
   const refreshModels = models.refresh;
   const discover = useDiscover(fail, useCallback(() => void refreshModels().catch(fail), [refreshModels, fail]));
 
@@ -120,6 +121,7 @@ export function App(): React.JSX.Element {
         onTogglePin={pins.toggle}
       />
       <main className="workspace" id="main">
+        <GpuRecoveryBanner state={modelState} />
         {error && (
           <div className="banner error" role="alert" data-testid="error">
             <span>{error}</span>
@@ -130,13 +132,23 @@ export function App(): React.JSX.Element {
         )}
         <section className="chat" data-testid="chat" data-answers={answer.answered} hidden={view !== 'chat'} aria-label="Chat">
           <ChatHeader
-            picker={{ models: models.list, selectedId: models.selectedId, state: modelState, remote: remoteName, locked: busy, onSelect: useModel, loadOptions: models.loadOptions, onLoadOptions: models.setLoadOptions }}
+            picker={{ models: models.list, selectedId: models.selectedId, state: modelState, remote: remoteName, locked: busy, onSelect: useModel, loadOptions: models.loadOptions, onLoadOptions: models.setLoadOptions, onUnload: models.unload }}
             gauge={{ picture: kv, resume, contextUsed, contextLength, expanded: layout.inspectorOpen && layout.inspectorTab === 'kv', onOpen: () => layout.showInspector('kv') }}
             inspectorOpen={layout.inspectorOpen}
             onToggleInspector={layout.toggleInspector}
             onShortcuts={() => layout.setSheetOpen(true)}
           />
           <div className="messages" data-testid="messages" aria-live="off">
+            {/* An empty library: the welcome's next steps say it already. */}
+            {!remoteShown && !(shown.length === 0 && models.list.length === 0) && (
+              <ModelNotice
+                state={modelState}
+                available={models.list.filter((m) => m.available).length}
+                onDiscover={() => setView('discover')}
+                onMyModels={() => setView('models')}
+                onRetry={models.retry}
+              />
+            )}
             {shown.length === 0 && !stream && (
               <Welcome
                 models={models.list}
@@ -146,6 +158,12 @@ export function App(): React.JSX.Element {
                 onFindLocal={() => {
                   setView('models');
                   setTimeout(() => document.querySelector<HTMLElement>('[data-testid="find-local-models"]')?.focus());
+                }}
+                onLinkFolder={async () => {
+                  const scan = await value(api.linkModelFolder());
+                  // The first model found becomes the chat's (and loads).
+                  if (scan) await models.refresh(scan.added[0]?.id);
+                  return scan;
                 }}
                 onDemo={useModel}
               />
@@ -174,7 +192,15 @@ export function App(): React.JSX.Element {
             )}
           </div>
           {activeId === null && <NewChatTarget target={remote.target} providers={remote.providers} models={remote.models} onChange={remote.setTarget} />}
-          <Composer id={COMPOSER_ID} disabled={!canAnswer} busy={busy} onSend={(text) => void answer.send(text).catch(fail)} onStop={answer.stop} />
+          <Composer
+            id={COMPOSER_ID}
+            disabled={!canAnswer}
+            {...(!remoteShown && modelState.phase === 'none' ? { disabledNote: 'Load a model to chat (the model list above)' } : {})}
+            {...(!remoteShown && modelState.phase === 'error' ? { disabledNote: 'The model did not load: see above' } : {})}
+            busy={busy}
+            onSend={(text) => void answer.send(text).catch(fail)}
+            onStop={answer.stop}
+          />
         </section>
         {view === 'discover' && (
           <DiscoverView
@@ -188,7 +214,7 @@ export function App(): React.JSX.Element {
             }}
           />
         )}
-        <ViewFrame id="models" title="My models" intro="The models in the library: pick one to chat with, import a file, or add the ones other apps downloaded." hidden={view !== 'models'}>
+        <ViewFrame id="models" title="My models" intro="The models in the library: pick one to chat with, import a file, link a folder of them, or add the ones other apps downloaded." hidden={view !== 'models'}>
           <ModelManager models={models.list} selectedId={models.selectedId} locked={busy} onSelect={useModel} onChanged={(id) => void models.refresh(id).catch(fail)} />
         </ViewFrame>
         <ViewFrame id="storage" title="Storage" intro="Saved KV cache on disk: what each chat keeps so it resumes at once, and the budget for it." hidden={view !== 'storage'}>

@@ -5,12 +5,14 @@ export interface ComposerProps {
   /** The message box's element id (the focus shortcut finds it). */
   readonly id: string;
   readonly disabled: boolean;
+  /** Why it is disabled, shown in the empty box (default: the model is on its way). */
+  readonly disabledNote?: string;
   readonly busy: boolean;
   readonly onSend: (text: string) => void;
   readonly onStop: () => void;
 }
 
-export function Composer({ id, disabled, busy, onSend, onStop }: ComposerProps) {
+export function Composer({ id, disabled, disabledNote = 'Waiting for the model…', busy, onSend, onStop }: ComposerProps) {
   const [text, setText] = useState('');
   const submit = () => {
     if (disabled || busy || text.trim() === '') return;
@@ -24,7 +26,7 @@ export function Composer({ id, disabled, busy, onSend, onStop }: ComposerProps) 
         data-testid="composer"
         aria-label="Message"
         value={text}
-        placeholder={disabled ? 'Waiting for the model…' : 'Message (Enter to send, Shift+Enter for a new line)'}
+        placeholder={disabled ? disabledNote : 'Message (Enter to send, Shift+Enter for a new line)'}
         rows={3}
         onChange={(e) => setText(e.target.value)}
         onKeyDown={(e) => {

@@ -47,6 +47,11 @@ export function KvStorage() {
   return (
     <section className="kv-storage panel" data-testid="kv-storage" aria-label="KV cache on disk">
       <h3>KV cache on disk</h3>
+      {!info && !error && (
+        <p className="muted" role="status">
+          Reading the store…
+        </p>
+      )}
       {info && (
         <>
           <p data-testid="kv-storage-total">
@@ -68,6 +73,12 @@ export function KvStorage() {
             <p className="muted" data-testid="kv-storage-skip">
               KV was not saved at {when(info.lastSkip.at)}: {info.lastSkip.reason === 'low-disk' ? 'the disk is nearly full' : 'the database is full'}. Chats recompute it.
             </p>
+          )}
+          {info.conversations.length === 0 && (
+            <div className="empty-state" data-testid="kv-storage-empty">
+              <p>No KV cache on disk yet.</p>
+              <p className="muted">Each chat saves its KV cache after every answer, so that it resumes at once instead of recomputing; it shows here with what it takes.</p>
+            </div>
           )}
           <ul className="kv-storage-chats">
             {info.conversations.map((c) => (

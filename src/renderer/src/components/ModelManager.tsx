@@ -1,9 +1,10 @@
 // The model library: pick the model to chat with, import one (file dialog or drag and drop, with progress), add one
-// another app (LM Studio, Ollama, ...) already downloaded, in place; see size / quantization / context, delete with
-// confirmation.
+// another app (LM Studio, Ollama, ...) already downloaded, in place, or link a folder of them; see size /
+// quantization / context, delete with confirmation.
 import { useEffect, useState } from 'react';
 import type { LocalModelCandidate, LocalModelSource, ModelImportProgress, ModelInfo } from '../../../shared/api';
 import { api, value } from '../api';
+import { LinkedFolders } from './LinkedFolders';
 
 export interface ModelManagerProps {
   readonly models: readonly ModelInfo[];
@@ -119,6 +120,12 @@ export function ModelManager({ models, selectedId, onSelect, onChanged, locked }
       onDrop={onDrop}
     >
       <h3>Models</h3>
+      {models.length === 0 && (
+        <div className="empty-state" data-testid="models-empty">
+          <p>The library is empty.</p>
+          <p className="muted">Import a .gguf file, link a folder of them, add the ones other apps downloaded, or download one in Discover.</p>
+        </div>
+      )}
       <ul>
         {models.map((m) => (
           <li key={m.id} className={m.id === selectedId ? 'selected' : ''} data-testid="model-item" data-id={m.id}>
@@ -156,7 +163,16 @@ export function ModelManager({ models, selectedId, onSelect, onChanged, locked }
         Find models on this computer
       </button>
       {found && <LocalModelList candidates={found} busy={busy} onAdd={addLocal} />}
-      {progress && (
+      <LinkedFolders
+        models={models}
+        busy={busy}
+        onChanged={() => {
+          setProgress(null); // the link's fingerprint progress came through the import events
+          onChanged();
+        }}
+      />
+      {/* A finished phase is not shown: a link from the Welcome view ends with one while this view is hidden. */}
+      {progress && progress.bytesDone < progress.bytesTotal && (
         <div data-testid="import-progress">
           {progress.phase} <progress max={progress.bytesTotal} value={progress.bytesDone} />
         </div>

@@ -2,7 +2,7 @@
 // progress, and what it needs in memory at its context (src/shared/model-fit.ts). A chat on a remote server shows
 // that server instead.
 import type { ModelInfo } from '../../../shared/api';
-import { contextChoices, estimateFit, formatBytes, type KvType } from '../../../shared/model-fit';
+import { contextChoices, estimateFit, formatBytes, kvKindsOf, type KvType } from '../../../shared/model-fit';
 import type { LoadOptions } from '../engine/protocol';
 import type { ModelState } from '../hooks/useModels';
 
@@ -19,9 +19,9 @@ const KV_TYPES: readonly { readonly value: LoadOptions['kvType']; readonly label
 export function modelStatusText(state: ModelState, name: string | undefined): string {
   switch (state.phase) {
     case 'none':
-      return 'No model: import one to start';
+      return state.unloaded ? 'No model loaded' : 'No model: import one to start';
     case 'loading':
-      return state.note ?? `Loading ${name ?? 'model'}… ${state.total ? Math.round((100 * state.done) / state.total) : 0}%`;
+      return state.note ?? `Loading ${name ?? 'model'}… ${loadedShare(state.done, state.total)}`;
     case 'ready':
       return `${name ?? 'Model'} ready`;
     case 'error':
@@ -29,11 +29,17 @@ export function modelStatusText(state: ModelState, name: string | undefined): st
   }
 }
 
+/** "42% (12.6 MB of 30 MB)": how far a load is. */
+function loadedShare(done: number, total: number): string {
+  if (total <= 0) return '0%';
+  return `${Math.floor((100 * done) / total)}% (${formatBytes(done)} of ${formatBytes(total)})`;
+}
+
 /** Weights, KV cache at `contextLength` (default the model's own) and working buffers: what loading it takes. */
 export function memoryEstimate(m: ModelInfo, kvType: KvType = DEFAULT_KV_TYPE, contextLength = m.contextLength): string {
   const d = m.details;
   const fit = estimateFit(
-    { weightsBytes: m.size, layers: d.nLayers, kvHeads: d.nKvHeads, headDim: d.headDim, dim: d.dim, vocabSize: d.vocabSize },
+    { weightsBytes: m.size, layers: d.nLayers, kvHeads: d.nKvHeads, headDim: d.headDim, kvKinds: kvKindsOf(m.architecture), dim: d.dim, vocabSize: d.vocabSize },
     { maxBufferSize: Infinity, maxStorageBufferBindingSize: Infinity, memoryBytes: null },
     { contextLength, kvType },
   );
@@ -52,9 +58,11 @@ export interface ModelPickerProps {
   /** The selected model's context length and KV type at load; a change loads it again. */
   readonly loadOptions: LoadOptions;
   readonly onLoadOptions: (o: LoadOptions) => void;
+  /** Frees the loaded model (or stops its load); the chat then shows that no model is loaded. */
+  readonly onUnload: () => void;
 }
 
-export function ModelPicker({ models, selectedId, state, remote, locked, onSelect, loadOptions, onLoadOptions }: ModelPickerProps) {
+export function ModelPicker({ models, selectedId, state, remote, locked, onSelect, loadOptions, onLoadOptions, onUnload }: ModelPickerProps) {
   const selected = models.find((m) => m.id === selectedId);
   const context = selected ? Math.min(loadOptions.contextLength ?? selected.contextLength, selected.contextLength) : 0;
   const kvType = loadOptions.kvType ?? DEFAULT_KV_TYPE;
@@ -75,8 +83,8 @@ export function ModelPicker({ models, selectedId, state, remote, locked, onSelec
             <select
               data-testid="model-picker"
               title={selected ? `${context} tokens of context; needs ${memoryEstimate(selected, kvType, context)}` : undefined}
-              value={selectedId ?? ''} disabled={locked || models.length === 0} onChange={(e) => onSelect(e.target.value)}>
-              {models.length === 0 && <option value="">No model</option>}
+              value={selectedId ?? ''} disabled={locked || models.length === 0} onChange={(e) => e.target.value && onSelect(e.target.value)}>
+              {selectedId === null && <option value="">{models.length === 0 ? 'No model' : 'No model loaded: pick one'}</option>}
               {models.map((m) => (
                 <option key={m.id} value={m.id} disabled={!m.available}>
                   {m.name} ({m.quantization}){m.available ? '' : ' – missing'}
@@ -133,6 +141,16 @@ export function ModelPicker({ models, selectedId, state, remote, locked, onSelec
         {modelStatusText(state, selected?.name)}
       </span>
       {loading && state.total > 0 && <progress className="load-progress" aria-label="Loading the model" max={state.total} value={state.done} />}
+      {remote === null && loading && selectedId !== null && (
+        <button type="button" data-testid="cancel-load" onClick={onUnload}>
+          Cancel
+        </button>
+      )}
+      {remote === null && state.phase === 'ready' && (
+        <button type="button" data-testid="unload-model" disabled={locked} title="Free the model's GPU memory; chats keep their saved KV cache" onClick={onUnload}>
+          Unload
+        </button>
+      )}
     </div>
   );
 }

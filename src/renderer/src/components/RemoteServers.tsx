@@ -68,12 +68,17 @@ export function RemoteServers({ providers, models, onAdd, onRemove, onRefreshMod
   return (
     <section className="servers panel" data-testid="servers" aria-labelledby="servers-title">
       <h3 id="servers-title">Remote servers</h3>
+      {providers.length === 0 && (
+        <p className="muted" data-testid="servers-none">
+          No remote server yet. Add an OpenAI-compatible server (llama.cpp&apos;s server, Ollama, LM Studio, a hosted API) to run chats on it.
+        </p>
+      )}
       <ul>
         {providers.map((p) => (
           <li key={p.id} data-testid="server-item" data-id={p.id}>
             <div className="server-head">
               <span className="name">{p.name}</span>
-              <button data-testid="refresh-server" aria-label={`Ask ${p.name} for its models again`} onClick={() => onRefreshModels(p.id)}>
+              <button data-testid="refresh-server" aria-label={`Refresh the models of ${p.name}`} onClick={() => onRefreshModels(p.id)}>
                 Refresh
               </button>
               <button

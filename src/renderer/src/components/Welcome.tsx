@@ -1,7 +1,10 @@
 // The empty chat: the next step for someone who just opened the app. Pick a suggested model (Discover), import a
-// GGUF file, or add the models another app already downloaded; the built-in story model is the offline demo.
-import type { ModelInfo } from '../../../shared/api';
+// GGUF file, link a folder of them, or add the models another app already downloaded; the built-in story model is the
+// offline demo.
+import { useState } from 'react';
+import type { LinkedFolderScan, ModelInfo } from '../../../shared/api';
 import { Icon, type IconName } from './icons';
+import { LinkOutcomeLine, type LinkOutcome } from './LinkedFolders';
 
 export interface WelcomeProps {
   readonly models: readonly ModelInfo[];
@@ -10,6 +13,8 @@ export interface WelcomeProps {
   readonly onDiscover: () => void;
   readonly onImport: () => void;
   readonly onFindLocal: () => void;
+  /** Links a folder of models (main's dialog); null when the user cancels. */
+  readonly onLinkFolder: () => Promise<LinkedFolderScan | null>;
   readonly onDemo: (modelId: string) => void;
 }
 
@@ -29,7 +34,13 @@ function Step({ icon, title, text, action, testId, onClick, disabled }: { icon: 
   );
 }
 
-export function Welcome({ models, readyWith, onDiscover, onImport, onFindLocal, onDemo }: WelcomeProps) {
+export function Welcome({ models, readyWith, onDiscover, onImport, onFindLocal, onLinkFolder, onDemo }: WelcomeProps) {
+  const [linked, setLinked] = useState<LinkOutcome>(null);
+  const linkFolder = () =>
+    void onLinkFolder().then(
+      (scan) => setLinked(scan && { scan }),
+      (e: Error) => setLinked({ error: e.message }),
+    );
   const demo = models.find(isBuiltInModel);
   const ownModels = models.filter((m) => !isBuiltInModel(m)).length;
   return (
@@ -55,6 +66,14 @@ export function Welcome({ models, readyWith, onDiscover, onImport, onFindLocal, 
             testId="welcome-find-local"
             onClick={onFindLocal}
           />
+          <Step
+            icon="folder"
+            title="Link a folder"
+            text="The folder where you keep .gguf files: its models join the library where they are, and new ones at each start."
+            action="Link a folder…"
+            testId="welcome-link-folder"
+            onClick={linkFolder}
+          />
           {demo && (
             <Step
               icon="sparkle"
@@ -67,6 +86,7 @@ export function Welcome({ models, readyWith, onDiscover, onImport, onFindLocal, 
           )}
         </ol>
       )}
+      <LinkOutcomeLine outcome={linked} />
     </section>
   );
 }

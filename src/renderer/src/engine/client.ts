@@ -39,6 +39,11 @@ export class EngineClient {
     this.send({ type: 'load', modelId, url, fingerprint, ...options });
   }
 
+  /** Frees the model and the GPU device; an 'unloaded' event follows once answers in flight have persisted. */
+  unload(): void {
+    this.send({ type: 'unload' });
+  }
+
   open(conversationId: number): void {
     this.send({ type: 'open', conversationId });
   }
@@ -57,6 +62,11 @@ export class EngineClient {
 
   stop(requestId: number): void {
     this.send({ type: 'stop', requestId });
+  }
+
+  /** "Re-tune kernels": forgets the variants measured on this device (answered by 'tuning-cleared'). */
+  forgetTuning(): void {
+    this.send({ type: 'forget-tuning' });
   }
 
   /** Diagnostics: makes the worker lose its GPU device, which it must survive (reload, resume from the store). */

@@ -27,6 +27,7 @@ export function startLocalServerRelay(api: BridgeApi, toWorker: (m: ToWorker) =>
         return void api.serverBridgeReply({ type: 'model', modelId: e.modelId, contextLength: e.contextLength, kvBlocks: e.kvBlocks });
       case 'load-error':
       case 'device-lost':
+      case 'unloaded':
         return void api.serverBridgeReply(NO_MODEL);
       case 'server-token':
         return void api.serverBridgeReply({ type: 'token', id: e.id, token: e.token });

@@ -28,6 +28,11 @@ export interface LoadRequest {
   readonly contextLength?: number;
 }
 
+/** Frees the model, its KV pool and the GPU device; answers in flight stop and persist first. Answered by 'unloaded'. */
+export interface UnloadRequest {
+  readonly type: 'unload';
+}
+
 /** What the user chooses when a model loads. */
 export type LoadOptions = Pick<LoadRequest, 'kvType' | 'contextLength'>;
 
@@ -82,10 +87,17 @@ export interface ServerAbortRequest {
   readonly id: number;
 }
 
-export type ToWorker = LoadRequest | OpenRequest | GenerateRequest | StopRequest | StoreResult | LoseDeviceRequest | ForgetRequest | ServerGenerateRequest | ServerAbortRequest;
+/** "Re-tune kernels": forget the kernel variants measured on this device; the next load measures again. */
+export interface ForgetTuningRequest {
+  readonly type: 'forget-tuning';
+}
+
+export type ToWorker = ForgetTuningRequest | LoadRequest | UnloadRequest | OpenRequest | GenerateRequest | StopRequest | StoreResult | LoseDeviceRequest | ForgetRequest | ServerGenerateRequest | ServerAbortRequest;
 
 /** The store verbs the worker may use. */
-export type StoreMethod = 'getKvBlocks' | 'getStoredKvHashes' | 'putKvBlocks' | 'getConversationKv' | 'saveConversationKv' | 'getKvUsage';
+export type StoreMethod = 'getKvBlocks' | 'getStoredKvHashes' | 'putKvBlocks' | 'getConversationKv' | 'saveConversationKv' | 'getKvUsage' | TuningStoreMethod;
+/** Kernel variants measured on this device, kept by main (src/store/kernel-tuning.ts). */
+export type TuningStoreMethod = 'getKernelTuning' | 'setKernelTuning' | 'clearKernelTuning';
 export type StoreApi = Pick<KvChatApi, StoreMethod>;
 
 export interface KvPicture {
@@ -128,6 +140,10 @@ export interface AnswerStats {
 
 export type FromWorker =
   | { readonly type: 'load-progress'; readonly modelId: string; readonly bytesDone: number; readonly bytesTotal: number }
+  /** At a model shape's first load on this device: kernel variants being timed, `fraction` 0 … 1 of that work. */
+  | { readonly type: 'tune-progress'; readonly modelId: string; readonly kernel: string; readonly fraction: number }
+  /** The answer to 'forget-tuning': choices forgotten for `adapter` (null: no model loaded, so no device known). */
+  | { readonly type: 'tuning-cleared'; readonly adapter: string | null; readonly removed: number; readonly error?: string }
   | {
       readonly type: 'loaded';
       readonly modelId: string;
@@ -139,8 +155,12 @@ export type FromWorker =
       readonly reasoningFormat?: ReasoningFormat;
       /** The template takes `enable_thinking`: a chat may turn thinking off. */
       readonly thinkingSwitch?: boolean;
+      /** The template reads `reasoning_effort` (gpt-oss): a chat may choose low, medium or high. */
+      readonly reasoningEffort?: boolean;
     }
   | { readonly type: 'load-error'; readonly modelId: string; readonly code: string; readonly message: string }
+  /** No model is loaded any more (after an unload). */
+  | { readonly type: 'unloaded' }
   | { readonly type: 'device-lost'; readonly message: string }
   | { readonly type: 'resumed'; readonly report: ResumeReport }
   /** Answer text (reasoning left out). */

@@ -11,10 +11,12 @@ import { openHttpGguf } from '../../../gpu/gguf/http-source';
 import type { GgufFile } from '../../../gpu/gguf/reader';
 import { KV_BLOCK_TOKENS } from '../../../gpu/kv/layout';
 import { chatFormatOf, tokenizerFromGguf, type Tokenizer } from '../../../gpu/tokenizer';
-import { hasThinkingSwitch, promptEndsInThinking, ReasoningDecoder, reasoningFormatOf, splitReasoning, type ReasoningDelta, type ReasoningFormat } from '../../../gpu/tokenizer/reasoning';
+import { hasReasoningEffort, hasThinkingSwitch, promptEndsInThinking, reasoningTemplateKwargs, ReasoningDecoder, reasoningFormatOf, splitReasoning, type ReasoningDelta, type ReasoningFormat } from '../../../gpu/tokenizer/reasoning';
 import type { KvUsage } from '../../../shared/api';
 import type { FromWorker, GenerateRequest, ServerGenerateRequest, KvPicture, LoadRequest, ResumeReport, ResumeSourceShown, ToWorker } from './protocol';
 import { StoreProxy } from './store-proxy';
+import { chooseKernelVariants, type KernelChoice } from '../../../gpu/tuning/kernel-choice';
+import { tuningStoreOver } from './tuning-proxy';
 
 declare const self: DedicatedWorkerGlobalScope;
 const post = (m: FromWorker): void => self.postMessage(m);
@@ -51,18 +53,19 @@ async function load(request: LoadRequest, force = false): Promise<Loaded | null>
     post(loadedMessage(previous));
     return previous;
   }
+  if (previous) destroyLoaded(previous);
+  loadCancelled = false;
+  let gpu: GpuContext | undefined;
   try {
-    previous?.engine.destroy();
-    previous?.gpu.device.destroy(); // its lost promise then finds a newer engine and does nothing
-  } catch {
-    // A lost device's buffers may refuse destroy(); they are gone anyway.
-  }
-  try {
-    const gpu = await acquireDevice(self.navigator.gpu);
+    gpu = await acquireDevice(self.navigator.gpu);
     // A split model's other parts are `?part=k` of the same URL (the model protocol serves them by index).
     const file = await openHttpGguf(request.url);
+    const tuned = await tunedVariants(gpu, file, request);
+    if (loadCancelled) throw new LoadCancelled(); // an unload while kernels were timed
     const engine = await Engine.load(gpu, file, {
       maxSeqs: 4,
+      ...(tuned ? { matvecVariant: tuned.matvecVariant, gemmVariant: tuned.gemmVariant } : {}),
+      ...(tuned?.decodeKeysPerSplit !== undefined ? { decodeKeysPerSplit: tuned.decodeKeysPerSplit } : {}),
       // Blocks are named by the file's fingerprint, so stored blocks are found again after a restart; the
       // store is the engine's last tier (RAM overflow goes there, prefix matches look there last).
       modelFingerprint: request.fingerprint,
@@ -70,7 +73,11 @@ async function load(request: LoadRequest, force = false): Promise<Loaded | null>
       // Absent: the engine's default (f16 where the device has shader-f16).
       ...(request.kvType ? { kvDtype: request.kvType } : {}),
       ...(request.contextLength ? { contextLength: request.contextLength } : {}),
-      onProgress: (p) => post({ type: 'load-progress', modelId: request.modelId, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
+      onProgress: (p) => {
+        // An unload while loading: stop between two tensors (the device and what was uploaded are freed below).
+        if (loadCancelled) throw new LoadCancelled();
+        post({ type: 'load-progress', modelId: request.modelId, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal });
+      },
     });
     const loaded: Loaded = {
       request,
@@ -90,14 +97,94 @@ async function load(request: LoadRequest, force = false): Promise<Loaded | null>
       }),
     };
     void gpu.lost.then((e) => onDeviceLost(loaded, e));
+    if (loadCancelled) throw new LoadCancelled(); // asked to unload during the last step
     post(loadedMessage(loaded));
     void postKvPicture(loaded);
     return loaded;
   } catch (e) {
+    try {
+      gpu?.device.destroy(); // its buffers (the weights uploaded so far, the KV pool) go with it
+    } catch {
+      // already lost
+    }
+    if (e instanceof LoadCancelled) return null; // the unload reports 'unloaded'
     const code = e instanceof GpuError ? e.code : ((e as { code?: string }).code ?? 'load-failed');
     post({ type: 'load-error', modelId: request.modelId, code, message: (e as Error).message });
     return null;
   }
+}
+
+// ---- Kernel variants measured on this device (src/gpu/tuning) ----
+
+const tuningStore = tuningStoreOver(store);
+
+/**
+ * The stored kernel choices for this device and model shape, or at its first load a bounded measurement (about 2 s,
+ * with progress) that main then keeps. A failure keeps the fixed rules: tuning never stops a model from loading.
+ */
+async function tunedVariants(gpu: GpuContext, file: GgufFile, request: LoadRequest): Promise<KernelChoice | undefined> {
+  try {
+    return await chooseKernelVariants(gpu, file, {
+      store: tuningStore,
+      kvDtype: request.kvType ?? (gpu.caps.f16 ? 'f16' : 'f32'),
+      measure: true,
+      onProgress: (p) => post({ type: 'tune-progress', modelId: request.modelId, kernel: p.kernel, fraction: p.fraction }),
+    });
+  } catch (e) {
+    console.warn(`KVChat: kernel tuning failed, using the fixed rules: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+/** "Re-tune kernels": forgets what was measured on the loaded model's device; its next load measures again. */
+async function forgetTuning(): Promise<void> {
+  const m = await loading.catch(() => null);
+  if (!m) return post({ type: 'tuning-cleared', adapter: null, removed: 0 });
+  const adapter = m.gpu.adapterDescription;
+  try {
+    post({ type: 'tuning-cleared', adapter, removed: await store.call<number>('clearKernelTuning', { adapter }) });
+  } catch (e) {
+    post({ type: 'tuning-cleared', adapter, removed: 0, error: (e as Error).message });
+  }
+}
+
+/** Set by an unload: a load in progress stops at its next tensor. */
+let loadCancelled = false;
+class LoadCancelled extends Error {
+  constructor() {
+    super('loading was cancelled');
+  }
+}
+
+/** Frees the engine's GPU buffers and its device (its lost promise then finds a newer engine, or none, and does nothing). */
+function destroyLoaded(m: Loaded): void {
+  try {
+    m.engine.destroy();
+    m.gpu.device.destroy();
+  } catch {
+    // A lost device's buffers may refuse destroy(); they are gone anyway.
+  }
+}
+
+/**
+ * Unloads the model: answers in flight are stopped and finish (each persists its conversation's KV, as after every
+ * answer, so idle conversations' KV is already in the store), then the engine and its device are freed.
+ */
+async function unload(): Promise<null> {
+  const previous = await loading.catch(() => null);
+  for (const c of running.values()) c.abort();
+  for (const c of serverRunning.values()) c.abort();
+  await Promise.allSettled([...answering]);
+  if (previous) destroyLoaded(previous);
+  post({ type: 'unloaded' });
+  return null;
+}
+
+/** Answers (chat and local server) in flight: an unload waits for them to persist before it frees the engine. */
+const answering = new Set<Promise<void>>();
+function track(p: Promise<void>): void {
+  answering.add(p);
+  void p.finally(() => answering.delete(p));
 }
 
 function loadedMessage(m: Loaded): FromWorker {
@@ -110,6 +197,7 @@ function loadedMessage(m: Loaded): FromWorker {
     kvBlocks: m.engine.pool.blocks,
     reasoningFormat: m.reasoningFormat,
     thinkingSwitch: m.thinkingSwitch,
+    reasoningEffort: hasReasoningEffort(m.file.metadata),
   };
 }
 
@@ -140,8 +228,9 @@ async function generate(req: GenerateRequest): Promise<void> {
   // Room wanted for the answer when turns must be dropped: its max tokens, but at most a quarter of the context.
   const wantedRoom = Math.min(req.settings.maxTokens, Math.floor(ctx / 4));
   const history = m.conversations.history(req.conversationId);
-  // A chat with thinking switched off tells a template that has the switch (Qwen3's enable_thinking).
-  const templateKwargs = m.thinkingSwitch && req.settings.thinking === false ? { enable_thinking: false } : {};
+  // A chat with thinking switched off tells a template that has the switch (Qwen3's enable_thinking); a chat's
+  // reasoning effort reaches a template that reads it (gpt-oss's harmony).
+  const templateKwargs = reasoningTemplateKwargs(m.file.metadata, { thinking: req.settings.thinking, effort: req.settings.reasoningEffort });
   const built = fitPrompt(m.tokenizer, m.file.metadata, m.hasChatTemplate, req.systemPrompt, req.turns, history, ctx, wantedRoom, policy, templateKwargs);
   const room = ctx - built.tokens.length;
   if (room < 1) {
@@ -295,7 +384,7 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
       void loading.then((m) => m?.conversations.openConversation(msg.conversationId)).catch(() => {});
       return;
     case 'generate':
-      generate(msg).catch((err: unknown) => post({ type: 'generate-error', requestId: msg.requestId, message: (err as Error).message }));
+      track(generate(msg).catch((err: unknown) => post({ type: 'generate-error', requestId: msg.requestId, message: (err as Error).message })));
       return;
     case 'stop':
       running.get(msg.requestId)?.abort();
@@ -306,10 +395,17 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
       });
       return;
     case 'server-generate':
-      serverGenerate(msg).catch((err: unknown) => post({ type: 'server-error', id: msg.id, message: (err as Error).message }));
+      track(serverGenerate(msg).catch((err: unknown) => post({ type: 'server-error', id: msg.id, message: (err as Error).message })));
+      return;
+    case 'unload':
+      loadCancelled = true;
+      loading = unload();
       return;
     case 'server-abort':
       serverRunning.get(msg.id)?.abort();
+      return;
+    case 'forget-tuning':
+      void forgetTuning();
       return;
     case 'lose-device':
       void loading.then((m) => m?.gpu.device.destroy());

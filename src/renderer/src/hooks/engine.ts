@@ -28,6 +28,7 @@ export function useKvPicture(): KvPicture | null {
   const [picture, setPicture] = useState<KvPicture | null>(null);
   useEngineEvents((e) => {
     if (e.type === 'kv') setPicture(e.picture);
+    if (e.type === 'unloaded') setPicture(null); // the GPU pool went with the model
   });
   return picture;
 }

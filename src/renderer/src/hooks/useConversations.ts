@@ -25,6 +25,8 @@ interface ModelChoice {
   readonly list: readonly ModelInfo[];
   readonly selectedId: string | null;
   select(id: string): void;
+  /** The user unloaded the model: opening a chat does not load its model again by itself. */
+  readonly unloaded?: boolean;
 }
 
 export function useConversations(models: ModelChoice, report: AnswerReportUpdates, fail: (e: unknown) => void) {
@@ -52,7 +54,7 @@ export function useConversations(models: ModelChoice, report: AnswerReportUpdate
     if (e.type === 'resumed' && e.report.conversationId === activeId) report.resumed(e.report);
   });
 
-  const { list: modelList, selectedId: modelId, select: selectModel } = models;
+  const { list: modelList, selectedId: modelId, select: selectModel, unloaded } = models;
   const open = useCallback(
     async (id: number) => {
       const link = await value(api.getConversationRemote({ conversationId: id }));
@@ -64,10 +66,10 @@ export function useConversations(models: ModelChoice, report: AnswerReportUpdate
       // A chat continues with the model it was kept with, when that model is still here.
       // (After a switch the worker opens it once the model is loaded: see 'loaded'.)
       const own = list.find((c) => c.id === id)?.modelId;
-      if (own && own !== modelId && modelList.some((m) => m.id === own && m.available)) selectModel(own);
+      if (own && own !== modelId && !unloaded && modelList.some((m) => m.id === own && m.available)) selectModel(own);
       else engine().open(id);
     },
-    [list, modelList, modelId, selectModel, report],
+    [list, modelList, modelId, selectModel, unloaded, report],
   );
 
   const newChat = useCallback(() => {

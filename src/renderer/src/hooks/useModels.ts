@@ -1,14 +1,16 @@
 // The model library and the model loaded in the engine: the list, the selected model (remembered across starts),
 // loading it into the worker whenever the selection or its file changes, and a .gguf opened from the OS.
-import { useCallback, useEffect, useEffectEvent, useState } from 'react';
+import { useCallback, useEffect, useEffectEvent, useRef, useState } from 'react';
 import type { ModelInfo } from '../../../shared/api';
 import { api, value } from '../api';
 import type { LoadOptions } from '../engine/protocol';
 import { engine, useEngineEvents } from './engine';
 
 export type ModelState =
-  | { readonly phase: 'none' }
-  | { readonly phase: 'loading'; readonly done: number; readonly total: number; readonly note?: string }
+  /** `unloaded`: the user unloaded it (nothing loads until one is picked). */
+  | { readonly phase: 'none'; readonly unloaded?: boolean }
+  /** `recovering`: the GPU device was lost and the model loads again (conversations resume from the stored KV). */
+  | { readonly phase: 'loading'; readonly done: number; readonly total: number; readonly note?: string; readonly recovering?: boolean }
   | { readonly phase: 'ready'; readonly contextLength: number; readonly adapter: string }
   | { readonly phase: 'error'; readonly message: string };
 
@@ -23,6 +25,12 @@ export interface Models {
   setLoadOptions(options: LoadOptions): void;
   /** Selects `id` (loading it); the open chat's own model is the conversations' business. */
   select(id: string): void;
+  /** Loads the selected model again (after a load error). */
+  retry(): void;
+  /** Frees the loaded model and its GPU memory (stops a load in progress); nothing loads again until one is selected. */
+  unload(): void;
+  /** True after unload() until a model is selected: opening a chat does not load its model by itself. */
+  readonly unloaded: boolean;
   /** Reads the library again; `selectId` (a model just imported or opened) becomes the selection when available. */
   refresh(selectId?: string): Promise<void>;
 }
@@ -47,14 +55,24 @@ export function useModels(fail: (e: unknown) => void, onLoadStart: () => void): 
   const [list, setList] = useState<ModelInfo[]>([]);
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [state, setState] = useState<ModelState>({ phase: 'none' });
+  // After an unload a refresh (an import, a download) must not pick a model and load it by itself.
+  const unloadedRef = useRef(false);
+  const [unloaded, setUnloaded] = useState(false);
   // Bumped when the selected model's load options are stored, to render (and so load) with them.
   const [, setOptionsVersion] = useState(0);
+  // Bumped by retry(): part of the load key, so the same model loads again.
+  const [attempt, setAttempt] = useState(0);
 
   const refresh = useCallback(
     (selectId?: string) =>
       value(api.listModels()).then((models) => {
         setList(models);
+        if (selectId !== undefined) {
+          unloadedRef.current = false; // a model just imported or opened is meant to be used
+          setUnloaded(false);
+        }
         setSelectedId((current) => {
+          if (current === null && unloadedRef.current && selectId === undefined) return null;
           const wanted = selectId ?? current ?? localStorage.getItem(SELECTED_MODEL_KEY);
           return models.find((m) => m.id === wanted && m.available)?.id ?? models.find((m) => m.available)?.id ?? null;
         });
@@ -69,20 +87,27 @@ export function useModels(fail: (e: unknown) => void, onLoadStart: () => void): 
   useEngineEvents((e) => {
     switch (e.type) {
       case 'load-progress':
-        return setState({ phase: 'loading', done: e.bytesDone, total: e.bytesTotal });
+        return setState((old) => ({ phase: 'loading', done: e.bytesDone, total: e.bytesTotal, ...(old.phase === 'loading' && old.recovering ? { recovering: true } : {}) }));
+      case 'tune-progress': {
+        // At a model shape's first load on this GPU, before its weights: the kernel variants being timed.
+        const percent = Math.round(e.fraction * 100);
+        return setState((old) => ({ phase: 'loading', done: percent, total: 100, note: `Tuning kernels for this GPU… ${percent}%`, ...(old.phase === 'loading' && old.recovering ? { recovering: true } : {}) }));
+      }
       case 'loaded':
         return setState({ phase: 'ready', contextLength: e.contextLength, adapter: e.adapter });
       case 'load-error':
         return setState({ phase: 'error', message: e.message });
       case 'device-lost':
-        return setState({ phase: 'loading', done: 0, total: 0, note: e.message });
+        return setState({ phase: 'loading', done: 0, total: 0, note: e.message, recovering: true });
+      case 'unloaded':
+        return setState({ phase: 'none', unloaded: true });
     }
   });
 
   // Load the selected model into the worker, again only when the selection or its file changes.
   const selected = list.find((m) => m.id === selectedId);
   const loadOptions = storedLoadOptions(selected?.id ?? null);
-  const loadKey = selected ? `${selected.id}:${selected.fingerprint}:${JSON.stringify(loadOptions)}` : null;
+  const loadKey = selected ? `${selected.id}:${selected.fingerprint}:${JSON.stringify(loadOptions)}:${attempt}` : null;
   const load = useEffectEvent((model: ModelInfo) => {
     localStorage.setItem(SELECTED_MODEL_KEY, model.id);
     setState({ phase: 'loading', done: 0, total: model.size });
@@ -107,5 +132,20 @@ export function useModels(fail: (e: unknown) => void, onLoadStart: () => void): 
     [selectedId],
   );
 
-  return { list, selectedId, selected, state, loadOptions, setLoadOptions, select: setSelectedId, refresh };
+  const select = useCallback((id: string) => {
+    unloadedRef.current = false;
+    setUnloaded(false);
+    setSelectedId(id);
+  }, []);
+  const unload = useCallback(() => {
+    unloadedRef.current = true;
+    setUnloaded(true);
+    setSelectedId(null);
+    setState({ phase: 'loading', done: 0, total: 0, note: 'Unloading the model…' });
+    engine().unload();
+  }, []);
+
+  const retry = useCallback(() => setAttempt((n) => n + 1), []);
+
+  return { list, selectedId, selected, state, loadOptions, setLoadOptions, select, retry, unload, unloaded, refresh };
 }
