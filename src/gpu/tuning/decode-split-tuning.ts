@@ -6,7 +6,7 @@ import type { KernelContext } from '../kernels/context';
 import { blockElements, KV_BLOCK_TOKENS, kvElementIndex } from '../kv/layout';
 import { f16ToF32, f32ToF16Bits } from '../quant/half';
 import { normalizedError, seededValues, tune, type TuneCandidate, type TuneResult } from './tuner';
-import { tuningKey, type TuningStore } from './tuning-store';
+import { storedOrMeasured, tuningKey, type TuningStore } from './tuning-store';
 
 export interface DecodeSplitShape {
   readonly nHeads: number;
@@ -146,10 +146,11 @@ export async function tunedDecodeKeysPerSplit(
   opts: DecodeSplitTuneOptions & { readonly store: TuningStore; readonly retune?: boolean; readonly measure?: boolean },
 ): Promise<{ readonly keysPerSplit: number; readonly source: 'stored' | 'measured' | 'default'; readonly result?: DecodeSplitTuneResult }> {
   const key = decodeSplitKey(adapter, s);
-  const stored = Number((await opts.store.get(key))?.replace(/^kps/, ''));
-  if (!opts.retune && Number.isInteger(stored) && stored >= 16) return { keysPerSplit: stored, source: 'stored' };
-  if (opts.measure === false) return { keysPerSplit: DEFAULT_DECODE_KEYS_PER_SPLIT, source: 'default' };
-  const result = await tuneDecodeSplits(ctx, s, opts);
-  if (!result.error) await opts.store.set(key, keyOf(result.keysPerSplit));
-  return { keysPerSplit: result.keysPerSplit, source: 'measured', result };
+  const parse = (v: string): number | undefined => {
+    const n = Number(v.replace(/^kps/, ''));
+    return Number.isInteger(n) && n >= 16 ? n : undefined;
+  };
+  const kept = { store: opts.store, key, parse, serialize: keyOf, fallback: DEFAULT_DECODE_KEYS_PER_SPLIT, retune: opts.retune, measure: opts.measure };
+  const { choice, source, result } = await storedOrMeasured(kept, () => tuneDecodeSplits(ctx, s, opts), (r) => r.keysPerSplit);
+  return { keysPerSplit: choice, source, ...(result ? { result } : {}) };
 }

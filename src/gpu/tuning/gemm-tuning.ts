@@ -9,7 +9,7 @@ import { destroyWeight, rowBytes, uploadWeight, type WeightTensor } from '../ker
 import { dequantize } from '../quant';
 import { EXACT_NORMALIZED_ERROR, matvecShapeKey, readTuningMatrices, tuningShapes, type TuningMatrix } from './matvec-tuning';
 import { normalizedError, seededValues, tune, type TuneCandidate, type TuneResult } from './tuner';
-import { tuningKey, type TuningStore } from './tuning-store';
+import { storedOrMeasured, tuningKey, type TuningStore } from './tuning-store';
 
 /** Tokens a timed run multiplies: the engine's prefill batch (EngineOptions.maxBatchTokens' default). */
 export const GEMM_TUNING_TOKENS = 128;
@@ -149,11 +149,8 @@ export async function tunedGemmVariant(gpu: GpuContext, ctx: KernelContext, file
   const key = tuningKey({ adapter: gpu.adapterDescription, kernel: 'gemm', modelShape: `${matvecShapeKey(architecture, shapes)} t${tokens}` });
   const fallback = defaultGemmVariant(tokens);
   if (shapes.length === 0) return { variant: fallback, source: 'default', key };
-  const stored = await opts.store.get(key);
-  const storedVariant = stored !== undefined ? parseGemmVariant(stored) : undefined;
-  if (storedVariant && !opts.retune) return { variant: storedVariant, source: 'stored', key };
-  if (opts.measure === false) return { variant: fallback, source: 'default', key };
-  const result = await tuneGemm(ctx, opts.matrices ? gemmTuningMatrices(await opts.matrices()) : await readTuningMatrices(file, shapes), opts);
-  if (!result.error) await opts.store.set(key, gemmVariantKey(result.variant));
-  return { variant: result.variant, source: 'measured', key, result };
+  const kept = { store: opts.store, key, parse: parseGemmVariant, serialize: gemmVariantKey, fallback, retune: opts.retune, measure: opts.measure };
+  const measure = async () => tuneGemm(ctx, opts.matrices ? gemmTuningMatrices(await opts.matrices()) : await readTuningMatrices(file, shapes), opts);
+  const { choice, source, result } = await storedOrMeasured(kept, measure, (r) => r.variant);
+  return { variant: choice, source, key, ...(result ? { result } : {}) };
 }

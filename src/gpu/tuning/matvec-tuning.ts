@@ -9,7 +9,7 @@ import { defaultMatvecVariant, encodeMatmul, matvecVariantKey, matvecVariants, p
 import { destroyWeight, GPU_WEIGHT_TYPES, pairable, rowBytes, uploadWeight, type WeightTensor } from '../kernels/weights';
 import { matvecRows } from '../quant';
 import { normalizedError, seededValues, tune, type TuneCandidate, type TuneResult } from './tuner';
-import { tuningKey, type TuningStore } from './tuning-store';
+import { storedOrMeasured, tuningKey, type TuningStore } from './tuning-store';
 
 /** A matrix to tune on: raw GGUF bytes of `rows` rows of `cols`. */
 export interface TuningMatrix {
@@ -154,12 +154,8 @@ export async function tunedMatvecVariant(gpu: GpuContext, ctx: KernelContext, fi
   const shapes = tuningShapes(file);
   const key = tuningKey({ adapter: gpu.adapterDescription, kernel: 'matvec', modelShape: matvecShapeKey(architecture, shapes) });
   if (shapes.length === 0) return { variant: defaultMatvecVariant(ctx.caps), source: 'default', key };
-  const stored = await opts.store.get(key);
-  const storedVariant = stored !== undefined ? parseMatvecVariant(stored) : undefined;
-  if (storedVariant && !opts.retune) return { variant: storedVariant, source: 'stored', key };
-  if (opts.measure === false) return { variant: defaultMatvecVariant(ctx.caps), source: 'default', key };
-  const result = await tuneMatvec(ctx, await (opts.matrices?.() ?? readTuningMatrices(file, shapes)), opts);
-  // A failed measurement is not kept: the next load tries again.
-  if (!result.error) await opts.store.set(key, matvecVariantKey(result.variant));
-  return { variant: result.variant, source: 'measured', key, result };
+  const kept = { store: opts.store, key, parse: parseMatvecVariant, serialize: matvecVariantKey, fallback: defaultMatvecVariant(ctx.caps), retune: opts.retune, measure: opts.measure };
+  const measure = async () => tuneMatvec(ctx, await (opts.matrices?.() ?? readTuningMatrices(file, shapes)), opts);
+  const { choice, source, result } = await storedOrMeasured(kept, measure, (r) => r.variant);
+  return { variant: choice, source, key, ...(result ? { result } : {}) };
 }

@@ -46,3 +46,36 @@ export function isTuningKeyOf(key: string, adapter: string): boolean {
   const m = /^kernel-variant\/v\d+\/[^/]+\//.exec(key);
   return m !== null && key.startsWith(`${adapter}/`, m[0].length);
 }
+
+/** How a tuned kernel family's choice is kept: parsed from and written to the store's string values. */
+export interface StoredChoice<V> {
+  readonly store: TuningStore;
+  readonly key: string;
+  /** The stored value as a choice; undefined when it no longer parses (then it is measured again). */
+  readonly parse: (stored: string) => V | undefined;
+  readonly serialize: (choice: V) => string;
+  /** The fixed rule's choice, kept without measuring when `measure` is false. */
+  readonly fallback: V;
+  /** Measure again even when a choice is stored (the app's re-tune setting, the CLI's --tune). */
+  readonly retune?: boolean;
+  /** With nothing stored: measure now (default) or keep the fixed rule. */
+  readonly measure?: boolean;
+}
+
+/**
+ * The stored choice for `c.key`, or (none stored, or `retune`) a fresh measurement, stored unless it failed (a
+ * failed measurement is not kept: the next load tries again).
+ */
+export async function storedOrMeasured<V, R extends { readonly error?: unknown }>(
+  c: StoredChoice<V>,
+  measure: () => Promise<R>,
+  chosen: (result: R) => V,
+): Promise<{ readonly choice: V; readonly source: 'stored' | 'measured' | 'default'; readonly result?: R }> {
+  const stored = await c.store.get(c.key);
+  const storedChoice = stored !== undefined ? c.parse(stored) : undefined;
+  if (storedChoice !== undefined && !c.retune) return { choice: storedChoice, source: 'stored' };
+  if (c.measure === false) return { choice: c.fallback, source: 'default' };
+  const result = await measure();
+  if (!result.error) await c.store.set(c.key, c.serialize(chosen(result)));
+  return { choice: chosen(result), source: 'measured', result };
+}
