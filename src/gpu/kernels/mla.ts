@@ -42,6 +42,6 @@ export function encodeHeadCopy(ctx: KernelContext, pass: GPUComputePassEncoder, 
   checkSlices('headCopy', x, s.tokens, s.heads, s.n);
   checkSlices('headCopy', y, s.tokens, s.heads, s.n);
   const p = pipelineFor(ctx.pipelines, MLA_FILE, { OP: 'COPY' });
-  const params = ctx.uniform([s.tokens, s.heads, s.n, 0, ...strides(x), ...strides(y)]);
+  const params = ctx.uniform([s.tokens, s.heads, s.n, 0, ...strides(x), ...strides(y)]); // cols unused by the copy
   dispatch(pass, ctx.device, p, [params, x.buffer, y.buffer], grid(Math.ceil((s.tokens * s.heads * s.n) / WG), ctx.caps.maxComputeWorkgroupsPerDimension));
 }
