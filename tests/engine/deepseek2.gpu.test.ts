@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/gpu/engine/engine';
-import { persistSequence, resumeFromStore } from '../../src/gpu/engine/resume';
+import { resumeFromStore } from '../../src/gpu/engine/resume';
 import { GgufFile } from '../../src/gpu/gguf/reader';
 import { blockBytes, bytesPerElement } from '../../src/gpu/kv/layout';
 import { ConversationRepository } from '../../src/store/conversations';
@@ -25,6 +25,7 @@ import {
 } from '../helpers/deepseek2-synthetic';
 import { maxAbsDiff } from '../helpers/cpu-greedy';
 import { testDevice } from '../helpers/gpu';
+import { saveConversationKv } from '../helpers/saved-conversation';
 
 interface Fixture {
   readonly positions: number;
@@ -99,13 +100,7 @@ describe('deepseek2 latent KV blocks persist and resume', () => {
     const b = before.createSequence();
     const first = await before.generate(b, fixture.prompt_tokens, { maxNewTokens: 8, stopTokens: new Set() });
     expect(first.tokens).toEqual(fixture.generated_tokens.slice(0, 8));
-    const store = new KvBlockStore(db);
-    const { hashes, written } = await persistSequence(before, b, fingerprint, store);
-    expect(written).toBe(hashes.length);
-    expect(hashes.length).toBe(Math.floor(before.sequenceTokens(b).computed.length / 16));
-    const { computed, pending } = before.sequenceTokens(b);
-    store.setConversationTokens(conversation, fingerprint, [...computed, ...pending], computed.length);
-    store.setConversationBlocks(conversation, hashes);
+    const hashes = await saveConversationKv(before, b, fingerprint, new KvBlockStore(db), conversation);
     before.destroy();
     db.close();
 

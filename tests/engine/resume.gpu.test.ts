@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/gpu/engine/engine';
-import { persistSequence, resumeFromStore } from '../../src/gpu/engine/resume';
+import { resumeFromStore } from '../../src/gpu/engine/resume';
 import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
 import { ConversationRepository } from '../../src/store/conversations';
 import { openDatabase } from '../../src/store/database';
 import { KvBlockStore } from '../../src/store/kv-store';
 import { testDevice } from '../helpers/gpu';
 import { openModel } from '../helpers/shared';
+import { saveConversationKv } from '../helpers/saved-conversation';
 
 const FINGERPRINT = 'test-fingerprint-tinystories-656k';
 
@@ -36,13 +37,7 @@ describe('KV persistence and resume', () => {
     const b = before.createSequence();
     const b1 = await before.generate(b, first, { maxNewTokens: 20 });
     expect(b1.tokens).toEqual(a1.tokens);
-    const store = new KvBlockStore(db);
-    const { hashes, written } = await persistSequence(before, b, FINGERPRINT, store);
-    expect(written).toBe(hashes.length);
-    expect(hashes.length).toBe(Math.floor(before.sequenceTokens(b).computed.length / 16));
-    const { computed, pending } = before.sequenceTokens(b);
-    store.setConversationTokens(conversation, FINGERPRINT, [...computed, ...pending], computed.length);
-    store.setConversationBlocks(conversation, hashes);
+    const hashes = await saveConversationKv(before, b, FINGERPRINT, new KvBlockStore(db), conversation);
     before.destroy();
     db.close();
 
