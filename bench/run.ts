@@ -1,5 +1,6 @@
 // npm run -s bench -- [--quick] [--json] [--out FILE]   (--peer: against llama.cpp; --matmul: the matmul kernels alone;
-// --render: the streaming answer renderer in Chromium; --download: the model downloader; --kv-types: KV cache types alone)
+// --render: the streaming answer renderer in Chromium; --download: the model downloader; --kv-types: KV cache types alone;
+// --mla: multi-head latent attention's figures)
 // Engine benchmarks on this machine's WebGPU device, each figure a ratio against a baseline measured in the same
 // run: the device's own streaming bandwidth (a copy kernel), and naive three-pass attention.
 import { tmpdir } from 'node:os';
@@ -238,7 +239,10 @@ async function kvTypesOnly(): Promise<void> {
 // --render: the streaming answer renderer (bench/render).
 // --download: the model downloader against a plain HTTP read over loopback (bench/download).
 // --tune: kernel variants chosen by measuring, against the fixed rule (bench/tune).
-const entry = args.has('--tune')
+// --mla: multi-head latent attention's KV bytes per token and resume from SQLite (bench/mla).
+const entry = args.has('--mla')
+  ? import('./mla').then((m) => m.runMlaBench(process.argv.slice(2)))
+  : args.has('--tune')
   ? import('./tune').then((m) => m.runTuneBench(process.argv.slice(2)))
   : args.has('--download')
   ? import('./download').then((m) => m.runDownloadBench(process.argv.slice(2)))

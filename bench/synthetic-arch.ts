@@ -1,4 +1,4 @@
-// Gemma 3- and Qwen3-MoE-shaped synthetic GGUF models for the peer bench, quantized as `llama-quantize --pure` would
+// Gemma 3-, Qwen3-MoE- and DeepSeek-V2-shaped synthetic GGUF models for the peer bench, quantized as `llama-quantize --pure` would
 // quantize them. The architectures' own writers (tests/helpers: the ones whose F32 files llama.cpp checks us against)
 // write the tensors and metadata; this file re-encodes their matrices as Q8_0 or Q4_K, keeping the metadata bytes
 // as written, so both engines read one quantized file of a known-good layout.
@@ -13,11 +13,13 @@ import { quantize, quantizedByteSize, type QuantizableType } from '../src/gpu/qu
 import { buildGguf, walkGguf, type TensorSpec } from '../tests/gguf/writer';
 import { syntheticGemmaGguf, type SyntheticGemmaSpec } from '../tests/helpers/gemma-synthetic';
 import { buildMoeModel, type MoeModelSpec } from '../tests/helpers/moe-model';
+import { SYNTHETIC_DEEPSEEK2_LITE_HEADS, syntheticDeepseek2Gguf, type SyntheticDeepseek2Spec } from '../tests/helpers/deepseek2-synthetic';
 import { matrixType } from './synthetic';
 
 export type ArchShape =
   | { readonly name: string; readonly arch: 'gemma3'; readonly spec: SyntheticGemmaSpec; readonly bos: number }
-  | { readonly name: string; readonly arch: 'qwen3moe'; readonly spec: MoeModelSpec; readonly bos: number };
+  | { readonly name: string; readonly arch: 'qwen3moe'; readonly spec: MoeModelSpec; readonly bos: number }
+  | { readonly name: string; readonly arch: 'deepseek2'; readonly spec: SyntheticDeepseek2Spec; readonly bos: number };
 
 // Both writers' vocabularies: control tokens, 256 byte tokens, then word pieces; 32000 like the Llama bench models
 // (the real 262K / 152K vocabularies would make the output matrix most of every decode step at these sizes).
@@ -47,24 +49,50 @@ const qwen3moe = (layers: number): ArchShape => ({
   spec: { seed: 30, dim: 512, layers, heads: 8, kvHeads: 1, headDim: 128, experts: 128, expertsUsed: 8, expertFfn: 256, vocab: VOCAB, contextLength: 32768, expertType: GgmlType.Q8_0 },
 });
 
+/**
+ * DeepSeek-V2-Lite's attention exactly (16 heads of 128 nope + 64 rope, full attn_q, latent 512: cache rows of 576,
+ * v_head 128) at a quarter of its width (dim 512, real 2048), one dense leading layer (FFN 1536) then MoE layers of
+ * 16 routed experts, top-4, plus 2 shared (real: 64, top-6, 2 shared), expert FFN 256 (real 1408), softmax gating;
+ * 4 layers for quick runs, 12 for full ones (real: 27). A 32K vocabulary (real: 102K), untied.
+ */
+const deepseek2 = (layers: number): ArchShape => ({
+  name: `synthetic-deepseek2-${layers}L`,
+  arch: 'deepseek2',
+  // The synthetic tokenizer's BOS (tests/helpers/synthetic-gguf.ts).
+  bos: 2,
+  spec: { ...SYNTHETIC_DEEPSEEK2_LITE_HEADS, seed: 2048, dim: 512, layers, ffn: 1536, experts: 16, expertsUsed: 4, sharedExperts: 2, expertFfn: 256, vocab: VOCAB, contextLength: 32768 },
+});
+
 export const ARCH_SHAPES: Record<string, ArchShape> = {
   'gemma3-quick': gemma3(6),
   gemma3: gemma3(18),
   'qwen3moe-quick': qwen3moe(4),
   qwen3moe: qwen3moe(12),
+  'deepseek2-quick': deepseek2(4),
+  deepseek2: deepseek2(12),
 };
 
 /** The architecture writer's GGUF bytes for `shape` (weights F32, or Q8_0 experts). */
 function writerBytes(shape: ArchShape): Uint8Array {
-  return shape.arch === 'gemma3' ? syntheticGemmaGguf(shape.spec) : buildMoeModel(shape.spec);
+  switch (shape.arch) {
+    case 'gemma3':
+      return syntheticGemmaGguf(shape.spec);
+    case 'qwen3moe':
+      return buildMoeModel(shape.spec);
+    case 'deepseek2':
+      return syntheticDeepseek2Gguf(shape.spec);
+  }
 }
 
 /**
  * The type a tensor gets in a `quant` file: vectors (norms) and the MoE router stay F32, as llama-quantize keeps
  * them; matrices and expert stacks take `quant`, or its fallback where a row is not whole blocks (see matrixType).
+ * DeepSeek-V2's per-head up-projections (attn_k_b, attn_v_b: 3-D, a few MiB a layer) stay F32 too: llama.cpp
+ * (node-llama-cpp 3.22.1) aborts on a Q8_0 one, on its CPU backend as well (GGML_ASSERT(*cur_backend_id != -1):
+ * its Q8_0 weights go to the CPU's repacked buffer type, which takes no batched 3-D matmul).
  */
 export function archTensorType(t: Pick<GgufTensorInfo, 'name' | 'dims'>, quant: QuantizableType): QuantizableType {
-  if (t.dims.length < 2 || t.name.includes('ffn_gate_inp')) return GgmlType.F32;
+  if (t.dims.length < 2 || t.name.includes('ffn_gate_inp') || /\.attn_[kv]_b\./.test(t.name)) return GgmlType.F32;
   return matrixType(quant, t.dims[0]!);
 }
 

@@ -1,6 +1,6 @@
 // npm run -s bench -- --peer [--quick] [--json] [--profile] [--out FILE]
-//   [--shape tiny,135M,1B,gemma3,qwen3moe,...] [--quant Q8_0,Q4_0,Q4_K] [--skip-greedy]: part of a plan (a long full
-//   run in pieces)
+//   [--shape tiny,135M,1B,gemma3,qwen3moe,deepseek2,...] [--quant Q8_0,Q4_0,Q4_K] [--skip-greedy]: part of a plan
+//   (a long full run in pieces)
 // Our engine against llama.cpp (node-llama-cpp's prebuilt binaries: Vulkan, and its CPU backend as a second line)
 // on the same device and the same GGUF files in one run: greedy, same context size, same prompt and token counts,
 // 2 CPU threads; the engines take turns within each repetition and every figure is the median of the repetitions.
@@ -32,7 +32,7 @@ export interface PeerPlan {
   /** Llama-shaped models (bench/synthetic.ts), each in every type of `quants`. */
   readonly shapes: readonly SyntheticShape[];
   readonly quants: readonly PlanQuant[];
-  /** Gemma 3- and Qwen3-MoE-shaped models (bench/synthetic-arch.ts), each in every type of `archQuants`. */
+  /** Gemma 3-, Qwen3-MoE- and DeepSeek-V2-shaped models (bench/synthetic-arch.ts), each in every type of `archQuants`. */
   readonly archShapes: readonly ArchShape[];
   readonly archQuants: readonly PlanQuant[];
   readonly prefillTokens: number;

@@ -1,7 +1,7 @@
 // npm run -s generate -- --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--top-k K]
 //   [--top-p P] [--min-p P] [--repeat-penalty R] [--reference] [--json]
 //   [--session DB --conversation NAME [--chat] [--kv-budget BYTES]] [--context N] [--context-policy stop|truncate-middle|rolling-window [--keep N]]
-//   [--kv-type f16|q8_0|q4_0] [--tune]
+//   [--kv-type f16|q8_0|q4_0] [--tune] [--think|--no-think] [--reasoning-effort low|medium|high] [--help]
 // Positions count like llama2.c's -n: prompt and generated tokens together take at most N positions (and at
 // most the model's context); generation also stops at an end-of-generation token. With --session the prompt
 // continues a stored conversation (raw text unless --chat) and N caps the new tokens. At the context length the
@@ -11,7 +11,9 @@
 // what it holds after the run. --kv-type picks the K/V cache type (default f16 where the GPU has shader-f16, else
 // f32; q8_0 about halves KV memory and disk, q4_0 about quarters it); the JSON's kv_type says which ran. --tune
 // measures kernel variants on this device first (decode matvec, flash-decode split-K; about 2 s) and keeps the
-// choices for later runs.
+// choices for later runs. With --chat the model's reasoning (a Qwen3 `<think>` block, gpt-oss's analysis
+// channel) is split from its answer (answer-stream.ts): the JSON's text is the answer and its reasoning the rest;
+// see USAGE for the plain output, --think/--no-think and --reasoning-effort.
 import type { ConversationResume } from '../gpu/engine/conversation-cache';
 import { Engine, type ContextPolicy, type ContextShift, type GenerateOptions, type GenerateResult } from '../gpu/engine/engine';
 import { sampleCpu } from '../gpu/engine/sampler-cpu';
@@ -19,13 +21,15 @@ import { foldSeed, normalizeSamplingParams, SamplingParamError, topPZeroAsGreedy
 import type { GgufFile } from '../gpu/gguf/reader';
 import type { KvDtype, KvType } from '../gpu/kv/layout';
 import { readModelConfig } from '../gpu/model/config';
-import { CpuReferenceModel } from '../gpu/model/cpu-reference';
-import { continuesPrompt, encodeChat, StreamingDecoder, tokenizerFromGguf, type Tokenizer } from '../gpu/tokenizer';
+import { continuesPrompt, encodeChat, tokenizerFromGguf, type Tokenizer } from '../gpu/tokenizer';
+import { hasReasoningEffort, hasThinkingSwitch, isReasoningEffort, REASONING_EFFORTS, reasoningTemplateKwargs, type ReasoningChoice } from '../gpu/tokenizer/reasoning';
 import { Args, kvTypeArg, runMain, UsageError } from './args';
+import { AnswerStream } from './answer-stream';
 import { openGgufFile } from '../node/file-source';
 import { acquireNodeDevice } from '../node/dawn-device';
 import { CliSession, type StoredConversation } from './session';
 import { chooseKernelVariants } from './tune';
+import { loadReferenceModel } from './reference-model';
 
 interface Generation {
   readonly tokens: number[];
@@ -54,11 +58,11 @@ interface Run {
   /** Measure kernel variants before loading (--tune). */
   readonly tune?: boolean;
   /** Session mode: the stored conversation and how to save the exchange. */
-  readonly session?: { readonly store: CliSession; readonly conversation: StoredConversation; readonly promptText: string; readonly tokenizer: Tokenizer };
+  readonly session?: { readonly store: CliSession; readonly conversation: StoredConversation; readonly promptText: string; readonly answer: AnswerStream };
 }
 
 async function generateReference(r: Run): Promise<Generation> {
-  const model = await CpuReferenceModel.load(r.file, r.contextLength);
+  const model = await loadReferenceModel(r.file, { ...readModelConfig(r.file.header), contextLength: r.contextLength });
   const started = performance.now();
   const tokens: number[] = [];
   const recent: number[] = [];
@@ -94,6 +98,7 @@ async function generateGpu(r: Run): Promise<Generation> {
     ...(r.kvType ? { kvDtype: r.kvType } : {}),
     ...(r.session ? { modelFingerprint: r.session.store.modelFingerprint } : {}),
     matvecVariant: tuned.matvecVariant,
+    gemmVariant: tuned.gemmVariant,
     ...(tuned.decodeKeysPerSplit !== undefined ? { decodeKeysPerSplit: tuned.decodeKeysPerSplit } : {}),
   });
   try {
@@ -136,15 +141,36 @@ async function generateInSession(engine: Engine, s: NonNullable<Run['session']>,
   await conversations.openConversation(s.conversation.id);
   const a = await conversations.generate(s.conversation.id, [...s.conversation.history, ...prompt], opts);
   if (a.persistError !== undefined) throw a.persistError;
-  s.store.saveMessages(s.conversation, s.promptText, s.tokenizer.decode(a.result.tokens, { continuation: true }), { tokens: a.result.tokens.length, stopReason: a.result.stopReason });
+  const { content, reasoning } = s.answer.end();
+  s.store.saveMessages(s.conversation, s.promptText, content, { tokens: a.result.tokens.length, stopReason: a.result.stopReason }, reasoning);
   return { result: a.result, resume: resume! };
 }
 
+const USAGE = `usage: npm run -s generate -- --model FILE --prompt TEXT [options]
+  --max-tokens N          prompt and generated tokens together take at most N positions
+  --temperature T --seed S --top-k K --top-p P --min-p P --repeat-penalty R   sampling (llama.cpp's defaults)
+  --reference             run the CPU f32 reference instead of the GPU
+  --json                  print one JSON object at the end instead of the text as it comes
+  --chat                  wrap the prompt as a user turn in the model's chat template
+  --think, --no-think     (--chat) answer with or without reasoning, for a template with a thinking switch (Qwen3)
+  --reasoning-effort L    (--chat) low, medium or high, for a template that reads it (gpt-oss; its default: medium)
+  --session DB --conversation NAME [--kv-budget BYTES]   continue a stored conversation
+  --context N --context-policy stop|truncate-middle|rolling-window [--keep N] --kv-type f16|q8_0|q4_0 --tune
+With --chat, a model's reasoning (a <think> block, gpt-oss's analysis channel) is split from its answer: the answer
+is printed on stdout, the reasoning on stderr under a "Thinking:" header (so redirecting stdout keeps only the
+answer); --json gives the answer as "text" and the reasoning as "reasoning" ("" when it gave none; absent when
+the template has no reasoning markup).
+`;
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const args = new Args(
     process.argv.slice(2),
-    new Set(['json', 'reference', 'chat', 'tune']),
-    new Set(['model', 'prompt', 'max-tokens', 'temperature', 'seed', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'session', 'conversation', 'context-policy', 'keep', 'context', 'kv-budget', 'kv-type']),
+    new Set(['json', 'reference', 'chat', 'tune', 'think', 'no-think']),
+    new Set(['model', 'prompt', 'max-tokens', 'temperature', 'seed', 'top-k', 'top-p', 'min-p', 'repeat-penalty', 'session', 'conversation', 'context-policy', 'keep', 'context', 'kv-budget', 'kv-type', 'reasoning-effort']),
   );
   const json = args.flag('json');
   const modelPath = args.required('model');
@@ -164,7 +190,8 @@ async function main(): Promise<void> {
     const promptText = args.string('prompt') ?? '';
     const conversation = store?.conversation(args.required('conversation'));
     const history = conversation?.history ?? [];
-    const prompt = encodePrompt(tokenizer, file, promptText, history.length === 0, args.flag('chat'));
+    const reasoning = reasoningChoiceFromArgs(args, file);
+    const prompt = encodePrompt(tokenizer, file, promptText, history.length === 0, args.flag('chat'), reasoningTemplateKwargs(file.metadata, reasoning));
     if (prompt.length + history.length === 0) throw new UsageError('the prompt is empty and the model adds no BOS token');
     const cap = args.number('max-tokens', config.contextLength, (n) => Number.isInteger(n) && n > 0, 'a positive whole number');
     const contextPolicy = parseContextPolicy(args.string('context-policy') ?? 'stop', args, history[0] ?? prompt[0], tokenizer.bos);
@@ -173,11 +200,9 @@ async function main(): Promise<void> {
     const maxNew = contextPolicy.kind !== 'stop' ? cap : conversation ? Math.min(cap, config.contextLength - used + 1) : Math.min(cap, config.contextLength) - prompt.length + 1;
     if (maxNew < 1) throw new UsageError(`the prompt takes ${used} tokens; the model's context is ${config.contextLength} and ${cap} positions were allowed`);
     const sampling = samplingFromArgs(args);
-    const continuation = continuesPrompt(prompt, tokenizer.bos);
-    const decoder = new StreamingDecoder(tokenizer, { continuation });
-    const stream = (t: number): void => {
-      if (!json) process.stdout.write(decoder.push(t));
-    };
+    // A stored conversation's answer continues its text even after an empty prompt.
+    const continuation = history.length > 0 || continuesPrompt(prompt, tokenizer.bos);
+    const answer = new AnswerStream(tokenizer, file.metadata, prompt, { continuation, chat: args.flag('chat'), ...(json ? {} : { out: process.stdout, err: process.stderr }) });
     if (!json) process.stdout.write(promptText);
     const run: Run = {
       file,
@@ -185,15 +210,15 @@ async function main(): Promise<void> {
       maxNew,
       sampling,
       stop: tokenizer.endOfGeneration,
-      onToken: stream,
+      onToken: (t) => answer.token(t),
       contextPolicy,
       contextLength,
       kvType: kvTypeArg(args),
       tune: args.flag('tune'),
-      ...(store && conversation ? { session: { store, conversation, promptText, tokenizer } } : {}),
+      ...(store && conversation ? { session: { store, conversation, promptText, answer } } : {}),
     };
     const g = args.flag('reference') ? await generateReference(run) : await generateGpu(run);
-    const text = tokenizer.decode(g.tokens, { continuation });
+    const { content: text, reasoning: thought } = answer.end();
     const decoded = Math.max(0, g.tokens.length - 1);
     if (json) {
       process.stdout.write(
@@ -207,6 +232,7 @@ async function main(): Promise<void> {
           prompt_tokens: prompt,
           generated_tokens: g.tokens,
           text,
+          ...(answer.format !== 'none' ? { reasoning: thought } : {}),
           stop_reason: g.stopReason,
           context_policy: contextPolicy.kind,
           context_shifts: g.contextShifts.map((c) => ({ dropped_tokens: c.droppedTokens, kept_head: c.keptHead, recomputed_tokens: c.recomputedTokens })),
@@ -224,7 +250,7 @@ async function main(): Promise<void> {
         })}\n`,
       );
     } else {
-      process.stdout.write(`${decoder.flush()}\n`);
+      process.stdout.write('\n');
       process.stderr.write(`\n[${g.device}] ${prompt.length} prompt tokens, ${g.tokens.length} generated (${g.stopReason}); ${((decoded / g.decodeMs) * 1000).toFixed(1)} tokens/s\n`);
     }
   } finally {
@@ -234,9 +260,24 @@ async function main(): Promise<void> {
 }
 
 /** The prompt's tokens: raw text continues the conversation; --chat wraps it as a user turn in the model's template. */
-function encodePrompt(tokenizer: Tokenizer, file: GgufFile, text: string, first: boolean, chat: boolean): number[] {
+function encodePrompt(tokenizer: Tokenizer, file: GgufFile, text: string, first: boolean, chat: boolean, templateKwargs: Record<string, unknown>): number[] {
   if (!chat) return tokenizer.encode(text, first ? {} : { addBos: false });
-  return encodeChat(tokenizer, file.metadata, [{ role: 'user', content: text }], { addGenerationPrompt: true, addBos: first });
+  return encodeChat(tokenizer, file.metadata, [{ role: 'user', content: text }], { addGenerationPrompt: true, addBos: first, templateKwargs });
+}
+
+/** --think/--no-think and --reasoning-effort: only with --chat, and only for a template that reads them. */
+function reasoningChoiceFromArgs(args: Args, file: GgufFile): ReasoningChoice {
+  const think = args.flag('think');
+  const noThink = args.flag('no-think');
+  const effort = args.string('reasoning-effort');
+  if (think && noThink) throw new UsageError('--think and --no-think contradict each other');
+  if ((think || noThink || effort !== undefined) && !args.flag('chat')) throw new UsageError(`${think ? '--think' : noThink ? '--no-think' : '--reasoning-effort'} needs --chat (it is a chat template variable)`);
+  if ((think || noThink) && !hasThinkingSwitch(file.metadata)) throw new UsageError(`--${think ? 'think' : 'no-think'}: this model's chat template has no thinking switch (enable_thinking)`);
+  const thinking = think || noThink ? think : undefined;
+  if (effort === undefined) return { thinking };
+  if (!isReasoningEffort(effort)) throw new UsageError(`--reasoning-effort must be one of ${REASONING_EFFORTS.join(', ')}, not "${effort}"`);
+  if (!hasReasoningEffort(file.metadata)) throw new UsageError("--reasoning-effort: this model's chat template does not read reasoning_effort");
+  return { thinking, effort };
 }
 
 const round = (x: number): number => Math.round(x * 100) / 100;

@@ -21,6 +21,11 @@ export interface FitModel {
   readonly layers: number;
   readonly kvHeads: number;
   readonly headDim: number;
+  /**
+   * Rows cached per token, layer and KV head: 2 (a key and a value), or 1 under multi-head latent attention, where
+   * one row (latent + RoPE key, headDim wide) is both. Absent: 2.
+   */
+  readonly kvKinds?: 1 | 2;
   /** Residual width and vocabulary: the activation and logits buffers. */
   readonly dim?: number;
   readonly vocabSize?: number;
@@ -76,9 +81,17 @@ export function contextChoices(modelContext: number): number[] {
   return out;
 }
 
-/** K and V of every layer at `contextLength` tokens: 2 * layers * kvHeads * headDim * bytesPerValue * context. */
-export function kvCacheBytes(m: Pick<FitModel, 'layers' | 'kvHeads' | 'headDim'>, o: FitOptions): number {
-  return 2 * m.layers * m.kvHeads * m.headDim * KV_BYTES[o.kvType] * o.contextLength;
+/** Architectures the engine runs with multi-head latent attention (src/gpu/model/deepseek2.ts): one cached row a token. */
+const MLA_ARCHITECTURES: ReadonlySet<string> = new Set(['deepseek2']);
+
+/** FitModel's kvKinds for a model of `architecture` (general.architecture). */
+export function kvKindsOf(architecture: string): 1 | 2 {
+  return MLA_ARCHITECTURES.has(architecture) ? 1 : 2;
+}
+
+/** Every layer's cache at `contextLength` tokens: kvKinds * layers * kvHeads * headDim * bytesPerValue * context. */
+export function kvCacheBytes(m: Pick<FitModel, 'layers' | 'kvHeads' | 'headDim' | 'kvKinds'>, o: FitOptions): number {
+  return (m.kvKinds ?? 2) * m.layers * m.kvHeads * m.headDim * KV_BYTES[o.kvType] * o.contextLength;
 }
 
 /** Activations of one prefill step (about 8 f32 vectors of `dim` per token) and the f32 logits, plus a fixed part. */

@@ -7,7 +7,9 @@ import { readGgufHeader, type ByteSource } from '../../gpu/gguf/reader';
 import { mergeSplitHeaders } from '../../gpu/gguf/split';
 import { ggmlTypeName, type GgufHeader, type GgufTensorInfo } from '../../gpu/gguf/types';
 import { GPU_WEIGHT_TYPES } from '../../gpu/kernels/weights';
+import { kvKinds } from '../../gpu/kv/layout';
 import { expectedTensorShapes, readModelConfig, SUPPORTED_ARCHITECTURES } from '../../gpu/model/config';
+import { mlaKvRow } from '../../gpu/model/deepseek2';
 import { tokenizerFromGguf } from '../../gpu/tokenizer';
 import { HubError } from './errors';
 
@@ -35,6 +37,8 @@ export interface ModelShape {
   readonly layers: number;
   readonly kvHeads: number;
   readonly headDim: number;
+  /** 1 under multi-head latent attention (one cached row a token is both K and V), else 2 (FitModel's kvKinds). */
+  readonly kvKinds: 1 | 2;
   readonly dim: number;
   readonly vocabSize: number;
   /** Bytes of every tensor together, as stored. */
@@ -60,7 +64,7 @@ function shapeOf(header: GgufHeader): ModelShape | null {
     const c = readModelConfig(header);
     const sizes = header.tensors.map((t) => t.byteSize);
     return {
-      layers: c.nLayers, kvHeads: c.nKvHeads, headDim: c.headDim, dim: c.dim, vocabSize: c.vocabSize,
+      layers: c.nLayers, kvHeads: c.nKvHeads, headDim: c.headDim, kvKinds: kvKinds({ latentDim: mlaKvRow(c)?.latentDim }), dim: c.dim, vocabSize: c.vocabSize,
       weightsBytes: sizes.reduce((a, b) => a + b, 0), largestTensorBytes: Math.max(0, ...sizes),
       largestUnitBytes: Math.max(0, ...header.tensors.map(unsplittableBytes)),
     };

@@ -1,7 +1,19 @@
 // Fit estimates for what Discover shows: a Hub file (its own header, or the repository's shape scaled to its size)
 // and a library model (the details its header gave at import).
-import type { HubFileCheck, ModelInfo } from '../../../../shared/api';
-import { estimateFit, type FitDevice, type FitEstimate, type FitModel, type FitOptions } from '../../../../shared/model-fit';
+import type { HubFileCheck, HubRepositoryFiles, ModelInfo } from '../../../../shared/api';
+import { estimateFit, kvKindsOf, type FitDevice, type FitEstimate, type FitModel, type FitOptions } from '../../../../shared/model-fit';
+
+/**
+ * The file whose header tells the shape (layers, heads) every file of the repository shares: the smallest single
+ * file (one header to read), else the smallest complete split model, named by its first part (the probe reads every
+ * part's header and sums the parts' sizes, as the listing sums them). Null when no file can tell.
+ */
+export function shapeProbeFile(files: HubRepositoryFiles): string | null {
+  const complete = files.groups.flatMap((g) => g.files).filter((f) => f.problem === null);
+  const bySize = (a: { size: number }, b: { size: number }): number => a.size - b.size;
+  const single = complete.filter((f) => f.parts === 1).sort(bySize)[0];
+  return (single ?? complete.sort(bySize)[0])?.file ?? null;
+}
 
 /** `size` bytes of a file of the repository whose header `probe` read: its weights scale with its size. */
 export function hubFileFit(size: number, probe: HubFileCheck | null, device: FitDevice | null, o: FitOptions): FitEstimate | null {
@@ -21,7 +33,8 @@ export function hubFileFit(size: number, probe: HubFileCheck | null, device: Fit
 export function libraryModelFit(m: ModelInfo, device: FitDevice | null, o: FitOptions): FitEstimate | null {
   if (!device) return null;
   const d = m.details;
-  return estimateFit({ weightsBytes: m.size, layers: d.nLayers, kvHeads: d.nKvHeads, headDim: d.headDim, dim: d.dim, vocabSize: d.vocabSize }, device, clampContext(o, m.contextLength));
+  const model: FitModel = { weightsBytes: m.size, layers: d.nLayers, kvHeads: d.nKvHeads, headDim: d.headDim, kvKinds: kvKindsOf(m.architecture), dim: d.dim, vocabSize: d.vocabSize };
+  return estimateFit(model, device, clampContext(o, m.contextLength));
 }
 
 /** No model is run past its own context length. */
