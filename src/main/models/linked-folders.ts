@@ -1,8 +1,8 @@
 // Folders of GGUF models the user linked: every model in one (its subfolders too, a few levels down) is registered in
 // the library in place, never copied; deleting one from the library unregisters it and leaves the file, and the
 // folder's later scans leave it out. Linked folders are scanned again at every start (new files are added).
-// The scan is findLocalModels' own (local-models.ts: the bounded walk, split models, the header checks, what the
-// library already has), run on each folder of the linked tree as a flat model folder (the layout of llama.cpp's cache).
+// Each folder of the tree is read by local-models.ts (findModelsDirectlyIn: split models, the header checks, what the
+// library already has), as findLocalModels reads the other apps' folders.
 import type { Dirent } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -10,7 +10,7 @@ import type { LinkedFolder, LinkedFolderScan, LocalModelCandidate, ModelImportPr
 import { isInFolder, LinkedFolderStore } from '../../store/linked-folders';
 import type { Db } from '../../store/database';
 import type { ModelLibrary } from './library';
-import { findLocalModels, type LocalModelsPlace } from './local-models';
+import { findModelsDirectlyIn } from './local-models';
 
 /** A folder that cannot be linked or unlinked; `code` is stable, `message` names the folder. */
 export class LinkedFolderError extends Error {
@@ -27,15 +27,6 @@ export class LinkedFolderError extends Error {
 export const MAX_LINK_DEPTH = 4;
 /** Folders scanned at most under one link: a home folder linked by mistake is not walked whole. */
 export const MAX_LINK_FOLDERS = 500;
-
-/**
- * Where findLocalModels looks when `dir` is the only model folder: its llama.cpp cache (a flat folder of GGUF files),
- * and no other app's folder (a path with a NUL byte names no file, so those folders are simply absent).
- */
-function onlyFolder(dir: string): LocalModelsPlace {
-  const nowhere = '\0';
-  return { home: nowhere, platform: process.platform, env: { LLAMA_CACHE: dir, OLLAMA_MODELS: nowhere, HF_HUB_CACHE: nowhere } };
-}
 
 async function subfolders(dir: string): Promise<string[]> {
   let entries: Dirent[];
@@ -78,7 +69,7 @@ export async function findModelsInFolder(folder: string, library: ModelLibrary):
   const found: LocalModelCandidate[] = [];
   const seen = new Set<string>();
   for (const dir of await folderTree(folder)) {
-    for (const c of await findLocalModels(onlyFolder(dir), { registered })) {
+    for (const c of await findModelsDirectlyIn(dir, { registered })) {
       const real = await realpath(c.path).catch(() => resolve(c.path));
       if (seen.has(real)) continue;
       seen.add(real);

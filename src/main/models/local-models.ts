@@ -261,8 +261,12 @@ async function huggingFaceModels(p: LocalModelsPlace): Promise<FoundFile[]> {
 
 /** llama.cpp's `-hf` downloads: `<cache>/<org>_<repo>_<file>.gguf`, flat. */
 async function llamaCppModels(p: LocalModelsPlace): Promise<FoundFile[]> {
-  const paths = await ggufFilesUnder(llamaCppCacheFolder(p), 0);
-  return asModels(paths, (path) => ({ source: 'llama.cpp', name: modelStem(path) }));
+  return flatFolderModels(llamaCppCacheFolder(p));
+}
+
+/** The GGUF files directly in `dir`, named by their file stems (llama.cpp's cache, a linked folder). */
+async function flatFolderModels(dir: string): Promise<FoundFile[]> {
+  return asModels(await ggufFilesUnder(dir, 0), (path) => ({ source: 'llama.cpp', name: modelStem(path) }));
 }
 
 // ---- Reading the header ----
@@ -344,10 +348,22 @@ const SOURCE_ORDER: readonly LocalModelSource[] = ['lm-studio', 'ollama', 'huggi
  */
 export async function findLocalModels(place: LocalModelsPlace, options: FindLocalModelsOptions = {}): Promise<LocalModelCandidate[]> {
   const models = options.registered ?? [];
+  const found = (await Promise.all([lmStudioModels(place), ollamaModels(place), huggingFaceModels(place), llamaCppModels(place)])).flat();
+  return describeFound(found, models);
+}
+
+/**
+ * The GGUF models directly in `dir` (not below it; split models once, by part 1), described as findLocalModels
+ * describes the other apps' files: a folder the user linked is walked by its caller, one folder at a time.
+ */
+export async function findModelsDirectlyIn(dir: string, options: FindLocalModelsOptions = {}): Promise<LocalModelCandidate[]> {
+  return describeFound(await flatFolderModels(dir), options.registered ?? []);
+}
+
+/** Each found file once (the first name wins), described and matched against the library, sorted by app and name. */
+async function describeFound(found: readonly FoundFile[], models: readonly ModelInfo[]): Promise<LocalModelCandidate[]> {
   const byRealPath = new Map<string, string>();
   for (const m of models) byRealPath.set(await realOrResolved(m.path), m.id);
-
-  const found = (await Promise.all([lmStudioModels(place), ollamaModels(place), huggingFaceModels(place), llamaCppModels(place)])).flat();
   const seen = new Set<string>();
   const out: LocalModelCandidate[] = [];
   for (const f of found) {
