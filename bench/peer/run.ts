@@ -1,12 +1,13 @@
 // npm run -s bench -- --peer [--quick] [--json] [--profile] [--out FILE]
 //   [--shape tiny,135M,1B,gemma3,qwen3moe,deepseek2,...] [--quant Q8_0,Q4_0,Q4_K] [--skip-greedy]: part of a plan
-//   (a long full run in pieces)
+//   (a long full run in pieces); [--tune]: ours with the kernel variants the app would measure at its first load
+//   of each model (reported under `tuned`)
 // Our engine against llama.cpp (node-llama-cpp's prebuilt binaries: Vulkan, and its CPU backend as a second line)
 // on the same device and the same GGUF files in one run: greedy, same context size, same prompt and token counts,
 // 2 CPU threads; the engines take turns within each repetition and every figure is the median of the repetitions.
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { acquireNodeDevice } from '../../src/node/dawn-device';
 import { GgmlType, ggmlTypeName } from '../../src/gpu/gguf/types';
@@ -286,7 +287,15 @@ export async function runPeerBench(argv: readonly string[]): Promise<void> {
   const vulkan = await llamaCppEngine('vulkan');
   const cpu = await llamaCppEngine('cpu');
   for (const p of [vulkan, cpu]) log(`peer: ${p.info.engine} ${p.info.version} (${p.info.binding}), ${p.info.backend} on ${p.info.device}`);
-  const engines: BenchEngine[] = [oursEngine(gpu), vulkan, cpu];
+  const tuned: { model: string; kernels: readonly { kernel: string; variant: string }[] }[] = [];
+  const ours = oursEngine(gpu, {
+    tune: args.has('--tune'),
+    onTuned: (path, kernels) => {
+      tuned.push({ model: basename(path), kernels });
+      log(`ours tuned for ${basename(path)}: ${kernels.map((k) => `${k.kernel} ${k.variant}`).join(', ')}`);
+    },
+  });
+  const engines: BenchEngine[] = [ours, vulkan, cpu];
 
   // The cross-check is against llama.cpp's Vulkan backend; its CPU backend runs too (8-bit activations for quantized
   // weights: it is expected to leave the Q4_0 reference early).
@@ -342,6 +351,7 @@ export async function runPeerBench(argv: readonly string[]): Promise<void> {
     peer_greedy_identical_models: `${greedy.filter((g) => g.identical).length}/${greedy.length}`,
     peer_cpu_greedy_identical_models: `${greedy.filter((g) => { const c = g.engines['llama.cpp-cpu']!; return c.same_as_ours === Math.max(c.length, g.engines.ours!.length); }).length}/${greedy.length}`,
     greedy,
+    ...(tuned.length > 0 ? { tuned } : {}),
     table: rows,
     ...(profile ? { profile } : {}),
     seconds: round((performance.now() - t0) / 1000, 1),
