@@ -49,8 +49,8 @@ describe('split GGUF model on the GPU', () => {
 
     const { db, dir } = tempDb();
     const library = new ModelLibrary(db, join(dir, 'models'));
-    const model = await library.importModel(first, { copy: true }); // a split model is always kept in place
-    expect(model.storedInPlace).toBe(true);
+    const model = await library.importModel(first, { copy: true }); // every part copied into the models folder
+    expect(model.storedInPlace).toBe(false);
     const requested: string[] = [];
     const viaProtocol: typeof fetch = async (input, init) => {
       requested.push(String(input));

@@ -318,6 +318,9 @@ export class Engine {
    */
   private async loop(): Promise<void> {
     try {
+      // No step before `running` holds this loop: a step may call back into generate synchronously (a request queued
+      // from inside a store read), which must find the loop running, not start a second one beside it.
+      await Promise.resolve();
       while (this.queue.length > 0) {
         try {
           await this.step();
