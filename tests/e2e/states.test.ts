@@ -154,7 +154,7 @@ describe('empty and loading states', () => {
 describe('unloading the model', () => {
   let conversationId = 0;
 
-  it('unload frees the model: no model loaded, the chat asks for one, opening a past chat does not load it', async () => {
+  it('unload frees the model: no model loaded, also after a restart; the chat asks for one, opening a past chat does not load it', async () => {
     await app.setSettings({ temperature: 0, repeatPenalty: 1, maxTokens: 20 });
     await app.send('Once upon a time');
     expect((await app.waitForAnswer()).status).toBe('complete');
@@ -168,6 +168,14 @@ describe('unloading the model', () => {
     expect(await sendRefused()).toBe(true);
     expect(await app.text('status-model')).toBe('no model');
     await captureState('no-model');
+
+    // The unload outlasts a restart (a reload here): the model list is read again, and still no model loads.
+    await app.reload();
+    const [model] = ok(await host.call('listModels'));
+    await app.page.waitForSelector(`${id('model-picker')} option[value="${model!.id}"]`, { state: 'attached' });
+    expect(await phase()).toBe('none');
+    expect(await app.modelStatus()).toBe('No model loaded');
+    expect(await app.page.inputValue(id('model-picker'))).toBe('');
 
     await app.newChat();
     await app.openConversationById(conversationId);

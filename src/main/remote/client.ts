@@ -75,6 +75,10 @@ export interface RemoteChatRequest {
   readonly topP?: number;
   readonly maxTokens?: number;
   readonly seed?: number;
+  /** Sent as `reasoning_effort` (OpenAI, vLLM, llama.cpp's server, OpenRouter). Absent: the server's default. */
+  readonly reasoningEffort?: 'low' | 'medium' | 'high';
+  /** false: `chat_template_kwargs.enable_thinking = false` (llama.cpp's server, vLLM). Absent or true: nothing sent. */
+  readonly thinking?: boolean;
 }
 
 export interface RemoteChatResult {
@@ -146,6 +150,9 @@ export class OpenAiRemoteClient {
       ...(request.topP !== undefined ? { top_p: request.topP } : {}),
       ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
       ...(request.seed !== undefined ? { seed: request.seed } : {}),
+      ...(request.reasoningEffort !== undefined ? { reasoning_effort: request.reasoningEffort } : {}),
+      // Only the switch turned off is sent: a server without the kwarg (or whose template has no switch) thinks as usual.
+      ...(request.thinking === false ? { chat_template_kwargs: { enable_thinking: false } } : {}),
     });
     const onPart = (text: string, part: 'text' | 'reasoning'): void => {
       if (text === '') return;

@@ -228,6 +228,8 @@ export class RemoteService {
           topP: settings.topP,
           maxTokens: settings.maxTokens,
           ...(settings.seed !== null ? { seed: settings.seed } : {}),
+          ...(settings.reasoningEffort !== undefined ? { reasoningEffort: settings.reasoningEffort } : {}),
+          ...(settings.thinking !== undefined ? { thinking: settings.thinking } : {}),
         },
         { onDelta, onReasoning, continuing: before.text !== '', ...(opts.signal ? { signal: opts.signal } : {}) },
       );

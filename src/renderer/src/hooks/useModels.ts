@@ -1,10 +1,12 @@
-// The model library and the model loaded in the engine: the list, the selected model (remembered across starts),
-// loading it into the worker whenever the selection or its file changes, and a .gguf opened from the OS.
+// The model library and the model loaded in the engine: the list, the selected model (remembered across starts, and
+// so is an unload: see remembered-model.ts), loading it into the worker whenever the selection or its file changes,
+// and a .gguf opened from the OS.
 import { useCallback, useEffect, useEffectEvent, useRef, useState } from 'react';
 import type { ModelInfo } from '../../../shared/api';
 import { api, value } from '../api';
 import type { LoadOptions } from '../engine/protocol';
 import { engine, useEngineEvents } from './engine';
+import { modelToSelect, rememberChosen, rememberedModelId, rememberLoaded, rememberUnloaded, wasUnloaded } from './remembered-model';
 
 export type ModelState =
   /** `unloaded`: the user unloaded it (nothing loads until one is picked). */
@@ -29,13 +31,15 @@ export interface Models {
   retry(): void;
   /** Frees the loaded model and its GPU memory (stops a load in progress); nothing loads again until one is selected. */
   unload(): void;
-  /** True after unload() until a model is selected: opening a chat does not load its model by itself. */
+  /**
+   * True after unload() until a model is selected, in this run or a past one (a start after an unload loads
+   * nothing): opening a chat does not load its model by itself.
+   */
   readonly unloaded: boolean;
   /** Reads the library again; `selectId` (a model just imported or opened) becomes the selection when available. */
   refresh(selectId?: string): Promise<void>;
 }
 
-const SELECTED_MODEL_KEY = 'kvchat.selectedModel';
 const loadOptionsKey = (id: string): string => `kvchat.loadOptions.${id}`;
 
 function storedLoadOptions(id: string | null): LoadOptions {
@@ -54,10 +58,12 @@ function storedLoadOptions(id: string | null): LoadOptions {
 export function useModels(fail: (e: unknown) => void, onLoadStart: () => void): Models {
   const [list, setList] = useState<ModelInfo[]>([]);
   const [selectedId, setSelectedId] = useState<string | null>(null);
-  const [state, setState] = useState<ModelState>({ phase: 'none' });
+  // Unloaded by the user in a past run and no model chosen since: this start loads nothing either.
+  const [unloadedAtStart] = useState(() => wasUnloaded(localStorage));
+  const [state, setState] = useState<ModelState>(unloadedAtStart ? { phase: 'none', unloaded: true } : { phase: 'none' });
   // After an unload a refresh (an import, a download) must not pick a model and load it by itself.
-  const unloadedRef = useRef(false);
-  const [unloaded, setUnloaded] = useState(false);
+  const unloadedRef = useRef(unloadedAtStart);
+  const [unloaded, setUnloaded] = useState(unloadedAtStart);
   // Bumped when the selected model's load options are stored, to render (and so load) with them.
   const [, setOptionsVersion] = useState(0);
   // Bumped by retry(): part of the load key, so the same model loads again.
@@ -70,12 +76,11 @@ export function useModels(fail: (e: unknown) => void, onLoadStart: () => void): 
         if (selectId !== undefined) {
           unloadedRef.current = false; // a model just imported or opened is meant to be used
           setUnloaded(false);
+          rememberChosen(localStorage);
         }
-        setSelectedId((current) => {
-          if (current === null && unloadedRef.current && selectId === undefined) return null;
-          const wanted = selectId ?? current ?? localStorage.getItem(SELECTED_MODEL_KEY);
-          return models.find((m) => m.id === wanted && m.available)?.id ?? models.find((m) => m.available)?.id ?? null;
-        });
+        setSelectedId((current) =>
+          modelToSelect(models, { current, chosen: selectId, unloaded: unloadedRef.current, remembered: rememberedModelId(localStorage) }),
+        );
       }),
     [],
   );
@@ -109,7 +114,7 @@ export function useModels(fail: (e: unknown) => void, onLoadStart: () => void): 
   const loadOptions = storedLoadOptions(selected?.id ?? null);
   const loadKey = selected ? `${selected.id}:${selected.fingerprint}:${JSON.stringify(loadOptions)}:${attempt}` : null;
   const load = useEffectEvent((model: ModelInfo) => {
-    localStorage.setItem(SELECTED_MODEL_KEY, model.id);
+    rememberLoaded(localStorage, model.id);
     setState({ phase: 'loading', done: 0, total: model.size });
     onLoadStart();
     value(api.getModelUrl({ id: model.id }))
@@ -135,11 +140,13 @@ export function useModels(fail: (e: unknown) => void, onLoadStart: () => void): 
   const select = useCallback((id: string) => {
     unloadedRef.current = false;
     setUnloaded(false);
+    rememberChosen(localStorage);
     setSelectedId(id);
   }, []);
   const unload = useCallback(() => {
     unloadedRef.current = true;
     setUnloaded(true);
+    rememberUnloaded(localStorage);
     setSelectedId(null);
     setState({ phase: 'loading', done: 0, total: 0, note: 'Unloading the model…' });
     engine().unload();
