@@ -123,3 +123,16 @@ export async function closeOracle(): Promise<void> {
   if (llamaPromise) await (await llamaPromise).dispose();
   llamaPromise = undefined;
 }
+
+/**
+ * Writes tests/fixtures/<name>.json: the script that made it, llama.cpp's release, the model's spec (the tests check
+ * it equals the model they build), the context when it matters, and the cases; keys in the fixtures' order.
+ */
+export function writeFixture(name: string, f: { readonly generator: string; readonly spec: unknown; readonly contextSize?: number; readonly positions: number; readonly run: OracleRun }): void {
+  for (const c of f.run.cases) console.log(`${name}: prompt of ${c.prompt_tokens.length} -> ${c.generated_tokens.slice(0, 16).join(' ')} ...`);
+  const context = f.contextSize === undefined ? {} : { context_size: f.contextSize };
+  const fixture = { generator: f.generator, llama_cpp: f.run.llama_cpp, spec: f.spec, ...context, positions: f.positions, cases: f.run.cases };
+  const out = join(ROOT, 'tests', 'fixtures', `${name}.json`);
+  writeFileSync(out, `${JSON.stringify(fixture)}\n`);
+  console.log(`wrote ${out}`);
+}

@@ -5,10 +5,8 @@
 //
 //   npm install --prefix bench/peer     (once)
 //   node --import tsx scripts/make-arch-fixtures.ts
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { FIXTURE_POSITIONS, SYNTHETIC_GEMMA, syntheticGemmaGguf, syntheticPrompts } from '../tests/helpers/gemma-synthetic';
-import { closeOracle, ROOT, runOracle } from './llama-cpp-oracle';
+import { closeOracle, runOracle, writeFixture } from './llama-cpp-oracle';
 
 async function main(): Promise<void> {
   try {
@@ -20,11 +18,7 @@ async function main(): Promise<void> {
         prompts: syntheticPrompts(spec),
         positions: FIXTURE_POSITIONS,
       });
-      for (const c of run.cases) console.log(`${spec.arch}: prompt of ${c.prompt_tokens.length} -> ${c.generated_tokens.slice(0, 12).join(' ')} ...`);
-      const fixture = { generator: 'scripts/make-arch-fixtures.ts', llama_cpp: run.llama_cpp, spec, positions: FIXTURE_POSITIONS, cases: run.cases };
-      const out = join(ROOT, 'tests', 'fixtures', `arch-${spec.arch}.json`);
-      writeFileSync(out, `${JSON.stringify(fixture)}\n`);
-      console.log(`wrote ${out}`);
+      writeFixture(`arch-${spec.arch}`, { generator: 'scripts/make-arch-fixtures.ts', spec, positions: FIXTURE_POSITIONS, run });
     }
   } finally {
     await closeOracle();

@@ -7,8 +7,6 @@
 //
 //   npm install --prefix bench/peer     (once)
 //   node --import tsx scripts/make-deepseek2-fixtures.ts
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   DEEPSEEK2_FIXTURE_POSITIONS,
   SYNTHETIC_DEEPSEEK2,
@@ -18,7 +16,7 @@ import {
   syntheticDeepseek2Gguf,
   syntheticDeepseek2Prompts,
 } from '../tests/helpers/deepseek2-synthetic';
-import { closeOracle, ROOT, runOracle } from './llama-cpp-oracle';
+import { closeOracle, runOracle, writeFixture } from './llama-cpp-oracle';
 
 const FIXTURES = [
   ['arch-deepseek2', SYNTHETIC_DEEPSEEK2],
@@ -40,11 +38,7 @@ async function main(): Promise<void> {
         prompts: syntheticDeepseek2Prompts(spec),
         positions: DEEPSEEK2_FIXTURE_POSITIONS,
       });
-      for (const c of run.cases) console.log(`${name}: prompt of ${c.prompt_tokens.length} -> ${c.generated_tokens.slice(0, 16).join(' ')} ...`);
-      const fixture = { generator: 'scripts/make-deepseek2-fixtures.ts', llama_cpp: run.llama_cpp, spec, positions: DEEPSEEK2_FIXTURE_POSITIONS, cases: run.cases };
-      const out = join(ROOT, 'tests', 'fixtures', `${name}.json`);
-      writeFileSync(out, `${JSON.stringify(fixture)}\n`);
-      console.log(`wrote ${out}`);
+      writeFixture(name, { generator: 'scripts/make-deepseek2-fixtures.ts', spec, positions: DEEPSEEK2_FIXTURE_POSITIONS, run });
     }
   } finally {
     await closeOracle();

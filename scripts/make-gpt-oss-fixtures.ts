@@ -6,10 +6,8 @@
 //
 //   npm install --prefix bench/peer     (once)
 //   node --import tsx scripts/make-gpt-oss-fixtures.ts
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { GPT_OSS_FIXTURE_POSITIONS, SYNTHETIC_GPT_OSS, SYNTHETIC_GPT_OSS_YARN, syntheticGptOssGguf, syntheticGptOssPrompts } from '../tests/helpers/gpt-oss-synthetic';
-import { closeOracle, ROOT, runOracle } from './llama-cpp-oracle';
+import { closeOracle, runOracle, writeFixture } from './llama-cpp-oracle';
 
 async function main(): Promise<void> {
   try {
@@ -21,11 +19,7 @@ async function main(): Promise<void> {
         prompts: syntheticGptOssPrompts(spec),
         positions: GPT_OSS_FIXTURE_POSITIONS,
       });
-      for (const c of run.cases) console.log(`${spec.arch}: prompt of ${c.prompt_tokens.length} -> ${c.generated_tokens.slice(0, 16).join(' ')} ...`);
-      const fixture = { generator: 'scripts/make-gpt-oss-fixtures.ts', llama_cpp: run.llama_cpp, spec, positions: GPT_OSS_FIXTURE_POSITIONS, cases: run.cases };
-      const out = join(ROOT, 'tests', 'fixtures', `${name}.json`);
-      writeFileSync(out, `${JSON.stringify(fixture)}\n`);
-      console.log(`wrote ${out}`);
+      writeFixture(name, { generator: 'scripts/make-gpt-oss-fixtures.ts', spec, positions: GPT_OSS_FIXTURE_POSITIONS, run });
     }
   } finally {
     await closeOracle();

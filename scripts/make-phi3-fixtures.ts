@@ -4,10 +4,8 @@
 //
 //   npm install --prefix bench/peer     (once)
 //   node --import tsx scripts/make-phi3-fixtures.ts
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { FIXTURE_CONTEXTS, FIXTURE_POSITIONS, SYNTHETIC_ROPE, syntheticPrompts, syntheticRopeGguf, type SyntheticRopeSpec } from '../tests/helpers/phi3-synthetic';
-import { closeOracle, ROOT, runOracle } from './llama-cpp-oracle';
+import { closeOracle, runOracle, writeFixture } from './llama-cpp-oracle';
 
 const RUNS: readonly { name: string; spec: SyntheticRopeSpec; contextSize: number }[] = [
   { name: 'phi3-short', spec: SYNTHETIC_ROPE.phi3, contextSize: FIXTURE_CONTEXTS.phi3Short },
@@ -19,11 +17,7 @@ async function main(): Promise<void> {
   try {
     for (const { name, spec, contextSize } of RUNS) {
       const run = await runOracle({ gguf: syntheticRopeGguf(spec), vocab: spec.vocab, contextSize, prompts: syntheticPrompts(spec), positions: FIXTURE_POSITIONS });
-      for (const c of run.cases) console.log(`${name}: prompt of ${c.prompt_tokens.length} -> ${c.generated_tokens.slice(0, 12).join(' ')} ...`);
-      const fixture = { generator: 'scripts/make-phi3-fixtures.ts', llama_cpp: run.llama_cpp, spec, context_size: contextSize, positions: FIXTURE_POSITIONS, cases: run.cases };
-      const out = join(ROOT, 'tests', 'fixtures', `arch-${name}.json`);
-      writeFileSync(out, `${JSON.stringify(fixture)}\n`);
-      console.log(`wrote ${out}`);
+      writeFixture(`arch-${name}`, { generator: 'scripts/make-phi3-fixtures.ts', spec, contextSize: contextSize, positions: FIXTURE_POSITIONS, run });
     }
   } finally {
     await closeOracle();
