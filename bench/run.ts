@@ -242,12 +242,12 @@ async function kvTypesOnly(): Promise<void> {
 // --mla: multi-head latent attention's KV bytes per token and resume from SQLite (bench/mla).
 const entry = args.has('--mla')
   ? import('./mla').then((m) => m.runMlaBench(process.argv.slice(2)))
+  : args.has('--peer') // before --tune: `--peer --tune` is the peer bench with our kernels tuned
+  ? import('./peer/run').then((m) => m.runPeerBench(process.argv.slice(2)))
   : args.has('--tune')
   ? import('./tune').then((m) => m.runTuneBench(process.argv.slice(2)))
   : args.has('--download')
   ? import('./download').then((m) => m.runDownloadBench(process.argv.slice(2)))
-  : args.has('--peer')
-  ? import('./peer/run').then((m) => m.runPeerBench(process.argv.slice(2)))
   : args.has('--matmul')
     ? import('./matmul').then((m) => m.runMatmulBench(process.argv.slice(2)))
     : args.has('--render')
