@@ -5,7 +5,7 @@ import { chooseDecodeSplits, DECODE_KEYS_PER_SPLIT, decodeVariant, DEFAULT_DECOD
 import type { KernelContext } from '../kernels/context';
 import { blockElements, KV_BLOCK_TOKENS, kvElementIndex } from '../kv/layout';
 import { f16ToF32, f32ToF16Bits } from '../quant/half';
-import { normalizedError, seededValues, tune, type TuneCandidate, type TuneResult } from './tuner';
+import { normalizedError, seededValues, tuneWithin, type TuneBudget, type TuneCandidate, type TuneResult } from './tuner';
 import { storedOrMeasured, tuningKey, type TuningStore } from './tuning-store';
 
 export interface DecodeSplitShape {
@@ -61,12 +61,7 @@ export interface DecodeSplitTuneResult extends TuneResult {
 const keyOf = (keysPerSplit: number): string => `kps${keysPerSplit}`;
 
 /** Times flash-decode with each keys-per-split that gives a distinct split count at `s.context`; fastest exact wins. */
-export interface DecodeSplitTuneOptions {
-  readonly budgetMs: number;
-  readonly clock?: () => number;
-  readonly repeats?: number;
-  readonly onProgress?: (done: number, total: number) => void;
-}
+export type DecodeSplitTuneOptions = TuneBudget;
 
 export async function tuneDecodeSplits(ctx: KernelContext, s: DecodeSplitShape, opts: DecodeSplitTuneOptions): Promise<DecodeSplitTuneResult> {
   const blocks = Math.ceil(s.context / KV_BLOCK_TOKENS);
@@ -119,14 +114,7 @@ export async function tuneDecodeSplits(ctx: KernelContext, s: DecodeSplitShape, 
       };
       return { key: keyOf(kps), run, exact };
     });
-    const result = await tune({
-      candidates,
-      defaultKey: keyOf(DEFAULT_DECODE_KEYS_PER_SPLIT),
-      clock: opts.clock ?? (() => performance.now()),
-      budgetMs: opts.budgetMs,
-      ...(opts.repeats !== undefined ? { repeats: opts.repeats } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    });
+    const result = await tuneWithin(candidates, keyOf(DEFAULT_DECODE_KEYS_PER_SPLIT), opts);
     return { ...result, keysPerSplit: Number(result.chosen.slice(3)) };
   } finally {
     for (const b of Object.values(bufs)) b.destroy();

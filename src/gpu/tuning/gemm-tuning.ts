@@ -8,7 +8,7 @@ import { defaultGemmVariant, encodeMatmul, GEMM_TUNED_MIN_TOKENS, gemmVariantKey
 import { destroyWeight, rowBytes, uploadWeight, type WeightTensor } from '../kernels/weights';
 import { dequantize } from '../quant';
 import { EXACT_NORMALIZED_ERROR, matvecShapeKey, readTuningMatrices, tuningShapes, type TuningMatrix } from './matvec-tuning';
-import { normalizedError, seededValues, tune, type TuneCandidate, type TuneResult } from './tuner';
+import { normalizedError, seededValues, tuneWithin, withFallback, type TuneBudget, type TuneCandidate, type TuneResult } from './tuner';
 import { storedOrMeasured, tuningKey, type TuningStore } from './tuning-store';
 
 /** Tokens a timed run multiplies: the engine's prefill batch (EngineOptions.maxBatchTokens' default). */
@@ -79,11 +79,7 @@ function candidate(ctx: KernelContext, timed: readonly Product[], checked: reado
   return { key, run, exact };
 }
 
-export interface GemmTuneOptions {
-  readonly budgetMs: number;
-  readonly clock?: () => number;
-  readonly repeats?: number;
-  readonly onProgress?: (done: number, total: number) => void;
+export interface GemmTuneOptions extends TuneBudget {
   /** Restrict the candidates (tests); default: every tile of gemmVariants for this device. */
   readonly variants?: readonly GemmVariant[];
   /** Tokens of a timed run; default GEMM_TUNING_TOKENS. */
@@ -106,15 +102,8 @@ export async function tuneGemm(ctx: KernelContext, matrices: readonly TuningMatr
   });
   try {
     const variants = opts.variants ?? gemmVariants(ctx.caps);
-    const all = variants.some((v) => gemmVariantKey(v) === gemmVariantKey(fallback)) ? variants : [fallback, ...variants];
-    const result = await tune({
-      candidates: all.map((v) => candidate(ctx, timed, checked, v)),
-      defaultKey: gemmVariantKey(fallback),
-      clock: opts.clock ?? (() => performance.now()),
-      budgetMs: opts.budgetMs,
-      ...(opts.repeats !== undefined ? { repeats: opts.repeats } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    });
+    const all = withFallback(variants, fallback, gemmVariantKey);
+    const result = await tuneWithin(all.map((v) => candidate(ctx, timed, checked, v)), gemmVariantKey(fallback), opts);
     return { ...result, variant: parseGemmVariant(result.chosen) ?? fallback };
   } finally {
     for (const p of [...timed, ...checked]) {

@@ -8,7 +8,7 @@ import type { KernelContext } from '../kernels/context';
 import { defaultMatvecVariant, encodeMatmul, matvecVariantKey, matvecVariants, parseMatvecVariant, hasWideLoads, type MatvecVariant } from '../kernels/matmul';
 import { destroyWeight, GPU_WEIGHT_TYPES, pairable, rowBytes, uploadWeight, type WeightTensor } from '../kernels/weights';
 import { matvecRows } from '../quant';
-import { normalizedError, seededValues, tune, type TuneCandidate, type TuneResult } from './tuner';
+import { normalizedError, seededValues, tuneWithin, withFallback, type TuneBudget, type TuneCandidate, type TuneResult } from './tuner';
 import { storedOrMeasured, tuningKey, type TuningStore } from './tuning-store';
 
 /** A matrix to tune on: raw GGUF bytes of `rows` rows of `cols`. */
@@ -80,11 +80,7 @@ function candidate(ctx: KernelContext, mats: readonly OnDevice[], variant: Matve
   return { key: matvecVariantKey(variant), run, exact };
 }
 
-export interface MatvecTuneOptions {
-  readonly budgetMs: number;
-  readonly clock?: () => number;
-  readonly repeats?: number;
-  readonly onProgress?: (done: number, total: number) => void;
+export interface MatvecTuneOptions extends TuneBudget {
   /** Restrict the candidates (tests); default: every variant of matvecVariants (wide loads where a type has them). */
   readonly variants?: readonly MatvecVariant[];
 }
@@ -109,15 +105,8 @@ export async function tuneMatvec(ctx: KernelContext, matrices: readonly TuningMa
     const subgroupMinSize = ctx.device.adapterInfo?.subgroupMinSize ?? 4;
     // Wide-load layouts only where a matrix has a type they read differently (others would time a duplicate).
     const variants = opts.variants ?? matvecVariants(ctx.caps, subgroupMinSize, matrices.some((m) => hasWideLoads({ type: m.type, paired: pairable(m.type, m.cols) })));
-    const all = variants.some((v) => matvecVariantKey(v) === matvecVariantKey(fallback)) ? variants : [fallback, ...variants];
-    const result = await tune({
-      candidates: all.map((v) => candidate(ctx, mats, v)),
-      defaultKey: matvecVariantKey(fallback),
-      clock: opts.clock ?? (() => performance.now()),
-      budgetMs: opts.budgetMs,
-      ...(opts.repeats !== undefined ? { repeats: opts.repeats } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    });
+    const all = withFallback(variants, fallback, matvecVariantKey);
+    const result = await tuneWithin(all.map((v) => candidate(ctx, mats, v)), matvecVariantKey(fallback), opts);
     return { ...result, variant: parseMatvecVariant(result.chosen) ?? fallback };
   } finally {
     for (const m of mats) {

@@ -87,6 +87,31 @@ export async function tune(opts: TuneOptions): Promise<TuneResult> {
   }
 }
 
+/** What a kernel family's tuner is given: its time budget, and the clock, repeats and progress callback (tests). */
+export interface TuneBudget {
+  readonly budgetMs: number;
+  readonly clock?: () => number;
+  readonly repeats?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** tune() over `candidates` within `budget`, the clock defaulting to performance.now. */
+export function tuneWithin(candidates: readonly TuneCandidate[], defaultKey: string, budget: TuneBudget): Promise<TuneResult> {
+  return tune({
+    candidates,
+    defaultKey,
+    clock: budget.clock ?? (() => performance.now()),
+    budgetMs: budget.budgetMs,
+    ...(budget.repeats !== undefined ? { repeats: budget.repeats } : {}),
+    ...(budget.onProgress ? { onProgress: budget.onProgress } : {}),
+  });
+}
+
+/** `variants`, with the fixed rule's `fallback` first when they lack it (it must always be timed). */
+export function withFallback<V>(variants: readonly V[], fallback: V, keyOf: (v: V) => string): readonly V[] {
+  return variants.some((v) => keyOf(v) === keyOf(fallback)) ? variants : [fallback, ...variants];
+}
+
 async function tuneCandidates(opts: TuneOptions): Promise<TuneResult> {
   const { clock, budgetMs, defaultKey } = opts;
   const warmup = opts.warmup ?? 1;
