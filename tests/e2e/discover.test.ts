@@ -108,7 +108,7 @@ describe('Discover in Chromium', () => {
 
     await discover.openRepository(REPO);
     expect(await discover.quantGroups()).toEqual(['Q4_K_M', 'Q8_0', 'other']);
-    // The split model is one entry, not downloadable; the others get a fit label from the repository's header.
+    // The split model is one entry; the others get a fit label from the repository's header.
     expect(await discover.fileMeta('stories260K-Q4_K_M-00001-of-00002.gguf')).toContain('in 2 parts');
     expect(await discover.fitLabel(FILE)).toBe('fits');
     await discover.checkFile(FILE);
