@@ -255,7 +255,7 @@ export function createApiHandlers(s: ApiServices): ApiHandlers {
     verifyModel: ({ id }) => s.library.verifyModel(id),
     findLocalModels: async () => {
       const place = s.localModelsPlace ?? { home: homedir(), platform: process.platform, env: process.env };
-      const found = await findLocalModels(place, { registered: s.library.listModels() });
+      const found = await findLocalModels(place, { registered: s.library.listModels(), recorded: s.library.recordedFileStats() });
       localModels = new Map(found.map((c) => [c.path, c]));
       return found;
     },

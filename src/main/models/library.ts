@@ -14,7 +14,7 @@ import { KvBlockStore } from '../../store/kv-store';
 import { ModelLibraryError } from './errors';
 import { inspectModelFile, type ModelFacts } from './gguf-info';
 import { copyModelVerified } from './model-copy';
-import { statFile, statModelFiles } from './model-files';
+import { statFile, statModelFiles, type ModelFilesStat } from './model-files';
 import { fingerprintModel, modelFilesOf } from '../../node/model-fingerprint';
 import { DELETING_SUFFIX, newCopyPaths, sweepModelsFolder, type ModelsFolderSweep } from './models-folder';
 
@@ -36,6 +36,9 @@ export interface UnregisteredCopiesOutcome {
   /** Left as they were: they could not be read (the message says why). */
   readonly failed: readonly { readonly path: string; readonly message: string }[];
 }
+
+/** What the library recorded of a model's files when it registered or last verified them. */
+export type RecordedFileStat = Pick<ModelFilesStat, 'size' | 'mtimeMs'>;
 
 export interface ServedFile {
   /** The file, or the part of a split model, asked for. */
@@ -171,6 +174,15 @@ export class ModelLibrary {
   findByFingerprint(fingerprint: string): ModelInfo | undefined {
     const r = this.db.prepare('SELECT * FROM models WHERE fingerprint = ?').get(fingerprint) as ModelRow | undefined;
     return r && this.info(r);
+  }
+
+  /**
+   * The total size (bytes, every part) and newest mtime (whole ms) recorded for each model's files, by model id:
+   * what verifyModel compares, so a scan that finds a model's files with both unchanged need not read them again.
+   */
+  recordedFileStats(): Map<string, RecordedFileStat> {
+    const rows = this.db.prepare('SELECT id, size, mtime_ms FROM models').all() as Pick<ModelRow, 'id' | 'size' | 'mtime_ms'>[];
+    return new Map(rows.map((r) => [r.id, { size: r.size, mtimeMs: r.mtime_ms }]));
   }
 
   renameModel(id: string, name: string): ModelInfo {

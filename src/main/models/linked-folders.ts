@@ -63,13 +63,17 @@ async function folderTree(root: string): Promise<string[]> {
   return out;
 }
 
-/** Every GGUF model in the linked folder's tree, each file once, as findLocalModels describes it. */
-export async function findModelsInFolder(folder: string, library: ModelLibrary): Promise<LocalModelCandidate[]> {
-  const registered = library.listModels();
+/**
+ * Every GGUF model in the linked folder's tree, each file once, as findLocalModels describes it; files `leaveOut`
+ * names are left out unread. A model the library has, with its files' size and mtime as recorded, is not read either:
+ * a start with large linked folders reads no headers.
+ */
+export async function findModelsInFolder(folder: string, library: ModelLibrary, leaveOut?: (path: string) => boolean): Promise<LocalModelCandidate[]> {
+  const options = { registered: library.listModels(), recorded: library.recordedFileStats(), ...(leaveOut ? { leaveOut } : {}) };
   const found: LocalModelCandidate[] = [];
   const seen = new Set<string>();
   for (const dir of await folderTree(folder)) {
-    for (const c of await findModelsDirectlyIn(dir, { registered })) {
+    for (const c of await findModelsDirectlyIn(dir, options)) {
       const real = await realpath(c.path).catch(() => resolve(c.path));
       if (seen.has(real)) continue;
       seen.add(real);
@@ -123,11 +127,18 @@ export class LinkedFolders {
 
   private async scan(folder: string, onProgress?: (p: ModelImportProgress) => void): Promise<LinkedFolderScan> {
     const dismissed = new Set(this.store.list().find((r) => r.path === folder)?.dismissed ?? []);
+    const dismissedFound = new Set<string>(); // the user deleted them from the library: left out, never read
+    const leaveOut = (path: string): boolean => {
+      const p = resolve(path);
+      if (!dismissed.has(p)) return false;
+      dismissedFound.add(p);
+      return true;
+    };
     const added: LinkedFolderScan['added'][number][] = [];
     const skipped: { path: string; reason: string }[] = [];
     let known = 0;
-    for (const c of await findModelsInFolder(folder, this.library)) {
-      if (c.registeredId !== null || dismissed.has(resolve(c.path))) {
+    for (const c of await findModelsInFolder(folder, this.library, leaveOut)) {
+      if (c.registeredId !== null) {
         known++;
         continue;
       }
@@ -141,6 +152,6 @@ export class LinkedFolders {
         skipped.push({ path: c.path, reason: (e as Error).message });
       }
     }
-    return { folder, added, known, skipped };
+    return { folder, added, known: known + dismissedFound.size, skipped };
   }
 }

@@ -7,11 +7,13 @@ import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import type { LocalModelCandidate, LocalModelProblem, LocalModelSource, ModelInfo } from '../../shared/api';
 import { LIMITS } from '../../shared/api-schemas';
 import { openGgufFile } from '../../node/file-source';
-import { fingerprintModelAt, splitFingerprint, splitModelFiles } from '../../node/model-fingerprint';
+import { fingerprintModelAt, modelFilesOf, splitFingerprint, splitModelFiles } from '../../node/model-fingerprint';
 import { GgufError } from '../../gpu/gguf/errors';
 import { checkGpuType } from '../../gpu/kernels/weights';
 import { expectedTensorShapes, readModelConfig } from '../../gpu/model/config';
 import { quantizationOf } from './gguf-info';
+import type { RecordedFileStat } from './library';
+import { statModelFiles } from './model-files';
 
 /** Whose home folder to look in, on which OS, with which environment (OLLAMA_MODELS, HF_HOME, ...). */
 export interface LocalModelsPlace {
@@ -23,6 +25,10 @@ export interface LocalModelsPlace {
 export interface FindLocalModelsOptions {
   /** The library's models: a candidate with the same path, or the same size and bytes, is marked registered. */
   readonly registered?: readonly ModelInfo[];
+  /** ModelLibrary.recordedFileStats: a registered model's file still of that size and mtime is not read again. */
+  readonly recorded?: ReadonlyMap<string, RecordedFileStat>;
+  /** Files left out unread (a linked folder's files the user deleted from the library); absolute paths. */
+  readonly leaveOut?: (path: string) => boolean;
 }
 
 /** A GGUF file as found on disk, before its header is read. */
@@ -347,9 +353,8 @@ const SOURCE_ORDER: readonly LocalModelSource[] = ['lm-studio', 'ollama', 'huggi
  * name. Never throws for a file: one that cannot be read is listed with an 'unreadable' problem.
  */
 export async function findLocalModels(place: LocalModelsPlace, options: FindLocalModelsOptions = {}): Promise<LocalModelCandidate[]> {
-  const models = options.registered ?? [];
   const found = (await Promise.all([lmStudioModels(place), ollamaModels(place), huggingFaceModels(place), llamaCppModels(place)])).flat();
-  return describeFound(found, models);
+  return describeFound(found, options);
 }
 
 /**
@@ -357,20 +362,37 @@ export async function findLocalModels(place: LocalModelsPlace, options: FindLoca
  * describes the other apps' files: a folder the user linked is walked by its caller, one folder at a time.
  */
 export async function findModelsDirectlyIn(dir: string, options: FindLocalModelsOptions = {}): Promise<LocalModelCandidate[]> {
-  return describeFound(await flatFolderModels(dir), options.registered ?? []);
+  return describeFound(await flatFolderModels(dir), options);
+}
+
+/**
+ * A registered model's file as the library recorded it (total size and newest mtime of every part, as verifyModel
+ * compares them), described from the library without reading it; null when it is not registered or changed since.
+ */
+async function unchangedRegistered(f: FoundFile, model: ModelInfo | undefined, recorded: FindLocalModelsOptions['recorded']): Promise<LocalModelCandidate | null> {
+  const then = model && recorded?.get(model.id);
+  if (!model || !then || f.missingPart !== undefined) return null;
+  const now = await statModelFiles(modelFilesOf(f.path)).catch(() => null);
+  if (now?.size !== then.size || now.mtimeMs !== then.mtimeMs) return null;
+  const { architecture, quantization, id } = model;
+  return { path: f.path, size: f.size, source: f.source, name: clip(f.name), architecture, quantization, parts: f.parts, problem: null, registeredId: id };
 }
 
 /** Each found file once (the first name wins), described and matched against the library, sorted by app and name. */
-async function describeFound(found: readonly FoundFile[], models: readonly ModelInfo[]): Promise<LocalModelCandidate[]> {
+async function describeFound(found: readonly FoundFile[], options: FindLocalModelsOptions): Promise<LocalModelCandidate[]> {
+  const models = options.registered ?? [];
   const byRealPath = new Map<string, string>();
   for (const m of models) byRealPath.set(await realOrResolved(m.path), m.id);
+  const byId = new Map(models.map((m) => [m.id, m]));
   const seen = new Set<string>();
   const out: LocalModelCandidate[] = [];
   for (const f of found) {
+    if (options.leaveOut?.(f.path)) continue;
     const real = await realOrResolved(f.path);
     if (seen.has(real)) continue;
     seen.add(real);
-    out.push({ ...(await describeFile(f)), registeredId: await registeredIdOf(f, models, byRealPath) });
+    const known = await unchangedRegistered(f, byId.get(byRealPath.get(real) ?? ''), options.recorded);
+    out.push(known ?? { ...(await describeFile(f)), registeredId: await registeredIdOf(f, models, byRealPath) });
   }
   return out.sort((a, b) => SOURCE_ORDER.indexOf(a.source) - SOURCE_ORDER.indexOf(b.source) || a.name.localeCompare(b.name));
 }
