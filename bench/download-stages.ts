@@ -1,7 +1,8 @@
 // npm run -s bench -- --download --stages [--json] [--mib N] [--runs N]
-// Where a verified download's time goes: the same loopback file read plainly, then with each stage of the downloader
-// added (src/node/hub/download.ts): the part file's writes (1 MiB writev), its background fsyncs (every 32 MiB), the
-// SHA-256 on the hashing thread (no write), and the whole downloader. Each stage reports its wall time and the CPU
+// Where a verified download's time goes: the same loopback file read plainly (node:http, as the downloader receives;
+// fetch for comparison), then with each stage of the downloader added (src/node/hub/download.ts): the part file's
+// writes (1 MiB writev), its background fsyncs (every SYNC_EVERY bytes, then a final one), the SHA-256 on the hashing
+// thread or on the receiving thread (no write), and the whole downloader. Each stage reports its wall time and the CPU
 // seconds of the whole process (every thread: the loopback Hub, the client, the hashing thread, libuv's file writes),
 // the median of --runs, interleaved. Plus single-thread SHA-256 (node:crypto, OpenSSL) in memory and the cores:
 // a stream's hash cannot be split across cores, so where it is slower than the plain read, it bounds the ratio.
@@ -10,26 +11,29 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HubClient } from '../src/node/hub/client';
-import { downloadFile } from '../src/node/hub/download';
+import { downloadFile, SYNC_EVERY, WRITE_BATCH } from '../src/node/hub/download';
+import { nodeGet } from '../src/node/hub/http-get';
 import { Sha256Worker } from '../src/node/hub/sha256-worker';
 import { startHubServer } from '../tests/helpers/hub-server';
 
-const WRITE_BATCH = 1 << 20; // as download.ts
-const SYNC_EVERY = 32 << 20;
-
 interface Stage {
   readonly name: string;
-  readonly run: (url: string, dir: string) => Promise<void>;
+  /** Resolves to a clean-up to run once the clock has stopped, if any. */
+  readonly run: (url: string, dir: string) => Promise<(() => Promise<void>) | void>;
 }
 
-/** Reads the body; `onBatch` gets each ~1 MiB of it, as the downloader batches its writes. */
-async function read(url: string, onBatch?: (batch: Uint8Array[], bytes: number) => Promise<void>): Promise<void> {
+/** Reads the body with fetch (web streams), discarding it. */
+export async function fetchRead(url: string): Promise<void> {
   const reader = (await fetch(url)).body!.getReader();
+  for (;;) if ((await reader.read()).done) return;
+}
+
+/** Reads the body as the downloader does (node:http); `onBatch` gets each ~1 MiB of it, as the downloader batches its writes. */
+export async function read(url: string, onBatch?: (batch: Uint8Array[], bytes: number) => Promise<void>): Promise<void> {
+  const answer = await nodeGet(url, { headers: () => ({}) });
   let batch: Uint8Array[] = [];
   let bytes = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
+  for await (const value of answer.body) {
     if (!onBatch) continue;
     batch.push(value);
     bytes += value.byteLength;
@@ -42,30 +46,50 @@ async function read(url: string, onBatch?: (batch: Uint8Array[], bytes: number) 
   if (onBatch && bytes > 0) await onBatch(batch, bytes);
 }
 
-async function readWriting(url: string, dir: string, sync: boolean): Promise<void> {
+/**
+ * Reads the body into a file as the downloader writes its part file (one write in flight while the next batch
+ * arrives) and, if `sync`, makes it durable as the downloader does (a background fsync once SYNC_EVERY bytes are
+ * written, one at a time, then a final one): what the disk allows a downloader that must not rename before the bytes
+ * are on stable storage.
+ */
+export async function readWriting(url: string, dir: string, sync: boolean): Promise<() => Promise<void>> {
   const path = join(dir, 'stage.part');
   const file = await open(path, 'a');
   let unsynced = 0;
-  // As the downloader syncs: in the background, one at a time, not awaited by the next write.
-  let syncing = Promise.resolve();
+  let writing: Promise<void> = Promise.resolve();
+  let syncing: Promise<void> | null = null;
+  const syncInBackground = (): void => {
+    if (!sync || syncing !== null || unsynced < SYNC_EVERY) return;
+    unsynced = 0;
+    syncing = file.sync().then(() => {
+      syncing = null;
+      syncInBackground();
+    });
+  };
   try {
     await read(url, async (batch, bytes) => {
-      await file.writev(batch);
-      if (sync && (unsynced += bytes) >= SYNC_EVERY) {
-        unsynced = 0;
-        syncing = syncing.then(() => file.sync());
-      }
+      await writing;
+      writing = file.writev(batch).then(() => {
+        unsynced += bytes;
+        syncInBackground();
+      });
     });
-    await syncing;
+    await writing;
+    while (syncing !== null) await syncing;
     if (sync) await file.sync();
-  } finally {
+  } catch (e) {
     await file.close();
-    await rm(path);
+    await rm(path, { force: true });
+    throw e;
   }
+  await file.close();
+  // Deleting the file is left to the caller, after its clock stops.
+  return () => rm(path);
 }
 
 const STAGES: readonly Stage[] = [
   { name: 'plain read', run: (url) => read(url) },
+  { name: 'plain read (fetch)', run: (url) => fetchRead(url) },
   { name: 'read + write', run: (url, dir) => readWriting(url, dir, false) },
   { name: 'read + write + fsync', run: (url, dir) => readWriting(url, dir, true) },
   {
@@ -78,6 +102,14 @@ const STAGES: readonly Stage[] = [
       } finally {
         await hash.close();
       }
+    },
+  },
+  {
+    name: 'read + sha256 here',
+    run: async (url) => {
+      const hash = createHash('sha256');
+      await read(url, async (batch) => void batch.forEach((c) => hash.update(c)));
+      hash.digest();
     },
   },
 ];
@@ -110,7 +142,7 @@ export async function runDownloadStagesBench(argv: readonly string[]): Promise<v
       run: async () => {
         const dest = join(dir, 'model.gguf');
         await downloadFile({ url, dest, size: file!.size, sha256: file!.sha256! });
-        await rm(dest);
+        return () => rm(dest);
       },
     };
     const stages = [...STAGES, whole];
@@ -120,10 +152,11 @@ export async function runDownloadStagesBench(argv: readonly string[]): Promise<v
       for (const [k, stage] of stages.entries()) {
         const c0 = process.cpuUsage();
         const t0 = performance.now();
-        await stage.run(url, dir);
+        const cleanUp = await stage.run(url, dir);
         wall[k]!.push((performance.now() - t0) / 1000);
         const c = process.cpuUsage(c0);
         cpu[k]!.push((c.user + c.system) / 1e6);
+        await cleanUp?.();
       }
     }
     const plain = median(wall[0]!);
@@ -135,7 +168,7 @@ export async function runDownloadStagesBench(argv: readonly string[]): Promise<v
     }));
     const result = { bytes: file!.size, runs, cores: availableParallelism(), sha256_mb_per_s: round(median([1, 2, 3].map(() => sha256Rate(64))), 1), stages: rows };
     process.stderr.write(`${mib} MiB over loopback, ${result.cores} cores, node:crypto sha256 ${result.sha256_mb_per_s} MB/s on one thread\n`);
-    for (const r of rows) process.stderr.write(`  ${r.stage.padEnd(21)} ${String(r.mb_per_s).padStart(7)} MB/s  ratio ${r.ratio_to_plain.toFixed(3)}  cpu ${r.cpu_seconds.toFixed(3)} s\n`);
+    for (const r of rows) process.stderr.write(`  ${r.stage.padEnd(22)} ${String(r.mb_per_s).padStart(7)} MB/s  ratio ${r.ratio_to_plain.toFixed(3)}  cpu ${r.cpu_seconds.toFixed(3)} s\n`);
     if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     await hub.close();

@@ -3,13 +3,16 @@
 // is hashed first, so the SHA-256 covers every byte); drops, 5xx and 429 (Retry-After) are retried with backoff.
 // The finished file is checked against the Hub's LFS sha256 before it is renamed into place (atomic): a mismatch
 // deletes the part and registers nothing. A full disk keeps the part file and says so; the transfer can resume.
-// Hashing runs on a worker thread as the bytes are written (sha256-worker.ts), off the transfer's critical path.
+// Hashing runs on a worker thread as the bytes are written (sha256-worker.ts), off the transfer's critical path; the
+// bytes arrive through node:http (http-get.ts, cheaper per byte than fetch) and the part file is fsynced in the
+// background as it grows, so the sync that must precede the rename has little left to do.
 // A resumed request carries If-Range with the validator (strong ETag, else Last-Modified) of the response that began
 // the part file, kept beside it in `<part>.validator` across restarts: a file that changed on the server comes back
 // whole (200) and the transfer restarts from byte 0 instead of splicing two versions.
 import { mkdir, open, readFile, rename, rm, stat, statfs, truncate, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { HubError } from './errors';
+import { fetchGet, nodeGet, type HttpAnswer } from './http-get';
 import { Sha256Worker } from './sha256-worker';
 import { sleep } from '../sleep';
 
@@ -17,14 +20,15 @@ export const PART_SUFFIX = '.part';
 /** Beside the part file: the If-Range validator of the response that wrote its first byte. */
 export const VALIDATOR_SUFFIX = '.validator';
 /** Received bytes are written in batches of about this size (fewer syscalls than one write per network chunk)... */
-const WRITE_BATCH = 1 << 20;
+export const WRITE_BATCH = 1 << 20;
 /** ...or after this long, so a slow transfer still reports progress several times a second. */
 const WRITE_INTERVAL_MS = 200;
 /**
- * Written bytes between background fsyncs: the disk takes the data while the network still sends, so the sync before
- * the rename has little left to flush (one final fsync of a whole file costs about half the transfer on loopback).
+ * Written bytes that start a background fsync: the disk takes the data while the network still sends, so the sync
+ * before the rename has little left to flush (one final fsync of a whole file costs about half the transfer on
+ * loopback). One sync at a time: bytes written meanwhile wait for the next, so a slow disk gets fewer, larger syncs.
  */
-const SYNC_EVERY = 32 << 20;
+export const SYNC_EVERY = 8 << 20;
 
 export interface DownloadProgress {
   readonly phase: 'check-part' | 'download' | 'done';
@@ -57,6 +61,7 @@ export interface DownloadOptions {
   readonly size: number;
   /** The LFS oid (hex). */
   readonly sha256: string;
+  /** Receive through this fetch instead of node:http/https (http-get.ts), e.g. a test's or an app's own network stack. */
   readonly fetch?: typeof fetch;
   /** Extra headers per URL (authorization for the endpoint's origin only). */
   readonly headers?: (url: string) => Record<string, string>;
@@ -187,6 +192,7 @@ async function transfer(o: DownloadOptions, hasher: Sha256Worker): Promise<Downl
 
   const file = await (o.openPart ?? ((p: string) => open(p, 'a')))(part);
   let fetchedBytes = 0;
+  let hex: string;
   try {
     let failures = 0;
     while (have < o.size) {
@@ -214,12 +220,13 @@ async function transfer(o: DownloadOptions, hasher: Sha256Worker): Promise<Downl
         await sleep(e.delayMs ?? backoff, o.signal, aborted);
       }
     }
-    await file.sync();
+    // The bytes are on stable storage before the rename below; the background syncs left this one little to flush,
+    // and it overlaps the hashing thread's last bytes.
+    [hex] = await Promise.all([hasher.digest(), file.sync()]);
   } finally {
     await file.close();
   }
 
-  const hex = await hasher.digest();
   await rm(validatorPath, { force: true });
   if (hex !== expected) {
     await rm(part, { force: true });
@@ -231,30 +238,31 @@ async function transfer(o: DownloadOptions, hasher: Sha256Worker): Promise<Downl
   /** One request from byte `from` to the end; every received byte is written (and handed to the hasher) before this returns. */
   async function fetchFrom(from: number, file: PartFile, onBytes: (n: number) => void, startOver: () => Promise<void>): Promise<void> {
     const ranged = from > 0 ? { Range: `bytes=${from}-`, ...(validator ? { 'If-Range': validator } : {}) } : {};
-    let r: Response;
+    let r: HttpAnswer;
     try {
-      r = await (o.fetch ?? fetch)(o.url, { headers: { ...o.headers?.(o.url), ...ranged }, signal: o.signal });
+      r = await (o.fetch ? fetchGet(o.fetch) : nodeGet)(o.url, { headers: (url) => ({ ...o.headers?.(url), ...ranged }), ...(o.signal ? { signal: o.signal } : {}) });
     } catch (e) {
       if (o.signal?.aborted) throw aborted(o.signal);
+      if (e instanceof HubError) throw e; // a URL that no retry can fetch
       throw new Retryable((e as Error).message);
     }
-    if (r.status === 416 && from === o.size) return;
+    if (r.status === 416 && from === o.size) return void (await r.cancel());
     if (r.status === 429 || r.status >= 500) {
-      await r.body?.cancel();
+      await r.cancel();
       throw new Retryable(`the server answered ${r.status}`, retryAfterMs(r.headers.get('retry-after')));
     }
     if (r.status === 404) {
-      await r.body?.cancel();
+      await r.cancel();
       throw new HubError('not-found', `${o.url} is not there (404)`, { status: 404 });
     }
     if (r.status !== 200 && r.status !== 206) {
-      await r.body?.cancel();
+      await r.cancel();
       throw new HubError('http', `${o.url} answered ${r.status}`, { status: r.status });
     }
     const offered = rangeValidator(r.headers);
     if (r.status === 206 && validator !== null && offered !== null && offered !== validator) {
       // A 206 of another version than the part file's, whatever If-Range said: ask again for the whole file.
-      await r.body?.cancel();
+      await r.cancel();
       await startOver();
       validator = null;
       return;
@@ -267,7 +275,7 @@ async function transfer(o: DownloadOptions, hasher: Sha256Worker): Promise<Downl
     if (r.status === 206) {
       const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(r.headers.get('content-range') ?? '');
       if (!m || Number(m[1]) !== from || (m[3] !== '*' && Number(m[3]) !== o.size)) {
-        await r.body?.cancel();
+        await r.cancel();
         throw new HubError('bad-response', `${o.url} sent ${r.headers.get('content-range') ?? 'no Content-Range'} for bytes ${from}- of ${o.size} (did the file change on the Hub?)`);
       }
     }
@@ -276,11 +284,10 @@ async function transfer(o: DownloadOptions, hasher: Sha256Worker): Promise<Downl
       if (validator) await writeFile(validatorPath, validator);
       else await rm(validatorPath, { force: true });
     }
-    if (!r.body) throw new Retryable('an empty answer');
-    await pump(r.body, file, onBytes, from);
+    await pump(r, file, onBytes, from);
   }
 
-  async function pump(body: ReadableStream<Uint8Array>, file: PartFile, onBytes: (n: number) => void, from: number): Promise<void> {
+  async function pump(r: HttpAnswer, file: PartFile, onBytes: (n: number) => void, from: number): Promise<void> {
     let batch: Uint8Array[] = [];
     let batchBytes = 0;
     let received = from;
@@ -290,7 +297,25 @@ async function transfer(o: DownloadOptions, hasher: Sha256Worker): Promise<Downl
     let pending: Promise<void> = Promise.resolve();
     let writeError: unknown = null;
     let unsynced = 0;
-    let syncing: Promise<void> = Promise.resolve();
+    /** The background sync in flight, if any. */
+    let syncing: Promise<void> | null = null;
+    const syncInBackground = (): void => {
+      if (syncing !== null || unsynced < SYNC_EVERY) return;
+      unsynced = 0;
+      syncing = file.sync().then(
+        () => {
+          syncing = null;
+          syncInBackground();
+        },
+        (e: unknown) => {
+          syncing = null;
+          writeError ??= e;
+        },
+      );
+    };
+    const synced = async (): Promise<void> => {
+      while (syncing !== null) await syncing;
+    };
     const settle = async (): Promise<void> => {
       await pending;
       if (writeError === null) return;
@@ -312,13 +337,9 @@ async function transfer(o: DownloadOptions, hasher: Sha256Worker): Promise<Downl
       pending = file.writev(buffers).then(
         async () => {
           onBytes(n);
-          if ((unsynced += n) >= SYNC_EVERY) {
-            unsynced = 0;
-            // Not awaited by the next write; one sync at a time, and the final drain waits for it.
-            syncing = syncing.then(() => file.sync()).catch((e: unknown) => {
-              writeError ??= e;
-            });
-          }
+          // Not awaited by the next write; the final drain waits for it.
+          unsynced += n;
+          syncInBackground();
           await hasher.update(buffers);
         },
         (e: unknown) => {
@@ -331,15 +352,15 @@ async function transfer(o: DownloadOptions, hasher: Sha256Worker): Promise<Downl
     const drain = async (): Promise<void> => {
       await flush();
       await pending;
-      await syncing;
+      await synced();
       await settle();
     };
-    const reader = body.getReader();
+    const chunks = r.body[Symbol.asyncIterator]();
     try {
       for (;;) {
-        let next: ReadableStreamReadResult<Uint8Array>;
+        let next: IteratorResult<Uint8Array>;
         try {
-          next = await reader.read();
+          next = await chunks.next();
         } catch (e) {
           await drain();
           if (o.signal?.aborted) throw aborted(o.signal);
@@ -359,11 +380,9 @@ async function transfer(o: DownloadOptions, hasher: Sha256Worker): Promise<Downl
       await drain();
     } catch (e) {
       await pending;
-      await syncing;
-      await reader.cancel().catch(() => undefined);
+      await synced();
+      await r.cancel();
       throw e;
-    } finally {
-      reader.releaseLock();
     }
     if (received < o.size) throw new Retryable(`the answer ended at byte ${received} of ${o.size}`);
   }
