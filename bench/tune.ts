@@ -1,7 +1,8 @@
 // Kernel variants chosen by measuring (src/gpu/tuning): per kernel, the variant the tuner picks on this device, and
 // tuned_vs_default: the fixed rule's time over the tuned variant's, timed taking turns in the same run (exactly 1
 // when the tuner keeps the fixed rule). Matvec (decode) and the prefill GEMM (128 tokens) on a synthetic model's
-// real matrices (re-timed on the same buffers after the choice); flash-decode split-K at two context lengths.
+// real matrices (re-timed on the same buffers after the choice); flash-decode (tiling: threads per key, heads per
+// workgroup, keys per barrier phase; and keys per split) at two context lengths.
 // npm run -s bench -- --tune [--json] [--quick] [--budget MS] [--out FILE]
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,8 +13,9 @@ import { GgmlType, ggmlTypeName } from '../src/gpu/gguf/types';
 import { KernelContext } from '../src/gpu/kernels/context';
 import { defaultGemmVariant, defaultMatvecVariant, encodeMatmul, gemmVariantKey, matvecVariantKey, type MatmulOptions } from '../src/gpu/kernels/matmul';
 import { destroyWeight, uploadWeight } from '../src/gpu/kernels/weights';
-import { DEFAULT_DECODE_KEYS_PER_SPLIT } from '../src/gpu/kernels/attention';
-import { tuneDecodeSplits } from '../src/gpu/tuning/decode-split-tuning';
+import { decodeDims, DEFAULT_DECODE_KEYS_PER_SPLIT } from '../src/gpu/kernels/attention';
+import { defaultDecodeTiling } from '../src/gpu/kernels/attention-decode';
+import { decodeChoiceKey, tuneFlashDecode } from '../src/gpu/tuning/decode-split-tuning';
 import { GEMM_TUNING_TOKENS, gemmTuningMatrices, tuneGemm } from '../src/gpu/tuning/gemm-tuning';
 import { matvecShapeKey, readTuningMatrices, tuneMatvec, type TuningMatrix } from '../src/gpu/tuning/matvec-tuning';
 import type { TuneResult } from '../src/gpu/tuning/tuner';
@@ -119,20 +121,22 @@ export async function runTuneBench(argv: readonly string[]): Promise<void> {
       await close();
     }
   }
-  // Flash-decode split-K at the 135M shape (GQA 9:3, head dim 64) in the engine's default KV type. Its figure is the
-  // tuner's own confirmation round: the winner and the default timed taking turns in the same run.
+  // Flash-decode at the 135M shape (GQA 9:3, head dim 64) in the engine's default KV type. Its figure is the tuner's
+  // own last round: the winner (tiling and keys per split) and the fixed rule timed taking turns in the same run.
   const dtype = gpu.caps.f16 ? 'f16' : 'f32';
   for (const context of quick ? [2048] : [1024, 4096]) {
     const s = { nHeads: 9, nKvHeads: 3, headDim: 64, dtype, context } as const;
     const t0 = performance.now();
-    const r = await tuneDecodeSplits(ctx, s, { budgetMs, repeats: quick ? 5 : 9 });
-    const same = r.chosen === `kps${DEFAULT_DECODE_KEYS_PER_SPLIT}`;
+    const r = await tuneFlashDecode(ctx, s, { budgetMs, repeats: quick ? 5 : 9 });
+    const fixedTiling = defaultDecodeTiling(decodeDims({ ...s, maxBlocksPerSeq: 1 }), gpu.caps.softwareAdapter, gpu.caps.maxComputeWorkgroupStorageSize);
+    const fixed = decodeChoiceKey({ tiling: fixedTiling, keysPerSplit: DEFAULT_DECODE_KEYS_PER_SPLIT });
+    const same = r.chosen === fixed;
     const f: TunedKernelFigure = {
-      kernel: 'flash-decode-split',
+      kernel: 'flash-decode',
       model: `${dtype} KV, 9/3 heads x 64, ${context} keys`,
       shape: `9/3x64 ${dtype} ctx${context}`,
       chosen: r.chosen,
-      default: `kps${DEFAULT_DECODE_KEYS_PER_SPLIT}`,
+      default: fixed,
       tuned_ms: round(r.chosenMs ?? NaN),
       default_ms: round(r.defaultMs ?? NaN),
       tuned_vs_default: same ? 1 : round((r.defaultMs ?? NaN) / (r.chosenMs ?? NaN), 2),

@@ -30,7 +30,7 @@ export function oursEngine(gpu: GpuContext, opts: OursOptions = {}): BenchEngine
         const tuned = opts.tune ? await chooseKernelVariants(gpu, file, { store: memoryTuningStore(), kvDtype: 'f16', measure: true }) : undefined;
         if (tuned) opts.onTuned?.(path, tuned.kernels.map((k) => ({ kernel: k.kernel, variant: k.variant })));
         engine = await Engine.load(gpu, file, {
-          ...(tuned ? { matvecVariant: tuned.matvecVariant, gemmVariant: tuned.gemmVariant, ...(tuned.decodeKeysPerSplit ? { decodeKeysPerSplit: tuned.decodeKeysPerSplit } : {}) } : {}),
+          ...(tuned ? { matvecVariant: tuned.matvecVariant, gemmVariant: tuned.gemmVariant, ...(tuned.decodeKeysPerSplit ? { decodeKeysPerSplit: tuned.decodeKeysPerSplit } : {}), ...(tuned.decodeTiling ? { decodeTiling: tuned.decodeTiling } : {}) } : {}),
           maxSeqs: 1,
           maxBatchTokens: Math.min(OUR_BATCH_TOKENS, contextSize),
           kvBlocks: Math.ceil(contextSize / KV_BLOCK_TOKENS) + 1,

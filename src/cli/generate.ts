@@ -100,6 +100,7 @@ async function generateGpu(r: Run): Promise<Generation> {
     matvecVariant: tuned.matvecVariant,
     gemmVariant: tuned.gemmVariant,
     ...(tuned.decodeKeysPerSplit !== undefined ? { decodeKeysPerSplit: tuned.decodeKeysPerSplit } : {}),
+    ...(tuned.decodeTiling ? { decodeTiling: tuned.decodeTiling } : {}),
   });
   try {
     const started = performance.now();

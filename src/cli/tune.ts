@@ -1,8 +1,9 @@
 // generate --tune: kernel variants measured on this device before the model loads (bounded), the choices kept in
 // the OS cache directory and reused by later runs without --tune. Kernels: the decode matvec, the prefill GEMM's
-// tile, flash-decode's split-K.
+// tile, flash-decode's tiling and split-K.
 import type { GpuContext } from '../gpu/device';
 import type { GgufFile } from '../gpu/gguf/reader';
+import type { DecodeTiling } from '../gpu/kernels/attention-decode';
 import type { GemmVariant, MatvecVariant } from '../gpu/kernels/matmul';
 import type { KvDtype } from '../gpu/kv/layout';
 import { chooseKernelVariants as chooseTuned } from '../gpu/tuning/kernel-choice';
@@ -14,6 +15,7 @@ export interface KernelChoice {
   readonly matvecVariant: MatvecVariant;
   readonly gemmVariant: GemmVariant;
   readonly decodeKeysPerSplit?: number;
+  readonly decodeTiling?: DecodeTiling;
   /** For the JSON output: per kernel, where the choice came from and, when measured, each candidate's time. */
   readonly report: readonly Record<string, unknown>[];
 }
@@ -58,5 +60,5 @@ export async function chooseKernelVariants(gpu: GpuContext, file: GgufFile, kvDt
     },
   });
   const report = choice.kernels.map((k) => describe(k.kernel, k.variant, k.source, k.result));
-  return { matvecVariant: choice.matvecVariant, gemmVariant: choice.gemmVariant, ...(choice.decodeKeysPerSplit !== undefined ? { decodeKeysPerSplit: choice.decodeKeysPerSplit } : {}), report };
+  return { matvecVariant: choice.matvecVariant, gemmVariant: choice.gemmVariant, ...(choice.decodeKeysPerSplit !== undefined ? { decodeKeysPerSplit: choice.decodeKeysPerSplit } : {}), ...(choice.decodeTiling ? { decodeTiling: choice.decodeTiling } : {}), report };
 }

@@ -16,6 +16,8 @@ function variants(shape: PagedAttentionShape): AttentionVariant[] {
     prefillVariant(shape, 8),
     prefillVariant(shape, 16),
     decodeVariant(shape, false, true), // gpt-oss's attention sinks
+    // A tuned tiling: two blocks a barrier phase, one head a workgroup.
+    decodeVariant(shape, false, true, 16384, { lanes: Math.max(1, Math.ceil(shape.headDim / 64)), headTile: 1, keysPerPhase: 32 }),
     mergeVariant(shape.headDim, true),
     prefillVariant(shape, 16, true),
     naiveVariant(shape, 'naive_scores'),

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultGemmVariant, defaultMatvecVariant, type GemmVariant, type MatvecVariant } from '../../src/gpu/kernels/matmul';
 import { DEFAULT_DECODE_KEYS_PER_SPLIT } from '../../src/gpu/kernels/attention';
+import type { DecodeTiling } from '../../src/gpu/kernels/attention-decode';
 import { chooseKernelVariants, type TuningProgress } from '../../src/gpu/tuning/kernel-choice';
 import { memoryTuningStore } from '../../src/gpu/tuning/tuning-store';
 import { testDevice } from '../helpers/gpu';
@@ -14,6 +15,11 @@ const model = openModel('TinyStories-656K-Q4_0.gguf');
 const VARIANTS: MatvecVariant[] = [
   { threadsPerRow: 1, workgroupSize: 64, reduction: 'workgroup' },
   { threadsPerRow: 8, workgroupSize: 64, reduction: 'workgroup' },
+];
+// TinyStories-656K: 8 heads of 16 dims over 4 KV heads; the fixed rule is timed first whether listed or not.
+const DECODE_TILINGS: DecodeTiling[] = [
+  { lanes: 2, headTile: 1, keysPerPhase: 16 },
+  { lanes: 4, headTile: 1, keysPerPhase: 32 },
 ];
 const TILES: GemmVariant[] = [
   { bm: 64, bn: 64, rm: 8, tn: 8 },
@@ -31,7 +37,7 @@ describe('kernel choice at model load', () => {
     const store = memoryTuningStore();
     const clock = fakeClock();
     const progress: TuningProgress[] = [];
-    const opts = { store, kvDtype: 'f32', measure: true, clock: clock.now, repeats: 1, matvecVariants: VARIANTS, gemmVariants: TILES, onProgress: (p: TuningProgress) => progress.push(p) } as const;
+    const opts = { store, kvDtype: 'f32', measure: true, clock: clock.now, repeats: 1, matvecVariants: VARIANTS, gemmVariants: TILES, decodeTilings: DECODE_TILINGS, onProgress: (p: TuningProgress) => progress.push(p) } as const;
     const first = await chooseKernelVariants(gpu, model, opts);
     expect(first.kernels.map((k) => [k.kernel, k.source])).toEqual([['matvec', 'measured'], ['gemm', 'measured'], ['flash-decode-split', 'measured']]);
     expect(first.kernels.every((k) => k.result?.timings.some((t) => t.ms !== undefined))).toBe(true);
@@ -50,6 +56,7 @@ describe('kernel choice at model load', () => {
     expect(again.gemmVariant).toEqual(first.gemmVariant);
     expect(again.matvecVariant).toEqual(first.matvecVariant);
     expect(again.decodeKeysPerSplit).toBe(first.decodeKeysPerSplit);
+    expect(again.decodeTiling).toEqual(first.decodeTiling);
     expect(clock.reads()).toBe(readsBefore);
     expect(progress).toEqual([]);
   });
@@ -61,6 +68,7 @@ describe('kernel choice at model load', () => {
     expect(none.gemmVariant).toEqual(defaultGemmVariant(128));
     expect(none.matvecVariant).toEqual(defaultMatvecVariant(gpu.caps));
     expect(none.decodeKeysPerSplit).toBe(DEFAULT_DECODE_KEYS_PER_SPLIT);
+    expect(none.decodeTiling?.keysPerPhase).toBe(16);
     const q8 = await chooseKernelVariants(gpu, model, { store: memoryTuningStore(), kvDtype: 'q8_0', measure: false });
     expect(q8.kernels.map((k) => k.kernel)).toEqual(['matvec', 'gemm']);
     expect(q8.decodeKeysPerSplit).toBeUndefined();

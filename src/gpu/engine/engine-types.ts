@@ -1,5 +1,6 @@
 // What the engine's callers pass and get back: load options, generation options and results. Kept apart from the
 // engine so front ends and the conversation cache can name them without the engine's internals.
+import type { DecodeTiling } from '../kernels/attention-decode';
 import type { GemmVariant, MatvecVariant } from '../kernels/matmul';
 import type { KvBlockStoreLike, PrefixMatch } from '../kv/cache';
 import type { KvDtype } from '../kv/layout';
@@ -38,6 +39,8 @@ export interface EngineOptions {
   readonly matvecVariant?: MatvecVariant;
   /** Flash-decode's keys per split measured on this device (src/gpu/tuning); default: the fixed rule's 256. */
   readonly decodeKeysPerSplit?: number;
+  /** Flash-decode's workgroup tiling measured on this device (src/gpu/tuning); default: the fixed rule. */
+  readonly decodeTiling?: DecodeTiling;
   /** The prefill GEMM tile measured on this device (src/gpu/tuning), for batches above 32 tokens; default: the fixed rule. */
   readonly gemmVariant?: GemmVariant;
 }

@@ -5,7 +5,7 @@ import type { GpuContext } from '../device';
 import { GpuError } from '../device';
 import type { GgufFile } from '../gguf/reader';
 import { KernelContext } from '../kernels/context';
-import { useDecodeKeysPerSplit } from '../kernels/attention';
+import { useDecodeKeysPerSplit, useDecodeTiling } from '../kernels/attention';
 import { useGemmVariant, useMatvecVariant } from '../kernels/matmul';
 import { GpuSampler } from '../kernels/sampling';
 import { usesLongRopeFactors } from '../model/rope-scaling';
@@ -121,6 +121,7 @@ export class Engine {
     useMatvecVariant(ctx, opts.matvecVariant);
     useGemmVariant(ctx, opts.gemmVariant);
     useDecodeKeysPerSplit(ctx, opts.decodeKeysPerSplit);
+    useDecodeTiling(ctx, opts.decodeTiling);
     gpu.device.pushErrorScope('out-of-memory');
     const weights = await loadGpuWeights(ctx, file, config, opts.onProgress);
     const pool = new KvPool(ctx, layout, kvBlocks);

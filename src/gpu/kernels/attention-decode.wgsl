@@ -6,17 +6,20 @@
 //   GROUP       query heads per KV head (nHeads / nKvHeads)
 //   HEAD_TILE   query heads per workgroup
 //   LANES       threads per key in the score phase
-//   SLOTS       key slots in the value phase, SLOTS * VD4 <= 16 * LANES
+//   SLOTS       key slots in the value phase, SLOTS * VD4 <= 16 * LANES, SLOTS <= KEYS_PER_PHASE
+//   KEYS_PER_PHASE  keys per barrier round: 16 (one KV block) or 32 (two consecutive blocks of the split)
 //   SINKS       per-head sink logits (gpt-oss): binding 9, joining the softmax denominator only (direct mode)
 #include "paged-kv"
 
 // One workgroup per (token, kv head, head tile, split). Each K/V block of the split's range is read once from
-// global memory for the HEAD_TILE query heads of the tile; per block, three barriers and no serial phase:
-//   1. thread (key t, lane l) dots K[t] chunks l, l+LANES, ... with every head's q (shared): part_s
+// global memory for the HEAD_TILE query heads of the tile; per phase (KEYS_PER_PHASE keys: one or two blocks),
+// three barriers and no serial phase:
+//   1. thread (key t, lane l) dots K[t] chunks l, l+LANES, ... with every head's q (shared): part_s; with two
+//      blocks a phase it does so for key t of each block
 //   2. thread (head g, key t) sums its LANES partials: the score
-//   3. thread (head g, key t) takes the block max of head g, its probability p, and (t = 0) the rescale alpha
+//   3. thread (head g, key t) takes the phase max of head g, its probability p, and (t = 0) the rescale alpha
 //   4. thread (slot s, d4 < VD4) rescales acc[head] (registers) by alpha and adds p * V[t][d4] for keys t = s,
-//      s+SLOTS, ...; the running sum l rides along in the same threads. Slots are summed after the last block.
+//      s+SLOTS, ...; the running sum l rides along in the same threads. Slots are summed after the last phase.
 struct Params {
   n_tokens: u32,
   n_kv_heads: u32,
@@ -33,6 +36,8 @@ const W: u32 = 16u * LANES;
 const HT: u32 = HEAD_TILE;
 const HEAD_TILES: u32 = (GROUP + HEAD_TILE - 1u) / HEAD_TILE;
 const PART_STRIDE: u32 = LANES + 1u;  // padded against bank conflicts when a thread sums its lanes
+const KEYS: u32 = KEYS_PER_PHASE;
+const PHASE_BLOCKS: u32 = KEYS / 16u;
 
 @group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;  // (nTokens, nHeads, D4)
 // bindings 1-4: pool, block_tables, token_seq, token_pos (attention-paged-kv.wgsl)
@@ -45,13 +50,13 @@ const PART_STRIDE: u32 = LANES + 1u;  // padded against bank conflicts when a th
 #endif
 
 var<workgroup> q_s: array<vec4<f32>, HT * D4>;            // (HT, D4), pre-scaled
-var<workgroup> part_s: array<f32, HT * 16u * PART_STRIDE>; // (HT, 16 keys, LANES) partial dot products
-var<workgroup> score_s: array<f32, HT * 16u>;              // (HT, 16 keys)
-var<workgroup> prob_s: array<f32, HT * 16u>;               // (HT, 16 keys)
-var<workgroup> alpha_s: array<f32, HT>;                    // rescale of acc and l for this block
-var<workgroup> max_s: array<f32, 2u * HT>;                 // running max, ping-pong by block parity
-var<workgroup> red_s: array<vec4<f32>, W>;                 // (SLOTS, VD4) slot partials of one head's acc
-var<workgroup> l_red_s: array<f32, 16u>;                   // (SLOTS) slot partials of one head's l
+var<workgroup> part_s: array<f32, HT * KEYS * PART_STRIDE>; // (HT, KEYS, LANES) partial dot products
+var<workgroup> score_s: array<f32, HT * KEYS>;              // (HT, KEYS)
+var<workgroup> prob_s: array<f32, HT * KEYS>;               // (HT, KEYS)
+var<workgroup> alpha_s: array<f32, HT>;                     // rescale of acc and l for this phase
+var<workgroup> max_s: array<f32, 2u * HT>;                  // running max, ping-pong by phase parity
+var<workgroup> red_s: array<vec4<f32>, W>;                  // (SLOTS, VD4) slot partials of one head's acc
+var<workgroup> l_red_s: array<f32, KEYS>;                   // (SLOTS) slot partials of one head's l
 var<workgroup> tok_s: vec2<u32>;                           // (seq, pos) of this workgroup's token
 
 @compute @workgroup_size(W)
@@ -94,7 +99,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let b_begin = min(n_blocks, b_first + split * per_split);
   let b_end = min(n_blocks, b_begin + per_split);
 
-  let st = i / LANES;  // phase 1: key in block
+  let st = i / LANES;  // phase 1: key in a block
   let sl = i % LANES;  //          lane
   let vt = i / VD4;    // phase 4: key slot (working when < SLOTS)
   let vd = i % VD4;    //          vec4 of the value row
@@ -102,29 +107,38 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var l: array<f32, HT>;
   var parity = 0u;
 
-  for (var b = b_begin; b < b_end; b++) {
-    let phys = block_tables[seq * params.max_blocks + b];
-    let keys = min(16u, n_keys - b * 16u);
+  for (var b = b_begin; b < b_end; b += PHASE_BLOCKS) {
+    // Keys of the phase: its blocks' keys up to the split's end and the token's last key.
+    let keys = min(min(KEYS, (b_end - b) * 16u), n_keys - b * 16u);
     let lo = select(0u, first_key - b * 16u, first_key > b * 16u);  // keys before lo lie outside the window
-    let k_base = block_base(phys, 0u, kvh, params.n_kv_heads);
-    let v_base = block_base(phys, V_KIND, kvh, params.n_kv_heads);  // = k_base under MLA
+    var v_base = array<u32, PHASE_BLOCKS>();  // (blocks of the phase) vec4 index of V token 0; = K under MLA
 
-    // A bare `var` in a loop body is not re-zeroed on every iteration by every compiler: initialize explicitly.
-    var part = array<f32, HT>();
-    if (st < keys) {
-      for (var c = sl; c < D4; c += LANES) {
-        let k = kv4(k_base + st * D4 + c);
-        for (var g = 0u; g < HT; g++) {
-          part[g] += dot(q_s[g * D4 + c], k);
+    for (var j = 0u; j < PHASE_BLOCKS; j++) {
+      let t = j * 16u + st;  // key of the phase
+      // Past the split's last block the table entry may be unset: never read it (keys bounds the loads too).
+      var phys = 0u;
+      if (b + j < b_end) {
+        phys = block_tables[seq * params.max_blocks + b + j];
+      }
+      v_base[j] = block_base(phys, V_KIND, kvh, params.n_kv_heads);
+      let k_base = block_base(phys, 0u, kvh, params.n_kv_heads);
+      // A bare `var` in a loop body is not re-zeroed on every iteration by every compiler: initialize explicitly.
+      var part = array<f32, HT>();
+      if (t < keys) {
+        for (var c = sl; c < D4; c += LANES) {
+          let k = kv4(k_base + st * D4 + c);
+          for (var g = 0u; g < HT; g++) {
+            part[g] += dot(q_s[g * D4 + c], k);
+          }
         }
       }
-    }
-    for (var g = 0u; g < HT; g++) {
-      part_s[(g * 16u + st) * PART_STRIDE + sl] = part[g];
+      for (var g = 0u; g < HT; g++) {
+        part_s[(g * KEYS + t) * PART_STRIDE + sl] = part[g];
+      }
     }
     workgroupBarrier();
 
-    for (var e = i; e < HT * 16u; e += W) {
+    for (var e = i; e < HT * KEYS; e += W) {
       var s = 0.0;
       for (var c = 0u; c < LANES; c++) {
         s += part_s[e * PART_STRIDE + c];
@@ -136,15 +150,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
 
-    for (var e = i; e < HT * 16u; e += W) {
-      let g = e / 16u;
-      let t = e % 16u;
-      var block_max = NEG;
+    for (var e = i; e < HT * KEYS; e += W) {
+      let g = e / KEYS;
+      let t = e % KEYS;
+      var phase_max = NEG;
       for (var u = lo; u < keys; u++) {
-        block_max = max(block_max, score_s[g * 16u + u]);
+        phase_max = max(phase_max, score_s[g * KEYS + u]);
       }
       let m_old = max_s[parity * HT + g];
-      let m_new = max(m_old, block_max);
+      let m_new = max(m_old, phase_max);
       prob_s[e] = select(0.0, exp(score_s[e] - m_new), t >= lo && t < keys);
       if (t == 0u) {
         alpha_s[g] = exp(m_old - m_new);
@@ -160,15 +174,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         l[g] *= alpha_s[g];
       }
       for (var t = vt; t < keys; t += SLOTS) {
-        let v = kv4(v_base + t * D4 + vd);
+        let v = kv4(v_base[t / 16u] + (t % 16u) * D4 + vd);
         for (var g = 0u; g < HT; g++) {
-          let p = prob_s[g * 16u + t];
+          let p = prob_s[g * KEYS + t];
           acc[g] += p * v;
           l[g] += p;
         }
       }
     }
-    // The next block's first barrier separates these reads of prob_s / alpha_s from their next writes.
+    // The next phase's first barrier separates these reads of prob_s / alpha_s from their next writes.
   }
 
   for (var g = 0u; g < HT; g++) {

@@ -2,16 +2,28 @@
 // naive three-pass baseline the benchmarks compare against. Each also takes an MLA shape (latentDim: one latent row
 // [latent | k_pe] a token, read by every query head, whose value is the latent; see KvLayout.latentDim). WGSL: one
 // attention-*.wgsl file per pass family, the paged-KV bindings and loads shared by #include; a pipeline's cache key
-// is its file and the defines it compiles with.
+// is its file and the defines it compiles with. Flash-decode's tiling and split rules live in attention-decode.ts.
 import decodeCode from './attention-decode.wgsl?raw';
 import mergeCode from './attention-merge.wgsl?raw';
 import naiveCode from './attention-naive.wgsl?raw';
 import pagedKvCode from './attention-paged-kv.wgsl?raw';
 import prefillCode from './attention-prefill.wgsl?raw';
+import { chooseDecodeSplits, decodeKeysPerSplitOf, decodeLayoutOf, decodeTilingOf, decodeTilingProblem, defaultDecodeTiling, type DecodeDims, type DecodeLayout, type DecodeTiling } from './attention-decode';
 import { checkKvLayout, isQuantized, kvKinds, QUANT_BLOCK_BYTES, valueDim } from '../kv/layout';
 import type { KernelContext } from './context';
 import { checkBinding, checkBindingBytes, checkHeadDim, checkTokens, checkWorkgroup, workgroupGrid, type PagedKvShape } from './kv-append';
 import { dispatch, pipelineFor, type Defines, type WgslFile } from './shader';
+
+export {
+  chooseDecodeSplits,
+  DECODE_KEYS_PER_SPLIT,
+  decodeKeysPerSplitOf,
+  DEFAULT_DECODE_KEYS_PER_SPLIT,
+  useDecodeKeysPerSplit,
+  useDecodeTiling,
+  type DecodeLayout,
+  type DecodeTiling,
+} from './attention-decode';
 
 export interface PagedAttentionShape extends PagedKvShape {
   readonly nHeads: number; // query heads; a multiple of nKvHeads, head h reads kv head floor(h / (nHeads / nKvHeads))
@@ -45,6 +57,11 @@ export interface FlashDecodeOptions {
   readonly softcap?: number;
   /** (nHeads) f32 sink logits (gpt-oss's attn_sinks): exp(sink) joins each head's softmax denominator only. */
   readonly sinks?: GPUBuffer;
+  /**
+   * The workgroup tiling (tests, the tuner); otherwise the one applied by useDecodeTiling where it fits the shape,
+   * else the fixed rule. A given tiling that does not fit the shape or the device is an error.
+   */
+  readonly tiling?: DecodeTiling;
 }
 
 export interface FlashDecodePlan {
@@ -52,6 +69,7 @@ export interface FlashDecodePlan {
   /** Query heads sharing one pass over a KV head's blocks (the group, or a part of it past 8 heads). */
   readonly headTile: number;
   readonly workgroups: number;
+  readonly tiling: DecodeTiling;
 }
 
 export interface PrefillOptions {
@@ -75,41 +93,9 @@ export interface NaiveAttentionOptions {
   readonly scores?: GPUBuffer;
 }
 
-const KEYS_PER_SPLIT = 256; // fewer keys per workgroup than this and the merge costs more than the split gains
-const TARGET_WORKGROUPS = 256; // enough workgroups in flight to cover a laptop GPU's cores several times
-const MAX_SPLITS = 64;
-const MAX_HEAD_TILE = 8; // query heads per decode workgroup: registers (acc) and workgroup memory grow with it
-// MLA: every query head reads the one latent row, so more heads share each block load, as workgroup memory allows.
-const MAX_MLA_HEAD_TILE = 16;
 // WebGPU's default maxComputeWorkgroupStorageSize: what a variant is sized for when the device's is not given.
 const DEFAULT_WORKGROUP_STORAGE = 16384;
 const THREADS = 128; // target invocations per attention workgroup
-
-/**
- * Splits of each token's context in flash-decode: one per KEYS_PER_SPLIT keys at most, and only as many as it
- * takes to reach TARGET_WORKGROUPS workgroups (batched decode of many tokens needs none).
- */
-export function chooseDecodeSplits(maxContext: number, baseWorkgroups: number, keysPerSplit = KEYS_PER_SPLIT): number {
-  const byKeys = Math.ceil(maxContext / keysPerSplit);
-  const byOccupancy = Math.ceil(TARGET_WORKGROUPS / Math.max(1, baseWorkgroups));
-  return Math.max(1, Math.min(byKeys, byOccupancy, MAX_SPLITS));
-}
-
-/** Keys per split the tuner chooses among (src/gpu/tuning): the split count as a function of context length. */
-export const DECODE_KEYS_PER_SPLIT = [64, 128, 256, 512, 1024] as const;
-export const DEFAULT_DECODE_KEYS_PER_SPLIT = KEYS_PER_SPLIT;
-const tunedKeysPerSplit = new WeakMap<KernelContext, number>();
-
-/** Applies a measured keys-per-split to every flash-decode on `ctx` (undefined: the fixed KEYS_PER_SPLIT). */
-export function useDecodeKeysPerSplit(ctx: KernelContext, keysPerSplit: number | undefined): void {
-  if (keysPerSplit === undefined) tunedKeysPerSplit.delete(ctx);
-  else if (Number.isInteger(keysPerSplit) && keysPerSplit >= 16) tunedKeysPerSplit.set(ctx, keysPerSplit);
-  else throw new Error(`flashDecodeGqa: keys per split must be a whole number >= 16, got ${keysPerSplit}`);
-}
-
-export function decodeKeysPerSplitOf(ctx: KernelContext): number {
-  return tunedKeysPerSplit.get(ctx) ?? KEYS_PER_SPLIT;
-}
 
 const library = { 'paged-kv': pagedKvCode };
 
@@ -125,41 +111,6 @@ export const ATTENTION_FILES = {
 export interface AttentionVariant {
   readonly file: WgslFile;
   readonly defines: Defines;
-}
-
-export interface DecodeLayout {
-  readonly headTile: number;
-  readonly headTiles: number;
-  readonly lanes: number; // threads per key in the score phase
-  readonly slots: number; // key slots in the value phase
-  readonly invocations: number;
-  readonly sharedBytes: number;
-}
-
-/**
- * Threads per key in the score phase on a CPU Vulkan driver: 2, not 8, so a workgroup is 32 invocations and each of
- * the three barriers per block switches between 4 SIMD chunks instead of 16 (lavapipe, 9 heads / 3 KV heads, head dim
- * 64, f16 KV, medians: 1.66 against 2.78 ms at 512 keys, 6.9 against 11.1 ms at 2048).
- */
-const SOFTWARE_LANES = 2;
-
-/**
- * `valueWidth`: values a head sums (headDim, or MLA's latentDim); `maxHeadTile` and `maxShared` bound the query
- * heads one workgroup takes (the smallest split of the group into equal tiles that fits `maxShared` bytes).
- */
-function decodeLayout(headDim: number, valueWidth: number, group: number, software: boolean, maxHeadTile: number, maxShared: number): DecodeLayout {
-  const d4 = headDim / 4;
-  const vd4 = valueWidth / 4;
-  // At least vd4 / 16 lanes: the value phase needs 16 * lanes >= vd4 threads for one key slot (SLOTS >= 1); with
-  // fewer (head dim 256 at 2 software lanes) SLOTS was 0 and decode summed no values at all.
-  const lanes = Math.min(Math.max(software ? SOFTWARE_LANES : THREADS / 16, Math.ceil(vd4 / 16)), d4);
-  const invocations = 16 * lanes;
-  const slots = Math.min(16, Math.floor(invocations / vd4));
-  const bytesFor = (headTile: number): number => 4 * (headTile * headDim + headTile * 16 * (lanes + 3) + 3 * headTile + 4 * invocations + 16 + 2);
-  let headTiles = Math.ceil(group / maxHeadTile);
-  while (headTiles < group && bytesFor(Math.ceil(group / headTiles)) > maxShared) headTiles++;
-  const headTile = Math.ceil(group / headTiles);
-  return { headTile, headTiles, lanes, slots, invocations, sharedBytes: bytesFor(headTile) };
 }
 
 export interface PrefillLayout {
@@ -215,15 +166,46 @@ function kvDefines(shape: PagedAttentionShape): Defines {
   };
 }
 
+/** What flash-decode's tiling depends on in `shape`. */
+export function decodeDims(shape: PagedAttentionShape): DecodeDims {
+  return { headDim: shape.headDim, valueWidth: valueDim(shape), group: shape.nHeads / shape.nKvHeads, mla: shape.latentDim !== undefined };
+}
+
 /**
- * The flash-decode pipeline for `shape` and its workgroup layout (`software`: a CPU Vulkan driver; `maxShared`: the
- * device's maxComputeWorkgroupStorageSize, which bounds an MLA head tile).
+ * The flash-decode pipeline for `shape` and its workgroup layout: `tiling`, or the fixed rule (`software`: a CPU
+ * Vulkan driver; `maxShared`: the device's maxComputeWorkgroupStorageSize, which bounds the head tile).
  */
-export function decodeVariant(shape: PagedAttentionShape, software: boolean, sinks = false, maxShared = DEFAULT_WORKGROUP_STORAGE): AttentionVariant & { readonly layout: DecodeLayout } {
-  const maxHeadTile = shape.latentDim === undefined ? MAX_HEAD_TILE : MAX_MLA_HEAD_TILE;
-  const layout = decodeLayout(shape.headDim, valueDim(shape), shape.nHeads / shape.nKvHeads, software, maxHeadTile, maxShared);
-  const defines = { ...kvDefines(shape), HEAD_TILE: `${layout.headTile}u`, LANES: `${layout.lanes}u`, SLOTS: `${layout.slots}u`, SINKS: sinks };
-  return { file: ATTENTION_FILES.decode, defines, layout };
+export function decodeVariant(
+  shape: PagedAttentionShape,
+  software: boolean,
+  sinks = false,
+  maxShared = DEFAULT_WORKGROUP_STORAGE,
+  tiling?: DecodeTiling,
+): AttentionVariant & { readonly layout: DecodeLayout; readonly tiling: DecodeTiling } {
+  const dims = decodeDims(shape);
+  const chosen = tiling ?? defaultDecodeTiling(dims, software, maxShared);
+  const layout = decodeLayoutOf(dims, chosen);
+  const defines = {
+    ...kvDefines(shape),
+    HEAD_TILE: `${layout.headTile}u`,
+    LANES: `${layout.lanes}u`,
+    SLOTS: `${layout.slots}u`,
+    KEYS_PER_PHASE: `${layout.keysPerPhase}u`,
+    SINKS: sinks,
+  };
+  return { file: ATTENTION_FILES.decode, defines, layout, tiling: chosen };
+}
+
+/** The tiling flash-decode runs `shape` with on `ctx` (see FlashDecodeOptions.tiling). */
+function decodeTilingFor(ctx: KernelContext, kernel: string, shape: PagedAttentionShape, given: DecodeTiling | undefined): DecodeTiling | undefined {
+  const limits = { maxShared: ctx.caps.maxComputeWorkgroupStorageSize, maxInvocations: ctx.caps.maxComputeInvocationsPerWorkgroup };
+  if (given) {
+    const problem = decodeTilingProblem(decodeDims(shape), given, limits);
+    if (problem) throw new Error(`${kernel}: tiling ${JSON.stringify(given)} does not fit: ${problem}`);
+    return given;
+  }
+  const tuned = decodeTilingOf(ctx);
+  return tuned && decodeTilingProblem(decodeDims(shape), tuned, limits) === undefined ? tuned : undefined;
 }
 
 /** `valueWidth`: values of one output row a head (headDim, or latentDim under MLA). */
@@ -294,7 +276,8 @@ export function flashDecodeGqa(ctx: KernelContext, pass: GPUComputePassEncoder, 
   checkShape(kernel, shape, opts.scale);
   const { nTokens } = opts;
   checkBuffers(ctx, kernel, shape, bufs, nTokens);
-  const variant = decodeVariant(shape, ctx.caps.softwareAdapter, !!opts.sinks, ctx.caps.maxComputeWorkgroupStorageSize);
+  const tiling = decodeTilingFor(ctx, kernel, shape, opts.tiling);
+  const variant = decodeVariant(shape, ctx.caps.softwareAdapter, !!opts.sinks, ctx.caps.maxComputeWorkgroupStorageSize, tiling);
   const { layout } = variant;
   checkWorkgroup(ctx, kernel, layout.invocations, layout.sharedBytes);
   const base = nTokens * shape.nKvHeads * layout.headTiles;
@@ -319,7 +302,7 @@ export function flashDecodeGqa(ctx: KernelContext, pass: GPUComputePassEncoder, 
     const [mx, my] = workgroupGrid(ctx, `${kernel} (merge)`, Math.ceil((rows * (width / 4)) / 64));
     dispatch(pass, ctx.device, merge, [acc, ml, bufs.o, ctx.uniform([rows, splits, mx, shape.nHeads]), ...sinks], [mx, my]);
   }
-  return { splits, headTile: layout.headTile, workgroups: base * splits };
+  return { splits, headTile: layout.headTile, workgroups: base * splits, tiling: variant.tiling };
 }
 
 /**

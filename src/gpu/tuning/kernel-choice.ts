@@ -8,7 +8,8 @@ import { gemmVariantKey, matvecVariantKey, type GemmVariant, type MatvecVariant 
 import type { KvDtype } from '../kv/layout';
 import { readModelConfig } from '../model/config';
 import { mlaKvRow } from '../model/deepseek2';
-import { tunedDecodeKeysPerSplit } from './decode-split-tuning';
+import type { DecodeTiling } from '../kernels/attention-decode';
+import { decodeChoiceKey, tunedFlashDecode } from './decode-split-tuning';
 import { tunedGemmVariant } from './gemm-tuning';
 import { readTuningMatrices, tunedMatvecVariant, type TuningMatrix } from './matvec-tuning';
 import type { TuneResult } from './tuner';
@@ -20,8 +21,8 @@ export type TunedKernel = 'matvec' | 'gemm' | 'flash-decode-split';
  * Milliseconds each kernel's candidates may start within: about 2 s in all, as the issue asks (the defaults are
  * always measured, so a slow device takes a little longer).
  */
-export const TUNING_BUDGET_MS: Readonly<Record<TunedKernel, number>> = { matvec: 1000, gemm: 600, 'flash-decode-split': 400 };
-/** Context flash-decode's split-K is measured at (or the model's, if shorter). */
+export const TUNING_BUDGET_MS: Readonly<Record<TunedKernel, number>> = { matvec: 1000, gemm: 600, 'flash-decode-split': 600 };
+/** Context flash-decode's tiling and split-K are measured at (or the model's, if shorter). */
 const DECODE_TUNING_CONTEXT = 2048;
 
 export interface TuningProgress {
@@ -40,11 +41,12 @@ export interface KernelChoiceOptions {
   /** Measure again even where a choice is stored (the CLI's --tune). */
   readonly retune?: boolean;
   readonly budgetMs?: Partial<Record<TunedKernel, number>>;
-  /** Tests: an injected clock, fewer repeats, fewer matvec candidates. */
+  /** Tests: an injected clock, fewer repeats, fewer matvec / GEMM / decode-tiling candidates. */
   readonly clock?: () => number;
   readonly repeats?: number;
   readonly matvecVariants?: readonly MatvecVariant[];
   readonly gemmVariants?: readonly GemmVariant[];
+  readonly decodeTilings?: readonly DecodeTiling[];
   /** Called while measuring (never when every choice is stored). */
   readonly onProgress?: (p: TuningProgress) => void;
 }
@@ -61,6 +63,8 @@ export interface KernelChoice {
   readonly matvecVariant: MatvecVariant;
   readonly gemmVariant: GemmVariant;
   readonly decodeKeysPerSplit?: number;
+  /** Flash-decode's workgroup tiling (threads per key, heads per workgroup, keys per phase); with decodeKeysPerSplit. */
+  readonly decodeTiling?: DecodeTiling;
   readonly kernels: readonly TunedKernelChoice[];
 }
 
@@ -103,7 +107,12 @@ export async function chooseKernelVariants(gpu: GpuContext, file: GgufFile, opts
   // The KV row the engine's pool will hold (engine-sizing.ts): MLA models keep one latent row a token.
   const row = mlaKvRow(config) ?? { nKvHeads: config.nKvHeads, headDim: config.headDim };
   const shape = { nHeads: config.nHeads, ...row, dtype: opts.kvDtype as 'f32' | 'f16', context: Math.min(DECODE_TUNING_CONTEXT, config.contextLength) };
-  const ds = await tunedDecodeKeysPerSplit(ctx, gpu.adapterDescription, shape, { ...common, budgetMs: budget('flash-decode-split'), onProgress: progress('flash-decode-split', 2) });
-  kernels.push({ kernel: 'flash-decode-split', variant: `kps${ds.keysPerSplit}`, source: ds.source, ...(ds.result ? { result: ds.result } : {}) });
-  return { ...chosen, decodeKeysPerSplit: ds.keysPerSplit, kernels };
+  const ds = await tunedFlashDecode(ctx, gpu.adapterDescription, shape, {
+    ...common,
+    budgetMs: budget('flash-decode-split'),
+    onProgress: progress('flash-decode-split', 2),
+    ...(opts.decodeTilings ? { tilings: opts.decodeTilings } : {}),
+  });
+  kernels.push({ kernel: 'flash-decode-split', variant: decodeChoiceKey(ds), source: ds.source, ...(ds.result ? { result: ds.result } : {}) });
+  return { ...chosen, decodeKeysPerSplit: ds.keysPerSplit, decodeTiling: ds.tiling, kernels };
 }

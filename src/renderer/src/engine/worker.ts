@@ -66,6 +66,7 @@ async function load(request: LoadRequest, force = false): Promise<Loaded | null>
       maxSeqs: 4,
       ...(tuned ? { matvecVariant: tuned.matvecVariant, gemmVariant: tuned.gemmVariant } : {}),
       ...(tuned?.decodeKeysPerSplit !== undefined ? { decodeKeysPerSplit: tuned.decodeKeysPerSplit } : {}),
+      ...(tuned?.decodeTiling ? { decodeTiling: tuned.decodeTiling } : {}),
       // Blocks are named by the file's fingerprint, so stored blocks are found again after a restart; the
       // store is the engine's last tier (RAM overflow goes there, prefix matches look there last).
       modelFingerprint: request.fingerprint,
