@@ -107,15 +107,16 @@ export class KvBlockStore {
   }
 
   /**
-   * Stores blocks in one transaction. A hash already stored keeps its bytes (same hash, same content). Skipped
-   * (see lastSkip) while the volume is under its free-space reserve or the database is full. A block whose given
-   * checksum does not match its bytes is refused (counted in `lastRefused`), never stored.
+   * Stores blocks in one transaction. A hash already stored keeps its bytes (same hash, same content) and only its
+   * use time is refreshed: its bytes are not checksummed (one SELECT finds the stored names first). Skipped (see
+   * lastSkip) while the volume is under its free-space reserve or the database is full. A block whose given
+   * checksum does not match its bytes is refused (counted in `lastRefused`), never stored; a given checksum (an
+   * imported block's) is checked whether or not the hash is stored.
    */
   putBlocks(blocks: readonly KvBlock[]): void {
-    const summed = blocks.map((b) => ({ block: b, checksum: blockChecksum(b.bytes) }));
-    const intact = summed.filter((s) => s.block.checksum === undefined || s.block.checksum === s.checksum);
+    const intact = blocks.filter((b) => b.checksum === undefined || b.checksum === blockChecksum(b.bytes));
     this.lastRefused = blocks.length - intact.length;
-    const bytes = intact.reduce((n, s) => n + s.block.bytes.byteLength, 0);
+    const bytes = intact.reduce((n, b) => n + b.bytes.byteLength, 0);
     const low = this.options.budget?.roomFor(bytes) ?? null;
     if (low) return this.skip(low, blocks);
     try {
@@ -134,18 +135,37 @@ export class KvBlockStore {
     for (const b of blocks) this.skipped.add(b.hash);
   }
 
-  private insertBlocks(blocks: readonly { block: KvBlock; checksum: string }[]): void {
+  /**
+   * Inserts the blocks not stored yet, their checksums computed before the write lock is taken (a given one was
+   * checked by putBlocks), and refreshes the use time of the stored ones.
+   */
+  private insertBlocks(blocks: readonly KvBlock[]): void {
+    const stored = this.storedAmong(blocks.map((b) => b.hash));
+    const checksums = new Map<string, string>(); // hash -> checksum, for the blocks to insert
+    for (const b of blocks) if (!stored.has(b.hash) && !checksums.has(b.hash)) checksums.set(b.hash, b.checksum ?? blockChecksum(b.bytes));
     const insert = this.db.prepare(
       `INSERT INTO kv_blocks (hash, model_fingerprint, layout, checksum, bytes, created_at, last_used_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(hash) DO UPDATE SET last_used_at = excluded.last_used_at`,
     );
+    const touch = this.db.prepare('UPDATE kv_blocks SET last_used_at = ? WHERE hash = ?');
     writeTransaction(this.db, () => {
       const t = now();
-      for (const { block: b, checksum } of blocks) {
+      for (const b of blocks) {
+        let checksum = checksums.get(b.hash);
+        if (checksum === undefined) {
+          if (touch.run(t, b.hash).changes > 0) continue;
+          checksum = blockChecksum(b.bytes); // deleted since the SELECT (another process's budget or a failed read)
+        }
         insert.run(b.hash, b.modelFingerprint, JSON.stringify(b.layout), checksum, asBuffer(b.bytes), t, t);
       }
     });
+  }
+
+  /** Which of `hashes` are stored: one SELECT for the whole batch (json_each: no bound-variable limit), no bytes read. */
+  private storedAmong(hashes: readonly string[]): Set<string> {
+    const rows = this.db.prepare('SELECT hash FROM kv_blocks WHERE hash IN (SELECT value FROM json_each(?))').pluck().all(JSON.stringify(hashes));
+    return new Set(rows as string[]);
   }
 
   /**
@@ -157,7 +177,9 @@ export class KvBlockStore {
    */
   getBlocks(hashes: readonly string[]): Map<string, KvBlockRow> {
     const asked = [...new Set(hashes)];
-    const rows = this.statements().selectMany.all(JSON.stringify(asked)) as (KvBlockSqlRow & { named: 0 | 1 })[];
+    // Row by row: each blob is checksummed just after SQLite copied it out, while its bytes are still in the CPU's
+    // cache, rather than in a second pass over the whole batch once it has left the cache.
+    const rows = this.statements().selectMany.iterate(JSON.stringify(asked)) as IterableIterator<KvBlockSqlRow & { named: 0 | 1 }>;
     const t = now();
     const found = new Map<string, KvBlockRow>();
     const corrupt: KvBlockSqlRow[] = [];

@@ -52,10 +52,9 @@ export async function resumeFromStore(
   const started = now();
   if (history.length === 0) return { source: 'none', reusedTokens: 0, rejectedBlocks: 0, ms: 0 };
   if (tail) engine.kv.ownSequence(seq, tail.conversationId);
-  const hasTail = tail !== undefined && tail.computed % KV_BLOCK_TOKENS !== 0 && tail.computed < history.length;
-  const reads = hasTail ? new TailPrefetch(store, tailBlockName(engine.kv.chainRoot, tail.conversationId, history, tail.computed)) : undefined;
-  const m = await engine.resumePrefix(seq, history, reads ?? store);
-  const t = reads && m.tokens === tail!.computed - (tail!.computed % KV_BLOCK_TOKENS) ? await restoreTail(engine, seq, history, reads, tail!) : 'absent';
+  const m = await engine.resumePrefix(seq, history, store);
+  const tailFollows = tail !== undefined && tail.computed % KV_BLOCK_TOKENS !== 0 && tail.computed < history.length && m.tokens === tail.computed - (tail.computed % KV_BLOCK_TOKENS);
+  const t = tailFollows ? await restoreTail(engine, seq, history, store, tail) : 'absent';
   const source: ResumeSource = t === 'restored' && (m.source === 'recompute' || m.source === 'none') ? 'disk' : m.source;
   return {
     source,
@@ -65,8 +64,14 @@ export async function resumeFromStore(
   };
 }
 
-async function restoreTail(engine: Engine, seq: number, history: readonly number[], reads: TailPrefetch, tail: ConversationTail): Promise<'restored' | 'refused' | 'absent'> {
-  const block = await reads.tailBlock();
+/**
+ * The conversation's tail block, read after its full blocks in a store call of its own: its name is chained on the
+ * last full block's, which the prefix match has just computed. Naming it before the match would hash the whole
+ * chain a second time (SHA-256 in JavaScript: more than a whole single-row read costs at 1K tokens).
+ */
+async function restoreTail(engine: Engine, seq: number, history: readonly number[], store: KvBlockStoreLike, tail: ConversationTail): Promise<'restored' | 'refused' | 'absent'> {
+  const name = conversationTailName(engine.kv.chainRoot, engine.kv.chain(seq), tail.conversationId, history, tail.computed);
+  const block = (await store.getBlocks([name])).get(name);
   if (!block) return 'absent';
   if (!engine.kv.usable(block)) return 'refused';
   engine.restoreTailBlock(seq, history, tail.computed, block.bytes);
@@ -76,39 +81,15 @@ async function restoreTail(engine: Engine, seq: number, history: readonly number
 }
 
 /**
- * `store`, with the conversation's tail block asked for in the first read of full blocks: a resume gets its tail
- * with its first batch instead of in a store call of its own.
+ * tailBlockName(root, conversationId, history, computed), given `chain`, the content names of the history's full
+ * blocks before `computed` (at least floor(computed / 16) of them): a chain continued from block i's name is the
+ * same chain, so the tail is named from the last full block's name over the tail's own tokens alone.
  */
-class TailPrefetch implements KvBlockStoreLike {
-  private asked = false;
-  private tail: StoredKvBlock | undefined;
-
-  constructor(
-    private readonly store: KvBlockStoreLike,
-    private readonly tailName: string,
-  ) {}
-
-  async getBlocks(hashes: readonly string[]): Promise<ReadonlyMap<string, StoredKvBlock>> {
-    if (this.asked) return this.store.getBlocks(hashes);
-    this.asked = true;
-    const rows = await this.store.getBlocks([...hashes, this.tailName]);
-    this.tail = rows.get(this.tailName);
-    return rows;
-  }
-
-  storedHashes(hashes: readonly string[]): ReadonlySet<string> | Promise<ReadonlySet<string>> {
-    return this.store.storedHashes(hashes);
-  }
-
-  putBlocks(blocks: readonly StoredKvBlock[]): void | Promise<void> {
-    return this.store.putBlocks(blocks);
-  }
-
-  /** The tail block, from the first read if there was one. */
-  async tailBlock(): Promise<StoredKvBlock | undefined> {
-    if (this.asked) return this.tail;
-    return (await this.store.getBlocks([this.tailName])).get(this.tailName);
-  }
+export function conversationTailName(root: string, chain: readonly string[], conversationId: number, history: readonly number[], computed: number): string {
+  const full = Math.floor(computed / KV_BLOCK_TOKENS);
+  if (chain.length < full) throw new RangeError(`a tail after ${full} full blocks needs their names; ${chain.length} given`);
+  const parent = full === 0 ? root : chain[full - 1]!;
+  return tailBlockName(parent, conversationId, history.slice(full * KV_BLOCK_TOKENS, computed), computed - full * KV_BLOCK_TOKENS);
 }
 
 /**
