@@ -11,6 +11,7 @@ import { ConversationRepository } from '../../src/store/conversations';
 import { openDatabase, type Db } from '../../src/store/database';
 import { KvBlockStore } from '../../src/store/kv-store';
 import { testDevice } from '../helpers/gpu';
+import { storyTurns } from '../helpers/saved-conversation';
 import { openModel } from '../helpers/shared';
 import { closeLater, tempDb } from '../helpers/temp';
 
@@ -29,8 +30,7 @@ const sharedPrefix = (a: readonly number[], b: readonly number[]): number => {
 
 describe('ConversationCache', () => {
   it('a conversation resumed from SQLite in a new engine continues exactly as an uninterrupted one', async () => {
-    const first = tok.encode('Once upon a time, there was a little dog named Max who loved to run in the park.');
-    const second = tok.encode(' One day, Max saw a big red ball', { addBos: false });
+    const { first, second } = storyTurns(file);
 
     const uninterrupted = await loadEngine();
     const u = uninterrupted.createSequence();

@@ -10,6 +10,7 @@ import { ConversationRepository } from '../../src/store/conversations';
 import { openDatabase } from '../../src/store/database';
 import { KvBlockStore } from '../../src/store/kv-store';
 import { testDevice } from '../helpers/gpu';
+import { storyTurns } from '../helpers/saved-conversation';
 import { openModel } from '../helpers/shared';
 import { closeLater, tempDb, tempDir } from '../helpers/temp';
 import { schema6Database } from '../store/helpers/schema6-kv';
@@ -22,8 +23,7 @@ const loadEngine = async (): Promise<Engine> => Engine.load(await testDevice(), 
 
 describe('KV block names and history versions', () => {
   it('a database from before SHA-256 names opens and resumes (recomputing), then saves under the new names', async () => {
-    const first = tok.encode('Once upon a time, there was a little dog named Max who loved to run in the park.');
-    const second = tok.encode(' One day, Max saw a big red ball', { addBos: false });
+    const { first, second } = storyTurns(file);
     const engine = await loadEngine();
     const u = engine.createSequence();
     const u1 = await engine.generate(u, first, GREEDY);

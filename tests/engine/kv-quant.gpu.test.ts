@@ -13,6 +13,7 @@ import { ConversationRepository } from '../../src/store/conversations';
 import { openDatabase } from '../../src/store/database';
 import { KvBlockStore } from '../../src/store/kv-store';
 import { testDevice } from '../helpers/gpu';
+import { storyTurns } from '../helpers/saved-conversation';
 import { openModel } from '../helpers/shared';
 
 const FINGERPRINT = 'test-fingerprint-q8-kv';
@@ -46,9 +47,7 @@ describe('q8_0 KV in the engine', () => {
 
   it('swaps blocks out to SQLite and back byte for byte, continues exactly, and never restores another KV type', async () => {
     const file = openModel('TinyStories-656K.gguf');
-    const tok = tokenizerFromGguf(file.metadata);
-    const first = tok.encode('Once upon a time, there was a little dog named Max who loved to run in the park.');
-    const second = tok.encode(' One day, Max saw a big red ball', { addBos: false });
+    const { first, second } = storyTurns(file);
     const gpu = await testDevice();
     const load = (kvDtype: 'f16' | 'q8_0'): Promise<Engine> => Engine.load(gpu, file, { maxSeqs: 1, kvDtype, modelFingerprint: FINGERPRINT });
 

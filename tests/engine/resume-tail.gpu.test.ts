@@ -5,10 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/gpu/engine/engine';
 import { persistSequence, resumeFromStore } from '../../src/gpu/engine/resume';
-import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
 import { ConversationRepository } from '../../src/store/conversations';
 import { KvBlockStore } from '../../src/store/kv-store';
 import { testDevice } from '../helpers/gpu';
+import { storyTurns } from '../helpers/saved-conversation';
 import { openModel } from '../helpers/shared';
 import { tempDb } from '../helpers/temp';
 
@@ -17,9 +17,7 @@ const FINGERPRINT = 'test-fingerprint-tinystories-656k';
 describe('resume of full blocks and the tail block', () => {
   it('restores every block and the tail, and never uses a corrupt block', async () => {
     const file = openModel('TinyStories-656K.gguf');
-    const tok = tokenizerFromGguf(file.metadata);
-    const first = tok.encode('Once upon a time, there was a little dog named Max who loved to run in the park.');
-    const second = tok.encode(' One day, Max saw a big red ball', { addBos: false });
+    const { first, second } = storyTurns(file);
     const gpu = await testDevice();
 
     const uninterrupted = await Engine.load(gpu, file, { maxSeqs: 1 });

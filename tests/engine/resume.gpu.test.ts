@@ -6,22 +6,19 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/gpu/engine/engine';
 import { resumeFromStore } from '../../src/gpu/engine/resume';
-import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
 import { ConversationRepository } from '../../src/store/conversations';
 import { openDatabase } from '../../src/store/database';
 import { KvBlockStore } from '../../src/store/kv-store';
 import { testDevice } from '../helpers/gpu';
 import { openModel } from '../helpers/shared';
-import { saveConversationKv } from '../helpers/saved-conversation';
+import { saveConversationKv, storyTurns } from '../helpers/saved-conversation';
 
 const FINGERPRINT = 'test-fingerprint-tinystories-656k';
 
 describe('KV persistence and resume', () => {
   it('a conversation resumed from SQLite in a new engine continues exactly as an uninterrupted one', async () => {
     const file = openModel('TinyStories-656K.gguf');
-    const tok = tokenizerFromGguf(file.metadata);
-    const first = tok.encode('Once upon a time, there was a little dog named Max who loved to run in the park.');
-    const second = tok.encode(' One day, Max saw a big red ball', { addBos: false });
+    const { first, second } = storyTurns(file);
     const gpu = await testDevice();
 
     const uninterrupted = await Engine.load(gpu, file, { maxSeqs: 1 });

@@ -3,6 +3,8 @@
 import { expect } from 'vitest';
 import type { Engine } from '../../src/gpu/engine/engine';
 import { persistSequence } from '../../src/gpu/engine/resume';
+import type { GgufFile } from '../../src/gpu/gguf/reader';
+import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
 import type { KvBlockStore } from '../../src/store/kv-store';
 
 /** Saves `seq` as `conversation`'s KV in `store`; returns the block names of its table. */
@@ -14,4 +16,13 @@ export async function saveConversationKv(engine: Engine, seq: number, fingerprin
   store.setConversationTokens(conversation, fingerprint, [...computed, ...pending], computed.length);
   store.setConversationBlocks(conversation, hashes);
   return hashes;
+}
+
+/** The story conversation the resume tests save and continue: a first turn of several blocks, then a second. */
+export function storyTurns(file: GgufFile): { first: number[]; second: number[] } {
+  const tok = tokenizerFromGguf(file.metadata);
+  return {
+    first: tok.encode('Once upon a time, there was a little dog named Max who loved to run in the park.'),
+    second: tok.encode(' One day, Max saw a big red ball', { addBos: false }),
+  };
 }
