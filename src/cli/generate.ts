@@ -28,7 +28,7 @@ import { AnswerStream } from './answer-stream';
 import { openGgufFile } from '../node/file-source';
 import { acquireNodeDevice } from '../node/dawn-device';
 import { CliSession, type StoredConversation } from './session';
-import { chooseKernelVariants } from './tune';
+import { chooseKernelVariants, tunedEngineOptions } from './tune';
 import { loadReferenceModel } from './reference-model';
 
 interface Generation {
@@ -97,10 +97,7 @@ async function generateGpu(r: Run): Promise<Generation> {
     contextLength: r.contextLength,
     ...(r.kvType ? { kvDtype: r.kvType } : {}),
     ...(r.session ? { modelFingerprint: r.session.store.modelFingerprint } : {}),
-    matvecVariant: tuned.matvecVariant,
-    gemmVariant: tuned.gemmVariant,
-    ...(tuned.decodeKeysPerSplit !== undefined ? { decodeKeysPerSplit: tuned.decodeKeysPerSplit } : {}),
-    ...(tuned.decodeTiling ? { decodeTiling: tuned.decodeTiling } : {}),
+    ...tunedEngineOptions(tuned),
   });
   try {
     const started = performance.now();

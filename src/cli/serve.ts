@@ -1,12 +1,13 @@
 // npm run -s serve -- --model FILE [--port N] [--host H] [--api-key K] [--context N] [--max-waiting N]
-//                      [--allowed-host NAME,...] [--insecure-no-key] [--kv-type f16|q8_0|q4_0]
+//                      [--allowed-host NAME,...] [--insecure-no-key] [--kv-type f16|q8_0|q4_0] [--tune]
 // An OpenAI-compatible server (/v1/models, /v1/completions, /v1/chat/completions) over one engine on this
 // machine's GPU. Binds 127.0.0.1 unless --host says otherwise; with --api-key every request needs
 // "Authorization: Bearer K". Any other address needs --api-key, or --insecure-no-key (which prints a warning);
 // there, Host names other than IP addresses and this machine's name need --allowed-host. --context N serves a
 // shorter context than the model's (less KV memory, like llama.cpp's n_ctx). --max-waiting N: requests waiting
 // for room at most (default 64; more get 429). --kv-type f16|q8_0|q4_0: the K/V cache type (q8_0 about
-// halves KV memory, q4_0 about quarters it; default f16 where the GPU has shader-f16). Runs until SIGINT/SIGTERM.
+// halves KV memory, q4_0 about quarters it; default f16 where the GPU has shader-f16). Kernel variants measured on
+// this device (by generate --tune, or --tune here before loading) are used. Runs until SIGINT/SIGTERM.
 import { basename } from 'node:path';
 import { Engine } from '../gpu/engine/engine';
 import { tokenizerFromGguf } from '../gpu/tokenizer';
@@ -14,13 +15,14 @@ import type { GgufFile } from '../gpu/gguf/reader';
 import { startOpenAiServer, startUnavailableServer } from '../server';
 import { isLoopback } from '../server/local-guard';
 import { Args, kvTypeArg, runMain, UsageError } from './args';
+import { chooseKernelVariants, tunedEngineOptions } from './tune';
 import { openGgufFile } from '../node/file-source';
 import { acquireNodeDevice } from '../node/dawn-device';
 
 const DEFAULT_PORT = 8080;
 
 async function main(): Promise<void> {
-  const args = new Args(process.argv.slice(2), new Set(['insecure-no-key']), new Set(['model', 'port', 'host', 'api-key', 'context', 'max-waiting', 'allowed-host', 'kv-type']));
+  const args = new Args(process.argv.slice(2), new Set(['insecure-no-key', 'tune']), new Set(['model', 'port', 'host', 'api-key', 'context', 'max-waiting', 'allowed-host', 'kv-type']));
   const modelPath = args.required('model');
   const port = args.number('port', DEFAULT_PORT, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number (0 picks a free one)');
   const host = args.string('host') ?? '127.0.0.1';
@@ -47,7 +49,8 @@ async function main(): Promise<void> {
     file = opened.file;
     try {
       // Weights are on the device once loaded: the file is not read again.
-      engine = await Engine.load(gpu, file, { ...(context === undefined ? {} : { contextLength: context }), ...(kvType ? { kvDtype: kvType } : {}) });
+      const tuned = await chooseKernelVariants(gpu, file, kvType ?? (gpu.caps.f16 ? 'f16' : 'f32'), args.flag('tune'));
+      engine = await Engine.load(gpu, file, { ...(context === undefined ? {} : { contextLength: context }), ...(kvType ? { kvDtype: kvType } : {}), ...tunedEngineOptions(tuned) });
     } finally {
       await opened.close();
     }

@@ -2,6 +2,7 @@
 // the OS cache directory and reused by later runs without --tune. Kernels: the decode matvec, the prefill GEMM's
 // tile, flash-decode's tiling and split-K.
 import type { GpuContext } from '../gpu/device';
+import type { EngineOptions } from '../gpu/engine/engine-types';
 import type { GgufFile } from '../gpu/gguf/reader';
 import type { DecodeTiling } from '../gpu/kernels/attention-decode';
 import type { GemmVariant, MatvecVariant } from '../gpu/kernels/matmul';
@@ -61,4 +62,14 @@ export async function chooseKernelVariants(gpu: GpuContext, file: GgufFile, kvDt
   });
   const report = choice.kernels.map((k) => describe(k.kernel, k.variant, k.source, k.result));
   return { matvecVariant: choice.matvecVariant, gemmVariant: choice.gemmVariant, ...(choice.decodeKeysPerSplit !== undefined ? { decodeKeysPerSplit: choice.decodeKeysPerSplit } : {}), ...(choice.decodeTiling ? { decodeTiling: choice.decodeTiling } : {}), report };
+}
+
+/** The engine options that carry the choices (generate and serve load with them). */
+export function tunedEngineOptions(c: KernelChoice): Pick<EngineOptions, 'matvecVariant' | 'gemmVariant' | 'decodeKeysPerSplit' | 'decodeTiling'> {
+  return {
+    matvecVariant: c.matvecVariant,
+    gemmVariant: c.gemmVariant,
+    ...(c.decodeKeysPerSplit !== undefined ? { decodeKeysPerSplit: c.decodeKeysPerSplit } : {}),
+    ...(c.decodeTiling ? { decodeTiling: c.decodeTiling } : {}),
+  };
 }

@@ -2,7 +2,9 @@
 // key, with a shorter context, printing its URL; its greedy output equals the CLI `generate` (raw and --chat) for the same prompt and
 // positions, and SIGINT stops it cleanly.
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
@@ -20,8 +22,8 @@ afterAll(() => {
 });
 
 /** Starts the server process and resolves with the URL it prints. */
-function startServe(args: readonly string[]): Promise<string> {
-  serve = spawn(process.execPath, [...NODE_ARGS, 'src/cli/serve.ts', ...args], { cwd: ROOT, env: process.env });
+function startServe(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  serve = spawn(process.execPath, [...NODE_ARGS, 'src/cli/serve.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   return new Promise((ok, fail) => {
@@ -73,6 +75,25 @@ describe('npm run serve', () => {
     const long = await post('/completions', { prompt: Array.from({ length: 129 }, () => 300), max_tokens: 1 });
     expect(long.error.code).toBe('context_length_exceeded');
 
+    const exited = new Promise<number | null>((r) => serve!.on('exit', r));
+    serve!.kill('SIGINT');
+    expect(await exited).toBe(0);
+  });
+
+  it('--tune measures kernel variants on this device before serving and keeps them; the greedy answer is unchanged', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'kvchat-serve-tune-'));
+    const url = await startServe(['--model', MODEL, '--port', '0', '--tune'], { XDG_CACHE_HOME: cache });
+    const stored = JSON.parse(readFileSync(join(cache, 'kvchat', 'kernel-variants.json'), 'utf8')) as Record<string, string>;
+    expect(Object.keys(stored).some((k) => k.includes('flash-decode'))).toBe(true);
+    const prompt = 'Once upon a time';
+    const tokenizer = tokenizerFromGguf(openModel('stories260K.gguf').metadata);
+    const positions = 30;
+    const maxTokens = positions - tokenizer.encode(prompt, {}).length + 1;
+    const [served, fixedKernels] = await Promise.all([
+      fetch(`${url}/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt, max_tokens: maxTokens, temperature: 0 }) }).then((r) => r.json() as Promise<any>),
+      cliGenerate(prompt, positions, false),
+    ]);
+    expect(served.choices[0].text).toBe(tokenizer.decode(fixedKernels, { continuation: true }));
     const exited = new Promise<number | null>((r) => serve!.on('exit', r));
     serve!.kill('SIGINT');
     expect(await exited).toBe(0);
