@@ -8,7 +8,7 @@ import type { KernelContext } from '../kernels/context';
 import { blockElements, KV_BLOCK_TOKENS, kvElementIndex } from '../kv/layout';
 import { f16ToF32, f32ToF16Bits } from '../quant/half';
 import { normalizedError, seededValues, tuneWithin, withFallback, type TuneBudget, type TuneCandidate, type TuneResult } from './tuner';
-import { storedOrMeasured, tuningKey, type TuningStore } from './tuning-store';
+import { storedOrMeasured, tuningKey, type ChoiceSource, type KeepOptions } from './tuning-store';
 
 export interface DecodeSplitShape {
   readonly nHeads: number;
@@ -251,8 +251,8 @@ export async function tunedFlashDecode(
   ctx: KernelContext,
   adapter: string,
   s: DecodeSplitShape,
-  opts: DecodeTuneOptions & { readonly store: TuningStore; readonly retune?: boolean; readonly measure?: boolean },
-): Promise<DecodeChoice & { readonly source: 'stored' | 'measured' | 'default'; readonly result?: DecodeTuneResult }> {
+  opts: DecodeTuneOptions & KeepOptions,
+): Promise<DecodeChoice & { readonly source: ChoiceSource; readonly result?: DecodeTuneResult }> {
   const shape = { nHeads: s.nHeads, nKvHeads: s.nKvHeads, headDim: s.headDim, dtype: s.dtype, maxBlocksPerSeq: 1, ...(s.latentDim !== undefined ? { latentDim: s.latentDim } : {}) };
   const fallback = { tiling: defaultDecodeTiling(decodeDims(shape), ctx.caps.softwareAdapter, ctx.caps.maxComputeWorkgroupStorageSize), keysPerSplit: DEFAULT_DECODE_KEYS_PER_SPLIT };
   const kept = { store: opts.store, key: decodeSplitKey(adapter, s), parse: parseDecodeChoiceKey, serialize: decodeChoiceKey, fallback, retune: opts.retune, measure: opts.measure };

@@ -9,7 +9,7 @@ import { destroyWeight, rowBytes, uploadWeight, type WeightTensor } from '../ker
 import { dequantize } from '../quant';
 import { EXACT_NORMALIZED_ERROR, matvecShapeKey, readTuningMatrices, tuningShapes, type TuningMatrix } from './matvec-tuning';
 import { normalizedError, seededValues, tuneWithin, withFallback, type TuneBudget, type TuneCandidate, type TuneResult } from './tuner';
-import { storedOrMeasured, tuningKey, type TuningStore } from './tuning-store';
+import { storedOrMeasured, tuningKey, type ChoiceSource, type KeepOptions } from './tuning-store';
 
 /** Tokens a timed run multiplies: the engine's prefill batch (EngineOptions.maxBatchTokens' default). */
 export const GEMM_TUNING_TOKENS = 128;
@@ -114,19 +114,14 @@ export async function tuneGemm(ctx: KernelContext, matrices: readonly TuningMatr
   }
 }
 
-export interface TunedGemmOptions extends GemmTuneOptions {
-  readonly store: TuningStore;
-  /** Measure again even when a choice is stored. */
-  readonly retune?: boolean;
-  /** With nothing stored: measure now (default) or keep the fixed rule. */
-  readonly measure?: boolean;
+export interface TunedGemmOptions extends GemmTuneOptions, KeepOptions {
   /** The matvec tuner's matrices, when the caller reads them once for both (output.weight is left out here). */
   readonly matrices?: () => Promise<readonly TuningMatrix[]>;
 }
 
 export interface TunedGemm {
   readonly variant: GemmVariant;
-  readonly source: 'stored' | 'measured' | 'default';
+  readonly source: ChoiceSource;
   readonly key: string;
   readonly result?: GemmTuneResult;
 }

@@ -13,7 +13,7 @@ import { decodeChoiceKey, tunedFlashDecode } from './decode-split-tuning';
 import { tunedGemmVariant } from './gemm-tuning';
 import { readTuningMatrices, tunedMatvecVariant, type TuningMatrix } from './matvec-tuning';
 import type { TuneResult } from './tuner';
-import type { TuningStore } from './tuning-store';
+import type { ChoiceSource, TuningStore } from './tuning-store';
 
 export type TunedKernel = 'matvec' | 'gemm' | 'flash-decode-split';
 
@@ -55,7 +55,7 @@ export interface KernelChoiceOptions {
 export interface TunedKernelChoice {
   readonly kernel: TunedKernel;
   readonly variant: string;
-  readonly source: 'stored' | 'measured' | 'default';
+  readonly source: ChoiceSource;
   readonly result?: TuneResult;
 }
 

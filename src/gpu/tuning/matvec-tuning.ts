@@ -9,7 +9,7 @@ import { defaultMatvecVariant, encodeMatmul, matvecVariantKey, matvecVariants, p
 import { destroyWeight, GPU_WEIGHT_TYPES, pairable, rowBytes, uploadWeight, type WeightTensor } from '../kernels/weights';
 import { matvecRows } from '../quant';
 import { normalizedError, seededValues, tuneWithin, withFallback, type TuneBudget, type TuneCandidate, type TuneResult } from './tuner';
-import { storedOrMeasured, tuningKey, type TuningStore } from './tuning-store';
+import { storedOrMeasured, tuningKey, type ChoiceSource, type KeepOptions } from './tuning-store';
 
 /** A matrix to tune on: raw GGUF bytes of `rows` rows of `cols`. */
 export interface TuningMatrix {
@@ -117,12 +117,7 @@ export async function tuneMatvec(ctx: KernelContext, matrices: readonly TuningMa
   }
 }
 
-export interface TunedVariantOptions extends MatvecTuneOptions {
-  readonly store: TuningStore;
-  /** Measure again even when a choice is stored (the app's "re-run tuning" setting, the CLI's --tune). */
-  readonly retune?: boolean;
-  /** With nothing stored: measure now (default) or keep the fixed rule (the CLI without --tune). */
-  readonly measure?: boolean;
+export interface TunedVariantOptions extends MatvecTuneOptions, KeepOptions {
   /** The tuning matrices' bytes, when the caller reads them once for several kernels; default readTuningMatrices. */
   readonly matrices?: () => Promise<readonly TuningMatrix[]>;
 }
@@ -130,7 +125,7 @@ export interface TunedVariantOptions extends MatvecTuneOptions {
 /** Where a matvec choice came from: the store, a fresh measurement, or nothing to measure on. */
 export interface TunedMatvec {
   readonly variant: MatvecVariant;
-  readonly source: 'stored' | 'measured' | 'default';
+  readonly source: ChoiceSource;
   readonly key: string;
   readonly result?: MatvecTuneResult;
 }

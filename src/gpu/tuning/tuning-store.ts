@@ -47,6 +47,12 @@ export function isTuningKeyOf(key: string, adapter: string): boolean {
   return m !== null && key.startsWith(`${adapter}/`, m[0].length);
 }
 
+/** Where a choice came from: the store, a fresh measurement, or the fixed rule (nothing stored or measured). */
+export type ChoiceSource = 'stored' | 'measured' | 'default';
+
+/** What a caller of a tuned kernel family decides: where choices are kept, and whether to measure. */
+export type KeepOptions = Pick<StoredChoice<unknown>, 'store' | 'retune' | 'measure'>;
+
 /** How a tuned kernel family's choice is kept: parsed from and written to the store's string values. */
 export interface StoredChoice<V> {
   readonly store: TuningStore;
@@ -70,7 +76,7 @@ export async function storedOrMeasured<V, R extends { readonly error?: unknown }
   c: StoredChoice<V>,
   measure: () => Promise<R>,
   chosen: (result: R) => V,
-): Promise<{ readonly choice: V; readonly source: 'stored' | 'measured' | 'default'; readonly result?: R }> {
+): Promise<{ readonly choice: V; readonly source: ChoiceSource; readonly result?: R }> {
   const stored = await c.store.get(c.key);
   const storedChoice = stored !== undefined ? c.parse(stored) : undefined;
   if (storedChoice !== undefined && !c.retune) return { choice: storedChoice, source: 'stored' };
