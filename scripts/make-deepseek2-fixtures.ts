@@ -7,30 +7,15 @@
 //
 //   npm install --prefix bench/peer     (once)
 //   node --import tsx scripts/make-deepseek2-fixtures.ts
-import {
-  DEEPSEEK2_FIXTURE_POSITIONS,
-  SYNTHETIC_DEEPSEEK2,
-  SYNTHETIC_DEEPSEEK2_LITE,
-  SYNTHETIC_DEEPSEEK2_LITE_HEADS,
-  SYNTHETIC_DEEPSEEK2_YARN,
-  syntheticDeepseek2Gguf,
-  syntheticDeepseek2Prompts,
-} from '../tests/helpers/deepseek2-synthetic';
+import { DEEPSEEK2_FIXTURE_POSITIONS, DEEPSEEK2_FIXTURES, syntheticDeepseek2Gguf, syntheticDeepseek2Prompts } from '../tests/helpers/deepseek2-synthetic';
 import { closeOracle, runOracle, writeFixture } from './llama-cpp-oracle';
-
-const FIXTURES = [
-  ['arch-deepseek2', SYNTHETIC_DEEPSEEK2],
-  ['arch-deepseek2-lite', SYNTHETIC_DEEPSEEK2_LITE],
-  ['arch-deepseek2-yarn', SYNTHETIC_DEEPSEEK2_YARN],
-  ['arch-deepseek2-lite-heads', SYNTHETIC_DEEPSEEK2_LITE_HEADS],
-] as const;
 
 // `node --import tsx scripts/make-deepseek2-fixtures.ts arch-deepseek2-yarn` regenerates only the fixtures named.
 const only = process.argv.slice(2);
 
 async function main(): Promise<void> {
   try {
-    for (const [name, spec] of FIXTURES.filter(([n]) => only.length === 0 || only.includes(n))) {
+    for (const [name, spec] of DEEPSEEK2_FIXTURES.filter(([n]) => only.length === 0 || only.includes(n))) {
       const run = await runOracle({
         gguf: syntheticDeepseek2Gguf(spec),
         vocab: spec.vocab,

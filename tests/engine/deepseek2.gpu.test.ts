@@ -4,7 +4,7 @@
 // of kvLoraRank + ropeDim values a token) and must reproduce them: f32 KV on SwiftShader, f16 KV where the device
 // has shader-f16 (lavapipe). The expanded-form CPU reference is checked against the same fixtures in
 // tests/model/deepseek2.test.ts. The latent blocks persist to SQLite and resume like any other.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,24 +15,11 @@ import { blockBytes, bytesPerElement } from '../../src/gpu/kv/layout';
 import { ConversationRepository } from '../../src/store/conversations';
 import { openDatabase } from '../../src/store/database';
 import { KvBlockStore } from '../../src/store/kv-store';
-import {
-  DEEPSEEK2_FIXTURE_POSITIONS,
-  SYNTHETIC_DEEPSEEK2,
-  SYNTHETIC_DEEPSEEK2_LITE,
-  SYNTHETIC_DEEPSEEK2_LITE_HEADS,
-  SYNTHETIC_DEEPSEEK2_YARN,
-  syntheticDeepseek2Gguf,
-} from '../helpers/deepseek2-synthetic';
+import { DEEPSEEK2_FIXTURE_POSITIONS, DEEPSEEK2_FIXTURES, SYNTHETIC_DEEPSEEK2, syntheticDeepseek2Gguf } from '../helpers/deepseek2-synthetic';
+import { readOracleFixture } from '../helpers/oracle-fixture';
 import { maxAbsDiff } from '../helpers/cpu-greedy';
 import { testDevice } from '../helpers/gpu';
 import { saveConversationKv } from '../helpers/saved-conversation';
-
-interface Fixture {
-  readonly positions: number;
-  readonly cases: readonly { prompt_tokens: number[]; generated_tokens: number[]; first_generated_position_logits: number[] }[];
-}
-
-const readFixture = (name: string): Fixture => JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8')) as Fixture;
 
 async function engineGreedy(engine: Engine, prompt: readonly number[]): Promise<{ tokens: number[]; first: Float32Array }> {
   const seq = engine.createSequence();
@@ -45,15 +32,9 @@ async function engineGreedy(engine: Engine, prompt: readonly number[]): Promise<
 }
 
 describe('deepseek2 (MLA, absorbed) on the GPU equals llama.cpp', () => {
-  const cases = [
-    ['arch-deepseek2', SYNTHETIC_DEEPSEEK2],
-    ['arch-deepseek2-lite', SYNTHETIC_DEEPSEEK2_LITE],
-    ['arch-deepseek2-yarn', SYNTHETIC_DEEPSEEK2_YARN],
-    ['arch-deepseek2-lite-heads', SYNTHETIC_DEEPSEEK2_LITE_HEADS],
-  ] as const;
-  for (const [name, spec] of cases) {
+  for (const [name, spec] of DEEPSEEK2_FIXTURES) {
     it(`${name}: identical greedy tokens for ${DEEPSEEK2_FIXTURE_POSITIONS} positions, first logits within 1e-3 (f32 KV) or 1e-2 (f16 KV)`, async () => {
-      const fixture = readFixture(name);
+      const fixture = readOracleFixture(name);
       const gpu = await testDevice();
       const engine = await Engine.load(gpu, GgufFile.fromBytes(syntheticDeepseek2Gguf(spec)), { maxSeqs: 1 });
       try {
@@ -72,7 +53,7 @@ describe('deepseek2 (MLA, absorbed) on the GPU equals llama.cpp', () => {
   }
 
   it('the three prompts decoded together (batched MLA decode, experts grouped across sequences) give llama.cpp\'s tokens', async () => {
-    const fixture = readFixture('arch-deepseek2');
+    const fixture = readOracleFixture('arch-deepseek2');
     const engine = await Engine.load(await testDevice(), GgufFile.fromBytes(syntheticDeepseek2Gguf(SYNTHETIC_DEEPSEEK2)), { maxSeqs: 3 });
     try {
       const runs = fixture.cases.map(async (c) => (await engineGreedy(engine, c.prompt_tokens)).tokens);
@@ -85,7 +66,7 @@ describe('deepseek2 (MLA, absorbed) on the GPU equals llama.cpp', () => {
 
 describe('deepseek2 latent KV blocks persist and resume', () => {
   it("a conversation resumed from SQLite in a new engine continues with llama.cpp's tokens; a block is one latent row a token", async () => {
-    const fixture = readFixture('arch-deepseek2').cases[2]!; // a 40-token prompt, 24 generated
+    const fixture = readOracleFixture('arch-deepseek2').cases[2]!; // a 40-token prompt, 24 generated
     const spec = SYNTHETIC_DEEPSEEK2;
     const fingerprint = 'test-fingerprint-synthetic-deepseek2';
     const file = GgufFile.fromBytes(syntheticDeepseek2Gguf(spec));

@@ -6,7 +6,6 @@
 // tanh GELU; on these models that alone moves the first logits by up to ~2e-3. So: our CPU reference with that
 // table equals llama.cpp within 1e-3 (everything else is exact), and the engine, which computes the exact GELU,
 // equals our exact CPU reference within 1e-3 (f32 KV) and llama.cpp's tokens exactly.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/gpu/engine/engine';
 import { GgufFile } from '../../src/gpu/gguf/reader';
@@ -14,15 +13,10 @@ import { GemmaCpuReference } from '../../src/gpu/model/cpu-reference-gemma';
 import { FIXTURE_POSITIONS, SYNTHETIC_GEMMA, syntheticGemmaGguf, type SyntheticGemmaSpec } from '../helpers/gemma-synthetic';
 import { cpuGreedyTo, maxAbsDiff } from '../helpers/cpu-greedy';
 import { testDevice } from '../helpers/gpu';
+import { readOracleFixture, type OracleFixture } from '../helpers/oracle-fixture';
 import { argmax } from '../helpers/shared';
 
-interface Fixture {
-  readonly llama_cpp: string;
-  readonly spec: SyntheticGemmaSpec;
-  readonly cases: readonly { prompt_tokens: number[]; generated_tokens: number[]; first_generated_position_logits: number[] }[];
-}
-
-const fixture = (arch: string): Fixture => JSON.parse(readFileSync(new URL(`../fixtures/arch-${arch}.json`, import.meta.url), 'utf8')) as Fixture;
+const fixture = (arch: string): OracleFixture<SyntheticGemmaSpec> => readOracleFixture(`arch-${arch}`);
 
 /** Greedy tokens until FIXTURE_POSITIONS positions, and the logits after the prompt. */
 const cpuGreedy = (model: GemmaCpuReference, prompt: readonly number[]) => cpuGreedyTo(model, prompt, FIXTURE_POSITIONS);

@@ -5,7 +5,6 @@
 // the MXFP4 file equals, token for token, the engine on the same file with the experts dequantized to F32. Real
 // gpt-oss files scale RoPE with YaRN: the same model with YaRN (tests/fixtures/arch-gpt-oss-yarn.json) is checked
 // against llama.cpp the same way.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/gpu/engine/engine';
 import { GgufFile } from '../../src/gpu/gguf/reader';
@@ -14,16 +13,9 @@ import { GptOssCpuReference } from '../../src/gpu/model/cpu-reference-gpt-oss';
 import { GPT_OSS_FIXTURE_POSITIONS, SYNTHETIC_GPT_OSS, SYNTHETIC_GPT_OSS_YARN, syntheticGptOssGguf, type SyntheticGptOssSpec } from '../helpers/gpt-oss-synthetic';
 import { testDevice } from '../helpers/gpu';
 import { cpuGreedyTo, maxAbsDiff } from '../helpers/cpu-greedy';
+import { readOracleFixture } from '../helpers/oracle-fixture';
 
-interface Fixture {
-  readonly llama_cpp: string;
-  readonly spec: SyntheticGptOssSpec;
-  readonly positions: number;
-  readonly cases: readonly { prompt_tokens: number[]; generated_tokens: number[]; first_generated_position_logits: number[] }[];
-}
-
-const readFixture = (name: string): Fixture => JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8')) as Fixture;
-const fixture = readFixture('arch-gpt-oss');
+const fixture = readOracleFixture<SyntheticGptOssSpec>('arch-gpt-oss');
 
 /** Greedy tokens until `positions` positions, and the logits after the prompt. */
 const cpuGreedy = (model: GptOssCpuReference, prompt: readonly number[], positions = GPT_OSS_FIXTURE_POSITIONS): { tokens: number[]; first: Float32Array } =>
@@ -113,7 +105,7 @@ describe('gpt-oss with MXFP4 experts', () => {
 });
 
 describe('gpt-oss with YaRN RoPE scaling equals llama.cpp', () => {
-  const yarn = readFixture('arch-gpt-oss-yarn');
+  const yarn = readOracleFixture<SyntheticGptOssSpec>('arch-gpt-oss-yarn');
   const bytes = syntheticGptOssGguf(SYNTHETIC_GPT_OSS_YARN);
 
   it('the fixture was made from the model this test builds', () => {

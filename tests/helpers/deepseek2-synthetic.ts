@@ -195,3 +195,11 @@ export function syntheticDeepseek2Prompts(s: SyntheticDeepseek2Spec): number[][]
 
 /** Positions each fixture sequence covers (prompt + generated tokens). */
 export const DEEPSEEK2_FIXTURE_POSITIONS = 64;
+
+/** The fixtures (tests/fixtures/<name>.json) and the synthetic model each was made from. */
+export const DEEPSEEK2_FIXTURES = [
+  ['arch-deepseek2', SYNTHETIC_DEEPSEEK2],
+  ['arch-deepseek2-lite', SYNTHETIC_DEEPSEEK2_LITE],
+  ['arch-deepseek2-yarn', SYNTHETIC_DEEPSEEK2_YARN],
+  ['arch-deepseek2-lite-heads', SYNTHETIC_DEEPSEEK2_LITE_HEADS],
+] as const;

@@ -1,7 +1,6 @@
 // The llama.cpp fixtures of scripts/make-phi3-fixtures.ts and the checks every RoPE-scaling test runs on them: our CPU
 // reference and our WebGPU engine, loaded with the fixture's context size, against llama.cpp's greedy tokens and
 // first logits.
-import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { Engine } from '../../src/gpu/engine/engine';
 import type { GgufFile } from '../../src/gpu/gguf/reader';
@@ -9,19 +8,15 @@ import { readModelConfig, type ModelConfig } from '../../src/gpu/model/config';
 import { CpuReferenceModel, loadCpuWeights } from '../../src/gpu/model/cpu-reference';
 import { cpuGreedyTo, maxAbsDiff } from './cpu-greedy';
 import { testDevice } from './gpu';
+import { readOracleFixture, type OracleFixture } from './oracle-fixture';
 import { FIXTURE_POSITIONS, type SyntheticRopeSpec } from './phi3-synthetic';
 
 export { maxAbsDiff };
 
-export interface RopeFixture {
-  readonly llama_cpp: string;
-  readonly spec: SyntheticRopeSpec;
-  readonly context_size: number;
-  readonly cases: readonly { prompt_tokens: number[]; generated_tokens: number[]; first_generated_position_logits: number[] }[];
-}
+/** These fixtures always name the context llama.cpp was loaded with. */
+export type RopeFixture = OracleFixture<SyntheticRopeSpec> & { readonly context_size: number };
 
-export const ropeFixture = (name: string): RopeFixture =>
-  JSON.parse(readFileSync(new URL(`../fixtures/arch-${name}.json`, import.meta.url), 'utf8')) as RopeFixture;
+export const ropeFixture = (name: string): RopeFixture => readOracleFixture<SyntheticRopeSpec>(`arch-${name}`) as RopeFixture;
 
 /** The CPU reference loaded as llama.cpp was: with the fixture's context (LongRoPE's choice depends on it). */
 export async function cpuReferenceAt(file: GgufFile, contextLength: number, edit: (c: ModelConfig) => ModelConfig = (c) => c): Promise<CpuReferenceModel> {

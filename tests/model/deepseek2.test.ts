@@ -2,7 +2,6 @@
 // what is wrong, and the expanded-form CPU reference against llama.cpp's CPU backend on the synthetic models of
 // tests/helpers/deepseek2-synthetic.ts (tests/fixtures/arch-deepseek2*.json, from scripts/make-deepseek2-fixtures.ts):
 // identical greedy tokens for 64 positions and first logits within 1e-4.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GgufError } from '../../src/gpu/gguf/errors';
 import { GgufFile, parseGguf } from '../../src/gpu/gguf/reader';
@@ -11,23 +10,15 @@ import { expectedTensorShapes, readModelConfig } from '../../src/gpu/model/confi
 import { Deepseek2CpuReference } from '../../src/gpu/model/cpu-reference-deepseek2';
 import {
   DEEPSEEK2_FIXTURE_POSITIONS,
+  DEEPSEEK2_FIXTURES,
   SYNTHETIC_DEEPSEEK2,
   SYNTHETIC_DEEPSEEK2_LITE,
-  SYNTHETIC_DEEPSEEK2_LITE_HEADS,
   SYNTHETIC_DEEPSEEK2_YARN,
   syntheticDeepseek2Gguf,
   type SyntheticDeepseek2Spec,
 } from '../helpers/deepseek2-synthetic';
+import { readOracleFixture } from '../helpers/oracle-fixture';
 import { cpuGreedyTo, maxAbsDiff } from '../helpers/cpu-greedy';
-
-interface Fixture {
-  readonly llama_cpp: string;
-  readonly spec: SyntheticDeepseek2Spec;
-  readonly positions: number;
-  readonly cases: readonly { prompt_tokens: number[]; generated_tokens: number[]; first_generated_position_logits: number[] }[];
-}
-
-const readFixture = (name: string): Fixture => JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8')) as Fixture;
 
 const header = parseGguf(syntheticDeepseek2Gguf(SYNTHETIC_DEEPSEEK2));
 const withMeta = (h: GgufHeader, key: string, value: number | string | undefined): GgufHeader => {
@@ -93,15 +84,9 @@ describe('deepseek2 model config', () => {
 });
 
 describe('deepseek2 CPU reference (expanded MLA) equals llama.cpp', () => {
-  const cases = [
-    ['arch-deepseek2', SYNTHETIC_DEEPSEEK2],
-    ['arch-deepseek2-lite', SYNTHETIC_DEEPSEEK2_LITE],
-    ['arch-deepseek2-yarn', SYNTHETIC_DEEPSEEK2_YARN],
-    ['arch-deepseek2-lite-heads', SYNTHETIC_DEEPSEEK2_LITE_HEADS],
-  ] as const;
-  for (const [name, spec] of cases) {
+  for (const [name, spec] of DEEPSEEK2_FIXTURES) {
     it(`${name}: identical greedy tokens for ${DEEPSEEK2_FIXTURE_POSITIONS} positions, first logits within 1e-4`, async () => {
-      const fixture = readFixture(name);
+      const fixture = readOracleFixture<SyntheticDeepseek2Spec>(name);
       expect(fixture.spec).toEqual(JSON.parse(JSON.stringify(spec)));
       expect(fixture.positions).toBe(DEEPSEEK2_FIXTURE_POSITIONS);
       const model = await Deepseek2CpuReference.load(GgufFile.fromBytes(syntheticDeepseek2Gguf(spec)));
