@@ -2,7 +2,7 @@
 // missing fields, oversized strings -> 'invalid-request' naming the field), valid calls round-trip through
 // the real store and library, and typed errors cross as { code, message }.
 import { blockChecksum } from '../../src/store/block-checksum';
-import { testServices } from './helpers/services';
+import { ok, testServices } from './helpers/services';
 import { describe, expect, it } from 'vitest';
 import { bytesToTokens, CHANNELS, DEFAULT_GENERATION_SETTINGS, EVENT_METHODS, type RemoteDelta, tokensToBytes, type ApiResult, type ModelImportProgress } from '../../src/shared/api';
 import { createApiHandlers, invokeApi, throttleProgress, toApiError } from '../../src/main/api-handlers';
@@ -17,11 +17,6 @@ function api(picked: string | null = sharedModel('stories260K.gguf')) {
   const call = <M extends ApiMethod>(method: M, payload?: unknown, onImportProgress?: (p: ModelImportProgress) => void, onRemoteDelta?: (d: RemoteDelta) => void) =>
     invokeApi(handlers, method, payload, { ...(onImportProgress ? { onImportProgress } : {}), ...(onRemoteDelta ? { onRemoteDelta } : {}) });
   return { call, services };
-}
-
-function ok<T>(r: ApiResult<T>): T {
-  if (!r.ok) throw new Error(`expected ok, got ${r.error.code}: ${r.error.message}`);
-  return r.value;
 }
 
 function failed<T>(r: ApiResult<T>): { code: string; message: string } {

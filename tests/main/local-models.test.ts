@@ -1,13 +1,11 @@
 // Models other apps already downloaded: a fake home folder with LM Studio, Ollama, Hugging Face cache and llama.cpp
 // layouts (copies of the shared models, plus files that must be left out or reported), scanned by its header only;
 // one registered in place through the API, then deleted: the file stays where it was.
-import { testServices } from './helpers/services';
+import { localModelsApi, ok } from './helpers/services';
 import { copyFileSync, existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ApiResult, LocalModelCandidate } from '../../src/shared/api';
-import { createApiHandlers, invokeApi } from '../../src/main/api-handlers';
-import type { ApiMethod } from '../../src/main/api-schemas';
+import type { LocalModelCandidate } from '../../src/shared/api';
 import {
   findLocalModels,
   huggingFaceHubFolder,
@@ -161,22 +159,11 @@ describe('findLocalModels', () => {
   });
 });
 
-function api(where: LocalModelsPlace) {
-  const services = testServices();
-  const handlers = createApiHandlers({ ...services, localModelsPlace: where });
-  const call = async <T>(method: ApiMethod, payload?: unknown): Promise<ApiResult<T>> => (await invokeApi(handlers, method, payload)) as ApiResult<T>;
-  return { call, services };
-}
-
-function ok<T>(r: ApiResult<T>): T {
-  if (!r.ok) throw new Error(`expected ok, got ${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
 
 describe('findLocalModels and addLocalModel through the API', () => {
   it('registers a found model in place under its app\'s name; deleting it unregisters it and leaves the file', async () => {
     const { where, files } = fakeHome();
-    const { call, services } = api(where);
+    const { call, services } = localModelsApi(where);
     const found = ok(await call<LocalModelCandidate[]>('findLocalModels'));
     const tiny = found.find((c) => c.source === 'ollama')!;
 
@@ -196,7 +183,7 @@ describe('findLocalModels and addLocalModel through the API', () => {
 
   it('registers a Hugging Face snapshot link in place; its blob stays after the delete', async () => {
     const { where, files } = fakeHome();
-    const { call } = api(where);
+    const { call } = localModelsApi(where);
     ok(await call('findLocalModels'));
     const model = ok(await call<{ id: string; path: string; name: string }>('addLocalModel', { path: files.hfLink }));
     expect(model).toMatchObject({ path: files.hfLink, name: 'roneneldan/TinyStories-GGUF/TinyStories-656K' });
@@ -206,7 +193,7 @@ describe('findLocalModels and addLocalModel through the API', () => {
 
   it('marks a model the library already has by the same bytes (an earlier copy) as registered', async () => {
     const { where, files } = fakeHome();
-    const { call, services } = api(where);
+    const { call, services } = localModelsApi(where);
     const copied = await services.library.importModel(sharedModel('stories260K-Q8_0.gguf'), { copy: true });
     const found = ok(await call<LocalModelCandidate[]>('findLocalModels'));
     expect(found.find((c) => c.path === files.lmStudio)?.registeredId).toBe(copied.id);
@@ -215,7 +202,7 @@ describe('findLocalModels and addLocalModel through the API', () => {
 
   it('refuses a path the scan did not find, and a model the engine cannot run', async () => {
     const { where, files } = fakeHome();
-    const { call, services } = api(where);
+    const { call, services } = localModelsApi(where);
     const before = await call('addLocalModel', { path: files.lmStudio });
     expect(before).toMatchObject({ ok: false, error: { code: 'invalid-request' } });
     ok(await call('findLocalModels'));

@@ -5,15 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { createApiHandlers, invokeApi } from '../../src/main/api-handlers';
 import { remoteDeltaActions, streamReducer, type AnswerStream } from '../../src/renderer/src/hooks/answer-state';
-import type { ApiMethod, ApiResult, RemoteDelta } from '../../src/shared/api';
+import type { ApiMethod, RemoteDelta } from '../../src/shared/api';
 import { tempDir } from '../helpers/temp';
-import { testServices } from './helpers/services';
+import { ok, testServices } from './helpers/services';
 import { httpServer, sseHead } from './remote/helpers/http';
-
-function ok<T>(r: ApiResult<T>): T {
-  if (!r.ok) throw new Error(`expected ok, got ${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
 
 const event = (delta: Record<string, string>, finish: string | null = null): string => `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
 

@@ -5,15 +5,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createApiHandlers, invokeApi } from '../../src/main/api-handlers';
-import type { ApiMethod } from '../../src/main/api-schemas';
 import { ModelLibrary } from '../../src/main/models/library';
 import { findLocalModels, type LocalModelsPlace } from '../../src/main/models/local-models';
 import { splitFingerprint } from '../../src/node/model-fingerprint';
-import type { ApiResult, LocalModelCandidate, ModelImportProgress } from '../../src/shared/api';
+import type { LocalModelCandidate, ModelImportProgress } from '../../src/shared/api';
 import { splitGgufBytes } from '../helpers/split-gguf';
 import { sharedModel, tempDb, tempDir } from '../helpers/temp';
-import { testServices } from './helpers/services';
+import { localModelsApi, ok } from './helpers/services';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const PARTS = splitGgufBytes(new Uint8Array(readFileSync(sharedModel('stories260K.gguf'))), 3);
@@ -121,17 +119,6 @@ describe('copy on import of a split model', () => {
   });
 });
 
-function api(where: LocalModelsPlace) {
-  const services = testServices();
-  const handlers = createApiHandlers({ ...services, localModelsPlace: where });
-  const call = async <T>(method: ApiMethod, payload?: unknown): Promise<ApiResult<T>> => (await invokeApi(handlers, method, payload)) as ApiResult<T>;
-  return { call, services };
-}
-
-function ok<T>(r: ApiResult<T>): T {
-  if (!r.ok) throw new Error(`expected ok, got ${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
 
 /** LM Studio holding the 3-part model whole and one with part 2 missing; the Hugging Face cache holding it as blobs. */
 function homeWithSplitModels() {
@@ -166,7 +153,7 @@ describe('split models found on disk', () => {
     expect(found[1]).toMatchObject({ name: 'tiny-F32', architecture: 'llama', problem: null });
     expect(found[2]).toMatchObject({ name: 'someone/tiny-GGUF/tiny-F32', architecture: 'llama', problem: null });
 
-    const { call, services } = api(where);
+    const { call, services } = localModelsApi(where);
     ok(await call('findLocalModels'));
     const refused = await call('addLocalModel', { path: broken[0] });
     expect(refused).toMatchObject({ ok: false, error: { code: 'invalid-model', message: expect.stringMatching(/part 2 of 3, broken-F32-00002-of-00003\.gguf, is missing/) } });
@@ -176,7 +163,7 @@ describe('split models found on disk', () => {
 
   it('register in place by the first part, once: the other copy of the same bytes is marked registered', async () => {
     const { where, whole, links } = homeWithSplitModels();
-    const { call, services } = api(where);
+    const { call, services } = localModelsApi(where);
     ok(await call('findLocalModels'));
     const model = ok(await call<{ id: string; path: string; fingerprint: string; storedInPlace: boolean; size: number }>('addLocalModel', { path: links[0] }));
     expect(model).toMatchObject({ path: links[0], fingerprint: FINGERPRINT, size: TOTAL, storedInPlace: true });
