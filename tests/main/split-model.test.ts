@@ -1,7 +1,7 @@
 // A split model in the library and on the model protocol: one fingerprint over its parts, each part served by
 // index, a missing or changed part makes the model unavailable, and a missing part is named at import and open.
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GgufError } from '../../src/gpu/gguf/errors';
@@ -11,20 +11,10 @@ import { splitFingerprint } from '../../src/node/model-fingerprint';
 import { handleModelRequest } from '../../src/main/models/model-protocol';
 import { openGgufFile } from '../../src/node/file-source';
 import { modelUrl } from '../../src/shared/api';
-import { splitGgufBytes } from '../helpers/split-gguf';
-import { sharedModel, tempDb, tempDir } from '../helpers/temp';
+import { writeSplitParts } from '../helpers/split-gguf';
+import { tempDb, tempDir } from '../helpers/temp';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-function writeParts(dir = tempDir()): { paths: string[]; parts: Uint8Array[] } {
-  const parts = splitGgufBytes(new Uint8Array(readFileSync(sharedModel('stories260K.gguf'))), 3);
-  const paths = parts.map((p, i) => {
-    const path = join(dir, `tiny-Q8_0-0000${i + 1}-of-00003.gguf`);
-    writeFileSync(path, p);
-    return path;
-  });
-  return { paths, parts };
-}
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
   return p.then(() => { throw new Error('expected a rejection'); }, (e: unknown) => e as Error);
@@ -32,7 +22,7 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 
 describe('split models in the library', () => {
   it('names the model by a SHA-256 over its parts’ SHA-256s and serves each part by index', async () => {
-    const { paths, parts } = writeParts();
+    const { paths, parts } = writeSplitParts(tempDir());
     const { db, dir } = tempDb();
     const library = new ModelLibrary(db, join(dir, 'models'));
     const m = await library.importModel(paths[0]!, { copy: false });
@@ -58,7 +48,7 @@ describe('split models in the library', () => {
   });
 
   it('refuses to import, and to open, a split model with a part missing, naming the part', async () => {
-    const { paths } = writeParts();
+    const { paths } = writeSplitParts(tempDir());
     rmSync(paths[1]!);
     const { db, dir } = tempDb();
     const library = new ModelLibrary(db, join(dir, 'models'));
@@ -72,7 +62,7 @@ describe('split models in the library', () => {
   });
 
   it('refuses a later part opened as the model, and a first part renamed so its siblings cannot be found', async () => {
-    const { paths, parts } = writeParts();
+    const { paths, parts } = writeSplitParts(tempDir());
     const later = await rejection(openGgufFile(paths[1]!));
     expect(later.message).toMatch(/should be part 1 of 3 .* says it is part 2 of 3/);
     const renamed = join(tempDir(), 'tiny.gguf');

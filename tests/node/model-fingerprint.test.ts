@@ -1,26 +1,16 @@
 // One fingerprint for a model, whoever asks: the CLI's session (generate --session) and the app's library name a
 // split model's KV blocks by the same SHA-256 over all its parts, and a single file by its own SHA-256.
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CliSession } from '../../src/cli/session';
 import { ModelLibrary } from '../../src/main/models/library';
 import { fingerprintModelAt, modelFilesOf, splitFingerprint, splitModelFiles } from '../../src/node/model-fingerprint';
-import { splitGgufBytes } from '../helpers/split-gguf';
+import { writeSplitParts } from '../helpers/split-gguf';
 import { sharedModel, tempDb, tempDir } from '../helpers/temp';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-function writeParts(dir: string): { paths: string[]; parts: Uint8Array[] } {
-  const parts = splitGgufBytes(new Uint8Array(readFileSync(sharedModel('stories260K.gguf'))), 3);
-  const paths = parts.map((p, i) => {
-    const path = join(dir, `tiny-Q8_0-0000${i + 1}-of-00003.gguf`);
-    writeFileSync(path, p);
-    return path;
-  });
-  return { paths, parts };
-}
 
 async function cliFingerprint(modelPath: string): Promise<string> {
   const session = await CliSession.open(join(tempDir(), 'cli.sqlite'), modelPath);
@@ -33,7 +23,7 @@ async function cliFingerprint(modelPath: string): Promise<string> {
 
 describe('model fingerprints', () => {
   it('the CLI and the library name a 3-part split model alike, by every part', async () => {
-    const { paths, parts } = writeParts(tempDir());
+    const { paths, parts } = writeSplitParts(tempDir());
     const { db, dir } = tempDb();
     const model = await new ModelLibrary(db, join(dir, 'models')).importModel(paths[0]!, { copy: false });
     const expected = splitFingerprint(parts.map(sha256));
@@ -52,7 +42,7 @@ describe('model fingerprints', () => {
   });
 
   it('finds the parts by the first part’s name, and refuses a model with a part missing, naming it', async () => {
-    const { paths } = writeParts(tempDir());
+    const { paths } = writeSplitParts(tempDir());
     expect(splitModelFiles(paths[0]!)).toEqual(paths);
     expect(modelFilesOf(paths[1]!)).toEqual([paths[1]]); // a later part is no model of its own
     expect(splitModelFiles('/m/model-00001-of-00001.gguf')).toBeNull();
