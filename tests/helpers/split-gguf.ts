@@ -1,12 +1,9 @@
 // A crafted Llama-family model split the way llama.cpp's gguf-split does it: the first part holds every metadata
 // key (with split.no / split.count / split.tensors.count) and some tensors, later parts hold the split.* keys and
 // the rest of the tensors. Small (F32 zeros) but accepted by the probe and the library's header check.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseGguf } from '../../src/gpu/gguf/reader';
 import { GgmlType, type GgufTensorInfo } from '../../src/gpu/gguf/types';
 import { craftModel, GgufValueType, v, walkGguf, writeGguf, type MetaValue } from '../gguf/writer';
-import { sharedModel } from './temp';
 
 const DIM = 32;
 const KV = 16; // 2 KV heads of 8
@@ -123,15 +120,4 @@ class PartWriter {
     }
     return out;
   }
-}
-
-/** The shared stories260K model split in 3 parts (`tiny-Q8_0-0000k-of-00003.gguf`) written to `dir`. */
-export function writeSplitParts(dir: string): { paths: string[]; parts: Uint8Array[] } {
-  const parts = splitGgufBytes(new Uint8Array(readFileSync(sharedModel('stories260K.gguf'))), 3);
-  const paths = parts.map((p, i) => {
-    const path = join(dir, `tiny-Q8_0-0000${i + 1}-of-00003.gguf`);
-    writeFileSync(path, p);
-    return path;
-  });
-  return { paths, parts };
 }

@@ -11,7 +11,7 @@ import { splitFingerprint } from '../../src/node/model-fingerprint';
 import { handleModelRequest } from '../../src/main/models/model-protocol';
 import { openGgufFile } from '../../src/node/file-source';
 import { modelUrl } from '../../src/shared/api';
-import { writeSplitParts } from '../helpers/split-gguf';
+import { writeSplitParts } from '../helpers/split-parts';
 import { tempDb, tempDir } from '../helpers/temp';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

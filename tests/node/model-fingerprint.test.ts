@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { CliSession } from '../../src/cli/session';
 import { ModelLibrary } from '../../src/main/models/library';
 import { fingerprintModelAt, modelFilesOf, splitFingerprint, splitModelFiles } from '../../src/node/model-fingerprint';
-import { writeSplitParts } from '../helpers/split-gguf';
+import { writeSplitParts } from '../helpers/split-parts';
 import { sharedModel, tempDb, tempDir } from '../helpers/temp';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
