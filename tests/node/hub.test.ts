@@ -1,6 +1,6 @@
 // The Hub client, file choice, header probe and resumable verified download against the loopback Hub
 // (tests/helpers/hub-server.ts): cuts, 5xx, 429, wrong bytes, a full disk, a pause, a server ignoring Range.
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -266,6 +266,44 @@ describe('downloadFile', () => {
     expect(r.resumedBytes).toBe(kept);
     expect(gets().map((g) => g.range)).toEqual([`bytes=${kept}-`]);
     expect(readFileSync(r.path).equals(stories)).toBe(true);
+  });
+
+  it('writes the rest of a batch the disk took only part of, and hashes the bytes the file holds', async () => {
+    const { client, file, dir } = await start();
+    // A disk that takes at most 100 000 bytes per write (as writev may when a disk fills up part way).
+    const shortWrites = async (path: string): Promise<PartFile> => {
+      const h = await open(path, 'a');
+      return {
+        writev: async (buffers) => {
+          const all = Buffer.concat(buffers);
+          return h.writev([all.subarray(0, Math.min(all.byteLength, 100_000))]);
+        },
+        sync: () => h.sync(),
+        close: () => h.close(),
+      };
+    };
+    const r = await downloadFile(options(client, file, dir, { openPart: shortWrites }));
+    expect(readFileSync(r.path).equals(stories)).toBe(true);
+
+    // A byte that reaches the disk changed is caught: the hash is of the file, not of the bytes received.
+    rmSync(r.path);
+    const flipsAByte = async (path: string): Promise<PartFile> => {
+      const h = await open(path, 'a');
+      let first = true;
+      return {
+        writev: async (buffers) => {
+          const all = Buffer.concat(buffers);
+          if (first) all[7] = all[7]! ^ 1;
+          first = false;
+          return h.writev([all]);
+        },
+        sync: () => h.sync(),
+        close: () => h.close(),
+      };
+    };
+    const e = await failure(downloadFile(options(client, file, dir, { openPart: flipsAByte })));
+    expect(e.code).toBe('checksum-mismatch');
+    expect(existsSync(join(dir, FILE + PART_SUFFIX))).toBe(false);
   });
 
   it('stops on abort (pause) keeping the part, and resumes from it', async () => {

@@ -1,7 +1,8 @@
-// The shared hashing thread: streams hashed side by side keep their own state, a file on disk and transferred
-// chunks go into one hash in order, views into a larger buffer are copied (the caller's buffer stays usable).
+// The shared hashing thread: streams hashed side by side keep their own state, a file on disk, ranges of a file
+// being written and transferred chunks go into one hash in order, views into a larger buffer are copied (the
+// caller's buffer stays usable), and a range that cannot be read fails the digest instead of giving a wrong hash.
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Sha256Worker } from '../../src/node/hub/sha256-worker';
@@ -29,6 +30,30 @@ describe('Sha256Worker', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('hashes ranges of a file as they are written, read back in order, and fails on one the file does not hold', async () => {
+    const pieces = [bytes(5 << 20, 1), bytes(1, 2), bytes(70_000, 3)];
+    const path = join(tempDir(), 'growing.part');
+    writeFileSync(path, new Uint8Array(0));
+    const h = new Sha256Worker();
+    try {
+      let at = 0;
+      for (const p of pieces) {
+        appendFileSync(path, p);
+        h.updateFromFileRange(path, at, at + p.byteLength);
+        at += p.byteLength;
+      }
+      h.updateFromFileRange(path, at, at); // an empty range is nothing to hash
+      expect(await h.digest()).toBe(sha(...pieces));
+
+      truncateSync(path, 1000);
+      h.updateFromFileRange(path, 500, 2000);
+      await expect(h.digest()).rejects.toThrow(/ends at byte 1000, short of the 2000 bytes written/);
+      await expect(h.reset()).rejects.toThrow(/short of the 2000 bytes/); // a failed hash stays failed: close it
+    } finally {
+      await h.close();
     }
   });
 

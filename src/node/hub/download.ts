@@ -49,7 +49,7 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseDelayMs: 1000, maxD
 
 /** The part file as the downloader uses it (a FileHandle opened for append; tests may wrap it). */
 export interface PartFile {
-  writev(buffers: Uint8Array[]): Promise<unknown>;
+  writev(buffers: Uint8Array[]): Promise<{ bytesWritten: number }>;
   sync(): Promise<void>;
   close(): Promise<void>;
 }
@@ -134,6 +134,22 @@ class Retryable extends Error {
   }
 }
 
+/**
+ * Appends every byte of `buffers`: writev may write fewer (a disk filling up part way through a batch) and says so
+ * only in its count; the rest is written again, so a full disk fails with ENOSPC instead of leaving a gap.
+ */
+async function writeAll(file: PartFile, buffers: readonly Uint8Array[]): Promise<void> {
+  let left = [...buffers];
+  for (;;) {
+    const { bytesWritten } = await file.writev(left);
+    let skip = bytesWritten;
+    while (left.length > 0 && skip >= left[0]!.byteLength) skip -= left.shift()!.byteLength;
+    if (left.length === 0) return;
+    if (bytesWritten === 0) throw new Error('the part file took none of the bytes written to it');
+    left = [left[0]!.subarray(skip), ...left.slice(1)];
+  }
+}
+
 /** Downloads `url` to `dest` as described at the top of this file. */
 export async function downloadFile(o: DownloadOptions): Promise<DownloadResult> {
   const hasher = new Sha256Worker();
@@ -205,9 +221,10 @@ async function transfer(o: DownloadOptions, hasher: Sha256Worker): Promise<Downl
           report('download', have, resumedBytes);
         }, async () => {
           // The part file holds another version of the file (or the server will not resume it): the only way on is
-          // from byte 0, never a splice of two versions.
-          await truncate(part, 0);
+          // from byte 0, never a splice of two versions. The reset waits for the hashing thread to finish the ranges
+          // it was given, so it never reads the file while it is cut.
           await hasher.reset();
+          await truncate(part, 0);
           have = 0;
         });
       } catch (e) {
@@ -291,6 +308,8 @@ async function transfer(o: DownloadOptions, hasher: Sha256Worker): Promise<Downl
     let batch: Uint8Array[] = [];
     let batchBytes = 0;
     let received = from;
+    /** Bytes in the part file once the writes handed out so far are done. */
+    let written = from;
     let flushedAt = performance.now();
     // One write may be in flight while the next batch arrives; once written, a batch goes to the hashing thread.
     // A failure is raised at the next flush (kept in writeError, so no rejection is ever left unhandled).
@@ -328,19 +347,21 @@ async function transfer(o: DownloadOptions, hasher: Sha256Worker): Promise<Downl
     const flush = async (): Promise<void> => {
       await settle();
       if (batchBytes === 0) return;
-      // Written as received (no copy), then handed to the hashing thread (transferred, no copy either).
+      // Written as received (no copy); then the hashing thread reads the same range back from the page cache.
       const buffers = batch;
       const n = batchBytes;
+      const at = written;
+      written += n;
       batch = [];
       batchBytes = 0;
       flushedAt = performance.now();
-      pending = file.writev(buffers).then(
-        async () => {
+      pending = writeAll(file, buffers).then(
+        () => {
           onBytes(n);
+          hasher.updateFromFileRange(part, at, at + n);
           // Not awaited by the next write; the final drain waits for it.
           unsynced += n;
           syncInBackground();
-          await hasher.update(buffers);
         },
         (e: unknown) => {
           writeError = e;
