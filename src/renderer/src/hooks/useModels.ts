@@ -68,6 +68,11 @@ export function useModels(fail: (e: unknown) => void, onLoadStart: () => void): 
   const [, setOptionsVersion] = useState(0);
   // Bumped by retry(): part of the load key, so the same model loads again.
   const [attempt, setAttempt] = useState(0);
+  // The load asked of the worker last (its model and load key), and the load key the worker last said is ready.
+  // 'ready' counts only for the load the selection asks for now: not while a newly selected model waits for its load
+  // to start (the render before the load effect) and not when a superseded load finishes late.
+  const asked = useRef<{ readonly modelId: string; readonly key: string } | null>(null);
+  const [readyKey, setReadyKey] = useState<string | null>(null);
 
   const refresh = useCallback(
     (selectId?: string) =>
@@ -99,6 +104,8 @@ export function useModels(fail: (e: unknown) => void, onLoadStart: () => void): 
         return setState((old) => ({ phase: 'loading', done: percent, total: 100, note: `Tuning kernels for this GPU… ${percent}%`, ...(old.phase === 'loading' && old.recovering ? { recovering: true } : {}) }));
       }
       case 'loaded':
+        if (asked.current?.modelId !== e.modelId) return; // a load the selection no longer wants
+        setReadyKey(asked.current.key);
         return setState({ phase: 'ready', contextLength: e.contextLength, adapter: e.adapter });
       case 'load-error':
         return setState({ phase: 'error', message: e.message });
@@ -113,7 +120,8 @@ export function useModels(fail: (e: unknown) => void, onLoadStart: () => void): 
   const selected = list.find((m) => m.id === selectedId);
   const loadOptions = storedLoadOptions(selected?.id ?? null);
   const loadKey = selected ? `${selected.id}:${selected.fingerprint}:${JSON.stringify(loadOptions)}:${attempt}` : null;
-  const load = useEffectEvent((model: ModelInfo) => {
+  const load = useEffectEvent((model: ModelInfo, key: string) => {
+    asked.current = { modelId: model.id, key };
     rememberLoaded(localStorage, model.id);
     setState({ phase: 'loading', done: 0, total: model.size });
     onLoadStart();
@@ -124,7 +132,7 @@ export function useModels(fail: (e: unknown) => void, onLoadStart: () => void): 
   useEffect(() => {
     // The status says 'loading' from the moment the worker is asked to load, before its first progress event.
     // eslint-disable-next-line react-hooks/set-state-in-effect
-    if (selected) load(selected);
+    if (selected && loadKey) load(selected, loadKey);
     // eslint-disable-next-line react-hooks/exhaustive-deps -- `selected` is named by loadKey
   }, [loadKey]);
 
@@ -147,6 +155,7 @@ export function useModels(fail: (e: unknown) => void, onLoadStart: () => void): 
     unloadedRef.current = true;
     setUnloaded(true);
     rememberUnloaded(localStorage);
+    asked.current = null;
     setSelectedId(null);
     setState({ phase: 'loading', done: 0, total: 0, note: 'Unloading the model…' });
     engine().unload();
@@ -154,5 +163,7 @@ export function useModels(fail: (e: unknown) => void, onLoadStart: () => void): 
 
   const retry = useCallback(() => setAttempt((n) => n + 1), []);
 
-  return { list, selectedId, selected, state, loadOptions, setLoadOptions, select, retry, unload, unloaded, refresh };
+  const shownState: ModelState = state.phase === 'ready' && readyKey !== loadKey ? { phase: 'loading', done: 0, total: selected?.size ?? 0 } : state;
+
+  return { list, selectedId, selected, state: shownState, loadOptions, setLoadOptions, select, retry, unload, unloaded, refresh };
 }
