@@ -293,8 +293,8 @@ export class KvCache {
     try {
       for (; b < n; b++) {
         const h = hashes[b]!;
-        const p = privateName?.(b);
-        const onGpu = this.blocks.lookup(h) ?? (p === undefined ? undefined : this.blocks.lookup(p));
+        // The private name (one more SHA-256) only when the content name is not found: most blocks are shared.
+        const onGpu = this.blocks.lookup(h) ?? (privateName === undefined ? undefined : this.blocks.lookup(privateName(b)));
         if (onGpu !== undefined) {
           this.blocks.share(seq, onGpu);
           names.push(this.blocks.hashOf(onGpu)!);
@@ -304,8 +304,8 @@ export class KvCache {
         if (this.blocks.freeBlocks === 0) break; // no room to upload into: the rest is recomputed when room exists
         let inRam = this.fromRam(h);
         if (inRam instanceof Promise) inRam = await inRam;
-        if (!inRam && p !== undefined) {
-          inRam = this.fromRam(p);
+        if (!inRam && privateName !== undefined) {
+          inRam = this.fromRam(privateName(b));
           if (inRam instanceof Promise) inRam = await inRam;
         }
         if (inRam) {
