@@ -2,7 +2,8 @@
 // Where a verified download's time goes: the same loopback file read plainly (node:http, as the downloader receives;
 // fetch for comparison), then with each stage of the downloader added (src/node/hub/download.ts): the part file's
 // writes (1 MiB writev), its background fsyncs (every SYNC_EVERY bytes, then a final one), the SHA-256 on the hashing
-// thread or on the receiving thread (no write), and the whole downloader. Each stage reports its wall time and the CPU
+// thread of the ranges written (read back from the page cache, as the downloader hashes), or of the bytes received
+// (handed to the hashing thread, or hashed on the receiving thread; no write), and the whole downloader. Each stage reports its wall time and the CPU
 // seconds of the whole process (every thread: the loopback Hub, the client, the hashing thread, libuv's file writes),
 // the median of --runs, interleaved. Plus single-thread SHA-256 (node:crypto, OpenSSL) in memory and the cores:
 // a stream's hash cannot be split across cores, so where it is slower than the plain read, it bounds the ratio.
@@ -52,8 +53,9 @@ export async function read(url: string, onBatch?: (batch: Uint8Array[], bytes: n
  * written, one at a time, then a final one): what the disk allows a downloader that must not rename before the bytes
  * are on stable storage.
  */
-export async function readWriting(url: string, dir: string, sync: boolean): Promise<() => Promise<void>> {
+export async function readWriting(url: string, dir: string, sync: boolean, onWritten?: (path: string, start: number, end: number) => void): Promise<() => Promise<void>> {
   const path = join(dir, 'stage.part');
+  let written = 0;
   const file = await open(path, 'a');
   let unsynced = 0;
   let writing: Promise<void> = Promise.resolve();
@@ -69,7 +71,10 @@ export async function readWriting(url: string, dir: string, sync: boolean): Prom
   try {
     await read(url, async (batch, bytes) => {
       await writing;
+      const at = written;
+      written += bytes;
       writing = file.writev(batch).then(() => {
+        onWritten?.(path, at, at + bytes);
         unsynced += bytes;
         syncInBackground();
       });
@@ -92,6 +97,20 @@ const STAGES: readonly Stage[] = [
   { name: 'plain read (fetch)', run: (url) => fetchRead(url) },
   { name: 'read + write', run: (url, dir) => readWriting(url, dir, false) },
   { name: 'read + write + fsync', run: (url, dir) => readWriting(url, dir, true) },
+  {
+    // As the downloader hashes: the hashing thread reads each written range back from the page cache.
+    name: 'read + write + sha256',
+    run: async (url, dir) => {
+      const hash = new Sha256Worker();
+      try {
+        const cleanUp = await readWriting(url, dir, false, (path, start, end) => hash.updateFromFileRange(path, start, end));
+        await hash.digest();
+        return cleanUp;
+      } finally {
+        await hash.close();
+      }
+    },
+  },
   {
     name: 'read + sha256 thread',
     run: async (url) => {
