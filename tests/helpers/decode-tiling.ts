@@ -1,6 +1,8 @@
 // Flash-decode tilings for tests that cannot afford every one the tuner may offer (lavapipe compiles each pipeline
 // in seconds).
-import type { DecodeTiling } from '../../src/gpu/kernels/attention-decode';
+import { decodeTilingCandidates, type DecodeTiling } from '../../src/gpu/kernels/attention-decode';
+import { decodeDims, type PagedAttentionShape } from '../../src/gpu/kernels/attention';
+import type { KernelContext } from '../../src/gpu/kernels/context';
 
 /**
  * The first tiling (the fixed rule), then the fewest further ones that together take every threads-per-key,
@@ -19,4 +21,15 @@ export function coveringTilings(all: readonly DecodeTiling[]): DecodeTiling[] {
     if (missing.size === 0) break;
   }
   return out;
+}
+
+/** Every tiling the tuner may offer for `shape` on `ctx`'s device (the fixed rule first). */
+export function offeredTilings(ctx: KernelContext, shape: PagedAttentionShape): DecodeTiling[] {
+  const limits = { software: ctx.caps.softwareAdapter, maxShared: ctx.caps.maxComputeWorkgroupStorageSize, maxInvocations: ctx.caps.maxComputeInvocationsPerWorkgroup };
+  return decodeTilingCandidates(decodeDims(shape), limits);
+}
+
+/** The tilings a test checks: a covering set of the offered ones, or every one with KVCHAT_EVERY_TILING=1. */
+export function testedTilings(offered: readonly DecodeTiling[]): DecodeTiling[] {
+  return process.env.KVCHAT_EVERY_TILING === '1' ? [...offered] : coveringTilings(offered);
 }

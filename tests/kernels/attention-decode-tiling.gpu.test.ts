@@ -10,7 +10,7 @@ import { decodeDims, flashDecodeGqa, useDecodeTiling, type PagedAttentionShape }
 import { KernelContext } from '../../src/gpu/kernels/context';
 import { blockElements, KV_BLOCK_TOKENS, kvElementIndex, valueDim, type KvDtype } from '../../src/gpu/kv/layout';
 import { f32ToF16Bits, normalizedError, roundToHalf } from '../helpers/attention-ref';
-import { coveringTilings } from '../helpers/decode-tiling';
+import { offeredTilings, testedTilings } from '../helpers/decode-tiling';
 import { testDevice } from '../helpers/gpu';
 import { signedUniform } from '../helpers/numeric';
 
@@ -153,8 +153,7 @@ async function decode(f: Fixture, tiling: DecodeTiling | undefined, splits: numb
   return { o, want, splits: used };
 }
 
-const limitsOf = (c: KernelContext) => ({ software: c.caps.softwareAdapter, maxShared: c.caps.maxComputeWorkgroupStorageSize, maxInvocations: c.caps.maxComputeInvocationsPerWorkgroup });
-const candidatesFor = (shape: PagedAttentionShape): DecodeTiling[] => decodeTilingCandidates(decodeDims(shape), limitsOf(ctx));
+const candidatesFor = (shape: PagedAttentionShape): DecodeTiling[] => offeredTilings(ctx, shape);
 const errors: Record<string, number> = {};
 
 function expectExact(label: string, r: { o: Float32Array; want: Float64Array }): void {
@@ -193,8 +192,7 @@ describe('the offered tilings are exact: contexts 1, 17, 300, 700 in one batch',
         const f = new Fixture({ ...shape, dtype }, [1, 17, 300, 700], shape.nHeads * 7 + shape.headDim + (dtype === 'f16' ? 1 : 0));
         const offered = candidatesFor(f.attentionShape());
         expect(offered.length).toBeGreaterThan(4);
-        const tilings = process.env.KVCHAT_EVERY_TILING === '1' ? offered : coveringTilings(offered);
-        for (const tiling of tilings) {
+        for (const tiling of testedTilings(offered)) {
           // 3 splits of 700 keys (44 blocks): 15 blocks each, so a two-block phase ends a split half full.
           const split3 = await decode(f, tiling, 3);
           expect(split3.splits).toBe(3);

@@ -1,16 +1,19 @@
 // q8_0 and q4_0 KV: appendKv quantizes each token's K/V row as ggml's quantize_row_q8_0_ref / quantize_row_q4_0_ref
 // (the CPU quantizers in src/gpu/quant/quantize.ts) and writes the very bytes, and every attention kernel reading a
 // quantized pool matches CPU attention over the dequantized K/V. Pools have shuffled physical blocks and unwritten slots of 0xff bytes (an f16
-// NaN scale: a kernel that reads past a sequence's last key fails loudly).
+// NaN scale: a kernel that reads past a sequence's last key fails loudly). Flash-decode is exact with every tiling the
+// tuner may choose over such a pool (a covering set; all with KVCHAT_EVERY_TILING=1).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GgmlType } from '../../src/gpu/gguf/types';
 import { flashDecodeGqa, naiveAttention, prefillAttention, type PagedAttentionShape } from '../../src/gpu/kernels/attention';
 import { KernelContext } from '../../src/gpu/kernels/context';
+import { decodeTilingKey, type DecodeTiling } from '../../src/gpu/kernels/attention-decode';
 import { appendKv } from '../../src/gpu/kernels/kv-append';
 import { KV_BLOCK_TOKENS, QUANT_BLOCK_BYTES, layerBlockBytes, quantBlockIndex, quantRowBlocks, type KvQuantDtype } from '../../src/gpu/kv/layout';
 import { decodeQ4_0, decodeQ8_0 } from '../../src/gpu/quant/legacy';
 import { quantize } from '../../src/gpu/quant/quantize';
 import { attendRef, normalizedError, uniformArray } from '../helpers/attention-ref';
+import { offeredTilings, testedTilings } from '../helpers/decode-tiling';
 import { testDevice } from '../helpers/gpu';
 import { mulberry32 } from '../helpers/numeric';
 
@@ -102,7 +105,7 @@ class QuantFixture {
 
 type Kernel = 'flash' | 'flash-direct' | 'flash-split-5' | 'naive' | 'prefill' | 'prefill-tile-8';
 
-async function runAttention(f: QuantFixture, kernel: Kernel, seqs: number[], positions: number[], q: Float32Array): Promise<Float32Array> {
+async function runAttention(f: QuantFixture, kernel: Kernel, seqs: number[], positions: number[], q: Float32Array, tiling?: DecodeTiling): Promise<Float32Array> {
   const shape = f.attentionShape();
   const nTokens = seqs.length;
   const bufs = {
@@ -118,7 +121,7 @@ async function runAttention(f: QuantFixture, kernel: Kernel, seqs: number[], pos
     if (kernel === 'prefill') prefillAttention(ctx, pass, shape, bufs, { nTokens });
     else if (kernel === 'prefill-tile-8') prefillAttention(ctx, pass, shape, bufs, { nTokens, keyTile: 8 });
     else if (kernel === 'naive') naiveAttention(ctx, pass, shape, bufs, { nTokens, maxContext });
-    else flashDecodeGqa(ctx, pass, shape, bufs, { nTokens, maxContext, splits: kernel === 'flash-direct' ? 1 : kernel === 'flash-split-5' ? 5 : undefined });
+    else flashDecodeGqa(ctx, pass, shape, bufs, { nTokens, maxContext, splits: kernel === 'flash-direct' ? 1 : kernel === 'flash-split-5' ? 5 : undefined, ...(tiling ? { tiling } : {}) });
   });
   const o = new Float32Array(await ctx.read(bufs.o, q.byteLength));
   for (const b of Object.values(bufs)) b.destroy();
@@ -207,6 +210,28 @@ for (const dtype of ['q8_0', 'q4_0'] as const) {
           expectClose(`${kernel} ${dtype}`, await runAttention(f, kernel, seqs, positions, q), want);
         }
       });
+    }
+  });
+
+  // The tilings the tuner may now choose over a quantized pool: a lane reads part of a row's 32-value blocks.
+  describe(`flash-decode tilings over a ${dtype} pool: contexts 1, 17, 300, 700, direct and 5 splits`, () => {
+    const lens = [1, 17, 300, 700];
+    for (const shape of [SHAPES[2]!, { nHeads: 8, nKvHeads: 2, headDim: 128 }]) {
+      it(name(shape), async () => {
+        const rand = mulberry32(shape.nHeads * 97 + shape.headDim);
+        const f = new QuantFixture(dtype, shape, lens, rand);
+        const seqs = [3, 0, 2, 1];
+        const positions = seqs.map((s) => lens[s]! - 1);
+        const q = uniformArray(rand, seqs.length * shape.nHeads * shape.headDim, 2);
+        const want = f.reference(seqs, positions, q);
+        const offered = offeredTilings(ctx, f.attentionShape());
+        expect(offered.length).toBeGreaterThan(4);
+        for (const tiling of testedTilings(offered)) {
+          for (const kernel of ['flash-direct', 'flash-split-5'] as const) {
+            expectClose(`${decodeTilingKey(tiling)} ${dtype}`, await runAttention(f, kernel, seqs, positions, q, tiling), want);
+          }
+        }
+      }, 900_000); // lavapipe compiles each pipeline in seconds
     }
   });
 

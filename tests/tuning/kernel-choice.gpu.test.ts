@@ -1,7 +1,8 @@
 // The kernel choice a model loads with (the app's worker and the CLI): at a model shape's first load on a device the
 // variants are timed with progress and the choices stored; the next load reuses them without timing anything (no
 // clock read, no progress); a store that has nothing and may not measure keeps the fixed rules; the engine runs
-// with what was chosen. The clock is injected (1 ms a read), so every candidate fits the budget.
+// with what was chosen; flash-decode is tuned over quantized (q8_0, q4_0) KV pools as over f32 and f16 ones. The
+// clock is injected (1 ms a read), so every candidate fits the budget.
 import { describe, expect, it } from 'vitest';
 import { defaultGemmVariant, defaultMatvecVariant, type GemmVariant, type MatvecVariant } from '../../src/gpu/kernels/matmul';
 import { DEFAULT_DECODE_KEYS_PER_SPLIT } from '../../src/gpu/kernels/attention';
@@ -61,7 +62,22 @@ describe('kernel choice at model load', () => {
     expect(progress).toEqual([]);
   });
 
-  it('nothing stored and no measuring (the CLI without --tune), or a quantized KV pool: the fixed rules where not tuned', async () => {
+  it('tunes flash-decode over a q8_0 or q4_0 pool too, every tiling checked exact against its quantized rows', async () => {
+    const gpu = await testDevice();
+    for (const kvDtype of ['q8_0', 'q4_0'] as const) {
+      const store = memoryTuningStore();
+      const choice = await chooseKernelVariants(gpu, model, { store, kvDtype, measure: true, clock: fakeClock().now, repeats: 1, matvecVariants: VARIANTS, gemmVariants: TILES, decodeTilings: DECODE_TILINGS });
+      const decode = choice.kernels.find((k) => k.kernel === 'flash-decode-split')!;
+      expect(decode.source).toBe('measured');
+      // Every tiling and split was timed: none was skipped as inexact or failing.
+      expect(decode.result!.timings.length).toBeGreaterThan(DECODE_TILINGS.length);
+      expect(decode.result!.timings.filter((t) => t.ms === undefined)).toEqual([]);
+      expect([...store.entries.keys()].some((k) => k.includes('flash-decode-split') && k.includes(` ${kvDtype} `))).toBe(true);
+      expect(choice.decodeTiling).toBeDefined();
+    }
+  });
+
+  it('nothing stored and no measuring (the CLI without --tune): the fixed rules', async () => {
     const gpu = await testDevice();
     const none = await chooseKernelVariants(gpu, model, { store: memoryTuningStore(), kvDtype: 'f16', measure: false });
     expect(none.kernels.map((k) => k.source)).toEqual(['default', 'default', 'default']);
@@ -70,7 +86,7 @@ describe('kernel choice at model load', () => {
     expect(none.decodeKeysPerSplit).toBe(DEFAULT_DECODE_KEYS_PER_SPLIT);
     expect(none.decodeTiling?.keysPerPhase).toBe(16);
     const q8 = await chooseKernelVariants(gpu, model, { store: memoryTuningStore(), kvDtype: 'q8_0', measure: false });
-    expect(q8.kernels.map((k) => k.kernel)).toEqual(['matvec', 'gemm']);
-    expect(q8.decodeKeysPerSplit).toBeUndefined();
+    expect(q8.kernels.map((k) => [k.kernel, k.source])).toEqual([['matvec', 'default'], ['gemm', 'default'], ['flash-decode-split', 'default']]);
+    expect(q8.decodeKeysPerSplit).toBe(DEFAULT_DECODE_KEYS_PER_SPLIT);
   });
 });

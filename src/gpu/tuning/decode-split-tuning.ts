@@ -5,8 +5,11 @@
 import { chooseDecodeSplits, DECODE_KEYS_PER_SPLIT, decodeTilingCandidates, decodeTilingKey, DEFAULT_DECODE_KEYS_PER_SPLIT, defaultDecodeTiling, parseDecodeTilingKey, type DecodeTiling } from '../kernels/attention-decode';
 import { decodeDims, decodeVariant, flashDecodeGqa, type PagedAttentionBuffers, type PagedAttentionShape } from '../kernels/attention';
 import type { KernelContext } from '../kernels/context';
-import { blockElements, KV_BLOCK_TOKENS, kvElementIndex } from '../kv/layout';
+import { GgmlType } from '../gguf/types';
+import { blockElements, isQuantized, KV_BLOCK_TOKENS, kvElementIndex, kvKinds, layerBlockBytes, QUANT_BLOCK_BYTES, quantBlockIndex, quantRowBlocks, type KvDtype, type KvQuantDtype } from '../kv/layout';
 import { f16ToF32, f32ToF16Bits } from '../quant/half';
+import { decodeQ4_0, decodeQ8_0 } from '../quant/legacy';
+import { quantize } from '../quant/quantize';
 import { normalizedError, seededValues, tuneWithin, withFallback, type TuneBudget, type TuneCandidate, type TuneResult } from './tuner';
 import { storedOrMeasured, tuningKey, type ChoiceSource, type KeepOptions } from './tuning-store';
 
@@ -14,8 +17,8 @@ export interface DecodeSplitShape {
   readonly nHeads: number;
   readonly nKvHeads: number;
   readonly headDim: number;
-  /** The engine's KV type; quantized pools are not tuned here (their split rule stays fixed). */
-  readonly dtype: 'f32' | 'f16';
+  /** The engine's KV type (a q8_0 / q4_0 pool is timed and checked as the engine stores it: quantized rows). */
+  readonly dtype: KvDtype;
   /** Keys the measured token attends to. */
   readonly context: number;
   /** MLA (KvLayout.latentDim): nKvHeads 1, one row a token whose first latentDim values are its value. */
@@ -86,6 +89,31 @@ interface DecodeFixture {
   readonly want: Float64Array; // (nHeads * valueDim)
 }
 
+const KV_QUANT = {
+  q8_0: { type: GgmlType.Q8_0, decode: decodeQ8_0 },
+  q4_0: { type: GgmlType.Q4_0, decode: decodeQ4_0 },
+} as const;
+
+/**
+ * A quantized pool of `blocks` blocks holding `rows` (K, then V unless MLA; each (context, nKvHeads * headDim)) as
+ * appendKv stores them: each token's row quantized once. The rows are replaced by their dequantized values, which
+ * the reference then attends over.
+ */
+function quantizedPool(s: DecodeSplitShape & { readonly dtype: KvQuantDtype }, blocks: number, rows: readonly Float32Array[]): Uint8Array {
+  const row = s.nKvHeads * s.headDim;
+  const { type, decode } = KV_QUANT[s.dtype];
+  const pool = new Uint8Array(blocks * layerBlockBytes({ ...s, nLayers: 1 }));
+  for (let pos = 0; pos < s.context; pos++) {
+    for (const [kind, x] of rows.entries()) {
+      const at = x.subarray(pos * row, (pos + 1) * row);
+      const bytes = quantize(type, at);
+      pool.set(bytes, quantBlockIndex(s, Math.floor(pos / KV_BLOCK_TOKENS), kind as 0 | 1, pos % KV_BLOCK_TOKENS, 0) * QUANT_BLOCK_BYTES[s.dtype]);
+      decode(bytes, at, quantRowBlocks(s));
+    }
+  }
+  return pool;
+}
+
 function decodeFixture(ctx: KernelContext, s: DecodeSplitShape): DecodeFixture {
   const blocks = Math.ceil(s.context / KV_BLOCK_TOKENS);
   const row = s.nKvHeads * s.headDim;
@@ -94,6 +122,24 @@ function decodeFixture(ctx: KernelContext, s: DecodeSplitShape): DecodeFixture {
   const mla = s.latentDim !== undefined;
   const values = mla ? keys : seededValues(s.context * row, 6).map(stored); // MLA: the value is the row's latent
   const q = seededValues(s.nHeads * s.headDim, 7);
+  const pool = isQuantized(s.dtype) ? quantizedPool({ ...s, dtype: s.dtype }, blocks, [keys, values].slice(0, kvKinds(s))) : floatPool(s, blocks, keys, values);
+  const want = attend(q, keys, values, s);
+  const shape: PagedAttentionShape = { nHeads: s.nHeads, nKvHeads: s.nKvHeads, headDim: s.headDim, dtype: s.dtype, maxBlocksPerSeq: blocks, ...(mla ? { latentDim: s.latentDim } : {}) };
+  const bufs = {
+    q: ctx.upload(q, 'tune.q'),
+    pool: ctx.upload(pool, 'tune.pool'),
+    blockTables: ctx.upload(Uint32Array.from({ length: blocks }, (_, i) => i), 'tune.blockTables'),
+    tokenSeq: ctx.upload(new Uint32Array([0]), 'tune.tokenSeq'),
+    tokenPos: ctx.upload(new Uint32Array([s.context - 1]), 'tune.tokenPos'),
+    o: ctx.storage(want.length * 4, 'tune.o'),
+  };
+  return { shape, bufs, want };
+}
+
+/** An f32 or f16 pool of `blocks` blocks holding the (already rounded) rows. */
+function floatPool(s: DecodeSplitShape, blocks: number, keys: Float32Array, values: Float32Array): Float32Array | Uint16Array {
+  const row = s.nKvHeads * s.headDim;
+  const mla = s.latentDim !== undefined;
   const pool = s.dtype === 'f16' ? new Uint16Array(blocks * blockElements(s)) : new Float32Array(blocks * blockElements(s));
   for (let pos = 0; pos < s.context; pos++) {
     for (let kind = 0 as 0 | 1; kind <= (mla ? 0 : 1); kind++) {
@@ -106,17 +152,7 @@ function decodeFixture(ctx: KernelContext, s: DecodeSplitShape): DecodeFixture {
       }
     }
   }
-  const want = attend(q, keys, values, s);
-  const shape: PagedAttentionShape = { nHeads: s.nHeads, nKvHeads: s.nKvHeads, headDim: s.headDim, dtype: s.dtype, maxBlocksPerSeq: blocks, ...(mla ? { latentDim: s.latentDim } : {}) };
-  const bufs = {
-    q: ctx.upload(q, 'tune.q'),
-    pool: ctx.upload(pool, 'tune.pool'),
-    blockTables: ctx.upload(Uint32Array.from({ length: blocks }, (_, i) => i), 'tune.blockTables'),
-    tokenSeq: ctx.upload(new Uint32Array([0]), 'tune.tokenSeq'),
-    tokenPos: ctx.upload(new Uint32Array([s.context - 1]), 'tune.tokenPos'),
-    o: ctx.storage(want.length * 4, 'tune.o'),
-  };
-  return { shape, bufs, want };
+  return pool;
 }
 
 /** Flash-decode of the fixture's token with `c`, as a tuner candidate checked against the f64 attention. */

@@ -72,8 +72,7 @@ export interface KernelChoice {
 export async function chooseKernelVariants(gpu: GpuContext, file: GgufFile, opts: KernelChoiceOptions): Promise<KernelChoice> {
   const ctx = new KernelContext(gpu);
   const config = readModelConfig(file.header);
-  const splitTuned = opts.kvDtype === 'f32' || opts.kvDtype === 'f16';
-  const count = splitTuned ? 3 : 2;
+  const count = 3;
   const progress = (kernel: TunedKernel, index: number) => (done: number, total: number) => opts.onProgress?.({ kernel, fraction: (index + done / Math.max(1, total)) / count });
   const common = {
     store: opts.store,
@@ -103,10 +102,9 @@ export async function chooseKernelVariants(gpu: GpuContext, file: GgufFile, opts
   });
   kernels.push({ kernel: 'gemm', variant: gemmVariantKey(gm.variant), source: gm.source, ...(gm.result ? { result: gm.result } : {}) });
   const chosen = { matvecVariant: mv.variant, gemmVariant: gm.variant };
-  if (!splitTuned) return { ...chosen, kernels }; // quantized KV: the fixed split rule
   // The KV row the engine's pool will hold (engine-sizing.ts): MLA models keep one latent row a token.
   const row = mlaKvRow(config) ?? { nKvHeads: config.nKvHeads, headDim: config.headDim };
-  const shape = { nHeads: config.nHeads, ...row, dtype: opts.kvDtype as 'f32' | 'f16', context: Math.min(DECODE_TUNING_CONTEXT, config.contextLength) };
+  const shape = { nHeads: config.nHeads, ...row, dtype: opts.kvDtype, context: Math.min(DECODE_TUNING_CONTEXT, config.contextLength) };
   const ds = await tunedFlashDecode(ctx, gpu.adapterDescription, shape, {
     ...common,
     budgetMs: budget('flash-decode-split'),
