@@ -2,7 +2,7 @@
 // tuned_vs_default: the fixed rule's time over the tuned variant's, timed taking turns in the same run (exactly 1
 // when the tuner keeps the fixed rule). Matvec (decode) and the prefill GEMM (128 tokens) on a synthetic model's
 // real matrices (re-timed on the same buffers after the choice); flash-decode (tiling: threads per key, heads per
-// workgroup, keys per barrier phase; and keys per split) at two context lengths.
+// workgroup, keys per barrier phase; and keys per split) at two context lengths, and over a q8_0 KV pool.
 // npm run -s bench -- --tune [--json] [--quick] [--budget MS] [--out FILE]
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import { decodeChoiceKey, tuneFlashDecode } from '../src/gpu/tuning/decode-split
 import { GEMM_TUNING_TOKENS, gemmTuningMatrices, tuneGemm } from '../src/gpu/tuning/gemm-tuning';
 import { matvecShapeKey, readTuningMatrices, tuneMatvec, type TuningMatrix } from '../src/gpu/tuning/matvec-tuning';
 import type { TuneResult } from '../src/gpu/tuning/tuner';
+import type { KvDtype } from '../src/gpu/kv/layout';
 import { SHAPES, syntheticModel } from './synthetic';
 
 export interface TunedKernelFigure {
@@ -121,10 +122,12 @@ export async function runTuneBench(argv: readonly string[]): Promise<void> {
       await close();
     }
   }
-  // Flash-decode at the 135M shape (GQA 9:3, head dim 64) in the engine's default KV type. Its figure is the tuner's
-  // own last round: the winner (tiling and keys per split) and the fixed rule timed taking turns in the same run.
-  const dtype = gpu.caps.f16 ? 'f16' : 'f32';
-  for (const context of quick ? [2048] : [1024, 4096]) {
+  // Flash-decode at the 135M shape (GQA 9:3, head dim 64) in the engine's default KV type, and over a q8_0 pool (the
+  // KV type that halves its memory). Its figure is the tuner's own last round: the winner (tiling and keys per split)
+  // and the fixed rule timed taking turns in the same run.
+  const defaultKv: KvDtype = gpu.caps.f16 ? 'f16' : 'f32';
+  const decodeRuns: { dtype: KvDtype; context: number }[] = quick ? [{ dtype: defaultKv, context: 2048 }] : [{ dtype: defaultKv, context: 1024 }, { dtype: defaultKv, context: 4096 }, { dtype: 'q8_0', context: 4096 }];
+  for (const { dtype, context } of decodeRuns) {
     const s = { nHeads: 9, nKvHeads: 3, headDim: 64, dtype, context } as const;
     const t0 = performance.now();
     const r = await tuneFlashDecode(ctx, s, { budgetMs, repeats: quick ? 5 : 9 });
