@@ -19,6 +19,16 @@ const scratch = Buffer.allocUnsafe(4 << 20);
 // Streams whose hash no longer covers their bytes (a range could not be read): every later answer is this error,
 // until a reset.
 const broken = new Map();
+// The file each stream reads its ranges from, kept open between ranges (opening a file per write costs more on some
+// systems, e.g. under a virus scanner); closed at a digest (the file is renamed next), a reset or a drop.
+const readers = new Map();
+const closeReader = (stream) => { const r = readers.get(stream); if (r) { readers.delete(stream); closeSync(r.fd); } };
+const readerOf = (stream, path) => {
+  let r = readers.get(stream);
+  if (r && r.path !== path) { closeReader(stream); r = undefined; }
+  if (!r) { r = { path, fd: openSync(path, 'r') }; readers.set(stream, r); }
+  return r.fd;
+};
 const hashOf = (stream) => { let h = hashes.get(stream); if (!h) { h = createHash('sha256'); hashes.set(stream, h); } return h; };
 // Files are read in order per stream: an update that arrives while a file is read waits for it.
 const queues = new Map();
@@ -32,20 +42,20 @@ parentPort.on('message', (m) => {
 });
 async function handle(m) {
   const reply = (r) => parentPort.postMessage({ stream: m.stream, id: m.id, ...r });
-  if (m.kind === 'reset') { broken.delete(m.stream); hashes.set(m.stream, createHash('sha256')); return reply({}); }
-  if (m.kind === 'drop') { hashes.delete(m.stream); queues.delete(m.stream); cancelled.delete(m.stream); broken.delete(m.stream); return; }
+  if (m.kind === 'reset') { closeReader(m.stream); broken.delete(m.stream); hashes.set(m.stream, createHash('sha256')); return reply({}); }
+  if (m.kind === 'drop') { closeReader(m.stream); hashes.delete(m.stream); queues.delete(m.stream); cancelled.delete(m.stream); broken.delete(m.stream); return; }
   if (broken.has(m.stream)) throw new Error(broken.get(m.stream));
   if (m.kind === 'range') {
     // Not answered unless it fails: the next digest waits for it anyway.
-    try { hashRange(hashOf(m.stream), m.path, m.start, m.end); }
-    catch (e) { broken.set(m.stream, String((e && e.message) || e)); throw e; }
+    try { hashRange(hashOf(m.stream), readerOf(m.stream, m.path), m.path, m.start, m.end); }
+    catch (e) { closeReader(m.stream); broken.set(m.stream, String((e && e.message) || e)); throw e; }
   }
   else if (m.kind === 'update') {
     let n = 0;
     for (const c of m.chunks) { hashOf(m.stream).update(c); n += c.byteLength; }
     reply({ n });
   }
-  else if (m.kind === 'digest') { reply({ hex: hashOf(m.stream).copy().digest('hex') }); }
+  else if (m.kind === 'digest') { closeReader(m.stream); reply({ hex: hashOf(m.stream).copy().digest('hex') }); }
   else if (m.kind === 'file') {
     let done = 0;
     let last = 0;
@@ -58,16 +68,13 @@ async function handle(m) {
     reply({ n: done });
   }
 }
-function hashRange(hash, path, start, end) {
-  const fd = openSync(path, 'r');
-  try {
-    for (let at = start; at < end; ) {
-      const n = readSync(fd, scratch, 0, Math.min(scratch.length, end - at), at);
-      if (n === 0) throw new Error(path + ' ends at byte ' + at + ', short of the ' + end + ' bytes written to it');
-      hash.update(scratch.subarray(0, n));
-      at += n;
-    }
-  } finally { closeSync(fd); }
+function hashRange(hash, fd, path, start, end) {
+  for (let at = start; at < end; ) {
+    const n = readSync(fd, scratch, 0, Math.min(scratch.length, end - at), at);
+    if (n === 0) throw new Error(path + ' ends at byte ' + at + ', short of the ' + end + ' bytes written to it');
+    hash.update(scratch.subarray(0, n));
+    at += n;
+  }
 }
 `;
 
