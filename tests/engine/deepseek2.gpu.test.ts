@@ -11,13 +11,15 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/gpu/engine/engine';
 import { resumeFromStore } from '../../src/gpu/engine/resume';
 import { GgufFile } from '../../src/gpu/gguf/reader';
+import { GgmlType } from '../../src/gpu/gguf/types';
+import { Deepseek2CpuReference } from '../../src/gpu/model/cpu-reference-deepseek2';
 import { blockBytes, bytesPerElement } from '../../src/gpu/kv/layout';
 import { ConversationRepository } from '../../src/store/conversations';
 import { openDatabase } from '../../src/store/database';
 import { KvBlockStore } from '../../src/store/kv-store';
-import { DEEPSEEK2_FIXTURE_POSITIONS, DEEPSEEK2_FIXTURES, SYNTHETIC_DEEPSEEK2, syntheticDeepseek2Gguf } from '../helpers/deepseek2-synthetic';
+import { DEEPSEEK2_FIXTURE_POSITIONS, DEEPSEEK2_FIXTURES, SYNTHETIC_DEEPSEEK2, SYNTHETIC_DEEPSEEK2_LITE_HEADS, syntheticDeepseek2Gguf } from '../helpers/deepseek2-synthetic';
 import { readOracleFixture } from '../helpers/oracle-fixture';
-import { maxAbsDiff } from '../helpers/cpu-greedy';
+import { cpuGreedyTo, maxAbsDiff } from '../helpers/cpu-greedy';
 import { testDevice } from '../helpers/gpu';
 import { saveConversationKv } from '../helpers/saved-conversation';
 
@@ -51,6 +53,26 @@ describe('deepseek2 (MLA, absorbed) on the GPU equals llama.cpp', () => {
       }
     });
   }
+
+  it('attn_k_b / attn_v_b in Q8_0 or Q4_0 (blocks the per-head matvec decodes as it reads): the CPU reference\'s greedy tokens over their dequantized values', async () => {
+    const prompt = readOracleFixture('arch-deepseek2-lite-heads').cases[0]!.prompt_tokens;
+    const positions = prompt.length + 16;
+    const gpu = await testDevice();
+    for (const type of [GgmlType.Q8_0, GgmlType.Q4_0] as const) {
+      const file = GgufFile.fromBytes(syntheticDeepseek2Gguf(SYNTHETIC_DEEPSEEK2_LITE_HEADS, type));
+      expect(file.requireTensor('blk.0.attn_k_b.weight').type).toBe(type);
+      const want = cpuGreedyTo(await Deepseek2CpuReference.load(file), prompt, positions);
+      const engine = await Engine.load(gpu, file, { maxSeqs: 1 });
+      try {
+        const seq = engine.createSequence();
+        const r = await engine.generate(seq, prompt, { maxNewTokens: positions - prompt.length, stopTokens: new Set(), captureFirstLogits: true });
+        expect(maxAbsDiff(r.firstLogits!, want.first)).toBeLessThan(engine.pool.layout.dtype === 'f16' ? 1e-2 : 1e-3);
+        expect(r.tokens).toEqual(want.tokens);
+      } finally {
+        engine.destroy();
+      }
+    }
+  });
 
   it('the three prompts decoded together (batched MLA decode, experts grouped across sequences) give llama.cpp\'s tokens', async () => {
     const fixture = readOracleFixture('arch-deepseek2');

@@ -12,6 +12,8 @@
 //   so the ramp and the 64 positions meet) and its yarn_log_multiplier (0.1 * mscale_all_dim 0.707);
 // - SYNTHETIC_DEEPSEEK2_LITE_HEADS: V2-Lite's attention exactly (16 heads of 128 + 64, latent 512: cache rows of 576,
 //   v_head 128) in a two-layer model of width 256: the kernels at the real row width.
+import { GgmlType } from '../../src/gpu/gguf/types';
+import { quantize } from '../../src/gpu/quant/quantize';
 import { v, writeGguf, type MetaValue, type TensorSpec } from '../gguf/writer';
 import { uniform } from './numeric';
 import { f32Tensor, FIRST_PIECE, tokenizerMetadata, weightStream } from './synthetic-gguf';
@@ -98,8 +100,11 @@ export const SYNTHETIC_DEEPSEEK2_LITE_HEADS: SyntheticDeepseek2Spec = {
   weightsScale: 1,
 };
 
-/** The GGUF bytes (every tensor F32). */
-export function syntheticDeepseek2Gguf(s: SyntheticDeepseek2Spec): Uint8Array {
+/**
+ * The GGUF bytes: every tensor F32, or with `perHeadType` the per-head up-projections attn_k_b / attn_v_b quantized
+ * to it (the same values before quantizing), as quantized V2 files carry them.
+ */
+export function syntheticDeepseek2Gguf(s: SyntheticDeepseek2Spec, perHeadType?: GgmlType.Q8_0 | GgmlType.Q4_0): Uint8Array {
   const { gauss } = weightStream(s.seed);
   // ggml dims [cols, rows(, heads)]; values of std gain / sqrt(cols), so each output has std ~gain.
   const matrix = (name: string, dims: number[], gain = 1): TensorSpec => f32Tensor(name, dims, () => (gain * gauss()) / Math.sqrt(dims[0]!));
@@ -140,7 +145,9 @@ export function syntheticDeepseek2Gguf(s: SyntheticDeepseek2Spec): Uint8Array {
     );
   }
   tensors.push(vector('output_norm.weight', s.dim, 0.1, 1), matrix('output.weight', [s.dim, s.vocab], 2));
-  return writeGguf({ metadata: deepseek2Metadata(s), tensors });
+  const quantized = (t: TensorSpec): TensorSpec =>
+    perHeadType !== undefined && /\.attn_[kv]_b\./.test(t.name) ? { ...t, type: perHeadType, data: quantize(perHeadType, new Float32Array(t.data!.slice().buffer)) } : t;
+  return writeGguf({ metadata: deepseek2Metadata(s), tensors: tensors.map(quantized) });
 }
 
 function deepseek2Metadata(s: SyntheticDeepseek2Spec): [string, MetaValue][] {

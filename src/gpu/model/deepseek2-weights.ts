@@ -1,11 +1,12 @@
 // DeepSeek-V2's layer weights on the device (the MLA attention of deepseek2.ts, a dense or MoE FFN). Matrices stay in
 // their GGUF block formats; attn_kv_a_mqa is uploaded as two row ranges (latent rows, RoPE-key rows) so each lands in
-// its own buffer; the per-head up-projections attn_k_b and attn_v_b are f32 (host-dequantized: the per-head matvec
-// of kernels/mla.ts reads f32; DeepSeek-V2-Lite's are 2 x 27 x 4 MiB at f32).
+// its own buffer; the per-head up-projections attn_k_b and attn_v_b too, (nHeads * rows, cols) matrices the per-head
+// matvec of kernels/mla.ts decodes as it reads (DeepSeek-V2-Lite's: 2 x 27 x 1.1 MiB at Q8_0, 4 MiB had they been
+// dequantized to f32); a type the GPU does not read is dequantized to f32 on the host, as before.
 import type { GgufFile } from '../gguf/reader';
 import { GgmlType } from '../gguf/types';
 import type { KernelContext } from '../kernels/context';
-import { checkGpuType, destroyWeight, uploadWeight, type WeightTensor } from '../kernels/weights';
+import { checkGpuType, destroyWeight, GPU_WEIGHT_TYPES, isScalarType, uploadWeight, type WeightTensor } from '../kernels/weights';
 import { dequantize } from '../quant';
 import { layerTensor, type ModelConfig } from './config';
 import type { Deepseek2Traits } from './deepseek2';
@@ -22,8 +23,8 @@ export interface MlaLayerWeights {
   readonly wkvLatent: WeightTensor; // (kvLoraRank, dim): attn_kv_a_mqa's first rows
   readonly wkvRope: WeightTensor; // (ropeDim, dim): its last rows, the shared RoPE key
   readonly kvANorm: GPUBuffer; // (kvLoraRank) f32
-  readonly kB: GPUBuffer; // (nHeads, kvLoraRank, qkNopeDim) f32: attn_k_b
-  readonly vB: GPUBuffer; // (nHeads, vHeadDim, kvLoraRank) f32: attn_v_b
+  readonly kB: WeightTensor; // (nHeads * kvLoraRank, qkNopeDim): attn_k_b
+  readonly vB: WeightTensor; // (nHeads * vHeadDim, kvLoraRank): attn_v_b
   readonly wo: WeightTensor; // (dim, nHeads * vHeadDim)
   readonly ffnNorm: GPUBuffer; // (dim) f32
   /** Dense leading layers: SwiGLU. */
@@ -57,6 +58,19 @@ export async function loadDeepseek2Layers(ctx: KernelContext, file: GgufFile, c:
     onTensor(info.byteSize);
     return w;
   };
+  /** attn_k_b / attn_v_b: in their GGUF format where the GPU reads it (and their rows are whole blocks), else f32. */
+  const perHead = async (name: string): Promise<WeightTensor> => {
+    const info = file.requireTensor(name);
+    const [cols, rows, heads] = [info.dims[0]!, info.dims[1] ?? 1, info.dims[2] ?? 1];
+    const bytes = await file.tensorBytes(info);
+    const asIs = GPU_WEIGHT_TYPES.has(info.type) && (isScalarType(info.type) || cols % 32 === 0);
+    const f = asIs ? undefined : dequantize(info.type, bytes, info.elementCount, undefined, name);
+    const values = f ? new Uint8Array(f.buffer, f.byteOffset, f.byteLength) : bytes;
+    const w = uploadWeight(ctx, name, asIs ? info.type : GgmlType.F32, values, rows * heads, cols);
+    matrices.push(w);
+    onTensor(info.byteSize);
+    return w;
+  };
   const f32 = async (name: string): Promise<GPUBuffer> => {
     const info = file.requireTensor(name);
     const bytes = await file.tensorBytes(info);
@@ -84,7 +98,7 @@ export async function loadDeepseek2Layers(ctx: KernelContext, file: GgufFile, c:
       const attnNorm = await f32(name('attn_norm'));
       const query = t.qLoraRank > 0 ? { wqA: await matrix(name('attn_q_a')), qANorm: await f32(name('attn_q_a_norm')), wqB: await matrix(name('attn_q_b')) } : { wq: await matrix(name('attn_q')) };
       const [wkvLatent, wkvRope] = await kvA(l);
-      const attention = { attnNorm, ...query, wkvLatent, wkvRope, kvANorm: await f32(name('attn_kv_a_norm')), kB: await f32(name('attn_k_b')), vB: await f32(name('attn_v_b')), wo: await matrix(name('attn_output')) };
+      const attention = { attnNorm, ...query, wkvLatent, wkvRope, kvANorm: await f32(name('attn_kv_a_norm')), kB: await perHead(name('attn_k_b')), vB: await perHead(name('attn_v_b')), wo: await matrix(name('attn_output')) };
       const ffnNorm = await f32(name('ffn_norm'));
       if (isMoeLayer(c, t, l)) {
         layers.push({ ...attention, ffnNorm, moe: await loadMoeLayer(ctx, file, l, onTensor, c.moe) });
@@ -102,9 +116,9 @@ export async function loadDeepseek2Layers(ctx: KernelContext, file: GgufFile, c:
 }
 
 const layerMatrices = (l: MlaLayerWeights): WeightTensor[] =>
-  [l.wq, l.wqA, l.wqB, l.wkvLatent, l.wkvRope, l.wo, l.dense?.wGate, l.dense?.wUp, l.dense?.wDown].filter((w): w is WeightTensor => w !== undefined);
+  [l.wq, l.wqA, l.wqB, l.wkvLatent, l.wkvRope, l.kB, l.vB, l.wo, l.dense?.wGate, l.dense?.wUp, l.dense?.wDown].filter((w): w is WeightTensor => w !== undefined);
 
-const layerBuffers = (l: MlaLayerWeights): GPUBuffer[] => [l.attnNorm, l.qANorm, l.kvANorm, l.kB, l.vB, l.ffnNorm].filter((b): b is GPUBuffer => b !== undefined);
+const layerBuffers = (l: MlaLayerWeights): GPUBuffer[] => [l.attnNorm, l.qANorm, l.kvANorm, l.ffnNorm].filter((b): b is GPUBuffer => b !== undefined);
 
 export function mlaLayerBytes(l: MlaLayerWeights): number {
   const own = layerMatrices(l).reduce((n, w) => n + w.rows * w.rowBytes, 0) + layerBuffers(l).reduce((n, b) => n + b.size, 0);
