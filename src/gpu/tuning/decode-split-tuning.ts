@@ -6,9 +6,9 @@ import { chooseDecodeSplits, DECODE_KEYS_PER_SPLIT, decodeTilingCandidates, deco
 import { decodeDims, decodeVariant, flashDecodeGqa, type PagedAttentionBuffers, type PagedAttentionShape } from '../kernels/attention';
 import type { KernelContext } from '../kernels/context';
 import { GgmlType } from '../gguf/types';
-import { blockElements, isQuantized, KV_BLOCK_TOKENS, kvElementIndex, kvKinds, layerBlockBytes, QUANT_BLOCK_BYTES, quantBlockIndex, quantRowBlocks, type KvDtype, type KvQuantDtype } from '../kv/layout';
+import { blockElements, isQuantized, KV_BLOCK_TOKENS, kvElementIndex, kvKinds, layerBlockBytes, QUANT_BLOCK_BYTES, quantBlockIndex, type KvDtype, type KvQuantDtype } from '../kv/layout';
 import { f16ToF32, f32ToF16Bits } from '../quant/half';
-import { decodeQ4_0, decodeQ8_0 } from '../quant/legacy';
+import { dequantize } from '../quant';
 import { quantize } from '../quant/quantize';
 import { normalizedError, seededValues, tuneWithin, withFallback, type TuneBudget, type TuneCandidate, type TuneResult } from './tuner';
 import { storedOrMeasured, tuningKey, type ChoiceSource, type KeepOptions } from './tuning-store';
@@ -89,10 +89,8 @@ interface DecodeFixture {
   readonly want: Float64Array; // (nHeads * valueDim)
 }
 
-const KV_QUANT = {
-  q8_0: { type: GgmlType.Q8_0, decode: decodeQ8_0 },
-  q4_0: { type: GgmlType.Q4_0, decode: decodeQ4_0 },
-} as const;
+/** The GGUF block type each quantized KV type stores its rows in. */
+const KV_QUANT_TYPE = { q8_0: GgmlType.Q8_0, q4_0: GgmlType.Q4_0 } as const;
 
 /**
  * A quantized pool of `blocks` blocks holding `rows` (K, then V unless MLA; each (context, nKvHeads * headDim)) as
@@ -101,14 +99,14 @@ const KV_QUANT = {
  */
 function quantizedPool(s: DecodeSplitShape & { readonly dtype: KvQuantDtype }, blocks: number, rows: readonly Float32Array[]): Uint8Array {
   const row = s.nKvHeads * s.headDim;
-  const { type, decode } = KV_QUANT[s.dtype];
+  const type = KV_QUANT_TYPE[s.dtype];
   const pool = new Uint8Array(blocks * layerBlockBytes({ ...s, nLayers: 1 }));
   for (let pos = 0; pos < s.context; pos++) {
     for (const [kind, x] of rows.entries()) {
       const at = x.subarray(pos * row, (pos + 1) * row);
       const bytes = quantize(type, at);
       pool.set(bytes, quantBlockIndex(s, Math.floor(pos / KV_BLOCK_TOKENS), kind as 0 | 1, pos % KV_BLOCK_TOKENS, 0) * QUANT_BLOCK_BYTES[s.dtype]);
-      decode(bytes, at, quantRowBlocks(s));
+      dequantize(type, bytes, row, at);
     }
   }
   return pool;
