@@ -1,7 +1,7 @@
 // The Hub client, file choice, header probe and resumable verified download against the loopback Hub
 // (tests/helpers/hub-server.ts): cuts, 5xx, 429, wrong bytes, a full disk, a pause, a server ignoring Range.
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HubClient, hubEndpoint, type HubFile } from '../../src/node/hub/client';
@@ -166,6 +166,14 @@ describe('probeRemoteGguf', () => {
   });
 });
 
+/** A part file opened for append as the downloader opens it, whose writes go through `writev` (a disk's faults). */
+function partFileWriting(writev: (h: FileHandle, buffers: Uint8Array[]) => Promise<{ bytesWritten: number }>): (path: string) => Promise<PartFile> {
+  return async (path) => {
+    const h = await open(path, 'a');
+    return { writev: (buffers) => writev(h, buffers), sync: () => h.sync(), close: () => h.close() };
+  };
+}
+
 describe('downloadFile', () => {
   it('streams to a part file, verifies the sha256 and renames into place', async () => {
     const { client, file, dir } = await start();
@@ -241,19 +249,12 @@ describe('downloadFile', () => {
 
     let written = 0;
     const fullAt = 600_000;
-    const openPart = async (path: string): Promise<PartFile> => {
-      const h = await open(path, 'a');
-      return {
-        writev: async (buffers) => {
-          const n = buffers.reduce((s, b) => s + b.byteLength, 0);
-          if (written + n > fullAt) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-          written += n;
-          return h.writev(buffers);
-        },
-        sync: () => h.sync(),
-        close: () => h.close(),
-      };
-    };
+    const openPart = partFileWriting(async (h, buffers) => {
+      const n = buffers.reduce((s, b) => s + b.byteLength, 0);
+      if (written + n > fullAt) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      written += n;
+      return h.writev(buffers);
+    });
     hub.faults.bytesPerSecond = 2 * 2 ** 20; // slow: writes happen every 200 ms, so some land before the disk is full
     const e = await failure(downloadFile(options(client, file, dir, { openPart })));
     expect(e.code).toBe('no-space');
@@ -271,36 +272,22 @@ describe('downloadFile', () => {
   it('writes the rest of a batch the disk took only part of, and hashes the bytes the file holds', async () => {
     const { client, file, dir } = await start();
     // A disk that takes at most 100 000 bytes per write (as writev may when a disk fills up part way).
-    const shortWrites = async (path: string): Promise<PartFile> => {
-      const h = await open(path, 'a');
-      return {
-        writev: async (buffers) => {
-          const all = Buffer.concat(buffers);
-          return h.writev([all.subarray(0, Math.min(all.byteLength, 100_000))]);
-        },
-        sync: () => h.sync(),
-        close: () => h.close(),
-      };
-    };
+    const shortWrites = partFileWriting((h, buffers) => {
+      const all = Buffer.concat(buffers);
+      return h.writev([all.subarray(0, Math.min(all.byteLength, 100_000))]);
+    });
     const r = await downloadFile(options(client, file, dir, { openPart: shortWrites }));
     expect(readFileSync(r.path).equals(stories)).toBe(true);
 
     // A byte that reaches the disk changed is caught: the hash is of the file, not of the bytes received.
     rmSync(r.path);
-    const flipsAByte = async (path: string): Promise<PartFile> => {
-      const h = await open(path, 'a');
-      let first = true;
-      return {
-        writev: async (buffers) => {
-          const all = Buffer.concat(buffers);
-          if (first) all[7] = all[7]! ^ 1;
-          first = false;
-          return h.writev([all]);
-        },
-        sync: () => h.sync(),
-        close: () => h.close(),
-      };
-    };
+    let first = true;
+    const flipsAByte = partFileWriting((h, buffers) => {
+      const all = Buffer.concat(buffers);
+      if (first) all[7] = all[7]! ^ 1;
+      first = false;
+      return h.writev([all]);
+    });
     const e = await failure(downloadFile(options(client, file, dir, { openPart: flipsAByte })));
     expect(e.code).toBe('checksum-mismatch');
     expect(existsSync(join(dir, FILE + PART_SUFFIX))).toBe(false);
